@@ -1,0 +1,39 @@
+//! The error type of server functions: what the page may know, never the cause.
+
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+/// What went wrong, as far as the visitor is concerned. Causes are logged on the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum PortalError {
+    /// The thing does not exist (or this visitor may not know it does).
+    #[error("not found")]
+    NotFound,
+    /// Anything else: a database or internal failure.
+    #[error("internal error")]
+    Internal,
+}
+
+impl FromServerFnError for PortalError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(_: ServerFnErrorErr) -> Self {
+        PortalError::Internal
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<portal_core::CoreError> for PortalError {
+    fn from(e: portal_core::CoreError) -> Self {
+        match e {
+            portal_core::CoreError::NotFound => PortalError::NotFound,
+            other => {
+                tracing::error!(error = %other, "request failed");
+                PortalError::Internal
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The i18n layer: every visible string of the portal, in Chinese (default) and English.
+//!
+//! A typed catalogue rather than leptos_i18n or Fluent: a missing translation is a compile
+//! error (each language must fill every field of [`Texts`]), it costs nothing at run time and
+//! adds nothing to the wasm bundle beyond the strings themselves.
+
+use serde::{Deserialize, Serialize};
+
+/// The two languages of the portal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Lang {
+    /// Simplified Chinese, the default.
+    #[default]
+    Zh,
+    /// English.
+    En,
+}
+
+/// Name of the cookie that remembers the chosen language.
+pub const LANG_COOKIE: &str = "lang";
+
+impl Lang {
+    /// Short code used in the cookie and forms.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    /// Value of `<html lang>`.
+    pub fn html_lang(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// Parses a code or a language tag (`zh`, `zh-CN`, `en-GB`…).
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "zh" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The remembered choice wins; else the best `Accept-Language` match; else Chinese.
+    pub fn negotiate(cookie: Option<&str>, accept_language: Option<&str>) -> Lang {
+        if let Some(lang) = cookie.and_then(Lang::from_tag) {
+            return lang;
+        }
+        let mut best: Option<(f32, Lang)> = None;
+        for part in accept_language.unwrap_or_default().split(',') {
+            let mut pieces = part.split(';');
+            let Some(lang) = pieces.next().and_then(Lang::from_tag) else { continue };
+            let q = pieces
+                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .unwrap_or(1.0);
+            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map(|(_, l)| l).unwrap_or_default()
+    }
+
+    /// The other language (the switch offers it).
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+
+    /// The catalogue for this language.
+    pub fn t(self) -> &'static Texts {
+        match self {
+            Lang::Zh => &ZH,
+            Lang::En => &EN,
+        }
+    }
+}
+
+/// Every string shown to people. Add a field here and the compiler asks for both languages.
+pub struct Texts {
+    pub skip_to_content: &'static str,
+    pub language: &'static str,
+    /// The switch's label, written in its own language.
+    pub this_language: &'static str,
+    pub privacy_notice: &'static str,
+    pub home_title: &'static str,
+    pub home_intro: &'static str,
+    pub home_rights: &'static str,
+    pub read_notice: &'static str,
+    pub loading: &'static str,
+    pub version: fn(i32) -> String,
+    pub published_on: fn(&str) -> String,
+    pub current_version: &'static str,
+    pub earlier_versions: &'static str,
+    pub viewing_old_version: &'static str,
+    pub see_current: &'static str,
+    pub not_found_title: &'static str,
+    pub not_found_body: &'static str,
+    pub error_title: &'static str,
+    pub error_body: &'static str,
+    pub back_home: &'static str,
+    pub mailbox_title: &'static str,
+    pub mailbox_intro: &'static str,
+    pub mailbox_empty: &'static str,
+    pub mailbox_to: &'static str,
+    pub mailbox_subject: &'static str,
+    pub mailbox_at: &'static str,
+}
+
+static ZH: Texts = Texts {
+    skip_to_content: "跳到正文",
+    language: "语言",
+    this_language: "中文",
+    privacy_notice: "隐私政策",
+    home_title: "您的个人信息，由您做主",
+    home_intro: "在这里查看本店保存的关于您的全部信息，下载副本，申请更正或删除，并逐项开启或关闭营销授权。",
+    home_rights: "拒绝任何营销授权都不会影响您享受服务。",
+    read_notice: "阅读隐私政策",
+    loading: "加载中…",
+    version: |v| format!("第 {v} 版"),
+    published_on: |d| format!("生效日期：{d}"),
+    current_version: "现行版本",
+    earlier_versions: "全部版本",
+    viewing_old_version: "您正在查看历史版本。",
+    see_current: "查看现行版本",
+    not_found_title: "找不到该页面",
+    not_found_body: "您要找的内容不存在或已被移除。",
+    error_title: "暂时无法显示",
+    error_body: "服务暂时出现问题，请稍后再试。您的信息没有任何改动。",
+    back_home: "返回首页",
+    mailbox_title: "开发邮箱",
+    mailbox_intro: "未配置 SMTP 服务器时，所有邮件都投递到这里（仅限开发模式）。",
+    mailbox_empty: "还没有邮件。",
+    mailbox_to: "收件人",
+    mailbox_subject: "主题",
+    mailbox_at: "时间",
+};
+
+static EN: Texts = Texts {
+    skip_to_content: "Skip to content",
+    language: "Language",
+    this_language: "English",
+    privacy_notice: "Privacy notice",
+    home_title: "Your data, your say",
+    home_intro: "See everything the salon keeps about you, download a copy, ask for a correction or deletion, and switch each marketing consent on or off.",
+    home_rights: "Saying no to marketing never affects our service to you.",
+    read_notice: "Read the privacy notice",
+    loading: "Loading…",
+    version: |v| format!("Version {v}"),
+    published_on: |d| format!("In effect since {d}"),
+    current_version: "Current version",
+    earlier_versions: "All versions",
+    viewing_old_version: "You are reading an earlier version.",
+    see_current: "See the current version",
+    not_found_title: "Page not found",
+    not_found_body: "What you are looking for does not exist or has been removed.",
+    error_title: "Cannot show this right now",
+    error_body: "Something went wrong on our side. Please try again later. Nothing of yours was changed.",
+    back_home: "Back to the start page",
+    mailbox_title: "Dev mailbox",
+    mailbox_intro: "With no SMTP server configured, every mail is delivered here (development only).",
+    mailbox_empty: "No mail yet.",
+    mailbox_to: "To",
+    mailbox_subject: "Subject",
+    mailbox_at: "Time",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_is_the_default_when_nothing_matches() {
+        assert_eq!(Lang::negotiate(None, None), Lang::Zh);
+        assert_eq!(Lang::negotiate(None, Some("fr-FR,de;q=0.8")), Lang::Zh);
+        assert_eq!(Lang::negotiate(None, Some("garbage;;;q=x")), Lang::Zh);
+    }
+
+    #[test]
+    fn accept_language_picks_the_highest_quality_match() {
+        assert_eq!(Lang::negotiate(None, Some("en-US,en;q=0.9")), Lang::En);
+        assert_eq!(Lang::negotiate(None, Some("fr, en;q=0.5, zh-CN;q=0.8")), Lang::Zh);
+        assert_eq!(Lang::negotiate(None, Some("zh;q=0, en;q=0.1")), Lang::En);
+    }
+
+    #[test]
+    fn the_remembered_choice_beats_the_browser() {
+        assert_eq!(Lang::negotiate(Some("en"), Some("zh-CN")), Lang::En);
+        assert_eq!(Lang::negotiate(Some("zh"), Some("en")), Lang::Zh);
+        assert_eq!(Lang::negotiate(Some("xx"), Some("en")), Lang::En);
+    }
+}

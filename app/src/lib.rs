@@ -1,0 +1,241 @@
+//! Pages and server functions of the Salon Privacy Portal.
+//!
+//! Server functions are thin: they find the caller, check what they may do, call
+//! `portal-core`, and map its error. Everything here renders the same on the server and in the
+//! browser; only the `ssr` side touches the database.
+
+#![recursion_limit = "256"]
+
+pub mod error;
+pub mod i18n;
+pub mod mailbox;
+pub mod notices;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode, StaticSegment, ParamSegment,
+    components::{A, Route, Router, Routes},
+    hooks::use_location,
+};
+
+pub use error::PortalError;
+pub use i18n::{Lang, Texts};
+
+/// Facts about the site that both renderers must agree on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Site {
+    /// The page language.
+    pub lang: Lang,
+    /// The salon's name, from configuration.
+    pub salon_name: String,
+}
+
+impl Site {
+    /// On the server: from the request (cookie, `Accept-Language`) and the settings.
+    #[cfg(feature = "ssr")]
+    fn detect() -> Self {
+        let parts = use_context::<http::request::Parts>();
+        let lang = parts
+            .map(|p| {
+                let cookie = cookie_value(&p.headers, i18n::LANG_COOKIE);
+                let accept = p
+                    .headers
+                    .get(http::header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok());
+                Lang::negotiate(cookie.as_deref(), accept)
+            })
+            .unwrap_or_default();
+        let salon_name = use_context::<portal_core::Portal>()
+            .map(|p| p.settings.salon_name.clone())
+            .unwrap_or_default();
+        Self { lang, salon_name }
+    }
+
+    /// In the browser: from the attributes the server wrote on `<html>`.
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    fn detect() -> Self {
+        let html = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element());
+        let attr = |name: &str| html.as_ref().and_then(|h| h.get_attribute(name));
+        Self {
+            lang: attr("lang").as_deref().and_then(Lang::from_tag).unwrap_or_default(),
+            salon_name: attr("data-salon").unwrap_or_default(),
+        }
+    }
+
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    fn detect() -> Self {
+        Self { lang: Lang::default(), salon_name: String::new() }
+    }
+}
+
+/// Reads one cookie from the request headers.
+#[cfg(feature = "ssr")]
+pub fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then(|| v.to_owned())
+        })
+}
+
+/// The texts of the page's language.
+pub fn use_texts() -> &'static Texts {
+    use_context::<Site>().map(|s| s.lang).unwrap_or_default().t()
+}
+
+/// The HTML document around the app; rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let site = Site::detect();
+    #[cfg(feature = "ssr")]
+    set_page_headers();
+    let lang = site.lang.html_lang();
+    let salon = site.salon_name.clone();
+    view! {
+        <!DOCTYPE html>
+        <html lang=lang data-salon=salon>
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The Content-Security-Policy with this response's nonce (the hydration script is inline).
+#[cfg(feature = "ssr")]
+fn set_page_headers() {
+    use http::{HeaderValue, header};
+    let Some(resp) = use_context::<leptos_axum::ResponseOptions>() else { return };
+    let nonce = leptos::nonce::use_nonce().map(|n| n.to_string()).unwrap_or_default();
+    let csp = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        resp.insert_header(header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
+/// The whole application: header, routes, footer.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let site = Site::detect();
+    provide_context(site.clone());
+    let t = site.lang.t();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/portal.css"/>
+        <Title text=site.salon_name.clone()/>
+        <Router>
+            <a class="skip" href="#main">{t.skip_to_content}</a>
+            <Header/>
+            <main id="main">
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=HomePage/>
+                    <Route path=StaticSegment("privacy") view=notices::NoticePage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("privacy"), ParamSegment("version"))
+                        view=notices::NoticePage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("dev"), StaticSegment("mailbox"))
+                        view=mailbox::MailboxPage
+                        ssr=SsrMode::Async
+                    />
+                </Routes>
+            </main>
+            <footer class="site-footer">
+                <A href="/privacy">{t.privacy_notice}</A>
+            </footer>
+        </Router>
+    }
+}
+
+/// Salon name and the language switch. The switch is a plain form, so it works without
+/// JavaScript; the server remembers the choice in a cookie and sends the visitor back.
+#[component]
+fn Header() -> impl IntoView {
+    let site = use_context::<Site>().unwrap_or_else(Site::detect);
+    let location = use_location();
+    let other = site.lang.other();
+    let t = site.lang.t();
+    view! {
+        <header class="site-header">
+            <A href="/" attr:class="salon-name">{site.salon_name.clone()}</A>
+            <form class="lang-switch" method="post" action="/lang">
+                <input type="hidden" name="lang" value=other.code()/>
+                <input type="hidden" name="next" value=move || location.pathname.get()/>
+                <button type="submit" lang=other.html_lang() aria-label=format!("{}: {}", t.language, other.t().this_language)>
+                    {other.t().this_language}
+                </button>
+            </form>
+        </header>
+    }
+}
+
+#[component]
+fn HomePage() -> impl IntoView {
+    let t = use_texts();
+    view! {
+        <section class="card">
+            <h1>{t.home_title}</h1>
+            <p>{t.home_intro}</p>
+            <p class="muted">{t.home_rights}</p>
+            <p><A href="/privacy" attr:class="button">{t.read_notice}</A></p>
+        </section>
+    }
+}
+
+/// Shown for unknown paths, with a real 404 status.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        resp.set_status(http::StatusCode::NOT_FOUND);
+    }
+    let t = use_texts();
+    view! {
+        <section class="card">
+            <h1>{t.not_found_title}</h1>
+            <p>{t.not_found_body}</p>
+            <p><A href="/">{t.back_home}</A></p>
+        </section>
+    }
+}
+
+/// Shown when a server function failed for a reason the visitor cannot fix.
+#[component]
+pub fn ErrorNotice(error: PortalError) -> impl IntoView {
+    match error {
+        PortalError::NotFound => view! { <NotFound/> }.into_any(),
+        PortalError::Internal => {
+            #[cfg(feature = "ssr")]
+            if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+                resp.set_status(http::StatusCode::SERVICE_UNAVAILABLE);
+            }
+            let t = use_texts();
+            view! {
+                <section class="card" role="alert">
+                    <h1>{t.error_title}</h1>
+                    <p>{t.error_body}</p>
+                </section>
+            }
+            .into_any()
+        }
+    }
+}

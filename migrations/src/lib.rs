@@ -1,0 +1,16 @@
+//! Forward-only schema migrations. Each file is applied once, in order, on SQLite and PostgreSQL
+//! alike; a released migration is never edited, only followed by a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261129_000001_initial_schema;
+
+/// Every migration of the portal, in the order they apply.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261129_000001_initial_schema::Migration)]
+    }
+}

@@ -1,0 +1,208 @@
+//! Typed settings from environment variables, optionally layered over a TOML file.
+//!
+//! Precedence: environment, then the file named by `PORTAL_CONFIG` (keys are the same names as
+//! the variables), then defaults. A bad value is reported as one line naming the setting.
+
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
+
+use url::Url;
+
+/// A setting that could not be used; `Display` is the one line shown to the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error: {setting}: {problem}")]
+pub struct ConfigError {
+    /// The variable's name, e.g. `PORTAL_PUBLIC_URL`.
+    pub setting: &'static str,
+    /// What is wrong with it, without echoing secrets.
+    pub problem: String,
+}
+
+fn bad(setting: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { setting, problem: problem.into() }
+}
+
+/// Everything the portal is configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `DATABASE_URL`: `sqlite://…` or `postgres://…`; default an SQLite file in the data dir.
+    pub database_url: String,
+    /// `PORTAL_PUBLIC_URL`: the origin customers use; links and the Origin check derive from it.
+    pub public_url: Url,
+    /// `PORTAL_SMTP_URL`: `smtp://host:port` or `smtps://…`; unset means the dev mailbox.
+    pub smtp_url: Option<String>,
+    /// `PORTAL_MAIL_FROM`: the sender, `Name <address>` or a bare address.
+    pub mail_from: String,
+    /// `PORTAL_DATA_DIR`: SQLite file, dev mailbox, photos and exports live here.
+    pub data_dir: PathBuf,
+    /// `LEPTOS_SITE_ADDR`: where the server listens.
+    pub site_addr: SocketAddr,
+    /// `LEPTOS_SITE_ROOT`: the folder with the built site (`pkg/`, CSS).
+    pub site_root: String,
+    /// `PORTAL_SALON_NAME`: shown in the page header and in mail.
+    pub salon_name: String,
+    /// `PORTAL_LOG_FORMAT`: `text` (default) or `json`.
+    pub log_json: bool,
+    /// First retry delay of the mail outbox; doubles per failure up to `mail_retry_max`.
+    pub mail_retry_base: Duration,
+    /// Longest delay between two delivery attempts of one mail.
+    pub mail_retry_max: Duration,
+    /// How often the outbox worker looks for due mail when nothing wakes it.
+    pub mail_poll: Duration,
+}
+
+impl Settings {
+    /// Reads the process environment (and the optional TOML file).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::from_sources(&env)
+    }
+
+    /// Builds settings from a map of variables; `PORTAL_CONFIG` in it names an optional TOML file.
+    pub fn from_sources(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        if let Some(path) = env.get("PORTAL_CONFIG").filter(|p| !p.is_empty()) {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| bad("PORTAL_CONFIG", format!("cannot read {path}: {e}")))?;
+            let table: toml::Table =
+                toml::from_str(&text).map_err(|e| bad("PORTAL_CONFIG", format!("not valid TOML: {}", e.message())))?;
+            for (k, v) in table {
+                let v = match v {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    _ => return Err(bad("PORTAL_CONFIG", format!("{k} must be a string, number or boolean"))),
+                };
+                vars.insert(k, v);
+            }
+        }
+        for (k, v) in env {
+            vars.insert(k.clone(), v.clone());
+        }
+        let get = |k: &str| vars.get(k).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+
+        let data_dir = PathBuf::from(get("PORTAL_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = match get("DATABASE_URL") {
+            Some(u) if u.starts_with("sqlite:") || u.starts_with("postgres://") || u.starts_with("postgresql://") => u,
+            Some(_) => return Err(bad("DATABASE_URL", "must start with sqlite: or postgres://")),
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("portal.db").display()),
+        };
+        let public_url = {
+            let raw = get("PORTAL_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
+            let url = Url::parse(&raw).map_err(|e| bad("PORTAL_PUBLIC_URL", format!("not a URL ({e})")))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                return Err(bad("PORTAL_PUBLIC_URL", "must be an http:// or https:// URL with a host"));
+            }
+            if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+                return Err(bad("PORTAL_PUBLIC_URL", "must be an origin only, without path or query"));
+            }
+            url
+        };
+        let smtp_url = match get("PORTAL_SMTP_URL") {
+            None => None,
+            Some(u) => {
+                let parsed = Url::parse(&u).map_err(|_| bad("PORTAL_SMTP_URL", "not a URL"))?;
+                if !matches!(parsed.scheme(), "smtp" | "smtps") || parsed.host().is_none() {
+                    return Err(bad("PORTAL_SMTP_URL", "must be smtp://host:port or smtps://host:port"));
+                }
+                Some(u)
+            }
+        };
+        let mail_from = get("PORTAL_MAIL_FROM").unwrap_or_else(|| "Salon Privacy Desk <privacy@salon.example>".into());
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(bad("PORTAL_MAIL_FROM", "must be an address or `Name <address>`"));
+        }
+        let site_addr = get("LEPTOS_SITE_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse()
+            .map_err(|_| bad("LEPTOS_SITE_ADDR", "must be host:port, e.g. 127.0.0.1:3000"))?;
+        let log_json = match get("PORTAL_LOG_FORMAT").as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(_) => return Err(bad("PORTAL_LOG_FORMAT", "must be text or json")),
+        };
+        Ok(Self {
+            database_url,
+            public_url,
+            smtp_url,
+            mail_from,
+            data_dir,
+            site_addr,
+            site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+            salon_name: get("PORTAL_SALON_NAME").unwrap_or_else(|| "Demo Salon".into()),
+            log_json,
+            mail_retry_base: Duration::from_secs(5),
+            mail_retry_max: Duration::from_secs(3600),
+            mail_poll: Duration::from_secs(5),
+        })
+    }
+
+    /// The public origin as it appears in an `Origin` header, e.g. `https://salon.example`.
+    pub fn public_origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+
+    /// True when mail goes to files in the data directory instead of an SMTP server.
+    pub fn dev_mailbox(&self) -> bool {
+        self.smtp_url.is_none()
+    }
+
+    /// Cookies may drop `Secure` only for plain http on the local machine.
+    pub fn cookies_secure(&self) -> bool {
+        let local = matches!(self.public_url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        !(self.public_url.scheme() == "http" && local)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_sources(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn defaults_give_sqlite_in_the_data_dir_and_the_local_public_url() {
+        let s = with(&[]).unwrap();
+        assert_eq!(s.database_url, "sqlite://data/portal.db?mode=rwc");
+        assert_eq!(s.public_origin(), "http://127.0.0.1:3000");
+        assert!(s.dev_mailbox());
+        assert!(!s.cookies_secure());
+    }
+
+    #[test]
+    fn each_bad_setting_is_named_in_the_error() {
+        for (k, v) in [
+            ("DATABASE_URL", "mysql://x"),
+            ("PORTAL_PUBLIC_URL", "ftp://x"),
+            ("PORTAL_PUBLIC_URL", "https://x.example/path"),
+            ("PORTAL_SMTP_URL", "http://x"),
+            ("PORTAL_MAIL_FROM", "not an address"),
+            ("LEPTOS_SITE_ADDR", "nowhere"),
+            ("PORTAL_LOG_FORMAT", "xml"),
+        ] {
+            let err = with(&[(k, v)]).unwrap_err();
+            assert_eq!(err.setting, k);
+            assert!(err.to_string().starts_with(&format!("configuration error: {k}: ")));
+        }
+    }
+
+    #[test]
+    fn the_environment_overrides_the_toml_file() {
+        let dir = std::env::temp_dir().join(format!("portal-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("portal.toml");
+        std::fs::write(&file, "PORTAL_SALON_NAME = \"From File\"\nPORTAL_DATA_DIR = \"/srv/x\"\n").unwrap();
+        let f = file.to_str().unwrap();
+        let s = with(&[("PORTAL_CONFIG", f), ("PORTAL_SALON_NAME", "From Env")]).unwrap();
+        assert_eq!(s.salon_name, "From Env");
+        assert_eq!(s.data_dir, PathBuf::from("/srv/x"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn https_public_urls_need_secure_cookies() {
+        assert!(with(&[("PORTAL_PUBLIC_URL", "https://salon.example")]).unwrap().cookies_secure());
+        assert!(with(&[("PORTAL_PUBLIC_URL", "http://salon.example")]).unwrap().cookies_secure());
+    }
+}

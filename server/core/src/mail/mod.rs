@@ -1,0 +1,111 @@
+//! Mail: an outbox table written in the caller's transaction, and a worker that delivers it.
+//!
+//! A request never waits for SMTP. The worker claims a row with one conditional UPDATE, so
+//! several replicas never send the same mail at the same time; a failed attempt is retried with
+//! exponential backoff until the server takes it. With no SMTP server configured, mail goes to
+//! the dev mailbox: JSON files in `<data dir>/mailbox`.
+
+pub mod entity;
+mod worker;
+
+use std::{path::Path, sync::Arc};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::{CoreError, email::Email};
+pub use worker::{DeliveryError, Transport, deliver_due, run_worker};
+
+/// One message as the outbox stores it.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct OutgoingMail {
+    /// The recipient, already parsed (so no header injection is possible).
+    pub to: Email,
+    /// Subject line, in the recipient's language.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+}
+
+/// Wakes the outbox worker right after a transaction that queued mail commits.
+#[derive(Clone, Default)]
+pub struct OutboxSignal(Arc<Notify>);
+
+impl OutboxSignal {
+    /// Tells the worker there is new mail.
+    pub fn notify(&self) {
+        self.0.notify_one();
+    }
+
+    async fn notified(&self) {
+        self.0.notified().await;
+    }
+}
+
+/// Queues `mail` in the same transaction as the change that causes it. Call
+/// [`OutboxSignal::notify`] after the commit.
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    customer_id: Option<i64>,
+    template: &str,
+    mail: &OutgoingMail,
+) -> Result<i64, CoreError> {
+    let now = Utc::now();
+    let body = serde_json::to_vec(mail).map_err(|_| CoreError::Invalid("mail.unserialisable"))?;
+    let row = entity::ActiveModel {
+        customer_id: Set(customer_id),
+        template: Set(template.to_owned()),
+        message_sealed: Set(body),
+        created_at: Set(now),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(row.id)
+}
+
+/// A message delivered to the dev mailbox.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DevMail {
+    /// Outbox id of the message.
+    pub id: i64,
+    /// When it was delivered to the mailbox.
+    pub delivered_at: DateTime<Utc>,
+    /// Recipient address.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+}
+
+/// The dev mailbox's folder inside the data directory.
+pub fn dev_mailbox_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("mailbox")
+}
+
+/// Every message in the dev mailbox, newest first.
+pub fn read_dev_mailbox(data_dir: &Path) -> Result<Vec<DevMail>, CoreError> {
+    let dir = dev_mailbox_dir(data_dir);
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e.into()),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let bytes = std::fs::read(&path)?;
+            if let Ok(mail) = serde_json::from_slice::<DevMail>(&bytes) {
+                out.push(mail);
+            }
+        }
+    }
+    out.sort_by(|a, b| b.delivered_at.cmp(&a.delivered_at).then(b.id.cmp(&a.id)));
+    Ok(out)
+}

@@ -1,0 +1,199 @@
+//! Delivery of queued mail.
+
+use std::{path::PathBuf, time::Duration};
+
+use chrono::Utc;
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor, message::Mailbox,
+    message::header::ContentType,
+};
+use sea_orm::{
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
+use tokio::sync::watch;
+
+use super::{DevMail, OutgoingMail, entity};
+use crate::{Portal, config::ConfigError};
+
+/// Where mail goes: a real SMTP server, or the dev mailbox folder.
+#[derive(Clone)]
+pub enum Transport {
+    /// lettre's async SMTP transport (pooled).
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// JSON files in this folder, shown on `/dev/mailbox`.
+    DevMailbox(PathBuf),
+}
+
+/// Why one delivery attempt failed; stored without any personal value.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// The SMTP server answered with an error code, or could not be reached.
+    #[error("{0}")]
+    Smtp(String),
+    /// The stored message could not be turned into mail.
+    #[error("message could not be built")]
+    Build,
+    /// The dev mailbox folder could not be written.
+    #[error("dev mailbox not writable")]
+    Io,
+}
+
+impl Transport {
+    /// The transport the settings ask for; a bad SMTP URL is a configuration error.
+    pub fn from_settings(settings: &crate::Settings) -> Result<Self, ConfigError> {
+        match &settings.smtp_url {
+            None => Ok(Self::DevMailbox(super::dev_mailbox_dir(&settings.data_dir))),
+            Some(url) => {
+                let t = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|_| ConfigError {
+                        setting: "PORTAL_SMTP_URL",
+                        problem: "not a usable SMTP URL".into(),
+                    })?
+                    .timeout(Some(Duration::from_secs(15)))
+                    .build();
+                Ok(Self::Smtp(t))
+            }
+        }
+    }
+
+    async fn send(&self, id: i64, from: &str, mail: &OutgoingMail) -> Result<(), DeliveryError> {
+        match self {
+            Self::Smtp(smtp) => {
+                let from: Mailbox = from.parse().map_err(|_| DeliveryError::Build)?;
+                let to: Mailbox = mail.to.as_str().parse().map_err(|_| DeliveryError::Build)?;
+                let msg = Message::builder()
+                    .from(from)
+                    .to(to)
+                    .subject(mail.subject.clone())
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(mail.text.clone())
+                    .map_err(|_| DeliveryError::Build)?;
+                smtp.send(msg).await.map(|_| ()).map_err(|e| {
+                    // The server's text may echo the address: keep only the code.
+                    DeliveryError::Smtp(match e.status() {
+                        Some(code) => format!("smtp {code}"),
+                        None if e.is_timeout() => "smtp timeout".into(),
+                        None => "smtp connection failed".into(),
+                    })
+                })
+            }
+            Self::DevMailbox(dir) => {
+                let now = Utc::now();
+                let dev = DevMail {
+                    id,
+                    delivered_at: now,
+                    to: mail.to.as_str().to_owned(),
+                    subject: mail.subject.clone(),
+                    text: mail.text.clone(),
+                };
+                let bytes = serde_json::to_vec_pretty(&dev).map_err(|_| DeliveryError::Build)?;
+                tokio::fs::create_dir_all(dir).await.map_err(|_| DeliveryError::Io)?;
+                let path = dir.join(format!("{}-{id}.json", now.timestamp_millis()));
+                tokio::fs::write(path, bytes).await.map_err(|_| DeliveryError::Io)
+            }
+        }
+    }
+}
+
+/// Exponential backoff: `base * 2^(attempts-1)`, at most `max`.
+fn backoff(attempts: i32, base: Duration, max: Duration) -> Duration {
+    let shift = attempts.clamp(1, 20) as u32 - 1;
+    base.saturating_mul(1u32 << shift).min(max)
+}
+
+/// Sends every mail that is due now; returns how many were sent.
+pub async fn deliver_due(portal: &Portal, transport: &Transport, worker_id: &str) -> Result<usize, sea_orm::DbErr> {
+    use entity::Column as C;
+    let now = Utc::now();
+    let due = entity::Entity::find()
+        .filter(C::SentAt.is_null())
+        .filter(C::NextAttemptAt.lte(now))
+        .filter(C::ClaimedUntil.is_null().or(C::ClaimedUntil.lt(now)))
+        .order_by_asc(C::Id)
+        .limit(50)
+        .all(&portal.db)
+        .await?;
+    let mut sent = 0;
+    for row in due {
+        let now = Utc::now();
+        let lease = now + chrono::Duration::seconds(120);
+        // The claim: only one worker (of any replica) wins this UPDATE.
+        let claimed = entity::Entity::update_many()
+            .col_expr(C::ClaimedUntil, Expr::value(lease))
+            .col_expr(C::ClaimedBy, Expr::value(worker_id.to_owned()))
+            .filter(C::Id.eq(row.id))
+            .filter(C::SentAt.is_null())
+            .filter(C::ClaimedUntil.is_null().or(C::ClaimedUntil.lt(now)))
+            .exec(&portal.db)
+            .await?;
+        if claimed.rows_affected != 1 {
+            continue;
+        }
+        let result = match serde_json::from_slice::<OutgoingMail>(&row.message_sealed) {
+            Ok(mail) => transport.send(row.id, &portal.settings.mail_from, &mail).await,
+            Err(_) => Err(DeliveryError::Build),
+        };
+        let attempts = row.attempts + 1;
+        let mut update = entity::Entity::update_many()
+            .col_expr(C::Attempts, Expr::value(attempts))
+            .col_expr(C::ClaimedUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+            .filter(C::Id.eq(row.id))
+            .filter(C::ClaimedBy.eq(worker_id.to_owned()));
+        match &result {
+            Ok(()) => {
+                sent += 1;
+                update = update
+                    .col_expr(C::SentAt, Expr::value(Utc::now()))
+                    .col_expr(C::LastError, Expr::value(Option::<String>::None));
+                tracing::info!(mail_id = row.id, template = %row.template, attempts, "mail delivered");
+            }
+            Err(e) => {
+                let wait = backoff(attempts, portal.settings.mail_retry_base, portal.settings.mail_retry_max);
+                let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+                update = update
+                    .col_expr(C::NextAttemptAt, Expr::value(next))
+                    .col_expr(C::LastError, Expr::value(e.to_string()));
+                tracing::warn!(mail_id = row.id, attempts, error = %e, retry_in_ms = wait.as_millis() as u64, "mail delivery failed; will retry");
+            }
+        }
+        update.exec(&portal.db).await?;
+    }
+    Ok(sent)
+}
+
+/// Delivers mail until `shutdown` turns true: on every wake-up and every `mail_poll`.
+pub async fn run_worker(portal: Portal, transport: Transport, mut shutdown: watch::Receiver<bool>) {
+    let worker_id = uuid::Uuid::new_v4().to_string();
+    loop {
+        if let Err(e) = deliver_due(&portal, &transport, &worker_id).await {
+            tracing::error!(error = %e, "outbox worker could not read the outbox");
+        }
+        // Sleep until woken, but never past the next retry that is due.
+        let poll = portal.settings.mail_poll.min(portal.settings.mail_retry_base);
+        tokio::select! {
+            _ = portal.outbox.notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base_and_stops_at_the_maximum() {
+        let b = Duration::from_secs(5);
+        let m = Duration::from_secs(60);
+        assert_eq!(backoff(1, b, m), Duration::from_secs(5));
+        assert_eq!(backoff(2, b, m), Duration::from_secs(10));
+        assert_eq!(backoff(4, b, m), Duration::from_secs(40));
+        assert_eq!(backoff(5, b, m), Duration::from_secs(60));
+        assert_eq!(backoff(500, b, m), Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,148 @@
+//! Versioned privacy notices, public at a stable URL, in Chinese and English.
+
+pub mod entity;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, PaginatorTrait, QueryOrder,
+    QuerySelect, ColumnTrait, QueryFilter,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::CoreError;
+
+/// A published notice in both languages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// Version number, counting up from 1.
+    pub version: i32,
+    /// Chinese title.
+    pub title_zh: String,
+    /// English title.
+    pub title_en: String,
+    /// Chinese text; paragraphs separated by blank lines.
+    pub body_zh: String,
+    /// English text; paragraphs separated by blank lines.
+    pub body_en: String,
+    /// When it took effect.
+    pub published_at: DateTime<Utc>,
+}
+
+/// A line in the list of versions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeVersion {
+    /// Version number.
+    pub version: i32,
+    /// When it took effect.
+    pub published_at: DateTime<Utc>,
+}
+
+/// A new notice to publish.
+pub struct NewNotice<'a> {
+    /// Chinese title.
+    pub title_zh: &'a str,
+    /// English title.
+    pub title_en: &'a str,
+    /// Chinese text.
+    pub body_zh: &'a str,
+    /// English text.
+    pub body_en: &'a str,
+    /// Customers must confirm it at their next sign-in.
+    pub requires_confirmation: bool,
+    /// Who published it (none for the built-in first version).
+    pub published_by: Option<i64>,
+}
+
+impl From<entity::Model> for Notice {
+    fn from(m: entity::Model) -> Self {
+        Self {
+            version: m.version,
+            title_zh: m.title_zh,
+            title_en: m.title_en,
+            body_zh: m.body_zh,
+            body_en: m.body_en,
+            published_at: m.published_at,
+        }
+    }
+}
+
+/// The notice in force: the highest version.
+pub async fn current(db: &impl ConnectionTrait) -> Result<Notice, CoreError> {
+    entity::Entity::find()
+        .order_by_desc(entity::Column::Version)
+        .one(db)
+        .await?
+        .map(Notice::from)
+        .ok_or(CoreError::NotFound)
+}
+
+/// One version, current or earlier.
+pub async fn version(db: &impl ConnectionTrait, version: i32) -> Result<Notice, CoreError> {
+    entity::Entity::find()
+        .filter(entity::Column::Version.eq(version))
+        .one(db)
+        .await?
+        .map(Notice::from)
+        .ok_or(CoreError::NotFound)
+}
+
+/// Every version, newest first.
+pub async fn versions(db: &impl ConnectionTrait) -> Result<Vec<NoticeVersion>, CoreError> {
+    let rows: Vec<(i32, DateTime<Utc>)> = entity::Entity::find()
+        .select_only()
+        .column(entity::Column::Version)
+        .column(entity::Column::PublishedAt)
+        .order_by_desc(entity::Column::Version)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(version, published_at)| NoticeVersion { version, published_at })
+        .collect())
+}
+
+/// Publishes `new` as the next version and returns its number.
+pub async fn publish(db: &impl ConnectionTrait, new: NewNotice<'_>) -> Result<i32, CoreError> {
+    for (text, max) in [(new.title_zh, 200), (new.title_en, 200)] {
+        if text.trim().is_empty() || text.chars().count() > max {
+            return Err(CoreError::Invalid("notice.title"));
+        }
+    }
+    if new.body_zh.trim().is_empty() || new.body_en.trim().is_empty() {
+        return Err(CoreError::Invalid("notice.body"));
+    }
+    let next = versions(db).await?.first().map_or(1, |v| v.version + 1);
+    entity::ActiveModel {
+        version: Set(next),
+        title_zh: Set(new.title_zh.trim().to_owned()),
+        title_en: Set(new.title_en.trim().to_owned()),
+        body_zh: Set(new.body_zh.trim().to_owned()),
+        body_en: Set(new.body_en.trim().to_owned()),
+        requires_confirmation: Set(new.requires_confirmation),
+        published_at: Set(Utc::now()),
+        published_by_staff_id: Set(new.published_by),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(next)
+}
+
+/// Publishes the built-in first notice when none exists, so a new portal is never without one.
+pub async fn ensure_initial(db: &impl ConnectionTrait) -> Result<(), CoreError> {
+    if entity::Entity::find().count(db).await? == 0 {
+        publish(db, INITIAL).await?;
+    }
+    Ok(())
+}
+
+/// The first notice every portal starts with; the privacy officer publishes the salon's own.
+pub const INITIAL: NewNotice<'static> = NewNotice {
+    title_zh: "隐私政策",
+    title_en: "Privacy notice",
+    body_zh: "我们只收集为您提供美发美容服务所必需的个人信息：姓名、手机号、电子邮箱、服务档案、到店记录、会员卡信息，以及经您同意的照片。\n\n过敏史及皮肤、头皮状况属于敏感个人信息，仅在您单独同意后记录，用于保障服务安全。\n\n营销信息（短信、邮件、微信）和照片的展示，均需您逐项同意，您可随时在本门户中一键撤回；拒绝同意不影响您享受服务。\n\n您有权查阅、复制、更正、删除您的个人信息，限制或反对处理，并可就隐私问题提出咨询或投诉。我们将在15个工作日内答复。\n\n您的个人信息加密保存，仅限授权员工按其职责访问，每次访问均有记录，您可查看。法律要求保留的财务记录在删除时将去除身份信息。",
+    body_en: "We collect only the personal data we need to serve you: your name, phone, email, service profile, visits, membership card and, with your consent, photos.\n\nAllergies and skin or scalp conditions are sensitive data. We keep them only with your separate consent, to serve you safely.\n\nMarketing (SMS, email, WeChat) and any use of your photos each need your consent, which you can withdraw here at any time with one tap. Saying no never affects our service to you.\n\nYou may see, copy, correct or delete your data, restrict or object to its use, and ask us a privacy question or make a complaint. We answer within 15 working days.\n\nYour data is stored encrypted. Only authorised staff see it, as their role requires; every access is recorded and shown to you. Financial records the law makes us keep are stripped of your identity when you ask us to delete your data.",
+    requires_confirmation: false,
+    published_by: None,
+};

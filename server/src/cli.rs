@@ -1,0 +1,151 @@
+//! The `portal` command: `serve` (default), `migrate`, `demo-data`, `staff add`.
+
+use clap::{Parser, Subcommand};
+use portal_core::{Portal, Settings, email::Email, staff};
+
+use crate::{Application, StartError};
+
+/// Salon Privacy Portal.
+#[derive(Debug, Parser)]
+#[command(name = "portal", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the portal (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load the demo salon (idempotent): staff of every role, 200 customers, requests.
+    DemoData,
+    /// Manage staff accounts.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StaffCommand {
+    /// Add a staff member; prints a one-time initial password.
+    Add {
+        /// Work email address.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// privacy_officer, front_desk, stylist or marketing.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+/// Exit status for bad configuration or bad arguments.
+pub const EXIT_CONFIG: i32 = 2;
+
+/// Runs the command line; returns the process exit status.
+pub async fn run(cli: Cli, settings: Settings) -> i32 {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = match Application::build(settings).await {
+                Ok(app) => app,
+                Err(e) => return fail(e),
+            };
+            let s = &app.portal().settings;
+            tracing::info!(port = app.port(), public_url = %s.public_url, "portal listening");
+            if s.dev_mailbox() {
+                println!(
+                    "Dev mailbox: {}dev/mailbox (files in {})",
+                    s.public_url,
+                    portal_core::mail::dev_mailbox_dir(&s.data_dir).display()
+                );
+            }
+            match app.run_until_stopped().await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("server error: {e}");
+                    1
+                }
+            }
+        }
+        Command::Migrate => match open(settings).await {
+            Ok(p) => {
+                let applied = portal_core::db::applied_migrations(&p.db).await.unwrap_or_default();
+                println!("database is up to date ({} migrations applied)", applied.len());
+                0
+            }
+            Err(code) => code,
+        },
+        Command::DemoData => match open(settings).await {
+            Ok(p) => match portal_core::demo::load(&p).await {
+                Ok(portal_core::demo::Loaded::Now(n)) => {
+                    println!("demo salon loaded: {n} customers");
+                    0
+                }
+                Ok(portal_core::demo::Loaded::Already) => {
+                    println!("demo salon already loaded; nothing changed");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("demo-data failed: {e}");
+                    1
+                }
+            },
+            Err(code) => code,
+        },
+        Command::Staff { command: StaffCommand::Add { email, name, role } } => {
+            let parsed = (
+                Email::parse(&email).map_err(|_| "--email: not a valid email address"),
+                staff::StaffName::parse(&name).map_err(|_| "--name: 1 to 100 printable characters"),
+                role.parse::<staff::Role>()
+                    .map_err(|_| "--role: one of privacy_officer, front_desk, stylist, marketing"),
+            );
+            let (email, name, role) = match parsed {
+                (Ok(e), Ok(n), Ok(r)) => (e, n, r),
+                (Err(m), _, _) | (_, Err(m), _) | (_, _, Err(m)) => {
+                    eprintln!("error: {m}");
+                    return EXIT_CONFIG;
+                }
+            };
+            let p = match open(settings).await {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            match staff::add(&p.db, &email, &name, role).await {
+                Ok(new) => {
+                    println!("staff member {} added as {role}", new.id);
+                    println!("initial password (shown once): {}", new.initial_password);
+                    0
+                }
+                Err(portal_core::CoreError::Invalid("staff.exists")) => {
+                    eprintln!("error: --email: a staff member with this address exists already");
+                    EXIT_CONFIG
+                }
+                Err(e) => {
+                    eprintln!("staff add failed: {e}");
+                    1
+                }
+            }
+        }
+    }
+}
+
+async fn open(settings: Settings) -> Result<Portal, i32> {
+    if let Some(parent) = crate::sqlite_parent(&settings.database_url)
+        && let Err(e) = std::fs::create_dir_all(parent)
+    {
+        return Err(fail(StartError::Database(format!("cannot create {}: {e}", parent.display()))));
+    }
+    Portal::open(settings)
+        .await
+        .map_err(|e| fail(StartError::Database(e.to_string())))
+}
+
+fn fail(e: StartError) -> i32 {
+    eprintln!("{e}");
+    EXIT_CONFIG
+}

@@ -1,0 +1,96 @@
+//! Protections every route inherits (security.md): security headers, the Origin check on
+//! state-changing requests, body limits, request logs without personal values, and the dev
+//! mailbox hidden outside dev mode.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    extract::Request,
+    http::{HeaderValue, Method, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
+use portal_core::Settings;
+use tower::ServiceBuilder;
+use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
+
+/// Largest request body accepted anywhere (forms and server functions are small).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Wraps `router` in the protections, outermost first: logging, headers, Origin, body limit.
+pub(crate) fn apply(router: axum::Router, settings: Arc<Settings>) -> axum::Router {
+    let for_headers = Arc::clone(&settings);
+    router.layer(
+        ServiceBuilder::new()
+            .layer(
+                // Method and path only: no query string, headers or body (personal data lives there).
+                TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                }),
+            )
+            .layer(middleware::from_fn(move |req, next| {
+                security_headers(Arc::clone(&for_headers), req, next)
+            }))
+            .layer(middleware::from_fn(move |req, next| {
+                same_origin_only(Arc::clone(&settings), req, next)
+            }))
+            .layer(RequestBodyLimitLayer::new(BODY_LIMIT)),
+    )
+}
+
+async fn security_headers(settings: Arc<Settings>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    if path.starts_with("/dev/") && !settings.dev_mailbox() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, name, value: &'static str| {
+        h.insert(name, HeaderValue::from_static(value));
+    };
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(h, header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+    set(h, header::HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=(), interest-cohort=()");
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        // Pages set their own policy with a nonce; everything else gets the strictest one.
+        set(h, header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    }
+    if settings.public_url.scheme() == "https" {
+        set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains");
+    }
+    // Built assets are fingerprint-free but public; everything else may show personal data.
+    if !path.starts_with("/pkg/") && !path.starts_with("/favicon") {
+        set(h, header::CACHE_CONTROL, "no-store");
+    }
+    resp
+}
+
+/// Refuses a state-changing request that a browser says came from another site (CSRF).
+async fn same_origin_only(settings: Arc<Settings>, req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let allowed = match (fetch_site, origin) {
+        // The browser's own verdict is the most reliable signal when present.
+        (Some(site), _) => site == "same-origin",
+        (None, Some(origin)) => origin == settings.public_origin(),
+        // Browsers send at least one of them on every POST; anything else is not a browser
+        // form we serve, and the API (with its keys) lives under its own rules.
+        (None, None) => false,
+    };
+    if allowed {
+        next.run(req).await
+    } else {
+        tracing::warn!(method = %req.method(), path = %req.uri().path(), "cross-origin request refused");
+        let mut resp = Response::new(Body::from("cross-origin request refused\n跨站请求已拒绝\n"));
+        *resp.status_mut() = StatusCode::FORBIDDEN;
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        resp
+    }
+}

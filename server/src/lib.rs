@@ -1,0 +1,161 @@
+//! The portal's HTTP server: axum routes, the Leptos pages, and the protections every page
+//! inherits. [`Application::build`] binds (port 0 in tests) and [`Application::run_until_stopped`]
+//! serves until SIGINT/SIGTERM, with the mail outbox worker running beside it.
+
+pub mod cli;
+mod http_guard;
+mod routes;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use app::{App, shell};
+use axum::{Router, extract::FromRef};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use portal_core::{Portal, Settings, config::ConfigError, mail::Transport};
+use tokio::{net::TcpListener, sync::watch};
+
+/// Why the server could not start; `Display` is one line naming the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is missing or malformed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be opened or migrated.
+    #[error("configuration error: DATABASE_URL: cannot open or migrate the database ({0})")]
+    Database(String),
+    /// The listening address could not be bound.
+    #[error("configuration error: LEPTOS_SITE_ADDR: cannot listen on {addr} ({source})")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+}
+
+/// State shared by every route and server function.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// Leptos' own options (site root, output name).
+    pub leptos_options: LeptosOptions,
+    /// The domain handle.
+    pub portal: Portal,
+}
+
+/// A built, bound, not yet serving portal.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    portal: Portal,
+    transport: Transport,
+}
+
+impl Application {
+    /// Opens the database (migrating it), builds the routes and binds the listener.
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let transport = Transport::from_settings(&settings)?;
+        if let Some(parent) = sqlite_parent(&settings.database_url) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StartError::Database(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let addr = settings.site_addr;
+        let portal = Portal::open(settings)
+            .await
+            .map_err(|e| StartError::Database(e.to_string()))?;
+        let router = router(portal.clone());
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+        Ok(Self { listener, router, portal, transport })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    /// The domain handle, for commands and tests.
+    pub fn portal(&self) -> &Portal {
+        &self.portal
+    }
+
+    /// Serves until SIGINT or SIGTERM; the outbox worker stops with the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes.
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (tx, rx) = watch::channel(false);
+        let worker = tokio::spawn(portal_core::mail::run_worker(self.portal.clone(), self.transport, rx));
+        let served = axum::serve(
+            self.listener,
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop)
+        .await;
+        let _ = tx.send(true);
+        let _ = worker.await;
+        served
+    }
+}
+
+/// The folder an SQLite URL points into, so it can be created on first run.
+fn sqlite_parent(url: &str) -> Option<&std::path::Path> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next()?;
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty())
+}
+
+/// Every route of the portal with its protections.
+pub fn router(portal: Portal) -> Router {
+    let settings = Arc::clone(&portal.settings);
+    let leptos_options = LeptosOptions::builder()
+        .output_name("portal")
+        .site_root(settings.site_root.clone())
+        .site_pkg_dir("pkg")
+        .site_addr(settings.site_addr)
+        .build();
+    let state = AppState { leptos_options: leptos_options.clone(), portal: portal.clone() };
+    let routes = generate_route_list(App);
+    let context = {
+        let portal = portal.clone();
+        move || {
+            provide_context(portal.clone());
+            leptos::nonce::provide_nonce();
+        }
+    };
+    let router = Router::new()
+        .merge(routes::plain_routes())
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .with_state(state);
+    http_guard::apply(router, settings)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}
