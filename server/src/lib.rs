@@ -4,6 +4,7 @@
 
 pub mod cli;
 mod http_guard;
+pub use http_guard::BODY_LIMIT;
 mod routes;
 
 use std::{net::SocketAddr, sync::Arc};
