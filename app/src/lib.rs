@@ -94,7 +94,7 @@ pub fn use_texts() -> &'static Texts {
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let site = Site::detect();
     #[cfg(feature = "ssr")]
-    set_page_headers();
+    provide_request_nonce();
     let lang = site.lang.html_lang();
     let salon = site.salon_name.clone();
     view! {
@@ -104,6 +104,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -114,19 +115,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The Content-Security-Policy with this response's nonce (the hydration script is inline).
+/// Hands the nonce that the server's security-header layer put in the request to Leptos, which
+/// adds it to the inline hydration and resource scripts (the same layer writes the CSP header).
 #[cfg(feature = "ssr")]
-fn set_page_headers() {
-    use http::{HeaderValue, header};
-    let Some(resp) = use_context::<leptos_axum::ResponseOptions>() else { return };
-    let nonce = leptos::nonce::use_nonce().map(|n| n.to_string()).unwrap_or_default();
-    let csp = format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
-         base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    );
-    if let Ok(v) = HeaderValue::from_str(&csp) {
-        resp.insert_header(header::CONTENT_SECURITY_POLICY, v);
+fn provide_request_nonce() {
+    let nonce = use_context::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<leptos::nonce::Nonce>().cloned());
+    if let Some(nonce) = nonce {
+        provide_context(nonce);
     }
 }
 

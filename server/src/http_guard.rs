@@ -39,12 +39,38 @@ pub(crate) fn apply(router: axum::Router, settings: Arc<Settings>) -> axum::Rout
     )
 }
 
-async fn security_headers(settings: Arc<Settings>, req: Request, next: Next) -> Response {
+/// The policy for HTML pages: scripts only from us or inline with this response's nonce
+/// (Leptos' hydration and resource scripts), and `wasm-unsafe-eval` for the wasm bundle.
+fn page_csp(nonce: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'"
+    ))
+    .ok()
+}
+
+/// Everything that is not a page gets the strictest policy.
+const STRICT_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+async fn security_headers(settings: Arc<Settings>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     if path.starts_with("/dev/") && !settings.dev_mailbox() {
         return StatusCode::NOT_FOUND.into_response();
     }
+    // One nonce per response, written here so the header and the page can never disagree.
+    let nonce = leptos::nonce::Nonce::new();
+    req.extensions_mut().insert(nonce.clone());
     let mut resp = next.run(req).await;
+    let is_html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    let csp = if is_html { page_csp(&nonce) } else { None };
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        csp.unwrap_or(HeaderValue::from_static(STRICT_CSP)),
+    );
     let h = resp.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, name, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
@@ -54,10 +80,6 @@ async fn security_headers(settings: Arc<Settings>, req: Request, next: Next) -> 
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
     set(h, header::HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=(), interest-cohort=()");
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        // Pages set their own policy with a nonce; everything else gets the strictest one.
-        set(h, header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
-    }
     if settings.public_url.scheme() == "https" {
         set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains");
     }

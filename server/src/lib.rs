@@ -125,7 +125,6 @@ pub fn router(portal: Portal) -> Router {
         let portal = portal.clone();
         move || {
             provide_context(portal.clone());
-            leptos::nonce::provide_nonce();
         }
     };
     let router = Router::new()

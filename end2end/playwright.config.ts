@@ -1,0 +1,47 @@
+import { defineConfig, devices } from '@playwright/test';
+
+// Debian's Chromium only: this machine cannot download Playwright's own browser builds.
+const chromium = {
+  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+};
+const port = Number(process.env.PORTAL_E2E_PORT || 3100);
+const phone = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 3 };
+const desktop = { viewport: { width: 1280, height: 800 } };
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: true,
+  workers: 2,
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    launchOptions: chromium,
+    locale: 'zh-CN',
+  },
+  projects: [
+    { name: 'phone-js', use: { ...devices['Desktop Chrome'], ...phone, javaScriptEnabled: true } },
+    { name: 'phone-nojs', use: { ...devices['Desktop Chrome'], ...phone, javaScriptEnabled: false } },
+    { name: 'desktop-js', use: { ...devices['Desktop Chrome'], ...desktop, javaScriptEnabled: true } },
+    { name: 'desktop-nojs', use: { ...devices['Desktop Chrome'], ...desktop, javaScriptEnabled: false } },
+  ],
+  webServer: {
+    command: `sh ./serve.sh ${port}`,
+    url: `http://127.0.0.1:${port}/healthz`,
+    timeout: 120_000,
+    reuseExistingServer: false,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  },
+});
