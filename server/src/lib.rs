@@ -4,6 +4,7 @@
 
 pub mod cli;
 mod http_guard;
+pub mod page_cache;
 pub use http_guard::BODY_LIMIT;
 mod routes;
 
@@ -135,6 +136,10 @@ pub fn router(portal: Portal) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .with_state(state);
+    let cache = page_cache::PageCache::default();
+    let router = router.layer(axum::middleware::from_fn(move |req, next| {
+        page_cache::serve(cache.clone(), portal.clone(), req, next)
+    }));
     http_guard::apply(router, settings)
 }
 

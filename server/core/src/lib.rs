@@ -11,7 +11,10 @@ pub mod mail;
 pub mod notices;
 pub mod staff;
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
 
 pub use config::Settings;
 use sea_orm::DatabaseConnection;
@@ -42,6 +45,8 @@ pub struct Portal {
     pub settings: Arc<Settings>,
     /// Wakes the outbox worker when mail is queued.
     pub outbox: mail::OutboxSignal,
+    /// Bumped whenever this process publishes a notice, so cached pages are dropped at once.
+    notice_generation: Arc<AtomicU64>,
 }
 
 impl Portal {
@@ -54,7 +59,20 @@ impl Portal {
             db,
             settings: Arc::new(settings),
             outbox: mail::OutboxSignal::default(),
+            notice_generation: Arc::default(),
         })
+    }
+
+    /// Publishes a new privacy notice and invalidates cached copies of the old one.
+    pub async fn publish_notice(&self, new: notices::NewNotice<'_>) -> Result<i32, CoreError> {
+        let version = notices::publish(&self.db, new).await?;
+        self.notice_generation.fetch_add(1, Ordering::SeqCst);
+        Ok(version)
+    }
+
+    /// Changes whenever this process publishes a notice.
+    pub fn notice_generation(&self) -> u64 {
+        self.notice_generation.load(Ordering::SeqCst)
     }
 
     /// True when the database answers a trivial query.

@@ -1,0 +1,72 @@
+# Salon Privacy Portal: `make run` (install what is missing, build, demo data, serve) and
+# `make test` (every check and test). See README.md.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+CARGO_LEPTOS_VERSION := 0.3.4
+WASM_BINDGEN_VERSION := 0.2.130
+# Leptos reads this at compile time; without it plain cargo commands rebuild leptos.
+export LEPTOS_OUTPUT_NAME := portal
+# cargo-leptos builds debug with this flag; giving cargo test/clippy the same one lets them
+# share one build of the dependency tree instead of compiling it twice.
+DEBUG_RUSTFLAGS := --cfg erase_components
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+PORTAL := $(TARGET_DIR)/debug/portal
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run build tools tools-test test lint test-rust test-pg e2e bench clean
+
+## run: install missing tools, build, load the demo salon on first run, serve on 127.0.0.1:3000
+run: tools build
+	@LEPTOS_SITE_ROOT=target/site $(PORTAL) demo-data
+	@echo "Portal: http://127.0.0.1:3000  (stop with Ctrl-C)"
+	@LEPTOS_SITE_ROOT=target/site exec $(PORTAL) serve
+
+build:
+	cargo leptos build
+
+## tools: the wasm target and the pinned cargo-leptos and wasm-bindgen CLI (installed once)
+tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@cargo leptos --version 2>/dev/null | grep -q " $(CARGO_LEPTOS_VERSION)$$" || cargo install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked
+	@# Not --locked: the CLI's own lock file wants a crate version the registry index lacks.
+	@wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)$$" || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+## tools-test: Chromium and Node from Debian's packages, Playwright from npm (never a downloaded browser)
+tools-test: tools
+	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@command -v npm >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm)
+	@[ -x end2end/node_modules/.bin/playwright ] || (cd end2end && npm ci --no-audit --no-fund)
+
+## test: formatting, clippy (server and wasm), Rust tests on SQLite and PostgreSQL, Playwright
+test: tools-test lint test-rust test-pg e2e
+
+lint:
+	cargo fmt --all -- --check
+	RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo clippy --workspace --exclude portal-hydrate --all-targets -- -D warnings
+	cargo clippy -p portal-hydrate --target wasm32-unknown-unknown -- -D warnings
+
+test-rust:
+	env -u TEST_POSTGRES_URL RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo test --workspace --exclude portal-hydrate
+
+## test-pg: the server's black-box tests again on PostgreSQL (TEST_POSTGRES_URL, or a local cluster)
+test-pg:
+	@url="$${TEST_POSTGRES_URL:-}"; \
+	if [ -z "$$url" ] && [ "$$(id -u)" = 0 ] && command -v pg_ctlcluster >/dev/null; then url=$$(.ci/postgres.sh); fi; \
+	if [ -z "$$url" ]; then echo "PostgreSQL not available: set TEST_POSTGRES_URL to run the PostgreSQL pass"; exit 0; fi; \
+	TEST_POSTGRES_URL="$$url" RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo test -p server --tests
+
+e2e: build
+	cd end2end && CARGO_TARGET_DIR="$(TARGET_DIR)" npx playwright test
+
+## bench: requests per second of the notice page (SSR, release) against a bare axum handler
+bench: tools-test
+	@command -v wrk >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	@# Debian's wasm-opt 108 breaks hydration; npm's binaryen 132 is first on PATH.
+	PATH="$(CURDIR)/end2end/node_modules/.bin:$$PATH" cargo leptos build --release
+	server/bench/notice.sh "$(TARGET_DIR)/release/portal"
+
+clean:
+	cargo clean
+	rm -rf target/site end2end/.data
