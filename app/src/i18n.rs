@@ -54,9 +54,15 @@ impl Lang {
         let mut best: Option<(f32, Lang)> = None;
         for part in accept_language.unwrap_or_default().split(',') {
             let mut pieces = part.split(';');
-            let Some(lang) = pieces.next().and_then(Lang::from_tag) else { continue };
+            let Some(lang) = pieces.next().and_then(Lang::from_tag) else {
+                continue;
+            };
             let q = pieces
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
                 best = Some((q, lang));
@@ -185,7 +191,10 @@ mod tests {
     #[test]
     fn accept_language_picks_the_highest_quality_match() {
         assert_eq!(Lang::negotiate(None, Some("en-US,en;q=0.9")), Lang::En);
-        assert_eq!(Lang::negotiate(None, Some("fr, en;q=0.5, zh-CN;q=0.8")), Lang::Zh);
+        assert_eq!(
+            Lang::negotiate(None, Some("fr, en;q=0.5, zh-CN;q=0.8")),
+            Lang::Zh
+        );
         assert_eq!(Lang::negotiate(None, Some("zh;q=0, en;q=0.1")), Lang::En);
     }
 

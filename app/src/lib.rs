@@ -14,7 +14,7 @@ pub mod notices;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment, ParamSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{A, Route, Router, Routes},
     hooks::use_location,
 };
@@ -60,14 +60,20 @@ impl Site {
             .and_then(|d| d.document_element());
         let attr = |name: &str| html.as_ref().and_then(|h| h.get_attribute(name));
         Self {
-            lang: attr("lang").as_deref().and_then(Lang::from_tag).unwrap_or_default(),
+            lang: attr("lang")
+                .as_deref()
+                .and_then(Lang::from_tag)
+                .unwrap_or_default(),
             salon_name: attr("data-salon").unwrap_or_default(),
         }
     }
 
     #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
     fn detect() -> Self {
-        Self { lang: Lang::default(), salon_name: String::new() }
+        Self {
+            lang: Lang::default(),
+            salon_name: String::new(),
+        }
     }
 }
 
@@ -87,7 +93,10 @@ pub fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
 
 /// The texts of the page's language.
 pub fn use_texts() -> &'static Texts {
-    use_context::<Site>().map(|s| s.lang).unwrap_or_default().t()
+    use_context::<Site>()
+        .map(|s| s.lang)
+        .unwrap_or_default()
+        .t()
 }
 
 /// The HTML document around the app; rendered on the server only.

@@ -37,7 +37,8 @@ fn fk(
 
 fn index(table: &'static str, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
     let mut ix = Index::create();
-    ix.name(format!("ix_{table}_{}", cols.join("_"))).table(table);
+    ix.name(format!("ix_{table}_{}", cols.join("_")))
+        .table(table);
     for c in cols {
         ix.col(*c);
     }
@@ -93,7 +94,12 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(at("created_at"))
             .col(at("updated_at"))
             .col(at_null("erased_at"))
-            .foreign_key(&mut fk("customers", "created_by_staff_id", "staff", SetNull))
+            .foreign_key(&mut fk(
+                "customers",
+                "created_by_staff_id",
+                "staff",
+                SetNull,
+            ))
             .take(),
         Table::create()
             .table("service_profiles")
@@ -103,8 +109,18 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(big_integer_null("preferred_stylist_id"))
             .col(binary_null("preferences_sealed"))
             .col(at("updated_at"))
-            .foreign_key(&mut fk("service_profiles", "customer_id", "customers", Cascade))
-            .foreign_key(&mut fk("service_profiles", "preferred_stylist_id", "staff", SetNull))
+            .foreign_key(&mut fk(
+                "service_profiles",
+                "customer_id",
+                "customers",
+                Cascade,
+            ))
+            .foreign_key(&mut fk(
+                "service_profiles",
+                "preferred_stylist_id",
+                "staff",
+                SetNull,
+            ))
             .take(),
         Table::create()
             .table("sensitive_notes")
@@ -114,8 +130,18 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(binary("body_sealed"))
             .col(big_integer_null("recorded_by_staff_id"))
             .col(at("created_at"))
-            .foreign_key(&mut fk("sensitive_notes", "customer_id", "customers", Cascade))
-            .foreign_key(&mut fk("sensitive_notes", "recorded_by_staff_id", "staff", SetNull))
+            .foreign_key(&mut fk(
+                "sensitive_notes",
+                "customer_id",
+                "customers",
+                Cascade,
+            ))
+            .foreign_key(&mut fk(
+                "sensitive_notes",
+                "recorded_by_staff_id",
+                "staff",
+                SetNull,
+            ))
             .take(),
         // Paid visits are financial records the law makes the salon keep: on erasure the
         // customer link is cut (SET NULL) and the notes are dropped, the amounts stay.
@@ -152,7 +178,12 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(big_integer("points_delta"))
             .col(big_integer("balance_after_cents"))
             .col(big_integer_null("visit_id"))
-            .foreign_key(&mut fk("membership_ledger", "membership_id", "memberships", Restrict))
+            .foreign_key(&mut fk(
+                "membership_ledger",
+                "membership_id",
+                "memberships",
+                Restrict,
+            ))
             .foreign_key(&mut fk("membership_ledger", "visit_id", "visits", SetNull))
             .take(),
         Table::create()
@@ -191,7 +222,12 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(boolean("requires_confirmation").default(false))
             .col(at("published_at"))
             .col(big_integer_null("published_by_staff_id"))
-            .foreign_key(&mut fk("privacy_notices", "published_by_staff_id", "staff", SetNull))
+            .foreign_key(&mut fk(
+                "privacy_notices",
+                "published_by_staff_id",
+                "staff",
+                SetNull,
+            ))
             .take(),
         // Append-only: rows are inserted, never updated; the current state is derived from it.
         Table::create()
@@ -204,7 +240,12 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(string_len("channel", 16))
             .col(big_integer_null("recorded_by_staff_id"))
             .col(integer_null("notice_version"))
-            .foreign_key(&mut fk("consent_events", "customer_id", "customers", Cascade))
+            .foreign_key(&mut fk(
+                "consent_events",
+                "customer_id",
+                "customers",
+                Cascade,
+            ))
             .foreign_key(
                 ForeignKey::create()
                     .name("fk_consent_events_purpose")
@@ -212,7 +253,12 @@ fn tables() -> Vec<TableCreateStatement> {
                     .to("consent_purposes", "code")
                     .on_delete(Restrict),
             )
-            .foreign_key(&mut fk("consent_events", "recorded_by_staff_id", "staff", SetNull))
+            .foreign_key(&mut fk(
+                "consent_events",
+                "recorded_by_staff_id",
+                "staff",
+                SetNull,
+            ))
             .take(),
         // Derived from consent_events, kept in the same transaction, so marketing reads one row.
         Table::create()
@@ -223,8 +269,18 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(big_integer("event_id"))
             .col(at("updated_at"))
             .primary_key(Index::create().col("customer_id").col("purpose"))
-            .foreign_key(&mut fk("consent_states", "customer_id", "customers", Cascade))
-            .foreign_key(&mut fk("consent_states", "event_id", "consent_events", Cascade))
+            .foreign_key(&mut fk(
+                "consent_states",
+                "customer_id",
+                "customers",
+                Cascade,
+            ))
+            .foreign_key(&mut fk(
+                "consent_states",
+                "event_id",
+                "consent_events",
+                Cascade,
+            ))
             .take(),
         Table::create()
             .table("requests")
@@ -244,7 +300,12 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(at_null("completed_at"))
             .col(text_null("outcome"))
             .foreign_key(&mut fk("requests", "customer_id", "customers", SetNull))
-            .foreign_key(&mut fk("requests", "submitted_by_staff_id", "staff", SetNull))
+            .foreign_key(&mut fk(
+                "requests",
+                "submitted_by_staff_id",
+                "staff",
+                SetNull,
+            ))
             .foreign_key(&mut fk("requests", "decided_by_staff_id", "staff", SetNull))
             .take(),
         Table::create()
@@ -275,8 +336,18 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(big_integer("third_party_id"))
             .col(string_len("status", 16))
             .col(at_null("confirmed_at"))
-            .foreign_key(&mut fk("request_propagations", "request_id", "requests", Cascade))
-            .foreign_key(&mut fk("request_propagations", "third_party_id", "third_parties", Restrict))
+            .foreign_key(&mut fk(
+                "request_propagations",
+                "request_id",
+                "requests",
+                Cascade,
+            ))
+            .foreign_key(&mut fk(
+                "request_propagations",
+                "third_party_id",
+                "third_parties",
+                Restrict,
+            ))
             .take(),
         Table::create()
             .table("sessions")
@@ -303,7 +374,12 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(at("created_at"))
             .col(at("expires_at"))
             .col(at_null("used_at"))
-            .foreign_key(&mut fk("one_time_tokens", "customer_id", "customers", Cascade))
+            .foreign_key(&mut fk(
+                "one_time_tokens",
+                "customer_id",
+                "customers",
+                Cascade,
+            ))
             .take(),
         // Sign-in throttles live in the database so that they hold across replicas.
         Table::create()
@@ -412,7 +488,14 @@ impl MigrationTrait for Migration {
         for (i, (code, zh, en, dzh, den)) in PURPOSES.iter().enumerate() {
             let insert = Query::insert()
                 .into_table("consent_purposes")
-                .columns(["code", "sort_order", "name_zh", "name_en", "description_zh", "description_en"])
+                .columns([
+                    "code",
+                    "sort_order",
+                    "name_zh",
+                    "name_en",
+                    "description_zh",
+                    "description_en",
+                ])
                 .values_panic([
                     (*code).into(),
                     (i as i32).into(),
@@ -430,10 +513,46 @@ impl MigrationTrait for Migration {
 
 /// The six consent purposes of product.md; each is off until the customer turns it on.
 const PURPOSES: [(&str, &str, &str, &str, &str); 6] = [
-    ("marketing_sms", "短信营销", "Marketing by SMS", "通过短信向您发送优惠和活动信息。", "Offers and events sent to you by SMS."),
-    ("marketing_email", "邮件营销", "Marketing by email", "通过电子邮件向您发送优惠和活动信息。", "Offers and events sent to you by email."),
-    ("marketing_wechat", "微信营销", "Marketing by WeChat", "通过微信向您发送优惠和活动信息。", "Offers and events sent to you on WeChat."),
-    ("photos_portfolio", "作品集照片", "Photos in our portfolio", "在店内作品集中展示您的前后对比照片。", "Showing your before/after photos in the salon's portfolio."),
-    ("photos_social", "社交媒体照片", "Photos on social media", "在社交媒体上发布您的前后对比照片。", "Posting your before/after photos on social media."),
-    ("sensitive_notes", "敏感信息处理", "Processing sensitive notes", "记录您的过敏史及皮肤、头皮状况，以便安全服务。", "Keeping your allergies and skin or scalp conditions so we can serve you safely."),
+    (
+        "marketing_sms",
+        "短信营销",
+        "Marketing by SMS",
+        "通过短信向您发送优惠和活动信息。",
+        "Offers and events sent to you by SMS.",
+    ),
+    (
+        "marketing_email",
+        "邮件营销",
+        "Marketing by email",
+        "通过电子邮件向您发送优惠和活动信息。",
+        "Offers and events sent to you by email.",
+    ),
+    (
+        "marketing_wechat",
+        "微信营销",
+        "Marketing by WeChat",
+        "通过微信向您发送优惠和活动信息。",
+        "Offers and events sent to you on WeChat.",
+    ),
+    (
+        "photos_portfolio",
+        "作品集照片",
+        "Photos in our portfolio",
+        "在店内作品集中展示您的前后对比照片。",
+        "Showing your before/after photos in the salon's portfolio.",
+    ),
+    (
+        "photos_social",
+        "社交媒体照片",
+        "Photos on social media",
+        "在社交媒体上发布您的前后对比照片。",
+        "Posting your before/after photos on social media.",
+    ),
+    (
+        "sensitive_notes",
+        "敏感信息处理",
+        "Processing sensitive notes",
+        "记录您的过敏史及皮肤、头皮状况，以便安全服务。",
+        "Keeping your allergies and skin or scalp conditions so we can serve you safely.",
+    ),
 ];

@@ -74,8 +74,13 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
         }
         Command::Migrate => match open(settings).await {
             Ok(p) => {
-                let applied = portal_core::db::applied_migrations(&p.db).await.unwrap_or_default();
-                println!("database is up to date ({} migrations applied)", applied.len());
+                let applied = portal_core::db::applied_migrations(&p.db)
+                    .await
+                    .unwrap_or_default();
+                println!(
+                    "database is up to date ({} migrations applied)",
+                    applied.len()
+                );
                 0
             }
             Err(code) => code,
@@ -97,7 +102,9 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
             },
             Err(code) => code,
         },
-        Command::Staff { command: StaffCommand::Add { email, name, role } } => {
+        Command::Staff {
+            command: StaffCommand::Add { email, name, role },
+        } => {
             let parsed = (
                 Email::parse(&email).map_err(|_| "--email: not a valid email address"),
                 staff::StaffName::parse(&name).map_err(|_| "--name: 1 to 100 printable characters"),
@@ -138,7 +145,10 @@ async fn open(settings: Settings) -> Result<Portal, i32> {
     if let Some(parent) = crate::sqlite_parent(&settings.database_url)
         && let Err(e) = std::fs::create_dir_all(parent)
     {
-        return Err(fail(StartError::Database(format!("cannot create {}: {e}", parent.display()))));
+        return Err(fail(StartError::Database(format!(
+            "cannot create {}: {e}",
+            parent.display()
+        ))));
     }
     Portal::open(settings)
         .await

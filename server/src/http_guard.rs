@@ -51,7 +51,8 @@ fn page_csp(nonce: &str) -> Option<HeaderValue> {
 }
 
 /// Everything that is not a page gets the strictest policy.
-const STRICT_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const STRICT_CSP: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 async fn security_headers(settings: Arc<Settings>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
@@ -78,10 +79,22 @@ async fn security_headers(settings: Arc<Settings>, mut req: Request, next: Next)
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::REFERRER_POLICY, "no-referrer");
     set(h, header::X_FRAME_OPTIONS, "DENY");
-    set(h, header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
-    set(h, header::HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=(), interest-cohort=()");
+    set(
+        h,
+        header::HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
+    set(
+        h,
+        header::HeaderName::from_static("permissions-policy"),
+        "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    );
     if settings.public_url.scheme() == "https" {
-        set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains");
+        set(
+            h,
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        );
     }
     // Built assets are fingerprint-free but public; everything else may show personal data.
     if !path.starts_with("/pkg/") && !path.starts_with("/favicon") {
@@ -112,7 +125,10 @@ async fn same_origin_only(settings: Arc<Settings>, req: Request, next: Next) -> 
         tracing::warn!(method = %req.method(), path = %req.uri().path(), "cross-origin request refused");
         let mut resp = Response::new(Body::from("cross-origin request refused\n跨站请求已拒绝\n"));
         *resp.status_mut() = StatusCode::FORBIDDEN;
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         resp
     }
 }

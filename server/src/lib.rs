@@ -58,21 +58,32 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let transport = Transport::from_settings(&settings)?;
         if let Some(parent) = sqlite_parent(&settings.database_url) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| StartError::Database(format!("cannot create {}: {e}", parent.display())))?;
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StartError::Database(format!("cannot create {}: {e}", parent.display()))
+            })?;
         }
         let addr = settings.site_addr;
         let portal = Portal::open(settings)
             .await
             .map_err(|e| StartError::Database(e.to_string()))?;
         let router = router(portal.clone());
-        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
-        Ok(Self { listener, router, portal, transport })
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            router,
+            portal,
+            transport,
+        })
     }
 
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
     }
 
     /// The domain handle, for commands and tests.
@@ -86,12 +97,20 @@ impl Application {
     }
 
     /// Serves until `stop` completes.
-    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let (tx, rx) = watch::channel(false);
-        let worker = tokio::spawn(portal_core::mail::run_worker(self.portal.clone(), self.transport, rx));
+        let worker = tokio::spawn(portal_core::mail::run_worker(
+            self.portal.clone(),
+            self.transport,
+            rx,
+        ));
         let served = axum::serve(
             self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(stop)
         .await;
@@ -103,12 +122,16 @@ impl Application {
 
 /// The folder an SQLite URL points into, so it can be created on first run.
 fn sqlite_parent(url: &str) -> Option<&std::path::Path> {
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next()?;
     if path.is_empty() || path == ":memory:" {
         return None;
     }
-    std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty())
+    std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
 }
 
 /// Every route of the portal with its protections.
@@ -120,7 +143,10 @@ pub fn router(portal: Portal) -> Router {
         .site_pkg_dir("pkg")
         .site_addr(settings.site_addr)
         .build();
-    let state = AppState { leptos_options: leptos_options.clone(), portal: portal.clone() };
+    let state = AppState {
+        leptos_options: leptos_options.clone(),
+        portal: portal.clone(),
+    };
     let routes = generate_route_list(App);
     let context = {
         let portal = portal.clone();
@@ -134,7 +160,10 @@ pub fn router(portal: Portal) -> Router {
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
         .with_state(state);
     let cache = page_cache::PageCache::default();
     let router = router.layer(axum::middleware::from_fn(move |req, next| {

@@ -49,7 +49,10 @@ fn cacheable_path(path: &str) -> bool {
 
 /// The page language if the request is anonymous and cacheable, else `None`.
 fn cache_key(req: &Request) -> Option<(String, Lang)> {
-    if req.method() != Method::GET || req.uri().query().is_some() || !cacheable_path(req.uri().path()) {
+    if req.method() != Method::GET
+        || req.uri().query().is_some()
+        || !cacheable_path(req.uri().path())
+    {
         return None;
     }
     let headers = req.headers();
@@ -64,19 +67,27 @@ fn cache_key(req: &Request) -> Option<(String, Lang)> {
             }
         }
     }
-    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    Some((req.uri().path().to_owned(), Lang::negotiate(lang_cookie.as_deref(), accept)))
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Some((
+        req.uri().path().to_owned(),
+        Lang::negotiate(lang_cookie.as_deref(), accept),
+    ))
 }
 
 fn html(body: String, content_type: HeaderValue) -> Response {
     let mut resp = Response::new(Body::from(body));
-    resp.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
     resp
 }
 
 /// The middleware: serve a fresh copy, or render and keep one.
 pub async fn serve(cache: PageCache, portal: Portal, req: Request, next: Next) -> Response {
-    let Some(key) = cache_key(&req) else { return next.run(req).await };
+    let Some(key) = cache_key(&req) else {
+        return next.run(req).await;
+    };
     let Some(nonce) = req.extensions().get::<Nonce>().map(|n| n.to_string()) else {
         return next.run(req).await;
     };
@@ -97,8 +108,10 @@ pub async fn serve(cache: PageCache, portal: Portal, req: Request, next: Next) -
         Ok(b) => b,
         Err(_) => return Response::from_parts(parts, Body::empty()),
     };
-    if let (Ok(text), Some(ct)) = (std::str::from_utf8(&bytes), parts.headers.get(header::CONTENT_TYPE))
-        && text.contains(&nonce)
+    if let (Ok(text), Some(ct)) = (
+        std::str::from_utf8(&bytes),
+        parts.headers.get(header::CONTENT_TYPE),
+    ) && text.contains(&nonce)
         && let Ok(mut map) = cache.0.write()
     {
         map.insert(
@@ -129,9 +142,18 @@ mod tests {
 
     #[test]
     fn only_anonymous_notice_pages_are_cached() {
-        assert_eq!(cache_key(&req("/privacy", None)), Some(("/privacy".into(), Lang::En)));
-        assert_eq!(cache_key(&req("/privacy/2", Some("lang=zh"))), Some(("/privacy/2".into(), Lang::Zh)));
-        assert_eq!(cache_key(&req("/privacy", Some("lang=zh; session=abc"))), None);
+        assert_eq!(
+            cache_key(&req("/privacy", None)),
+            Some(("/privacy".into(), Lang::En))
+        );
+        assert_eq!(
+            cache_key(&req("/privacy/2", Some("lang=zh"))),
+            Some(("/privacy/2".into(), Lang::Zh))
+        );
+        assert_eq!(
+            cache_key(&req("/privacy", Some("lang=zh; session=abc"))),
+            None
+        );
         assert_eq!(cache_key(&req("/privacy?x=1", None)), None);
         assert_eq!(cache_key(&req("/privacy/abc", None)), None);
         assert_eq!(cache_key(&req("/", None)), None);

@@ -1,5 +1,6 @@
 //! Plain axum routes: health, the language switch, and the bare handler for benchmarks.
 
+use app::i18n::{LANG_COOKIE, Lang};
 use axum::{
     Form, Json, Router,
     extract::State,
@@ -7,7 +8,6 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
-use app::i18n::{LANG_COOKIE, Lang};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -22,7 +22,11 @@ pub(crate) fn plain_routes() -> Router<AppState> {
 /// Readiness: 200 when the database answers, 503 when it does not.
 async fn healthz(State(state): State<AppState>) -> Response {
     if state.portal.database_ok().await {
-        (StatusCode::OK, Json(serde_json::json!({"status": "ok", "database": "ok"}))).into_response()
+        (
+            StatusCode::OK,
+            Json(serde_json::json!({"status": "ok", "database": "ok"})),
+        )
+            .into_response()
     } else {
         tracing::warn!("health check: database unreachable");
         (
@@ -50,7 +54,11 @@ async fn set_lang(State(state): State<AppState>, Form(form): Form<LangForm>) -> 
     let mut resp = Redirect::to(safe_next(&form.next)).into_response();
     // An unknown language changes nothing: the visitor just lands back where they were.
     if let Some(lang) = Lang::from_tag(&form.lang) {
-        let secure = if state.portal.settings.cookies_secure() { "; Secure" } else { "" };
+        let secure = if state.portal.settings.cookies_secure() {
+            "; Secure"
+        } else {
+            ""
+        };
         let cookie = format!(
             "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}",
             lang.code()
@@ -79,7 +87,15 @@ mod tests {
     #[test]
     fn only_local_relative_paths_are_followed_after_switching_language() {
         assert_eq!(safe_next("/privacy/2"), "/privacy/2");
-        for evil in ["//evil.example", "/\\evil.example", "https://evil.example", "javascript:alert(1)", "", "/a\r\nb", "privacy"] {
+        for evil in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "",
+            "/a\r\nb",
+            "privacy",
+        ] {
             assert_eq!(safe_next(evil), "/", "{evil:?}");
         }
     }

@@ -6,7 +6,16 @@ use std::process::Command;
 
 fn portal() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_portal"));
-    for var in ["DATABASE_URL", "PORTAL_PUBLIC_URL", "PORTAL_SMTP_URL", "PORTAL_MAIL_FROM", "PORTAL_DATA_DIR", "LEPTOS_SITE_ADDR", "PORTAL_CONFIG", "PORTAL_LOG_FORMAT"] {
+    for var in [
+        "DATABASE_URL",
+        "PORTAL_PUBLIC_URL",
+        "PORTAL_SMTP_URL",
+        "PORTAL_MAIL_FROM",
+        "PORTAL_DATA_DIR",
+        "LEPTOS_SITE_ADDR",
+        "PORTAL_CONFIG",
+        "PORTAL_LOG_FORMAT",
+    ] {
         cmd.env_remove(var);
     }
     cmd
@@ -14,7 +23,11 @@ fn portal() -> Command {
 
 #[test]
 fn bad_configuration_prints_one_line_naming_the_setting_and_exits_2_before_listening() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dir = tempfile::tempdir().unwrap();
     for (k, v) in [
         ("PORTAL_PUBLIC_URL", "ftp://salon.example"),
@@ -33,43 +46,110 @@ fn bad_configuration_prints_one_line_naming_the_setting_and_exits_2_before_liste
         assert_eq!(out.status.code(), Some(2), "{k}");
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(stderr.lines().count(), 1, "{k}: {stderr}");
-        assert!(stderr.starts_with(&format!("configuration error: {k}: ")), "{stderr}");
-        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "nothing listens");
+        assert!(
+            stderr.starts_with(&format!("configuration error: {k}: ")),
+            "{stderr}"
+        );
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "nothing listens"
+        );
     }
 }
 
 #[test]
 fn staff_add_creates_an_account_once_and_refuses_bad_input() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| portal().env("PORTAL_DATA_DIR", dir.path()).args(args).output().unwrap();
-    let ok = run(&["staff", "add", "--email", "officer@salon.example", "--name", "周店长", "--role", "privacy_officer"]);
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let run = |args: &[&str]| {
+        portal()
+            .env("PORTAL_DATA_DIR", dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ok = run(&[
+        "staff",
+        "add",
+        "--email",
+        "officer@salon.example",
+        "--name",
+        "周店长",
+        "--role",
+        "privacy_officer",
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let stdout = String::from_utf8(ok.stdout).unwrap();
     assert!(stdout.contains("added as privacy_officer"));
-    let password = stdout.lines().find_map(|l| l.strip_prefix("initial password (shown once): ")).unwrap();
+    let password = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("initial password (shown once): "))
+        .unwrap();
     assert_eq!(password.len(), 20);
 
-    let again = run(&["staff", "add", "--email", "OFFICER@salon.example", "--name", "x", "--role", "stylist"]);
+    let again = run(&[
+        "staff",
+        "add",
+        "--email",
+        "OFFICER@salon.example",
+        "--name",
+        "x",
+        "--role",
+        "stylist",
+    ]);
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("--email"));
-    let bad_role = run(&["staff", "add", "--email", "a@salon.example", "--name", "A", "--role", "admin"]);
+    let bad_role = run(&[
+        "staff",
+        "add",
+        "--email",
+        "a@salon.example",
+        "--name",
+        "A",
+        "--role",
+        "admin",
+    ]);
     assert_eq!(bad_role.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_role.stderr).contains("--role"));
-    let bad_email = run(&["staff", "add", "--email", "a@b\r\nBcc: x@y.z", "--name", "A", "--role", "stylist"]);
+    let bad_email = run(&[
+        "staff",
+        "add",
+        "--email",
+        "a@b\r\nBcc: x@y.z",
+        "--name",
+        "A",
+        "--role",
+        "stylist",
+    ]);
     assert_eq!(bad_email.status.code(), Some(2));
 }
 
 #[test]
 fn migrate_and_demo_data_are_idempotent_commands() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| portal().env("PORTAL_DATA_DIR", dir.path()).args(args).output().unwrap();
+    let run = |args: &[&str]| {
+        portal()
+            .env("PORTAL_DATA_DIR", dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
     for _ in 0..2 {
         let out = run(&["migrate"]);
         assert_eq!(out.status.code(), Some(0));
         assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
     }
     let first = run(&["demo-data"]);
-    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     assert!(String::from_utf8_lossy(&first.stdout).contains("200 customers"));
     let second = run(&["demo-data"]);
     assert!(String::from_utf8_lossy(&second.stdout).contains("nothing changed"));

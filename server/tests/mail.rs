@@ -20,7 +20,11 @@ fn mail(to: &str) -> OutgoingMail {
 }
 
 async fn outbox_row(app: &support::TestApp, id: i64) -> entity::Model {
-    entity::Entity::find_by_id(id).one(&app.portal.db).await.unwrap().unwrap()
+    entity::Entity::find_by_id(id)
+        .one(&app.portal.db)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -28,9 +32,16 @@ async fn queued_mail_is_delivered_once_through_smtp() {
     let sink = SmtpSink::start().await;
     let url = sink.url();
     let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
-    let id = enqueue(&app.portal.db, None, "test", &mail("once@example.com")).await.unwrap();
+    let id = enqueue(&app.portal.db, None, "test", &mail("once@example.com"))
+        .await
+        .unwrap();
     app.portal.outbox.notify();
-    assert!(eventually(Duration::from_secs(10), || async { !sink.received().is_empty() }).await);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            !sink.received().is_empty()
+        })
+        .await
+    );
     // Give the worker several more polls: the mail must not go out again.
     tokio::time::sleep(Duration::from_millis(400)).await;
     let got = sink.received();
@@ -49,12 +60,23 @@ async fn mail_the_server_refuses_is_retried_with_backoff_until_accepted() {
     sink.refuse_next(2);
     let url = sink.url();
     let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
-    let id = enqueue(&app.portal.db, None, "test", &mail("retry@example.com")).await.unwrap();
+    let id = enqueue(&app.portal.db, None, "test", &mail("retry@example.com"))
+        .await
+        .unwrap();
     app.portal.outbox.notify();
-    assert!(eventually(Duration::from_secs(10), || async { !sink.received().is_empty() }).await);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            !sink.received().is_empty()
+        })
+        .await
+    );
     assert_eq!(sink.refusals_left(), 0);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(sink.received().len(), 1, "delivered exactly once after the refusals");
+    assert_eq!(
+        sink.received().len(),
+        1,
+        "delivered exactly once after the refusals"
+    );
     let row = outbox_row(&app, id).await;
     assert_eq!(row.attempts, 3, "two refused attempts, then one accepted");
     assert!(row.sent_at.is_some());
@@ -63,19 +85,39 @@ async fn mail_the_server_refuses_is_retried_with_backoff_until_accepted() {
 #[tokio::test]
 async fn mail_is_kept_while_the_server_is_down_and_sent_when_it_returns() {
     // Find a free port, then leave it closed: the SMTP server is "down".
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let app = spawn_app_with(|s| s.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
-    let id = enqueue(&app.portal.db, None, "test", &mail("down@example.com")).await.unwrap();
+    let id = enqueue(&app.portal.db, None, "test", &mail("down@example.com"))
+        .await
+        .unwrap();
     app.portal.outbox.notify();
-    let retried = eventually(Duration::from_secs(10), || async { outbox_row(&app, id).await.attempts >= 2 }).await;
+    let retried = eventually(Duration::from_secs(10), || async {
+        outbox_row(&app, id).await.attempts >= 2
+    })
+    .await;
     assert!(retried, "the worker keeps trying");
     let row = outbox_row(&app, id).await;
-    assert!(row.sent_at.is_none(), "nothing is marked sent while the server is down");
+    assert!(
+        row.sent_at.is_none(),
+        "nothing is marked sent while the server is down"
+    );
     let error = row.last_error.unwrap();
-    assert!(!error.contains("down@example.com"), "stored errors carry no address");
+    assert!(
+        !error.contains("down@example.com"),
+        "stored errors carry no address"
+    );
 
     let sink = SmtpSink::start_on(port).await;
-    assert!(eventually(Duration::from_secs(10), || async { !sink.received().is_empty() }).await);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            !sink.received().is_empty()
+        })
+        .await
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sink.received().len(), 1);
     assert!(outbox_row(&app, id).await.sent_at.is_some());
@@ -88,7 +130,14 @@ async fn two_workers_on_one_database_never_send_a_mail_twice() {
     let app = spawn_app_with(|s| s.smtp_url = Some(url.clone())).await;
     let transport = portal_core::mail::Transport::from_settings(&app.portal.settings).unwrap();
     for n in 0..20 {
-        enqueue(&app.portal.db, None, "test", &mail(&format!("many{n}@example.com"))).await.unwrap();
+        enqueue(
+            &app.portal.db,
+            None,
+            "test",
+            &mail(&format!("many{n}@example.com")),
+        )
+        .await
+        .unwrap();
     }
     // A second "replica" delivering from the same outbox at the same time as the app's worker.
     let (a, b) = tokio::join!(
@@ -100,7 +149,12 @@ async fn two_workers_on_one_database_never_send_a_mail_twice() {
     );
     a.unwrap();
     b.unwrap();
-    assert!(eventually(Duration::from_secs(10), || async { sink.received().len() >= 20 }).await);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            sink.received().len() >= 20
+        })
+        .await
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut rcpts: Vec<String> = sink.received().into_iter().flat_map(|r| r.rcpt).collect();
     assert_eq!(rcpts.len(), 20);

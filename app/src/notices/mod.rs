@@ -39,7 +39,11 @@ pub async fn get_notice(version: Option<String>, lang: Lang) -> Result<NoticeVie
     Ok(NoticeView {
         version: notice.version,
         title,
-        paragraphs: body.split("\n\n").map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
+        paragraphs: body
+            .split("\n\n")
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect(),
         published_on: notice.published_at.format("%Y-%m-%d").to_string(),
         current_version: versions.first().map_or(notice.version, |v| v.version),
         versions: versions
@@ -53,8 +57,13 @@ pub async fn get_notice(version: Option<String>, lang: Lang) -> Result<NoticeVie
 #[component]
 pub fn NoticePage() -> impl IntoView {
     let params = use_params_map();
-    let lang = use_context::<crate::Site>().map(|s| s.lang).unwrap_or_default();
-    let notice = Resource::new(move || params.read().get("version"), move |v| get_notice(v, lang));
+    let lang = use_context::<crate::Site>()
+        .map(|s| s.lang)
+        .unwrap_or_default();
+    let notice = Resource::new(
+        move || params.read().get("version"),
+        move |v| get_notice(v, lang),
+    );
     let t = use_texts();
     view! {
         <Suspense fallback=move || view! { <p class="muted">{t.loading}</p> }>

@@ -18,7 +18,10 @@ pub struct ConfigError {
 }
 
 fn bad(setting: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError { setting, problem: problem.into() }
+    ConfigError {
+        setting,
+        problem: problem.into(),
+    }
 }
 
 /// Everything the portal is configured with.
@@ -63,14 +66,19 @@ impl Settings {
         if let Some(path) = env.get("PORTAL_CONFIG").filter(|p| !p.is_empty()) {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| bad("PORTAL_CONFIG", format!("cannot read {path}: {e}")))?;
-            let table: toml::Table =
-                toml::from_str(&text).map_err(|e| bad("PORTAL_CONFIG", format!("not valid TOML: {}", e.message())))?;
+            let table: toml::Table = toml::from_str(&text)
+                .map_err(|e| bad("PORTAL_CONFIG", format!("not valid TOML: {}", e.message())))?;
             for (k, v) in table {
                 let v = match v {
                     toml::Value::String(s) => s,
                     toml::Value::Integer(i) => i.to_string(),
                     toml::Value::Boolean(b) => b.to_string(),
-                    _ => return Err(bad("PORTAL_CONFIG", format!("{k} must be a string, number or boolean"))),
+                    _ => {
+                        return Err(bad(
+                            "PORTAL_CONFIG",
+                            format!("{k} must be a string, number or boolean"),
+                        ));
+                    }
                 };
                 vars.insert(k, v);
             }
@@ -78,22 +86,44 @@ impl Settings {
         for (k, v) in env {
             vars.insert(k.clone(), v.clone());
         }
-        let get = |k: &str| vars.get(k).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let get = |k: &str| {
+            vars.get(k)
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        };
 
         let data_dir = PathBuf::from(get("PORTAL_DATA_DIR").unwrap_or_else(|| "data".into()));
         let database_url = match get("DATABASE_URL") {
-            Some(u) if u.starts_with("sqlite:") || u.starts_with("postgres://") || u.starts_with("postgresql://") => u,
-            Some(_) => return Err(bad("DATABASE_URL", "must start with sqlite: or postgres://")),
+            Some(u)
+                if u.starts_with("sqlite:")
+                    || u.starts_with("postgres://")
+                    || u.starts_with("postgresql://") =>
+            {
+                u
+            }
+            Some(_) => {
+                return Err(bad(
+                    "DATABASE_URL",
+                    "must start with sqlite: or postgres://",
+                ));
+            }
             None => format!("sqlite://{}?mode=rwc", data_dir.join("portal.db").display()),
         };
         let public_url = {
             let raw = get("PORTAL_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
-            let url = Url::parse(&raw).map_err(|e| bad("PORTAL_PUBLIC_URL", format!("not a URL ({e})")))?;
+            let url = Url::parse(&raw)
+                .map_err(|e| bad("PORTAL_PUBLIC_URL", format!("not a URL ({e})")))?;
             if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-                return Err(bad("PORTAL_PUBLIC_URL", "must be an http:// or https:// URL with a host"));
+                return Err(bad(
+                    "PORTAL_PUBLIC_URL",
+                    "must be an http:// or https:// URL with a host",
+                ));
             }
             if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-                return Err(bad("PORTAL_PUBLIC_URL", "must be an origin only, without path or query"));
+                return Err(bad(
+                    "PORTAL_PUBLIC_URL",
+                    "must be an origin only, without path or query",
+                ));
             }
             url
         };
@@ -102,14 +132,21 @@ impl Settings {
             Some(u) => {
                 let parsed = Url::parse(&u).map_err(|_| bad("PORTAL_SMTP_URL", "not a URL"))?;
                 if !matches!(parsed.scheme(), "smtp" | "smtps") || parsed.host().is_none() {
-                    return Err(bad("PORTAL_SMTP_URL", "must be smtp://host:port or smtps://host:port"));
+                    return Err(bad(
+                        "PORTAL_SMTP_URL",
+                        "must be smtp://host:port or smtps://host:port",
+                    ));
                 }
                 Some(u)
             }
         };
-        let mail_from = get("PORTAL_MAIL_FROM").unwrap_or_else(|| "Salon Privacy Desk <privacy@salon.example>".into());
+        let mail_from = get("PORTAL_MAIL_FROM")
+            .unwrap_or_else(|| "Salon Privacy Desk <privacy@salon.example>".into());
         if mail_from.parse::<lettre::message::Mailbox>().is_err() {
-            return Err(bad("PORTAL_MAIL_FROM", "must be an address or `Name <address>`"));
+            return Err(bad(
+                "PORTAL_MAIL_FROM",
+                "must be an address or `Name <address>`",
+            ));
         }
         let site_addr = get("LEPTOS_SITE_ADDR")
             .unwrap_or_else(|| "127.0.0.1:3000".into())
@@ -148,7 +185,10 @@ impl Settings {
 
     /// Cookies may drop `Secure` only for plain http on the local machine.
     pub fn cookies_secure(&self) -> bool {
-        let local = matches!(self.public_url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        let local = matches!(
+            self.public_url.host_str(),
+            Some("127.0.0.1" | "localhost" | "[::1]")
+        );
         !(self.public_url.scheme() == "http" && local)
     }
 }
@@ -158,7 +198,12 @@ mod tests {
     use super::*;
 
     fn with(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        Settings::from_sources(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Settings::from_sources(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -183,7 +228,10 @@ mod tests {
         ] {
             let err = with(&[(k, v)]).unwrap_err();
             assert_eq!(err.setting, k);
-            assert!(err.to_string().starts_with(&format!("configuration error: {k}: ")));
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("configuration error: {k}: "))
+            );
         }
     }
 
@@ -192,7 +240,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("portal-cfg-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("portal.toml");
-        std::fs::write(&file, "PORTAL_SALON_NAME = \"From File\"\nPORTAL_DATA_DIR = \"/srv/x\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "PORTAL_SALON_NAME = \"From File\"\nPORTAL_DATA_DIR = \"/srv/x\"\n",
+        )
+        .unwrap();
         let f = file.to_str().unwrap();
         let s = with(&[("PORTAL_CONFIG", f), ("PORTAL_SALON_NAME", "From Env")]).unwrap();
         assert_eq!(s.salon_name, "From Env");
@@ -202,7 +254,15 @@ mod tests {
 
     #[test]
     fn https_public_urls_need_secure_cookies() {
-        assert!(with(&[("PORTAL_PUBLIC_URL", "https://salon.example")]).unwrap().cookies_secure());
-        assert!(with(&[("PORTAL_PUBLIC_URL", "http://salon.example")]).unwrap().cookies_secure());
+        assert!(
+            with(&[("PORTAL_PUBLIC_URL", "https://salon.example")])
+                .unwrap()
+                .cookies_secure()
+        );
+        assert!(
+            with(&[("PORTAL_PUBLIC_URL", "http://salon.example")])
+                .unwrap()
+                .cookies_secure()
+        );
     }
 }

@@ -25,15 +25,40 @@ const MARKER: &str = "demo_data_loaded";
 /// Number of demo customers.
 pub const CUSTOMERS: usize = 200;
 
-const SURNAMES: [&str; 16] = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭"];
-const GIVEN: [&str; 16] = ["芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超"];
+const SURNAMES: [&str; 16] = [
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+];
+const GIVEN: [&str; 16] = [
+    "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超",
+];
 const HAIR: [&str; 4] = ["straight", "wavy", "curly", "coily"];
 const SKIN: [&str; 4] = ["dry", "oily", "combination", "sensitive"];
 const SERVICES: [&str; 5] = ["cut", "colour", "perm", "facial", "scalp care"];
-const PURPOSES: [&str; 6] = ["marketing_sms", "marketing_email", "marketing_wechat", "photos_portfolio", "photos_social", "sensitive_notes"];
+const PURPOSES: [&str; 6] = [
+    "marketing_sms",
+    "marketing_email",
+    "marketing_wechat",
+    "photos_portfolio",
+    "photos_social",
+    "sensitive_notes",
+];
 const CHANNELS: [&str; 3] = ["portal", "front_desk", "paper"];
-const KINDS: [&str; 6] = ["access", "correction", "deletion", "restriction", "objection", "question"];
-const STATES: [&str; 6] = ["submitted", "in_review", "approved", "done", "denied", "cancelled"];
+const KINDS: [&str; 6] = [
+    "access",
+    "correction",
+    "deletion",
+    "restriction",
+    "objection",
+    "question",
+];
+const STATES: [&str; 6] = [
+    "submitted",
+    "in_review",
+    "approved",
+    "done",
+    "denied",
+    "cancelled",
+];
 
 /// Deterministic xorshift, so the demo salon is the same on every machine.
 struct Rng(u64);
@@ -49,7 +74,12 @@ impl Rng {
     }
 }
 
-async fn insert(tx: &DatabaseTransaction, table: &'static str, cols: &[&'static str], vals: Vec<SimpleExpr>) -> Result<i64, CoreError> {
+async fn insert(
+    tx: &DatabaseTransaction,
+    table: &'static str,
+    cols: &[&'static str],
+    vals: Vec<SimpleExpr>,
+) -> Result<i64, CoreError> {
     let stmt = Query::insert()
         .into_table(table)
         .columns(cols.iter().copied())
@@ -60,8 +90,17 @@ async fn insert(tx: &DatabaseTransaction, table: &'static str, cols: &[&'static 
     Ok(row.try_get::<i64>("", "id")?)
 }
 
-async fn insert_no_id(tx: &DatabaseTransaction, table: &'static str, cols: &[&'static str], vals: Vec<SimpleExpr>) -> Result<(), CoreError> {
-    let stmt = Query::insert().into_table(table).columns(cols.iter().copied()).values_panic(vals).to_owned();
+async fn insert_no_id(
+    tx: &DatabaseTransaction,
+    table: &'static str,
+    cols: &[&'static str],
+    vals: Vec<SimpleExpr>,
+) -> Result<(), CoreError> {
+    let stmt = Query::insert()
+        .into_table(table)
+        .columns(cols.iter().copied())
+        .values_panic(vals)
+        .to_owned();
     tx.execute(&stmt).await?;
     Ok(())
 }
@@ -85,29 +124,65 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
         return Ok(Loaded::Already);
     }
     let now = Utc::now();
-    let mut rng = Rng(0x5a10_11_5eed);
+    let mut rng = Rng(0x005a_1011_5eed);
 
     let mut staff_ids = Vec::new();
     let demo_staff = [
-        ("officer@salon.example", "周店长", staff::Role::PrivacyOfficer),
+        (
+            "officer@salon.example",
+            "周店长",
+            staff::Role::PrivacyOfficer,
+        ),
         ("desk@salon.example", "前台小林", staff::Role::FrontDesk),
-        ("stylist.wang@salon.example", "王造型师", staff::Role::Stylist),
+        (
+            "stylist.wang@salon.example",
+            "王造型师",
+            staff::Role::Stylist,
+        ),
         ("stylist.li@salon.example", "李美容师", staff::Role::Stylist),
-        ("marketing@salon.example", "市场部小陈", staff::Role::Marketing),
+        (
+            "marketing@salon.example",
+            "市场部小陈",
+            staff::Role::Marketing,
+        ),
     ];
     for (email, name, role) in demo_staff {
         // Demo staff get an unusable random password; staff sign-in sets real ones.
-        let secret: String = (0..4).map(|_| format!("{:016x}", rand::random::<u64>())).collect();
+        let secret: String = (0..4)
+            .map(|_| format!("{:016x}", rand::random::<u64>()))
+            .collect();
         let id = insert(
             &tx,
             "staff",
-            &["email", "name", "role", "password_hash", "active", "failed_sign_ins", "created_at", "updated_at"],
-            vec![v(email), v(name), v(role.as_str()), v(staff::hash_password(&secret)), v(true), v(0), v(now), v(now)],
+            &[
+                "email",
+                "name",
+                "role",
+                "password_hash",
+                "active",
+                "failed_sign_ins",
+                "created_at",
+                "updated_at",
+            ],
+            vec![
+                v(email),
+                v(name),
+                v(role.as_str()),
+                v(staff::hash_password(&secret)),
+                v(true),
+                v(0),
+                v(now),
+                v(now),
+            ],
         )
         .await?;
         staff_ids.push((id, role));
     }
-    let stylists: Vec<i64> = staff_ids.iter().filter(|(_, r)| *r == staff::Role::Stylist).map(|(i, _)| *i).collect();
+    let stylists: Vec<i64> = staff_ids
+        .iter()
+        .filter(|(_, r)| *r == staff::Role::Stylist)
+        .map(|(i, _)| *i)
+        .collect();
     let desk = staff_ids[1].0;
     let officer = staff_ids[0].0;
 
@@ -127,32 +202,96 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
     }
 
     for (name, shared_zh, shared_en, why_zh, why_en) in [
-        ("PayPlatform", "会员卡号、支付金额", "card number, amounts paid", "处理付款", "to process payments"),
-        ("SMS Gateway", "手机号", "phone number", "发送预约提醒及经同意的营销短信", "appointment reminders and consented marketing SMS"),
+        (
+            "PayPlatform",
+            "会员卡号、支付金额",
+            "card number, amounts paid",
+            "处理付款",
+            "to process payments",
+        ),
+        (
+            "SMS Gateway",
+            "手机号",
+            "phone number",
+            "发送预约提醒及经同意的营销短信",
+            "appointment reminders and consented marketing SMS",
+        ),
     ] {
-        insert(&tx, "third_parties", &["name", "data_shared_zh", "data_shared_en", "purpose_zh", "purpose_en"],
-            vec![v(name), v(shared_zh), v(shared_en), v(why_zh), v(why_en)]).await?;
+        insert(
+            &tx,
+            "third_parties",
+            &[
+                "name",
+                "data_shared_zh",
+                "data_shared_en",
+                "purpose_zh",
+                "purpose_en",
+            ],
+            vec![v(name), v(shared_zh), v(shared_en), v(why_zh), v(why_en)],
+        )
+        .await?;
     }
 
     let photo_dir = portal.settings.data_dir.join("photos");
     std::fs::create_dir_all(&photo_dir)?;
     let mut customer_ids = Vec::with_capacity(CUSTOMERS);
     for n in 0..CUSTOMERS {
-        let name = format!("{}{}{}", SURNAMES[rng.below(16)], GIVEN[rng.below(16)], if n % 3 == 0 { GIVEN[rng.below(16)] } else { "" });
+        let name = format!(
+            "{}{}{}",
+            SURNAMES[rng.below(16)],
+            GIVEN[rng.below(16)],
+            if n % 3 == 0 { GIVEN[rng.below(16)] } else { "" }
+        );
         let email = format!("customer{:03}@example.com", n + 1);
         let phone = format!("+86 139 0000 {:04}", n + 1);
         let since = now - Duration::days(30 + rng.below(700) as i64);
         // Sealing under per-customer keys arrives with the sealed-storage issue; until then the
         // `*_sealed` columns hold the UTF-8 bytes.
-        let cid = insert(&tx, "customers",
-            &["name_sealed", "email_sealed", "phone_sealed", "preferred_language", "created_by_staff_id", "created_at", "updated_at"],
-            vec![v(name.into_bytes()), v(email.into_bytes()), v(phone.into_bytes()), v(if n % 4 == 0 { "en" } else { "zh" }), v(desk), v(since), v(since)],
-        ).await?;
+        let cid = insert(
+            &tx,
+            "customers",
+            &[
+                "name_sealed",
+                "email_sealed",
+                "phone_sealed",
+                "preferred_language",
+                "created_by_staff_id",
+                "created_at",
+                "updated_at",
+            ],
+            vec![
+                v(name.into_bytes()),
+                v(email.into_bytes()),
+                v(phone.into_bytes()),
+                v(if n % 4 == 0 { "en" } else { "zh" }),
+                v(desk),
+                v(since),
+                v(since),
+            ],
+        )
+        .await?;
         customer_ids.push(cid);
-        insert_no_id(&tx, "service_profiles",
-            &["customer_id", "hair_type_sealed", "skin_type_sealed", "preferred_stylist_id", "preferences_sealed", "updated_at"],
-            vec![v(cid), v(HAIR[rng.below(4)].as_bytes().to_vec()), v(SKIN[rng.below(4)].as_bytes().to_vec()), v(stylists[rng.below(stylists.len())]), v("quiet appointment, no small talk".as_bytes().to_vec()), v(since)],
-        ).await?;
+        insert_no_id(
+            &tx,
+            "service_profiles",
+            &[
+                "customer_id",
+                "hair_type_sealed",
+                "skin_type_sealed",
+                "preferred_stylist_id",
+                "preferences_sealed",
+                "updated_at",
+            ],
+            vec![
+                v(cid),
+                v(HAIR[rng.below(4)].as_bytes().to_vec()),
+                v(SKIN[rng.below(4)].as_bytes().to_vec()),
+                v(stylists[rng.below(stylists.len())]),
+                v("quiet appointment, no small talk".as_bytes().to_vec()),
+                v(since),
+            ],
+        )
+        .await?;
 
         // Consents: each purpose independently, some granted then withdrawn.
         let mut sensitive_ok = false;
@@ -169,48 +308,180 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
             let mut last = (0, false);
             for granted in events {
                 let channel = CHANNELS[rng.below(3)];
-                let by = if channel == "portal" { None } else { Some(desk) };
-                let eid = insert(&tx, "consent_events",
-                    &["customer_id", "purpose", "granted", "at", "channel", "recorded_by_staff_id", "notice_version"],
-                    vec![v(cid), v(purpose), v(granted), v(at), v(channel), v(by), v(1)],
-                ).await?;
+                let by = if channel == "portal" {
+                    None
+                } else {
+                    Some(desk)
+                };
+                let eid = insert(
+                    &tx,
+                    "consent_events",
+                    &[
+                        "customer_id",
+                        "purpose",
+                        "granted",
+                        "at",
+                        "channel",
+                        "recorded_by_staff_id",
+                        "notice_version",
+                    ],
+                    vec![
+                        v(cid),
+                        v(purpose),
+                        v(granted),
+                        v(at),
+                        v(channel),
+                        v(by),
+                        v(1),
+                    ],
+                )
+                .await?;
                 last = (eid, granted);
                 at += Duration::days(10);
             }
-            insert_no_id(&tx, "consent_states", &["customer_id", "purpose", "granted", "event_id", "updated_at"],
-                vec![v(cid), v(purpose), v(last.1), v(last.0), v(at)]).await?;
+            insert_no_id(
+                &tx,
+                "consent_states",
+                &[
+                    "customer_id",
+                    "purpose",
+                    "granted",
+                    "event_id",
+                    "updated_at",
+                ],
+                vec![v(cid), v(purpose), v(last.1), v(last.0), v(at)],
+            )
+            .await?;
             sensitive_ok |= purpose == "sensitive_notes" && last.1;
         }
         if sensitive_ok {
-            insert(&tx, "sensitive_notes", &["customer_id", "category", "body_sealed", "recorded_by_staff_id", "created_at"],
-                vec![v(cid), v("allergy"), v("allergic to PPD hair dye".as_bytes().to_vec()), v(stylists[0]), v(since)]).await?;
+            insert(
+                &tx,
+                "sensitive_notes",
+                &[
+                    "customer_id",
+                    "category",
+                    "body_sealed",
+                    "recorded_by_staff_id",
+                    "created_at",
+                ],
+                vec![
+                    v(cid),
+                    v("allergy"),
+                    v("allergic to PPD hair dye".as_bytes().to_vec()),
+                    v(stylists[0]),
+                    v(since),
+                ],
+            )
+            .await?;
         }
 
         let mut visit_ids = Vec::new();
         for k in 0..rng.below(6) {
             let amount = 8000 + 1000 * rng.below(30) as i64;
-            let vid = insert(&tx, "visits", &["customer_id", "visited_at", "services", "stylist_id", "amount_cents", "notes_sealed"],
-                vec![v(cid), v(since + Duration::days(20 * k as i64 + 1)), v(SERVICES[rng.below(5)]), v(stylists[rng.below(stylists.len())]), v(amount), v("happy with the result".as_bytes().to_vec())]).await?;
+            let vid = insert(
+                &tx,
+                "visits",
+                &[
+                    "customer_id",
+                    "visited_at",
+                    "services",
+                    "stylist_id",
+                    "amount_cents",
+                    "notes_sealed",
+                ],
+                vec![
+                    v(cid),
+                    v(since + Duration::days(20 * k as i64 + 1)),
+                    v(SERVICES[rng.below(5)]),
+                    v(stylists[rng.below(stylists.len())]),
+                    v(amount),
+                    v("happy with the result".as_bytes().to_vec()),
+                ],
+            )
+            .await?;
             visit_ids.push((vid, amount));
         }
         if n % 2 == 0 {
             let top_up = 100_000i64;
-            let mid = insert(&tx, "memberships", &["customer_id", "card_number", "balance_cents", "points", "opened_at"],
-                vec![v(cid), v(format!("VIP{:06}", n + 1)), v(0i64), v(0i64), v(since)]).await?;
+            let mid = insert(
+                &tx,
+                "memberships",
+                &[
+                    "customer_id",
+                    "card_number",
+                    "balance_cents",
+                    "points",
+                    "opened_at",
+                ],
+                vec![
+                    v(cid),
+                    v(format!("VIP{:06}", n + 1)),
+                    v(0i64),
+                    v(0i64),
+                    v(since),
+                ],
+            )
+            .await?;
             let mut balance = top_up;
-            insert(&tx, "membership_ledger", &["membership_id", "at", "kind", "amount_cents", "points_delta", "balance_after_cents", "visit_id"],
-                vec![v(mid), v(since), v("top_up"), v(top_up), v(0i64), v(balance), v(None::<i64>)]).await?;
+            insert(
+                &tx,
+                "membership_ledger",
+                &[
+                    "membership_id",
+                    "at",
+                    "kind",
+                    "amount_cents",
+                    "points_delta",
+                    "balance_after_cents",
+                    "visit_id",
+                ],
+                vec![
+                    v(mid),
+                    v(since),
+                    v("top_up"),
+                    v(top_up),
+                    v(0i64),
+                    v(balance),
+                    v(None::<i64>),
+                ],
+            )
+            .await?;
             let mut points = 0i64;
             for (vid, amount) in visit_ids.iter().take(2) {
                 let spend = Ord::min(*amount, balance);
                 balance -= spend;
                 points += spend / 100;
-                insert(&tx, "membership_ledger", &["membership_id", "at", "kind", "amount_cents", "points_delta", "balance_after_cents", "visit_id"],
-                    vec![v(mid), v(since + Duration::days(1)), v("spend"), v(-spend), v(spend / 100), v(balance), v(Some(*vid))]).await?;
+                insert(
+                    &tx,
+                    "membership_ledger",
+                    &[
+                        "membership_id",
+                        "at",
+                        "kind",
+                        "amount_cents",
+                        "points_delta",
+                        "balance_after_cents",
+                        "visit_id",
+                    ],
+                    vec![
+                        v(mid),
+                        v(since + Duration::days(1)),
+                        v("spend"),
+                        v(-spend),
+                        v(spend / 100),
+                        v(balance),
+                        v(Some(*vid)),
+                    ],
+                )
+                .await?;
             }
-            let update = Query::update().table("memberships")
-                .value("balance_cents", balance).value("points", points)
-                .and_where(sea_orm::sea_query::Expr::col("id").eq(mid)).to_owned();
+            let update = Query::update()
+                .table("memberships")
+                .value("balance_cents", balance)
+                .value("points", points)
+                .and_where(sea_orm::sea_query::Expr::col("id").eq(mid))
+                .to_owned();
             tx.execute(&update).await?;
         }
         if n % 10 == 0 {
@@ -219,12 +490,40 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
                 let size = bytes.len() as i64;
                 let use_ = ["internal", "portfolio", "social"][rng.below(3)];
                 let platforms = (use_ == "social").then_some("wechat,xiaohongshu");
-                let pid = insert(&tx, "photos", &["customer_id", "taken_at", "kind", "content_type", "file_name", "size_bytes", "permitted_use", "platforms", "taken_by_staff_id"],
-                    vec![v(cid), v(since), v(kind), v("image/png"), v(""), v(size), v(use_), v(platforms), v(stylists[0])]).await?;
+                let pid = insert(
+                    &tx,
+                    "photos",
+                    &[
+                        "customer_id",
+                        "taken_at",
+                        "kind",
+                        "content_type",
+                        "file_name",
+                        "size_bytes",
+                        "permitted_use",
+                        "platforms",
+                        "taken_by_staff_id",
+                    ],
+                    vec![
+                        v(cid),
+                        v(since),
+                        v(kind),
+                        v("image/png"),
+                        v(""),
+                        v(size),
+                        v(use_),
+                        v(platforms),
+                        v(stylists[0]),
+                    ],
+                )
+                .await?;
                 let file = format!("{pid}.png");
                 std::fs::write(photo_dir.join(&file), bytes)?;
-                let update = Query::update().table("photos").value("file_name", file)
-                    .and_where(sea_orm::sea_query::Expr::col("id").eq(pid)).to_owned();
+                let update = Query::update()
+                    .table("photos")
+                    .value("file_name", file)
+                    .and_where(sea_orm::sea_query::Expr::col("id").eq(pid))
+                    .to_owned();
                 tx.execute(&update).await?;
             }
         }
@@ -236,13 +535,38 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
         let status = STATES[i % STATES.len()];
         let submitted = now - Duration::days(3 + 2 * i as i64);
         let decided = matches!(status, "approved" | "done" | "denied");
-        let reason = (status == "denied").then_some("We could not match this request to your records; please ask at the front desk.");
-        let rid = insert(&tx, "requests",
-            &["customer_id", "kind", "status", "details_sealed", "submitted_at", "due_at", "decided_by_staff_id", "decided_at", "decision_reason", "completed_at"],
-            vec![v(*cid), v(kind), v(status), v(None::<Vec<u8>>), v(submitted), v(submitted + Duration::days(21)),
-                 v(decided.then_some(officer)), v(decided.then_some(submitted + Duration::days(2))), v(reason),
-                 v((status == "done").then_some(submitted + Duration::days(2)))],
-        ).await?;
+        let reason = (status == "denied").then_some(
+            "We could not match this request to your records; please ask at the front desk.",
+        );
+        let rid = insert(
+            &tx,
+            "requests",
+            &[
+                "customer_id",
+                "kind",
+                "status",
+                "details_sealed",
+                "submitted_at",
+                "due_at",
+                "decided_by_staff_id",
+                "decided_at",
+                "decision_reason",
+                "completed_at",
+            ],
+            vec![
+                v(*cid),
+                v(kind),
+                v(status),
+                v(None::<Vec<u8>>),
+                v(submitted),
+                v(submitted + Duration::days(21)),
+                v(decided.then_some(officer)),
+                v(decided.then_some(submitted + Duration::days(2))),
+                v(reason),
+                v((status == "done").then_some(submitted + Duration::days(2))),
+            ],
+        )
+        .await?;
         let mut from: Option<&str> = None;
         let path: &[&str] = match status {
             "submitted" => &["submitted"],
@@ -253,9 +577,34 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
             _ => &["submitted", "cancelled"],
         };
         for (k, to) in path.iter().enumerate() {
-            let actor = if k == 0 || *to == "cancelled" { "customer" } else { "staff" };
-            insert(&tx, "request_events", &["request_id", "at", "actor_kind", "actor_staff_id", "from_status", "to_status", "note"],
-                vec![v(rid), v(submitted + Duration::hours(k as i64)), v(actor), v((actor == "staff").then_some(officer)), v(from), v(*to), v(None::<String>)]).await?;
+            let actor = if k == 0 || *to == "cancelled" {
+                "customer"
+            } else {
+                "staff"
+            };
+            insert(
+                &tx,
+                "request_events",
+                &[
+                    "request_id",
+                    "at",
+                    "actor_kind",
+                    "actor_staff_id",
+                    "from_status",
+                    "to_status",
+                    "note",
+                ],
+                vec![
+                    v(rid),
+                    v(submitted + Duration::hours(k as i64)),
+                    v(actor),
+                    v((actor == "staff").then_some(officer)),
+                    v(from),
+                    v(*to),
+                    v(None::<String>),
+                ],
+            )
+            .await?;
             from = Some(to);
         }
     }

@@ -33,13 +33,15 @@ impl Email {
         if s.len() > 254 {
             return Err(EmailError::TooLong);
         }
-        if s.chars().any(|c| c.is_control() || c.is_whitespace() || "<>()[],;:\\\"".contains(c)) {
+        if s.chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "<>()[],;:\\\"".contains(c))
+        {
             return Err(EmailError::Invalid);
         }
         let (local, domain) = s.split_once('@').ok_or(EmailError::Invalid)?;
-        let labels_ok = domain.split('.').all(|l| {
-            !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.len() <= 63
-        });
+        let labels_ok = domain
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.len() <= 63);
         if local.is_empty()
             || local.len() > 64
             || domain.contains('@')
@@ -86,7 +88,10 @@ mod tests {
 
     #[test]
     fn a_plain_address_is_accepted_trimmed_and_lower_cased() {
-        assert_eq!(Email::parse("  Li.Na@Example.COM ").unwrap().as_str(), "li.na@example.com");
+        assert_eq!(
+            Email::parse("  Li.Na@Example.COM ").unwrap().as_str(),
+            "li.na@example.com"
+        );
     }
 
     #[test]

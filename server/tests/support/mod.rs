@@ -70,7 +70,9 @@ pub async fn fresh_database_url(dir: &std::path::Path) -> String {
     match std::env::var("TEST_POSTGRES_URL") {
         Ok(base) if !base.is_empty() => {
             let name = format!("portal_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&base).await.expect("TEST_POSTGRES_URL is reachable");
+            let admin = Database::connect(&base)
+                .await
+                .expect("TEST_POSTGRES_URL is reachable");
             admin
                 .execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await
@@ -107,7 +109,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut settings = test_settings(data_dir.path()).await;
     adjust(&mut settings);
-    let app = Application::build(settings).await.expect("the portal starts");
+    let app = Application::build(settings)
+        .await
+        .expect("the portal starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let portal = app.portal().clone();
     let (tx, rx) = oneshot::channel();
@@ -118,7 +122,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    TestApp { address, portal, client, data_dir, stop: Some(tx) }
+    TestApp {
+        address,
+        portal,
+        client,
+        data_dir,
+        stop: Some(tx),
+    }
 }
 
 /// Polls `check` until it is true or `timeout` passes; returns the last answer.

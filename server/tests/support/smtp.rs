@@ -41,7 +41,9 @@ impl SmtpSink {
 
     /// Starts a sink on `port` (0 for any).
     pub async fn start_on(port: u16) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind SMTP sink");
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind SMTP sink");
         let port = listener.local_addr().expect("addr").port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let refuse = Arc::new(AtomicUsize::new(0));
@@ -51,7 +53,12 @@ impl SmtpSink {
                 tokio::spawn(session(stream, r.clone(), f.clone()));
             }
         });
-        Self { port, received, refuse, task }
+        Self {
+            port,
+            received,
+            refuse,
+            task,
+        }
     }
 
     /// `smtp://127.0.0.1:<port>`.
@@ -75,11 +82,19 @@ impl SmtpSink {
     }
 }
 
-async fn session(stream: tokio::net::TcpStream, received: Arc<Mutex<Vec<Received>>>, refuse: Arc<AtomicUsize>) {
+async fn session(
+    stream: tokio::net::TcpStream,
+    received: Arc<Mutex<Vec<Received>>>,
+    refuse: Arc<AtomicUsize>,
+) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     let mut rcpt = Vec::new();
-    if write.write_all(b"220 sink.test ESMTP test sink\r\n").await.is_err() {
+    if write
+        .write_all(b"220 sink.test ESMTP test sink\r\n")
+        .await
+        .is_err()
+    {
         return;
     }
     let mut line = String::new();
@@ -92,7 +107,11 @@ async fn session(stream: tokio::net::TcpStream, received: Arc<Mutex<Vec<Received
         let upper = line.to_ascii_uppercase();
         let reply: &[u8] = if upper.starts_with("EHLO") {
             b"250-sink.test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
-        } else if upper.starts_with("HELO") || upper.starts_with("MAIL FROM") || upper.starts_with("RSET") || upper.starts_with("NOOP") {
+        } else if upper.starts_with("HELO")
+            || upper.starts_with("MAIL FROM")
+            || upper.starts_with("RSET")
+            || upper.starts_with("NOOP")
+        {
             if upper.starts_with("RSET") {
                 rcpt.clear();
             }
@@ -122,7 +141,10 @@ async fn session(stream: tokio::net::TcpStream, received: Arc<Mutex<Vec<Received
             if refused {
                 b"451 4.3.0 try again later\r\n"
             } else {
-                received.lock().expect("sink lock").push(Received { rcpt: std::mem::take(&mut rcpt), data });
+                received.lock().expect("sink lock").push(Received {
+                    rcpt: std::mem::take(&mut rcpt),
+                    data,
+                });
                 b"250 queued\r\n"
             }
         } else if upper.starts_with("QUIT") {

@@ -88,9 +88,13 @@ impl Transport {
                     text: mail.text.clone(),
                 };
                 let bytes = serde_json::to_vec_pretty(&dev).map_err(|_| DeliveryError::Build)?;
-                tokio::fs::create_dir_all(dir).await.map_err(|_| DeliveryError::Io)?;
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|_| DeliveryError::Io)?;
                 let path = dir.join(format!("{}-{id}.json", now.timestamp_millis()));
-                tokio::fs::write(path, bytes).await.map_err(|_| DeliveryError::Io)
+                tokio::fs::write(path, bytes)
+                    .await
+                    .map_err(|_| DeliveryError::Io)
             }
         }
     }
@@ -103,7 +107,11 @@ fn backoff(attempts: i32, base: Duration, max: Duration) -> Duration {
 }
 
 /// Sends every mail that is due now; returns how many were sent.
-pub async fn deliver_due(portal: &Portal, transport: &Transport, worker_id: &str) -> Result<usize, sea_orm::DbErr> {
+pub async fn deliver_due(
+    portal: &Portal,
+    transport: &Transport,
+    worker_id: &str,
+) -> Result<usize, sea_orm::DbErr> {
     use entity::Column as C;
     let now = Utc::now();
     let due = entity::Entity::find()
@@ -131,13 +139,20 @@ pub async fn deliver_due(portal: &Portal, transport: &Transport, worker_id: &str
             continue;
         }
         let result = match serde_json::from_slice::<OutgoingMail>(&row.message_sealed) {
-            Ok(mail) => transport.send(row.id, &portal.settings.mail_from, &mail).await,
+            Ok(mail) => {
+                transport
+                    .send(row.id, &portal.settings.mail_from, &mail)
+                    .await
+            }
             Err(_) => Err(DeliveryError::Build),
         };
         let attempts = row.attempts + 1;
         let mut update = entity::Entity::update_many()
             .col_expr(C::Attempts, Expr::value(attempts))
-            .col_expr(C::ClaimedUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+            .col_expr(
+                C::ClaimedUntil,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
             .filter(C::Id.eq(row.id))
             .filter(C::ClaimedBy.eq(worker_id.to_owned()));
         match &result {
@@ -149,8 +164,13 @@ pub async fn deliver_due(portal: &Portal, transport: &Transport, worker_id: &str
                 tracing::info!(mail_id = row.id, template = %row.template, attempts, "mail delivered");
             }
             Err(e) => {
-                let wait = backoff(attempts, portal.settings.mail_retry_base, portal.settings.mail_retry_max);
-                let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+                let wait = backoff(
+                    attempts,
+                    portal.settings.mail_retry_base,
+                    portal.settings.mail_retry_max,
+                );
+                let next = Utc::now()
+                    + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
                 update = update
                     .col_expr(C::NextAttemptAt, Expr::value(next))
                     .col_expr(C::LastError, Expr::value(e.to_string()));
@@ -170,7 +190,10 @@ pub async fn run_worker(portal: Portal, transport: Transport, mut shutdown: watc
             tracing::error!(error = %e, "outbox worker could not read the outbox");
         }
         // Sleep until woken, but never past the next retry that is due.
-        let poll = portal.settings.mail_poll.min(portal.settings.mail_retry_base);
+        let poll = portal
+            .settings
+            .mail_poll
+            .min(portal.settings.mail_retry_base);
         tokio::select! {
             _ = portal.outbox.notified() => {}
             _ = tokio::time::sleep(poll) => {}

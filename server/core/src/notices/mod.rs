@@ -4,8 +4,8 @@ pub mod entity;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, PaginatorTrait, QueryOrder,
-    QuerySelect, ColumnTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
@@ -98,7 +98,10 @@ pub async fn versions(db: &impl ConnectionTrait) -> Result<Vec<NoticeVersion>, C
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(version, published_at)| NoticeVersion { version, published_at })
+        .map(|(version, published_at)| NoticeVersion {
+            version,
+            published_at,
+        })
         .collect())
 }
 

@@ -7,7 +7,9 @@ use std::{fmt, str::FromStr};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version, password_hash::SaltString};
 use chrono::Utc;
 use rand::{Rng, distr::Alphanumeric};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
 
 use crate::{CoreError, email::Email};
 
@@ -27,7 +29,12 @@ pub enum Role {
 
 impl Role {
     /// Every role, in the order of product.md.
-    pub const ALL: [Role; 4] = [Role::PrivacyOfficer, Role::FrontDesk, Role::Stylist, Role::Marketing];
+    pub const ALL: [Role; 4] = [
+        Role::PrivacyOfficer,
+        Role::FrontDesk,
+        Role::Stylist,
+        Role::Marketing,
+    ];
 
     /// The stored and typed name.
     pub fn as_str(self) -> &'static str {
@@ -110,7 +117,11 @@ pub async fn add(
     if exists.is_some() {
         return Err(CoreError::Invalid("staff.exists"));
     }
-    let password: String = rand::rng().sample_iter(&Alphanumeric).take(20).map(char::from).collect();
+    let password: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect();
     let now = Utc::now();
     let row = entity::ActiveModel {
         email: Set(email.as_str().to_owned()),
@@ -125,7 +136,10 @@ pub async fn add(
     }
     .insert(db)
     .await?;
-    Ok(NewStaff { id: row.id, initial_password: password })
+    Ok(NewStaff {
+        id: row.id,
+        initial_password: password,
+    })
 }
 
 #[cfg(test)]
