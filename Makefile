@@ -55,7 +55,8 @@ test-pg:
 	@url="$${TEST_POSTGRES_URL:-}"; \
 	if [ -z "$$url" ] && [ "$$(id -u)" = 0 ] && command -v pg_ctlcluster >/dev/null; then url=$$(.ci/postgres.sh); fi; \
 	if [ -z "$$url" ]; then echo "PostgreSQL not available: set TEST_POSTGRES_URL to run the PostgreSQL pass"; exit 0; fi; \
-	TEST_POSTGRES_URL="$$url" RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo test -p server --tests
+	@# Same package set and features as test-rust, so the build is shared.
+	TEST_POSTGRES_URL="$$url" RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo test --workspace --exclude portal-hydrate --tests
 
 e2e: build
 	cd end2end && CARGO_TARGET_DIR="$(TARGET_DIR)" npx playwright test

@@ -13,7 +13,10 @@ use axum::{
 };
 use portal_core::Settings;
 use tower::ServiceBuilder;
-use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
+use tower_http::{
+    limit::RequestBodyLimitLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
 
 /// Largest request body accepted anywhere (forms and server functions are small).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -25,9 +28,11 @@ pub(crate) fn apply(router: axum::Router, settings: Arc<Settings>) -> axum::Rout
         ServiceBuilder::new()
             .layer(
                 // Method and path only: no query string, headers or body (personal data lives there).
-                TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
-                }),
+                TraceLayer::new_for_http()
+                    .make_span_with(|req: &Request| {
+                        tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                    })
+                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
             )
             .layer(middleware::from_fn(move |req, next| {
                 security_headers(Arc::clone(&for_headers), req, next)

@@ -17,6 +17,11 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use portal_core::{Portal, Settings, config::ConfigError, mail::Transport};
 use tokio::{net::TcpListener, sync::watch};
 
+/// The log filter used unless `RUST_LOG` says otherwise. Library internals stay at `warn`: some
+/// (SQL statements, SMTP dialogue) would carry personal values at lower levels.
+pub const DEFAULT_LOG_FILTER: &str =
+    "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,lettre=warn,hyper=warn";
+
 /// Why the server could not start; `Display` is one line naming the setting.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

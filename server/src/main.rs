@@ -15,7 +15,7 @@ async fn main() {
         }
     };
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
+        .unwrap_or_else(|_| EnvFilter::new(server::DEFAULT_LOG_FILTER));
     if settings.log_json {
         fmt().json().with_env_filter(filter).init();
     } else {

@@ -162,3 +162,31 @@ async fn two_workers_on_one_database_never_send_a_mail_twice() {
     rcpts.dedup();
     assert_eq!(rcpts.len(), 20, "no recipient got the same mail twice");
 }
+
+#[tokio::test]
+async fn mail_queued_in_a_transaction_that_rolls_back_is_never_sent() {
+    use sea_orm::TransactionTrait;
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
+    let tx = app.portal.db.begin().await.unwrap();
+    enqueue(&tx, None, "test", &mail("rolled-back@example.com"))
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let tx = app.portal.db.begin().await.unwrap();
+    enqueue(&tx, None, "test", &mail("committed@example.com"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    app.portal.outbox.notify();
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            !sink.received().is_empty()
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rcpts: Vec<String> = sink.received().into_iter().flat_map(|r| r.rcpt).collect();
+    assert_eq!(rcpts, vec!["<committed@example.com>".to_owned()]);
+}
