@@ -50,12 +50,12 @@ lint:
 test-rust:
 	env -u TEST_POSTGRES_URL RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo test --workspace --exclude portal-hydrate
 
-## test-pg: the server's black-box tests again on PostgreSQL (TEST_POSTGRES_URL, or a local cluster)
+## test-pg: the black-box tests again on PostgreSQL (TEST_POSTGRES_URL, or a local cluster);
+## the same package set and features as test-rust, so the build is shared
 test-pg:
 	@url="$${TEST_POSTGRES_URL:-}"; \
 	if [ -z "$$url" ] && [ "$$(id -u)" = 0 ] && command -v pg_ctlcluster >/dev/null; then url=$$(.ci/postgres.sh); fi; \
 	if [ -z "$$url" ]; then echo "PostgreSQL not available: set TEST_POSTGRES_URL to run the PostgreSQL pass"; exit 0; fi; \
-	@# Same package set and features as test-rust, so the build is shared.
 	TEST_POSTGRES_URL="$$url" RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo test --workspace --exclude portal-hydrate --tests
 
 e2e: build
