@@ -78,7 +78,16 @@ fn tables() -> Vec<TableCreateStatement> {
             .table("customer_keys")
             .col(big_integer("customer_id").primary_key())
             .col(binary("wrapped_key"))
-            .col(integer("master_key_version"))
+            .col(string_len("master_key_id", 16))
+            .col(at("created_at"))
+            .take(),
+        // The portal's own keys (blind-index key, data key for mail to no customer), wrapped.
+        Table::create()
+            .table("vault_keys")
+            .col(big_integer("id").primary_key())
+            .col(string_len_uniq("name", 32))
+            .col(binary("wrapped_key"))
+            .col(string_len("master_key_id", 16))
             .col(at("created_at"))
             .take(),
         Table::create()
@@ -161,7 +170,8 @@ fn tables() -> Vec<TableCreateStatement> {
             .table("memberships")
             .col(id())
             .col(big_integer_null("customer_id"))
-            .col(string_len_uniq("card_number", 32))
+            .col(binary("card_number_sealed"))
+            .col(binary_null("card_number_index"))
             .col(big_integer("balance_cents").default(0))
             .col(big_integer("points").default(0))
             .col(at("opened_at"))
@@ -453,8 +463,10 @@ fn tables() -> Vec<TableCreateStatement> {
 
 fn indexes() -> Vec<IndexCreateStatement> {
     vec![
-        index("customers", &["email_index"], false),
-        index("customers", &["phone_index"], false),
+        // Unique where one person must be one record; erased customers have NULL indexes.
+        index("customers", &["email_index"], true),
+        index("customers", &["phone_index"], true),
+        index("memberships", &["card_number_index"], true),
         index("visits", &["customer_id"], false),
         index("memberships", &["customer_id"], false),
         index("membership_ledger", &["membership_id"], false),

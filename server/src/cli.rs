@@ -152,7 +152,7 @@ async fn open(settings: Settings) -> Result<Portal, i32> {
     }
     Portal::open(settings)
         .await
-        .map_err(|e| fail(StartError::Database(e.to_string())))
+        .map_err(|e| fail(StartError::from_core(e)))
 }
 
 fn fail(e: StartError) -> i32 {

@@ -31,6 +31,11 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error("configuration error: DATABASE_URL: cannot open or migrate the database ({0})")]
     Database(String),
+    /// The master key does not open this database's keys.
+    #[error(
+        "configuration error: PORTAL_MASTER_KEY: does not open this database's keys (they were made with master key {0})"
+    )]
+    WrongMasterKey(String),
     /// The listening address could not be bound.
     #[error("configuration error: LEPTOS_SITE_ADDR: cannot listen on {addr} ({source})")]
     Bind {
@@ -48,6 +53,17 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The domain handle.
     pub portal: Portal,
+}
+
+impl StartError {
+    /// Sorts a failure to open the portal into the setting to blame.
+    pub fn from_core(e: portal_core::CoreError) -> Self {
+        match e {
+            portal_core::CoreError::Config(c) => Self::Config(c),
+            portal_core::CoreError::WrongMasterKey { expected } => Self::WrongMasterKey(expected),
+            other => Self::Database(other.to_string()),
+        }
+    }
 }
 
 /// A built, bound, not yet serving portal.
@@ -70,7 +86,7 @@ impl Application {
         let addr = settings.site_addr;
         let portal = Portal::open(settings)
             .await
-            .map_err(|e| StartError::Database(e.to_string()))?;
+            .map_err(StartError::from_core)?;
         let router = router(portal.clone());
         let listener = TcpListener::bind(addr)
             .await

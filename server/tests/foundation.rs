@@ -22,7 +22,10 @@ async fn health_check_answers_ok_when_the_database_answers() {
 async fn health_check_answers_503_when_the_database_cannot_be_reached() {
     let app = spawn_app().await;
     // Closing the shared pool makes every later query fail, as a lost database would.
-    app.portal.db.clone().close().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), app.portal.db.clone().close())
+        .await
+        .expect("the pool closes")
+        .unwrap();
     let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: serde_json::Value = resp.json().await.unwrap();
@@ -306,7 +309,8 @@ async fn the_dev_mailbox_lists_mail_only_when_no_smtp_server_is_configured() {
         subject: "您的登录链接".into(),
         text: "Hello from the outbox".into(),
     };
-    portal_core::mail::enqueue(&app.portal.db, None, "test", &mail)
+    app.portal
+        .enqueue_mail(&app.portal.db, None, "test", &mail)
         .await
         .unwrap();
     app.portal.outbox.notify();

@@ -76,7 +76,8 @@ async fn logs_record_requests_and_mail_without_any_personal_value() {
         subject: format!("Hi {phone}"),
         text: secret.into(),
     };
-    portal_core::mail::enqueue(&app.portal.db, None, "test", &mail)
+    app.portal
+        .enqueue_mail(&app.portal.db, None, "test", &mail)
         .await
         .unwrap();
     app.portal.outbox.notify();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use portal_core::{
     email::Email,
-    mail::{OutgoingMail, enqueue, entity},
+    mail::{OutgoingMail, entity},
 };
 use sea_orm::EntityTrait;
 use support::{eventually, smtp::SmtpSink, spawn_app_with};
@@ -32,7 +32,9 @@ async fn queued_mail_is_delivered_once_through_smtp() {
     let sink = SmtpSink::start().await;
     let url = sink.url();
     let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
-    let id = enqueue(&app.portal.db, None, "test", &mail("once@example.com"))
+    let id = app
+        .portal
+        .enqueue_mail(&app.portal.db, None, "test", &mail("once@example.com"))
         .await
         .unwrap();
     app.portal.outbox.notify();
@@ -60,7 +62,9 @@ async fn mail_the_server_refuses_is_retried_with_backoff_until_accepted() {
     sink.refuse_next(2);
     let url = sink.url();
     let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
-    let id = enqueue(&app.portal.db, None, "test", &mail("retry@example.com"))
+    let id = app
+        .portal
+        .enqueue_mail(&app.portal.db, None, "test", &mail("retry@example.com"))
         .await
         .unwrap();
     app.portal.outbox.notify();
@@ -91,7 +95,9 @@ async fn mail_is_kept_while_the_server_is_down_and_sent_when_it_returns() {
         .unwrap()
         .port();
     let app = spawn_app_with(|s| s.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
-    let id = enqueue(&app.portal.db, None, "test", &mail("down@example.com"))
+    let id = app
+        .portal
+        .enqueue_mail(&app.portal.db, None, "test", &mail("down@example.com"))
         .await
         .unwrap();
     app.portal.outbox.notify();
@@ -130,14 +136,15 @@ async fn two_workers_on_one_database_never_send_a_mail_twice() {
     let app = spawn_app_with(|s| s.smtp_url = Some(url.clone())).await;
     let transport = portal_core::mail::Transport::from_settings(&app.portal.settings).unwrap();
     for n in 0..20 {
-        enqueue(
-            &app.portal.db,
-            None,
-            "test",
-            &mail(&format!("many{n}@example.com")),
-        )
-        .await
-        .unwrap();
+        app.portal
+            .enqueue_mail(
+                &app.portal.db,
+                None,
+                "test",
+                &mail(&format!("many{n}@example.com")),
+            )
+            .await
+            .unwrap();
     }
     // A second "replica" delivering from the same outbox at the same time as the app's worker.
     let (a, b) = tokio::join!(
@@ -170,12 +177,14 @@ async fn mail_queued_in_a_transaction_that_rolls_back_is_never_sent() {
     let url = sink.url();
     let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
     let tx = app.portal.db.begin().await.unwrap();
-    enqueue(&tx, None, "test", &mail("rolled-back@example.com"))
+    app.portal
+        .enqueue_mail(&tx, None, "test", &mail("rolled-back@example.com"))
         .await
         .unwrap();
     tx.rollback().await.unwrap();
     let tx = app.portal.db.begin().await.unwrap();
-    enqueue(&tx, None, "test", &mail("committed@example.com"))
+    app.portal
+        .enqueue_mail(&tx, None, "test", &mail("committed@example.com"))
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -24,6 +24,28 @@ fn bad(setting: &'static str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
+/// A secret setting: never printed, not even by `Debug`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret's text, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
 /// Everything the portal is configured with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -35,6 +57,8 @@ pub struct Settings {
     pub smtp_url: Option<String>,
     /// `PORTAL_MAIL_FROM`: the sender, `Name <address>` or a bare address.
     pub mail_from: String,
+    /// `PORTAL_MASTER_KEY`: 32 bytes (base64 or hex); unset means the key file in the data dir.
+    pub master_key: Option<Secret>,
     /// `PORTAL_DATA_DIR`: SQLite file, dev mailbox, photos and exports live here.
     pub data_dir: PathBuf,
     /// `LEPTOS_SITE_ADDR`: where the server listens.
@@ -162,6 +186,7 @@ impl Settings {
             public_url,
             smtp_url,
             mail_from,
+            master_key: get("PORTAL_MASTER_KEY").map(Secret),
             data_dir,
             site_addr,
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),

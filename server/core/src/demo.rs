@@ -10,7 +10,27 @@ use sea_orm::{
     sea_query::{ExprTrait, OnConflict, Query, SimpleExpr},
 };
 
-use crate::{CoreError, Portal, notices, staff};
+use crate::{
+    CoreError, Portal,
+    customers::{self, CustomerName, NewCustomer, seal_text},
+    email::Email,
+    notices,
+    phone::Phone,
+    staff,
+    vault::{Field, SecretKey, seal},
+};
+
+/// Sealed columns written by the demo (and, later, by the features that own them).
+pub mod fields {
+    use crate::vault::Field;
+    pub const HAIR: Field = Field::new("service_profiles", "hair_type_sealed");
+    pub const SKIN: Field = Field::new("service_profiles", "skin_type_sealed");
+    pub const PREFERENCES: Field = Field::new("service_profiles", "preferences_sealed");
+    pub const SENSITIVE: Field = Field::new("sensitive_notes", "body_sealed");
+    pub const VISIT_NOTES: Field = Field::new("visits", "notes_sealed");
+    pub const CARD_NUMBER: Field = Field::new("memberships", "card_number_sealed");
+    pub const PHOTO_FILE: Field = Field::new("photos", "file");
+}
 
 /// What [`load`] did.
 #[derive(Debug, PartialEq, Eq)]
@@ -103,6 +123,29 @@ async fn insert_no_id(
         .to_owned();
     tx.execute(&stmt).await?;
     Ok(())
+}
+
+/// Inserts a row, then seals `text` into `field` with the new row's id as associated data.
+async fn insert_sealed(
+    tx: &DatabaseTransaction,
+    table: &'static str,
+    cols: &[&'static str],
+    mut vals: Vec<SimpleExpr>,
+    key: &SecretKey,
+    field: Field,
+    text: &str,
+) -> Result<i64, CoreError> {
+    let mut all = cols.to_vec();
+    all.push(field.column);
+    vals.push(v(Vec::<u8>::new()));
+    let id = insert(tx, table, &all, vals).await?;
+    let update = Query::update()
+        .table(table)
+        .value(field.column, seal_text(key, field, id, text))
+        .and_where(sea_orm::sea_query::Expr::col("id").eq(id))
+        .to_owned();
+    tx.execute(&update).await?;
+    Ok(id)
 }
 
 fn v<T: Into<sea_orm::Value>>(x: T) -> SimpleExpr {
@@ -242,34 +285,22 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
             GIVEN[rng.below(16)],
             if n % 3 == 0 { GIVEN[rng.below(16)] } else { "" }
         );
-        let email = format!("customer{:03}@example.com", n + 1);
-        let phone = format!("+86 139 0000 {:04}", n + 1);
         let since = now - Duration::days(30 + rng.below(700) as i64);
-        // Sealing under per-customer keys arrives with the sealed-storage issue; until then the
-        // `*_sealed` columns hold the UTF-8 bytes.
-        let cid = insert(
-            &tx,
-            "customers",
-            &[
-                "name_sealed",
-                "email_sealed",
-                "phone_sealed",
-                "preferred_language",
-                "created_by_staff_id",
-                "created_at",
-                "updated_at",
-            ],
-            vec![
-                v(name.into_bytes()),
-                v(email.into_bytes()),
-                v(phone.into_bytes()),
-                v(if n % 4 == 0 { "en" } else { "zh" }),
-                v(desk),
-                v(since),
-                v(since),
-            ],
-        )
-        .await?;
+        let new = NewCustomer {
+            name: CustomerName::parse(&name)?,
+            email: Some(
+                Email::parse(&format!("customer{:03}@example.com", n + 1))
+                    .map_err(|_| CoreError::Invalid("demo.email"))?,
+            ),
+            phone: Some(
+                Phone::parse(&format!("+86 139 0000 {:04}", n + 1))
+                    .map_err(|_| CoreError::Invalid("demo.phone"))?,
+            ),
+            language: if n % 4 == 0 { "en" } else { "zh" },
+            created_by: Some(desk),
+            at: since,
+        };
+        let (cid, key) = customers::create(&tx, &portal.vault, &new).await?;
         customer_ids.push(cid);
         insert_no_id(
             &tx,
@@ -284,10 +315,15 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
             ],
             vec![
                 v(cid),
-                v(HAIR[rng.below(4)].as_bytes().to_vec()),
-                v(SKIN[rng.below(4)].as_bytes().to_vec()),
+                v(seal_text(&key, fields::HAIR, cid, HAIR[rng.below(4)])),
+                v(seal_text(&key, fields::SKIN, cid, SKIN[rng.below(4)])),
                 v(stylists[rng.below(stylists.len())]),
-                v("quiet appointment, no small talk".as_bytes().to_vec()),
+                v(seal_text(
+                    &key,
+                    fields::PREFERENCES,
+                    cid,
+                    "quiet appointment, no small talk",
+                )),
                 v(since),
             ],
         )
@@ -355,23 +391,19 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
             sensitive_ok |= purpose == "sensitive_notes" && last.1;
         }
         if sensitive_ok {
-            insert(
+            insert_sealed(
                 &tx,
                 "sensitive_notes",
                 &[
                     "customer_id",
                     "category",
-                    "body_sealed",
                     "recorded_by_staff_id",
                     "created_at",
                 ],
-                vec![
-                    v(cid),
-                    v("allergy"),
-                    v("allergic to PPD hair dye".as_bytes().to_vec()),
-                    v(stylists[0]),
-                    v(since),
-                ],
+                vec![v(cid), v("allergy"), v(stylists[0]), v(since)],
+                &key,
+                fields::SENSITIVE,
+                "allergic to PPD hair dye",
             )
             .await?;
         }
@@ -379,7 +411,7 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
         let mut visit_ids = Vec::new();
         for k in 0..rng.below(6) {
             let amount = 8000 + 1000 * rng.below(30) as i64;
-            let vid = insert(
+            let vid = insert_sealed(
                 &tx,
                 "visits",
                 &[
@@ -388,7 +420,6 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
                     "services",
                     "stylist_id",
                     "amount_cents",
-                    "notes_sealed",
                 ],
                 vec![
                     v(cid),
@@ -396,31 +427,37 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
                     v(SERVICES[rng.below(5)]),
                     v(stylists[rng.below(stylists.len())]),
                     v(amount),
-                    v("happy with the result".as_bytes().to_vec()),
                 ],
+                &key,
+                fields::VISIT_NOTES,
+                "happy with the result",
             )
             .await?;
             visit_ids.push((vid, amount));
         }
         if n % 2 == 0 {
             let top_up = 100_000i64;
-            let mid = insert(
+            let card = format!("VIP{:06}", n + 1);
+            let mid = insert_sealed(
                 &tx,
                 "memberships",
                 &[
                     "customer_id",
-                    "card_number",
+                    "card_number_index",
                     "balance_cents",
                     "points",
                     "opened_at",
                 ],
                 vec![
                     v(cid),
-                    v(format!("VIP{:06}", n + 1)),
+                    v(portal.vault.index("card", &card)),
                     v(0i64),
                     v(0i64),
                     v(since),
                 ],
+                &key,
+                fields::CARD_NUMBER,
+                &card,
             )
             .await?;
             let mut balance = top_up;
@@ -517,8 +554,12 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
                     ],
                 )
                 .await?;
-                let file = format!("{pid}.png");
-                std::fs::write(photo_dir.join(&file), bytes)?;
+                // Photo files are sealed too: a copied data folder shows nothing.
+                let file = format!("{pid}.sealed");
+                std::fs::write(
+                    photo_dir.join(&file),
+                    seal(&key, fields::PHOTO_FILE, pid, &bytes),
+                )?;
                 let update = Query::update()
                     .table("photos")
                     .value("file_name", file)

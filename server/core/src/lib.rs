@@ -4,12 +4,15 @@
 //! [`Portal`], which holds the database, the settings and the mail outbox.
 
 pub mod config;
+pub mod customers;
 pub mod db;
 pub mod demo;
 pub mod email;
 pub mod mail;
 pub mod notices;
+pub mod phone;
 pub mod staff;
+pub mod vault;
 
 use std::sync::{
     Arc,
@@ -34,6 +37,18 @@ pub enum CoreError {
     /// A file in the data directory could not be read or written.
     #[error("storage error")]
     Io(#[from] std::io::Error),
+    /// A sealed value did not open, or its customer's key is destroyed.
+    #[error(transparent)]
+    Sealed(#[from] vault::SealError),
+    /// The configured master key is not the one this database's keys are wrapped with.
+    #[error("the master key does not open this database's keys (they need master key {expected})")]
+    WrongMasterKey {
+        /// Fingerprint of the master key the database expects.
+        expected: String,
+    },
+    /// A setting is unusable.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
 }
 
 /// Handle to everything the domain needs; cheap to clone, one per process.
@@ -45,6 +60,8 @@ pub struct Portal {
     pub settings: Arc<Settings>,
     /// Wakes the outbox worker when mail is queued.
     pub outbox: mail::OutboxSignal,
+    /// Keys and sealing of personal data.
+    pub vault: vault::Vault,
     /// Bumped whenever this process publishes a notice, so cached pages are dropped at once.
     notice_generation: Arc<AtomicU64>,
 }
@@ -52,11 +69,17 @@ pub struct Portal {
 impl Portal {
     /// Connects to the configured database and applies pending migrations.
     pub async fn open(settings: Settings) -> Result<Self, CoreError> {
+        let master = vault::load_master_key(
+            settings.master_key.as_ref().map(|k| k.expose()),
+            &settings.data_dir,
+        )?;
         let db = db::connect(&settings.database_url).await?;
         db::migrate(&db).await?;
         notices::ensure_initial(&db).await?;
+        let vault = vault::Vault::open(&db, master).await?;
         Ok(Self {
             db,
+            vault,
             settings: Arc::new(settings),
             outbox: mail::OutboxSignal::default(),
             notice_generation: Arc::default(),
@@ -68,6 +91,18 @@ impl Portal {
         let version = notices::publish(&self.db, new).await?;
         self.notice_generation.fetch_add(1, Ordering::SeqCst);
         Ok(version)
+    }
+
+    /// Queues `mail` (sealed under the customer's key, or the portal's own) in `db`, which may be
+    /// the transaction of the change that causes it. Call `outbox.notify()` after the commit.
+    pub async fn enqueue_mail(
+        &self,
+        db: &(impl sea_orm::ConnectionTrait + sea_orm::TransactionTrait),
+        customer_id: Option<i64>,
+        template: &str,
+        mail: &mail::OutgoingMail,
+    ) -> Result<i64, CoreError> {
+        mail::enqueue(db, &self.vault, customer_id, template, mail).await
     }
 
     /// Changes whenever this process publishes a notice.

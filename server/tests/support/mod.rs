@@ -120,6 +120,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     }));
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // A hung request fails the test instead of hanging the suite.
+        .timeout(Duration::from_secs(20))
         .build()
         .expect("client");
     TestApp {

@@ -11,11 +11,20 @@ mod worker;
 use std::{path::Path, sync::Arc};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, TransactionSession, TransactionTrait,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use crate::{CoreError, email::Email};
+use crate::{
+    CoreError,
+    email::Email,
+    vault::{Field, Vault, seal},
+};
+
+/// Where a queued message is sealed.
+pub const MESSAGE: Field = Field::new("mail_outbox", "message_sealed");
 pub use worker::{DeliveryError, Transport, deliver_due, run_worker};
 
 /// One message as the outbox stores it.
@@ -44,27 +53,46 @@ impl OutboxSignal {
     }
 }
 
-/// Queues `mail` in the same transaction as the change that causes it. Call
+/// Queues `mail` in the same transaction as the change that causes it, sealed under the
+/// customer's key (or the portal's own when it is for no customer). Call
 /// [`OutboxSignal::notify`] after the commit.
-pub async fn enqueue(
-    db: &impl ConnectionTrait,
+pub async fn enqueue<C: ConnectionTrait + TransactionTrait>(
+    outer: &C,
+    vault: &Vault,
     customer_id: Option<i64>,
     template: &str,
     mail: &OutgoingMail,
 ) -> Result<i64, CoreError> {
     let now = Utc::now();
-    let body = serde_json::to_vec(mail).map_err(|_| CoreError::Invalid("mail.unserialisable"))?;
+    let body = zeroize::Zeroizing::new(
+        serde_json::to_vec(mail).map_err(|_| CoreError::Invalid("mail.unserialisable"))?,
+    );
+    // Insert and seal in one (nested) transaction: no worker ever sees the row unsealed.
+    let db = outer.begin().await?;
+    let key = match customer_id {
+        Some(id) => vault.customer_key(&db, id).await?,
+        None => vault.system_key().clone(),
+    };
     let row = entity::ActiveModel {
         customer_id: Set(customer_id),
         template: Set(template.to_owned()),
-        message_sealed: Set(body),
+        message_sealed: Set(Vec::new()),
         created_at: Set(now),
         attempts: Set(0),
         next_attempt_at: Set(now),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&db)
     .await?;
+    // The row id is part of the associated data, so the seal comes second.
+    entity::ActiveModel {
+        id: Set(row.id),
+        message_sealed: Set(seal(&key, MESSAGE, row.id, &body)),
+        ..Default::default()
+    }
+    .update(&db)
+    .await?;
+    db.commit().await?;
     Ok(row.id)
 }
 

@@ -106,6 +106,19 @@ fn backoff(attempts: i32, base: Duration, max: Duration) -> Duration {
     base.saturating_mul(1u32 << shift).min(max)
 }
 
+/// Opens a queued message; `Ok(None)` when it opens but is not a message.
+async fn open_message(
+    portal: &Portal,
+    row: &entity::Model,
+) -> Result<Option<OutgoingMail>, crate::CoreError> {
+    let key = match row.customer_id {
+        Some(id) => portal.vault.customer_key(&portal.db, id).await?,
+        None => portal.vault.system_key().clone(),
+    };
+    let plain = crate::vault::open(&key, super::MESSAGE, row.id, &row.message_sealed)?;
+    Ok(serde_json::from_slice::<OutgoingMail>(&plain).ok())
+}
+
 /// Sends every mail that is due now; returns how many were sent.
 pub async fn deliver_due(
     portal: &Portal,
@@ -138,13 +151,25 @@ pub async fn deliver_due(
         if claimed.rows_affected != 1 {
             continue;
         }
-        let result = match serde_json::from_slice::<OutgoingMail>(&row.message_sealed) {
-            Ok(mail) => {
+        let mail = match open_message(portal, &row).await {
+            Ok(mail) => mail,
+            Err(crate::CoreError::Sealed(crate::vault::SealError::KeyDestroyed)) => {
+                // The customer was erased: their queued mail goes with them, unsent.
+                entity::Entity::delete_by_id(row.id)
+                    .exec(&portal.db)
+                    .await?;
+                tracing::info!(mail_id = row.id, "mail for an erased customer dropped");
+                continue;
+            }
+            Err(_) => None,
+        };
+        let result = match mail {
+            Some(mail) => {
                 transport
                     .send(row.id, &portal.settings.mail_from, &mail)
                     .await
             }
-            Err(_) => Err(DeliveryError::Build),
+            None => Err(DeliveryError::Build),
         };
         let attempts = row.attempts + 1;
         let mut update = entity::Entity::update_many()
