@@ -1,7 +1,7 @@
 //! The `portal` command: `serve` (default), `migrate`, `demo-data`, `staff add`.
 
 use clap::{Parser, Subcommand};
-use portal_core::{Portal, Settings, email::Email, staff};
+use portal_core::{Portal, Settings, backup, email::Email, staff};
 
 use crate::{Application, StartError};
 
@@ -21,6 +21,23 @@ enum Command {
     Migrate,
     /// Load the demo salon (idempotent): staff of every role, 200 customers, requests.
     DemoData,
+    /// Write an encrypted backup: the data (default) or, with --keys, the key store.
+    Backup {
+        /// Archive to write.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Back up the customer key store instead of the data (keep it apart, short retention).
+        #[arg(long)]
+        keys: bool,
+    },
+    /// Load a backup into an empty database (either engine); with --keys, a key-store archive.
+    Restore {
+        /// Archive to read.
+        file: std::path::PathBuf,
+        /// The archive is a key-store backup.
+        #[arg(long)]
+        keys: bool,
+    },
     /// Manage staff accounts.
     Staff {
         #[command(subcommand)]
@@ -100,6 +117,54 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
                     1
                 }
             },
+            Err(code) => code,
+        },
+        Command::Backup { out, keys } => match open(settings).await {
+            Ok(p) => {
+                let scope = if keys {
+                    backup::Scope::Keys
+                } else {
+                    backup::Scope::Data
+                };
+                let started = std::time::Instant::now();
+                match backup::backup(&p, scope, &out).await {
+                    Ok(rows) => {
+                        println!(
+                            "backup written: {rows} rows in {} ms",
+                            started.elapsed().as_millis()
+                        );
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("backup failed: {e}");
+                        1
+                    }
+                }
+            }
+            Err(code) => code,
+        },
+        Command::Restore { file, keys } => match open(settings).await {
+            Ok(p) => {
+                let scope = if keys {
+                    backup::Scope::Keys
+                } else {
+                    backup::Scope::Data
+                };
+                let started = std::time::Instant::now();
+                match backup::restore(&p, scope, &file).await {
+                    Ok(rows) => {
+                        println!(
+                            "restored {rows} rows in {} ms",
+                            started.elapsed().as_millis()
+                        );
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("restore refused: {e}; nothing was changed");
+                        1
+                    }
+                }
+            }
             Err(code) => code,
         },
         Command::Staff {

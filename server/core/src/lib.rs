@@ -3,6 +3,7 @@
 //! Plain Rust: nothing here knows about HTTP or Leptos. The server and the pages call into
 //! [`Portal`], which holds the database, the settings and the mail outbox.
 
+pub mod backup;
 pub mod config;
 pub mod customers;
 pub mod db;

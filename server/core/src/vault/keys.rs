@@ -29,6 +29,8 @@ pub struct MasterKey {
     pub id: String,
     /// HKDF subkey that wraps customer and vault keys.
     pub(crate) kek: SecretKey,
+    /// HKDF subkey that seals backup archives.
+    pub(crate) backup: SecretKey,
     /// Where it came from.
     pub source: KeySource,
 }
@@ -44,6 +46,7 @@ impl MasterKey {
         Self {
             id,
             kek: material.derive("kek/v1"),
+            backup: material.derive("backup/v1"),
             source,
         }
     }

@@ -93,6 +93,11 @@ impl Vault {
         &self.0.master.id
     }
 
+    /// Key that seals backup archives (derived from the master key, so an archive needs it).
+    pub fn backup_key(&self) -> &SecretKey {
+        &self.0.master.backup
+    }
+
     /// Data key for values that belong to no customer.
     pub fn system_key(&self) -> &SecretKey {
         &self.0.system_key
