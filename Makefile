@@ -61,12 +61,14 @@ test-pg:
 e2e: build
 	cd end2end && CARGO_TARGET_DIR="$(TARGET_DIR)" npx playwright test
 
-## bench: requests per second of the notice page (SSR, release) against a bare axum handler
+## bench: requests per second of the notice page (SSR, release) against a bare axum handler,
+## and the cost of sealing on opening a full customer record
 bench: tools-test
 	@command -v wrk >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	@# Debian's wasm-opt 108 breaks hydration; npm's binaryen 132 is first on PATH.
 	PATH="$(CURDIR)/end2end/node_modules/.bin:$$PATH" cargo leptos build --release
 	server/bench/notice.sh "$(TARGET_DIR)/release/portal"
+	cargo bench -p portal-core --bench sealed_record
 
 clean:
 	cargo clean

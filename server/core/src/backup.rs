@@ -1,7 +1,7 @@
 //! Encrypted, engine-neutral backups of the data (`portal backup` / `portal restore`).
 //!
 //! The archive holds every table but `customer_keys`, and the photo files, as typed JSON sealed
-//! with XChaCha20-Poly1305 under a key derived from the master key. Customer keys are the key
+//! with AES-256-GCM under a key derived from the master key. Customer keys are the key
 //! store: they are backed up on their own (`portal backup --keys`), so a data archive restored
 //! beside today's key store cannot open a customer whose key was destroyed since.
 //!

@@ -4,7 +4,7 @@
 //!   data directory, created 0600 on first run; never a built-in default) yields, through HKDF,
 //!   the key-encryption key that wraps every other key.
 //! * Each customer has a random data key, stored wrapped in `customer_keys`. Every personal value
-//!   of that customer is sealed with XChaCha20-Poly1305 under it, with the table, column and row
+//!   of that customer is sealed with AES-256-GCM under it, with the table, column and row
 //!   as associated data, so a ciphertext copied elsewhere does not open.
 //! * Values that belong to no customer (mail to staff) use the portal's own data key; email and
 //!   phone lookups use blind indexes under a separate index key. Both live wrapped in
@@ -14,8 +14,8 @@
 mod keys;
 mod store;
 
-use chacha20poly1305::{
-    XChaCha20Poly1305, XNonce,
+use aes_gcm::{
+    Aes256Gcm, Nonce,
     aead::{Aead, KeyInit, Payload},
 };
 use hmac::{Hmac, Mac};
@@ -26,9 +26,10 @@ use zeroize::Zeroizing;
 pub use keys::{KEY_FILE, KeySource, MasterKey, load_master_key};
 pub use store::Vault;
 
-/// Format byte in front of every sealed value, so the scheme can change without ambiguity.
-const FORMAT_V1: u8 = 1;
-const NONCE_LEN: usize = 24;
+/// Format byte in front of every sealed value, so the scheme can change without ambiguity:
+/// 2 = AES-256-GCM with a random 96-bit nonce.
+const FORMAT_V2: u8 = 2;
+const NONCE_LEN: usize = 12;
 
 /// Fills `buf` from the operating system's random number generator (never a userspace PRNG).
 fn fill_random(buf: &mut [u8]) {
@@ -109,22 +110,22 @@ impl Field {
 
 /// Seals `plain` under `key` for `field` of `row`.
 pub fn seal(key: &SecretKey, field: Field, row: i64, plain: &[u8]) -> Vec<u8> {
-    let cipher = XChaCha20Poly1305::new(key.bytes().into());
+    let cipher = Aes256Gcm::new(key.bytes().into());
     let mut nonce = [0u8; NONCE_LEN];
     fill_random(&mut nonce);
     let aad = field.aad(row);
     // Encryption with a valid key and nonce cannot fail.
     let ct = cipher
         .encrypt(
-            &XNonce::from(nonce),
+            &Nonce::from(nonce),
             Payload {
                 msg: plain,
                 aad: &aad,
             },
         )
-        .expect("XChaCha20-Poly1305 encryption");
+        .expect("AES-256-GCM encryption");
     let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
-    out.push(FORMAT_V1);
+    out.push(FORMAT_V2);
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&ct);
     out
@@ -137,17 +138,17 @@ pub fn open(
     row: i64,
     sealed: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, SealError> {
-    if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != FORMAT_V1 {
+    if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != FORMAT_V2 {
         return Err(SealError::Unopenable);
     }
-    let cipher = XChaCha20Poly1305::new(key.bytes().into());
+    let cipher = Aes256Gcm::new(key.bytes().into());
     let aad = field.aad(row);
     let nonce: [u8; NONCE_LEN] = sealed[1..1 + NONCE_LEN]
         .try_into()
         .map_err(|_| SealError::Unopenable)?;
     cipher
         .decrypt(
-            &XNonce::from(nonce),
+            &Nonce::from(nonce),
             Payload {
                 msg: &sealed[1 + NONCE_LEN..],
                 aad: &aad,
