@@ -38,11 +38,22 @@ enum Command {
         #[arg(long)]
         keys: bool,
     },
+    /// Manage the master key.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Manage staff accounts.
     Staff {
         #[command(subcommand)]
         command: StaffCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Re-wrap every key under a new master key; running servers keep reading throughout.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +125,32 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
                 }
                 Err(e) => {
                     eprintln!("demo-data failed: {e}");
+                    1
+                }
+            },
+            Err(code) => code,
+        },
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => match open(settings).await {
+            Ok(p) => match p.vault.rotate(&p.db).await {
+                Ok(n) => {
+                    println!(
+                        "master key rotated: {n} keys re-wrapped; the old key is in master.key.previous"
+                    );
+                    println!(
+                        "keep it until every server has restarted and old backups have expired"
+                    );
+                    0
+                }
+                Err(portal_core::CoreError::Invalid("keys.rotate_needs_key_file")) => {
+                    eprintln!(
+                        "error: PORTAL_MASTER_KEY is set; rotation works on the key file in PORTAL_DATA_DIR"
+                    );
+                    EXIT_CONFIG
+                }
+                Err(e) => {
+                    eprintln!("rotation stopped: {e}; run it again to finish (it resumes)");
                     1
                 }
             },

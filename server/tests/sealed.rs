@@ -264,3 +264,61 @@ async fn a_master_key_that_does_not_match_the_database_stops_the_portal() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn rotating_the_master_key_rewraps_every_key_while_a_running_portal_keeps_reading() {
+    let app = spawn_app().await;
+    demo::load(&app.portal).await.unwrap();
+    let (db, vault) = (&app.portal.db, &app.portal.vault);
+    let before = customers::contact(db, vault, 7).await.unwrap();
+    let old_id = vault.master_id();
+
+    // Another process on the same database and data directory rotates.
+    let other = portal_core::Portal::open(app.portal.settings.as_ref().clone())
+        .await
+        .unwrap();
+    let moved = other.vault.rotate(&other.db).await.unwrap();
+    assert_eq!(
+        moved,
+        demo::CUSTOMERS + 2,
+        "every customer key and both portal keys"
+    );
+    let new_id = other.vault.master_id();
+    assert_ne!(new_id, old_id);
+
+    // The running portal, which only knew the old key, reads on.
+    assert_eq!(customers::contact(db, vault, 7).await.unwrap(), before);
+    let left = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM customer_keys WHERE master_key_id <> '{new_id}'"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(left.try_get::<i64>("", "n").unwrap(), 0);
+
+    // Without the old key at all, a fresh start opens everyone and finds them by email.
+    std::fs::remove_file(
+        app.data_dir
+            .path()
+            .join(portal_core::vault::PREVIOUS_KEY_FILE),
+    )
+    .unwrap();
+    let fresh = portal_core::Portal::open(app.portal.settings.as_ref().clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        customers::contact(&fresh.db, &fresh.vault, 7)
+            .await
+            .unwrap(),
+        before
+    );
+    let email = before.email.unwrap();
+    assert_eq!(
+        customers::find_by_email(&fresh.db, &fresh.vault, &email)
+            .await
+            .unwrap(),
+        Some(7)
+    );
+}

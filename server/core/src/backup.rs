@@ -546,7 +546,7 @@ pub async fn backup(portal: &Portal, scope: Scope, out: &Path) -> Result<usize, 
     );
     let key = portal.vault.backup_key();
     let mut archive = scope.magic().to_vec();
-    archive.extend(seal(key, ARCHIVE, 0, &payload));
+    archive.extend(seal(&key, ARCHIVE, 0, &payload));
     // Written beside the target and renamed, so a crash never leaves half an archive.
     let tmp = out.with_extension("partial");
     std::fs::write(&tmp, &archive)?;
@@ -561,8 +561,13 @@ pub async fn restore(portal: &Portal, scope: Scope, archive: &Path) -> Result<us
     let sealed = bytes
         .strip_prefix(scope.magic())
         .ok_or(RestoreError::Unreadable)?;
-    let payload = open(portal.vault.backup_key(), ARCHIVE, 0, sealed)
-        .map_err(|_| RestoreError::Unreadable)?;
+    // Archives made before a rotation open with the previous master key.
+    let payload = portal
+        .vault
+        .backup_keys()
+        .iter()
+        .find_map(|k| open(k, ARCHIVE, 0, sealed).ok())
+        .ok_or(RestoreError::Unreadable)?;
     let doc: Value = serde_json::from_slice(&payload).map_err(|_| RestoreError::Unreadable)?;
     if doc["format"] != 1 {
         return Err(RestoreError::Unreadable);

@@ -70,14 +70,16 @@ pub struct Portal {
 impl Portal {
     /// Connects to the configured database and applies pending migrations.
     pub async fn open(settings: Settings) -> Result<Self, CoreError> {
-        let master = vault::load_master_key(
-            settings.master_key.as_ref().map(|k| k.expose()),
-            &settings.data_dir,
-        )?;
+        let keys = vault::KeySourceConfig {
+            env: settings.master_key.clone(),
+            data_dir: settings.data_dir.clone(),
+        };
+        // A bad key fails before the database is touched.
+        vault::load_key_ring(keys.env.as_ref().map(|k| k.expose()), &keys.data_dir)?;
         let db = db::connect(&settings.database_url).await?;
         db::migrate(&db).await?;
         notices::ensure_initial(&db).await?;
-        let vault = vault::Vault::open(&db, master).await?;
+        let vault = vault::Vault::open(&db, keys).await?;
         Ok(Self {
             db,
             vault,

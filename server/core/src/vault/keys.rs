@@ -12,6 +12,10 @@ use crate::config::ConfigError;
 
 /// Name of the key file inside the data directory.
 pub const KEY_FILE: &str = "master.key";
+/// The master key before the last rotation (kept so servers and old backups still open).
+pub const PREVIOUS_KEY_FILE: &str = "master.key.previous";
+/// The master key a rotation in progress is moving to.
+pub const NEXT_KEY_FILE: &str = "master.key.next";
 
 /// Where the master key came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +82,79 @@ fn parse_material(text: &str) -> Option<SecretKey> {
     Some(SecretKey::from_bytes(arr))
 }
 
+/// Reads a key file if it exists, refusing one that others can read.
+pub(crate) fn read_key_file(path: &Path) -> Result<Option<MasterKey>, ConfigError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(bad(
+                "PORTAL_DATA_DIR",
+                format!("cannot read {}: {e}", path.display()),
+            ));
+        }
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(bad(
+                "PORTAL_DATA_DIR",
+                format!(
+                    "{} is readable by others (mode {mode:o}); run chmod 600 on it",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+        bad(
+            "PORTAL_DATA_DIR",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?);
+    let material = parse_material(&text).ok_or_else(|| {
+        bad(
+            "PORTAL_DATA_DIR",
+            format!("{} does not hold a 32-byte key", path.display()),
+        )
+    })?;
+    Ok(Some(MasterKey::from_material(&material, KeySource::File)))
+}
+
+/// Writes new key material to `path` with mode 0600; fails if the file exists.
+pub(crate) fn write_key_file(path: &Path, material: &SecretKey) -> std::io::Result<()> {
+    let text = Zeroizing::new(format!("{}\n", STANDARD.encode(material.bytes())));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+/// Every master key the portal may meet: the current one first, then the previous and the next
+/// key files of a rotation. Wrapped keys name the master they need by its id.
+pub fn load_key_ring(
+    env_value: Option<&str>,
+    data_dir: &Path,
+) -> Result<Vec<MasterKey>, ConfigError> {
+    let mut ring = vec![load_master_key(env_value, data_dir)?];
+    for name in [NEXT_KEY_FILE, PREVIOUS_KEY_FILE] {
+        if let Some(k) = read_key_file(&data_dir.join(name))? {
+            ring.push(k);
+        }
+    }
+    Ok(ring)
+}
+
 /// Loads the master key: `env_value` if given, else `<data_dir>/master.key`, created with mode
 /// 0600 when missing. A key file that others can read is refused.
 pub fn load_master_key(env_value: Option<&str>, data_dir: &Path) -> Result<MasterKey, ConfigError> {
@@ -91,81 +168,26 @@ pub fn load_master_key(env_value: Option<&str>, data_dir: &Path) -> Result<Maste
         return Ok(MasterKey::from_material(&material, KeySource::Environment));
     }
     let path = data_dir.join(KEY_FILE);
-    match std::fs::metadata(&path) {
-        Ok(meta) => {
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let mode = meta.permissions().mode() & 0o777;
-                if mode & 0o077 != 0 {
-                    return Err(bad(
-                        "PORTAL_DATA_DIR",
-                        format!(
-                            "{} is readable by others (mode {mode:o}); run chmod 600 on it",
-                            path.display()
-                        ),
-                    ));
-                }
-            }
-            #[cfg(not(unix))]
-            let _ = meta;
-            let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| {
-                bad(
-                    "PORTAL_DATA_DIR",
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?);
-            let material = parse_material(&text).ok_or_else(|| {
-                bad(
-                    "PORTAL_DATA_DIR",
-                    format!("{} does not hold a 32-byte key", path.display()),
-                )
-            })?;
-            Ok(MasterKey::from_material(&material, KeySource::File))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(data_dir).map_err(|e| {
-                bad(
-                    "PORTAL_DATA_DIR",
-                    format!("cannot create {}: {e}", data_dir.display()),
-                )
-            })?;
-            let material = SecretKey::random();
-            let text = Zeroizing::new(format!("{}\n", STANDARD.encode(material.bytes())));
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
-            }
-            let mut file = match opts.open(&path) {
-                Ok(f) => f,
-                // Another process created it first: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    return load_master_key(None, data_dir);
-                }
-                Err(e) => {
-                    return Err(bad(
-                        "PORTAL_DATA_DIR",
-                        format!("cannot create {}: {e}", path.display()),
-                    ));
-                }
-            };
-            file.write_all(text.as_bytes())
-                .and_then(|_| file.sync_all())
-                .map_err(|e| {
-                    bad(
-                        "PORTAL_DATA_DIR",
-                        format!("cannot write {}: {e}", path.display()),
-                    )
-                })?;
+    if let Some(key) = read_key_file(&path)? {
+        return Ok(key);
+    }
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        bad(
+            "PORTAL_DATA_DIR",
+            format!("cannot create {}: {e}", data_dir.display()),
+        )
+    })?;
+    let material = SecretKey::random();
+    match write_key_file(&path, &material) {
+        Ok(()) => {
             tracing::info!("created a new master key file");
             Ok(MasterKey::from_material(&material, KeySource::File))
         }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_master_key(None, data_dir),
         Err(e) => Err(bad(
             "PORTAL_DATA_DIR",
-            format!("cannot read {}: {e}", path.display()),
+            format!("cannot create {}: {e}", path.display()),
         )),
     }
 }

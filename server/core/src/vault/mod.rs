@@ -23,8 +23,11 @@ use rand::TryRngCore;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-pub use keys::{KEY_FILE, KeySource, MasterKey, load_master_key};
-pub use store::Vault;
+pub use keys::{
+    KEY_FILE, KeySource, MasterKey, NEXT_KEY_FILE, PREVIOUS_KEY_FILE, load_key_ring,
+    load_master_key,
+};
+pub use store::{KeySourceConfig, Vault};
 
 /// Format byte in front of every sealed value, so the scheme can change without ambiguity:
 /// 2 = AES-256-GCM with a random 96-bit nonce.
