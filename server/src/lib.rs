@@ -126,8 +126,15 @@ impl Application {
         let worker = tokio::spawn(portal_core::mail::run_worker(
             self.portal.clone(),
             self.transport,
-            rx,
+            rx.clone(),
         ));
+        let backups = self.portal.settings.backup_dir.clone().map(|dir| {
+            tokio::spawn(portal_core::backup::run_schedule(
+                self.portal.clone(),
+                dir,
+                rx,
+            ))
+        });
         let served = axum::serve(
             self.listener,
             self.router
@@ -137,6 +144,9 @@ impl Application {
         .await;
         let _ = tx.send(true);
         let _ = worker.await;
+        if let Some(b) = backups {
+            let _ = b.await;
+        }
         served
     }
 }

@@ -230,3 +230,54 @@ async fn backups_carry_every_column_of_every_table() {
     covered.sort();
     assert_eq!(live, covered);
 }
+
+#[tokio::test]
+async fn the_server_keeps_the_last_n_scheduled_backups_and_they_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup_dir = dir.path().join("backups");
+    let b2 = backup_dir.clone();
+    let app = support::spawn_app_with(move |s| {
+        s.backup_dir = Some(b2);
+        s.backup_keep = 2;
+        s.backup_interval = std::time::Duration::from_millis(500);
+    })
+    .await;
+    demo::load(&app.portal).await.unwrap();
+    let archives = |prefix: &str| {
+        let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(&backup_dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        found.retain(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with(prefix) && name.ends_with(".bak")
+        });
+        found.sort();
+        found
+    };
+    // Time for several runs, the last ones after the demo salon was loaded; then stop the server
+    // (its schedule finishes the run in progress) and look.
+    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+    let master = Secret::new(
+        std::fs::read_to_string(app.data_dir.path().join(portal_core::vault::KEY_FILE)).unwrap(),
+    );
+    drop(app);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        archives("portal-data-").len(),
+        2,
+        "only the newest two data backups are kept"
+    );
+    assert_eq!(
+        archives("portal-keys-").len(),
+        2,
+        "key-store backups are kept briefly"
+    );
+    let newest_data = archives("portal-data-").pop().unwrap();
+    let newest_keys = archives("portal-keys-").pop().unwrap();
+    let t_dir = tempfile::tempdir().unwrap();
+    let t = Portal::open(target(t_dir.path(), &master).await)
+        .await
+        .unwrap();
+    assert!(restore(&t, Scope::Data, &newest_data).await.unwrap() > 1000);
+    restore(&t, Scope::Keys, &newest_keys).await.unwrap();
+}

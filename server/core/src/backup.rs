@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DbErr, QueryResult, Statement, TransactionSession,
     TransactionTrait,
-    sea_query::{Expr, Query, SimpleExpr},
+    sea_query::{Expr, ExprTrait, Query, SimpleExpr},
 };
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
@@ -668,4 +668,101 @@ pub async fn restore(portal: &Portal, scope: Scope, archive: &Path) -> Result<us
     }
     tx.commit().await?;
     Ok(inserts.len())
+}
+
+/// Key-store backups are kept for a short time only (security.md): at most this many.
+const KEEP_KEY_BACKUPS: usize = 2;
+
+/// Keeps the newest `keep` files starting with `prefix` in `dir`, deletes the rest.
+fn prune(dir: &Path, prefix: &str, keep: usize) -> std::io::Result<()> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(prefix) && n.ends_with(".bak"))
+        .collect();
+    // Names carry a sortable UTC timestamp.
+    names.sort();
+    let excess = names.len().saturating_sub(keep);
+    for name in names.into_iter().take(excess) {
+        std::fs::remove_file(dir.join(name))?;
+    }
+    Ok(())
+}
+
+/// One scheduled run: a data archive and a key-store archive into `dir`, then pruning. Several
+/// replicas may run the schedule; a claim in `settings` lets one of them do it per interval.
+pub async fn scheduled_backup(portal: &Portal, dir: &Path) -> Result<bool, CoreError> {
+    let now = Utc::now();
+    let interval = chrono::Duration::from_std(portal.settings.backup_interval)
+        .unwrap_or(chrono::Duration::days(1));
+    // Claim: insert the marker, or move it forward if the last run is old enough.
+    let insert = Query::insert()
+        .into_table("settings")
+        .columns(["key", "value", "updated_at"])
+        .values_panic([
+            "last_scheduled_backup".into(),
+            now.to_rfc3339().into(),
+            now.into(),
+        ])
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column("key")
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned();
+    let claimed = portal.db.execute(&insert).await?.rows_affected() == 1 || {
+        let update = Query::update()
+            .table("settings")
+            .value("value", now.to_rfc3339())
+            .value("updated_at", now)
+            .and_where(Expr::col("key").eq("last_scheduled_backup"))
+            .and_where(Expr::col("updated_at").lte(now - interval * 9 / 10))
+            .to_owned();
+        portal.db.execute(&update).await?.rows_affected() == 1
+    };
+    if !claimed {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(dir)?;
+    let stamp = now.format("%Y%m%dT%H%M%S%3fZ");
+    backup(
+        portal,
+        Scope::Data,
+        &dir.join(format!("portal-data-{stamp}.bak")),
+    )
+    .await?;
+    backup(
+        portal,
+        Scope::Keys,
+        &dir.join(format!("portal-keys-{stamp}.bak")),
+    )
+    .await?;
+    prune(dir, "portal-data-", portal.settings.backup_keep)?;
+    prune(
+        dir,
+        "portal-keys-",
+        KEEP_KEY_BACKUPS.min(portal.settings.backup_keep),
+    )?;
+    Ok(true)
+}
+
+/// Runs [`scheduled_backup`] every `backup_interval` until `shutdown` turns true.
+pub async fn run_schedule(
+    portal: Portal,
+    dir: std::path::PathBuf,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        match scheduled_backup(&portal, &dir).await {
+            Ok(true) => tracing::info!("scheduled backup written"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "scheduled backup failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(portal.settings.backup_interval) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+    }
 }

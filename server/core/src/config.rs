@@ -69,6 +69,12 @@ pub struct Settings {
     pub salon_name: String,
     /// `PORTAL_LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
+    /// `PORTAL_BACKUP_DIR`: where the daily backups go; unset means no scheduled backups.
+    pub backup_dir: Option<PathBuf>,
+    /// `PORTAL_BACKUP_KEEP`: how many daily data backups to keep (key-store backups: at most 2).
+    pub backup_keep: usize,
+    /// Time between two scheduled backups (a day).
+    pub backup_interval: Duration,
     /// First retry delay of the mail outbox; doubles per failure up to `mail_retry_max`.
     pub mail_retry_base: Duration,
     /// Longest delay between two delivery attempts of one mail.
@@ -181,7 +187,23 @@ impl Settings {
             Some("json") => true,
             Some(_) => return Err(bad("PORTAL_LOG_FORMAT", "must be text or json")),
         };
+        let backup_keep = match get("PORTAL_BACKUP_KEEP") {
+            None => 7,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=3650).contains(n))
+                .ok_or_else(|| {
+                    bad(
+                        "PORTAL_BACKUP_KEEP",
+                        "must be a whole number from 1 to 3650",
+                    )
+                })?,
+        };
         Ok(Self {
+            backup_dir: get("PORTAL_BACKUP_DIR").map(PathBuf::from),
+            backup_keep,
+            backup_interval: Duration::from_secs(24 * 3600),
             database_url,
             public_url,
             smtp_url,
@@ -250,6 +272,7 @@ mod tests {
             ("PORTAL_MAIL_FROM", "not an address"),
             ("LEPTOS_SITE_ADDR", "nowhere"),
             ("PORTAL_LOG_FORMAT", "xml"),
+            ("PORTAL_BACKUP_KEEP", "0"),
         ] {
             let err = with(&[(k, v)]).unwrap_err();
             assert_eq!(err.setting, k);
