@@ -158,49 +158,25 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
         },
         Command::Backup { out, keys } => match open(settings).await {
             Ok(p) => {
-                let scope = if keys {
-                    backup::Scope::Keys
-                } else {
-                    backup::Scope::Data
-                };
                 let started = std::time::Instant::now();
-                match backup::backup(&p, scope, &out).await {
-                    Ok(rows) => {
-                        println!(
-                            "backup written: {rows} rows in {} ms",
-                            started.elapsed().as_millis()
-                        );
-                        0
-                    }
-                    Err(e) => {
-                        eprintln!("backup failed: {e}");
-                        1
-                    }
-                }
+                let done = backup::backup(&p, scope(keys), &out).await;
+                report(
+                    done.map_err(|e| format!("backup failed: {e}")),
+                    "backup written",
+                    started,
+                )
             }
             Err(code) => code,
         },
         Command::Restore { file, keys } => match open(settings).await {
             Ok(p) => {
-                let scope = if keys {
-                    backup::Scope::Keys
-                } else {
-                    backup::Scope::Data
-                };
                 let started = std::time::Instant::now();
-                match backup::restore(&p, scope, &file).await {
-                    Ok(rows) => {
-                        println!(
-                            "restored {rows} rows in {} ms",
-                            started.elapsed().as_millis()
-                        );
-                        0
-                    }
-                    Err(e) => {
-                        eprintln!("restore refused: {e}; nothing was changed");
-                        1
-                    }
-                }
+                let done = backup::restore(&p, scope(keys), &file).await;
+                report(
+                    done.map_err(|e| format!("restore refused: {e}; nothing was changed")),
+                    "restored",
+                    started,
+                )
             }
             Err(code) => code,
         },
@@ -239,6 +215,31 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
                     1
                 }
             }
+        }
+    }
+}
+
+fn scope(keys: bool) -> backup::Scope {
+    if keys {
+        backup::Scope::Keys
+    } else {
+        backup::Scope::Data
+    }
+}
+
+/// Prints the outcome of a backup or restore; returns the exit status.
+fn report(done: Result<usize, String>, what: &str, started: std::time::Instant) -> i32 {
+    match done {
+        Ok(rows) => {
+            println!(
+                "{what}: {rows} rows in {} ms",
+                started.elapsed().as_millis()
+            );
+            0
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            1
         }
     }
 }

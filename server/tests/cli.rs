@@ -154,3 +154,70 @@ fn migrate_and_demo_data_are_idempotent_commands() {
     let second = run(&["demo-data"]);
     assert!(String::from_utf8_lossy(&second.stdout).contains("nothing changed"));
 }
+
+#[test]
+fn backup_and_restore_commands_move_a_salon_and_refuse_a_damaged_archive() {
+    let (a, b, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let in_a = |args: &[&str]| {
+        portal()
+            .env("PORTAL_DATA_DIR", a.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(in_a(&["demo-data"]).status.code(), Some(0));
+    let data = files.path().join("data.bak");
+    let keys = files.path().join("keys.bak");
+    let out = in_a(&["backup", "--out", data.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("backup written: "));
+    assert_eq!(
+        in_a(&["backup", "--keys", "--out", keys.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    let master = std::fs::read_to_string(a.path().join(portal_core::vault::KEY_FILE)).unwrap();
+    let in_b = |args: &[&str]| {
+        portal()
+            .env("PORTAL_DATA_DIR", b.path())
+            .env("PORTAL_MASTER_KEY", master.trim())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let mut damaged = std::fs::read(&data).unwrap();
+    damaged.truncate(damaged.len() - 10);
+    let bad = files.path().join("bad.bak");
+    std::fs::write(&bad, damaged).unwrap();
+    let refused = in_b(&["restore", bad.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("nothing was changed"));
+
+    let restored = in_b(&["restore", data.to_str().unwrap()]);
+    assert_eq!(
+        restored.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    assert!(String::from_utf8_lossy(&restored.stdout).starts_with("restored: 3"));
+    assert_eq!(
+        in_b(&["restore", "--keys", keys.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let rotated = in_a(&["keys", "rotate"]);
+    assert_eq!(rotated.status.code(), Some(0));
+    assert!(
+        a.path()
+            .join(portal_core::vault::PREVIOUS_KEY_FILE)
+            .exists()
+    );
+}
