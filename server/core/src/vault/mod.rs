@@ -69,7 +69,8 @@ impl SecretKey {
         SecretKey(out)
     }
 
-    pub(crate) fn bytes(&self) -> &[u8; 32] {
+    /// The key material, for the primitives that need it.
+    pub fn bytes(&self) -> &[u8; 32] {
         &self.0
     }
 }

@@ -179,6 +179,11 @@ impl Vault {
         blind_index(&self.0.index_key, "phone", phone.as_str())
     }
 
+    /// A secret of the portal's own for `purpose` (HKDF from the index key).
+    pub fn subkey(&self, purpose: &str) -> SecretKey {
+        self.0.index_key.derive(&format!("subkey/{purpose}/v1"))
+    }
+
     /// Blind index of another unique value (`purpose` keeps indexes of different kinds apart).
     pub fn index(&self, purpose: &str, normalised: &str) -> Vec<u8> {
         blind_index(&self.0.index_key, purpose, normalised)
