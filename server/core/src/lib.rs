@@ -12,6 +12,7 @@ pub mod email;
 pub mod mail;
 pub mod notices;
 pub mod phone;
+pub mod sessions;
 pub mod signin;
 pub mod staff;
 pub mod vault;
