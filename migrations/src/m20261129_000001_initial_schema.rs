@@ -380,6 +380,9 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(binary("code_mac"))
             .col(big_integer_null("customer_id"))
             .col(binary_null("target_sealed"))
+            // SHA-256 of a random handle kept (in a cookie) by the browser that asked, so the
+            // code typed there finds its token; every request gets a handle, known address or not.
+            .col(binary_null("browser_hash"))
             .col(integer("failed_attempts").default(0))
             .col(at("created_at"))
             .col(at("expires_at"))
@@ -480,6 +483,7 @@ fn indexes() -> Vec<IndexCreateStatement> {
         index("sessions", &["customer_id"], false),
         index("sessions", &["staff_id"], false),
         index("one_time_tokens", &["customer_id"], false),
+        index("one_time_tokens", &["browser_hash"], false),
         index("throttle_hits", &["bucket", "at"], false),
         index("mail_outbox", &["sent_at", "next_attempt_at"], false),
         index("audit_log", &["subject_kind", "subject_id"], false),

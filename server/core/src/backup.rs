@@ -286,6 +286,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("code_mac", Bytes),
             ("customer_id?", I64),
             ("target_sealed?", Bytes),
+            ("browser_hash?", Bytes),
             ("failed_attempts", I32),
             ("created_at", Time),
             ("expires_at", Time),

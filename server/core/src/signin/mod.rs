@@ -5,7 +5,10 @@
 //! after 5 wrong tries. Both live 10 minutes, are spent once by one conditional UPDATE, and are
 //! bound to their purpose; a newer token of the same purpose kills the older ones.
 
+mod request;
 pub mod throttle;
+
+pub use request::{Pending, RequestError, request_link, sign_in_mail, spend_code_for};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};

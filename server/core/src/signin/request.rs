@@ -1,0 +1,169 @@
+//! Asking for a sign-in link: the same answer for every address, mail only for one on record.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use rand::TryRngCore;
+use sea_orm::{
+    ConnectionTrait, TransactionTrait,
+    sea_query::{Expr, ExprTrait, Query},
+};
+use sha2::{Digest, Sha256};
+
+use super::{CodeOutcome, Purpose, issue, spend_code, throttle};
+use crate::{
+    CoreError, Portal, customers,
+    email::{Email, EmailError},
+    mail::OutgoingMail,
+};
+
+/// What the asking browser keeps (in a cookie) so a code typed there finds its token. Every
+/// request gets one, whether or not the address is on record.
+pub struct Pending {
+    /// 256 random bits, URL-safe.
+    pub handle: String,
+}
+
+/// Why a request was not taken: only input the visitor can correct.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// Not an email address (message key for the i18n layer).
+    #[error(transparent)]
+    Email(#[from] EmailError),
+    /// Anything else (logged, shown as a generic error).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+fn browser_hash(handle: &str) -> Vec<u8> {
+    Sha256::digest(handle.as_bytes()).to_vec()
+}
+
+/// The sign-in mail in the customer's language; the link is built from the configured public
+/// URL only, never from request headers.
+pub fn sign_in_mail(
+    to: Email,
+    language: &str,
+    salon: &str,
+    public_url: &url::Url,
+    token: &str,
+    code: &str,
+) -> OutgoingMail {
+    let link = format!("{}signin/link?t={token}", public_url.as_str());
+    let (subject, text) = if language == "en" {
+        (
+            format!("Your sign-in link for {salon}"),
+            format!(
+                "Hello,\n\nTo sign in to {salon}'s privacy portal, open this link (valid for 10 minutes, once):\n{link}\n\nOr type this code in the browser where you asked: {code}\n\nIf you did not ask to sign in, ignore this mail; nothing will happen.\n"
+            ),
+        )
+    } else {
+        (
+            format!("{salon} 登录链接"),
+            format!(
+                "您好！\n\n请打开下面的链接登录{salon}隐私门户（10 分钟内有效，仅可使用一次）：\n{link}\n\n或在您发起登录的浏览器中输入验证码：{code}\n\n如果不是您本人操作，请忽略本邮件，不会有任何变化。\n"
+            ),
+        )
+    };
+    OutgoingMail { to, subject, text }
+}
+
+/// Takes a request for a sign-in link. Known, unknown and erased addresses, and throttled
+/// requests, all get the same `Pending`; a mail is queued (never sent inline) only for an
+/// address on record within the throttles.
+pub async fn request_link(
+    portal: &Portal,
+    email_input: &str,
+    client_ip: &str,
+    now: DateTime<Utc>,
+) -> Result<Pending, RequestError> {
+    let email = Email::parse(email_input)?;
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut raw)
+        .expect("the operating system's random number generator");
+    let pending = Pending {
+        handle: URL_SAFE_NO_PAD.encode(raw),
+    };
+    let (db, vault) = (&portal.db, &portal.vault);
+    let by_address = throttle::hit(
+        db,
+        &vault.index("throttle/email", email.as_str()),
+        throttle::PER_ADDRESS,
+        now,
+    )
+    .await?;
+    let by_ip = throttle::hit(
+        db,
+        &vault.index("throttle/ip", client_ip),
+        throttle::PER_IP,
+        now,
+    )
+    .await?;
+    if !(by_address && by_ip) {
+        tracing::info!("sign-in request throttled");
+        return Ok(pending);
+    }
+    let Some(customer) = customers::find_by_email(db, vault, &email).await? else {
+        return Ok(pending);
+    };
+    let lang_row = db
+        .query_one(
+            &Query::select()
+                .column("preferred_language")
+                .from("customers")
+                .and_where(Expr::col("id").eq(customer))
+                .to_owned(),
+        )
+        .await
+        .map_err(CoreError::from)?;
+    let language: String = match lang_row {
+        Some(r) => r
+            .try_get("", "preferred_language")
+            .map_err(CoreError::from)?,
+        None => "zh".into(),
+    };
+    let tx = db.begin().await.map_err(CoreError::from)?;
+    let issued = issue(&tx, vault, customer, Purpose::SignIn, now).await?;
+    let mark = Query::update()
+        .table("one_time_tokens")
+        .value("browser_hash", browser_hash(&pending.handle))
+        .and_where(Expr::col("id").eq(issued.id))
+        .to_owned();
+    tx.execute(&mark).await.map_err(CoreError::from)?;
+    let mail = sign_in_mail(
+        email,
+        &language,
+        &portal.settings.salon_name,
+        &portal.settings.public_url,
+        &issued.token,
+        &issued.code,
+    );
+    portal
+        .enqueue_mail(&tx, Some(customer), "sign_in", &mail)
+        .await?;
+    tx.commit().await.map_err(CoreError::from)?;
+    portal.outbox.notify();
+    Ok(pending)
+}
+
+/// Checks a code typed into the browser that holds `handle`.
+pub async fn spend_code_for(
+    portal: &Portal,
+    handle: &str,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<CodeOutcome, CoreError> {
+    let q = Query::select()
+        .column("id")
+        .from("one_time_tokens")
+        .and_where(Expr::col("browser_hash").eq(browser_hash(handle)))
+        .and_where(Expr::col("purpose").eq(Purpose::SignIn.as_str()))
+        .order_by("id", sea_orm::sea_query::Order::Desc)
+        .limit(1)
+        .to_owned();
+    let Some(row) = portal.db.query_one(&q).await? else {
+        return Ok(CodeOutcome::Unusable);
+    };
+    let id: i64 = row.try_get("", "id")?;
+    spend_code(&portal.db, &portal.vault, id, code, Purpose::SignIn, now).await
+}
