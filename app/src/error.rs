@@ -12,6 +12,9 @@ pub enum PortalError {
     /// The thing does not exist (or this visitor may not know it does).
     #[error("not found")]
     NotFound,
+    /// The page needs a signed-in customer (the server also answers with a redirect).
+    #[error("sign-in required")]
+    SignInRequired,
     /// Anything else: a database or internal failure.
     #[error("internal error")]
     Internal,

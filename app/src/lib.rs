@@ -10,6 +10,7 @@ pub mod error;
 pub mod i18n;
 pub mod mailbox;
 pub mod notices;
+pub mod signin;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -157,6 +158,14 @@ pub fn App() -> impl IntoView {
                         view=notices::NoticePage
                         ssr=SsrMode::Async
                     />
+                    <Route path=StaticSegment("signin") view=signin::SignInPage/>
+                    <Route path=(StaticSegment("signin"), StaticSegment("sent")) view=signin::SentPage/>
+                    <Route
+                        path=(StaticSegment("signin"), StaticSegment("link"))
+                        view=signin::LinkPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment("me") view=signin::MePage ssr=SsrMode::Async/>
                     <Route
                         path=(StaticSegment("dev"), StaticSegment("mailbox"))
                         view=mailbox::MailboxPage
@@ -201,7 +210,8 @@ fn HomePage() -> impl IntoView {
             <h1>{t.home_title}</h1>
             <p>{t.home_intro}</p>
             <p class="muted">{t.home_rights}</p>
-            <p><A href="/privacy" attr:class="button">{t.read_notice}</A></p>
+            <p><A href="/signin" attr:class="button">{t.sign_in}</A></p>
+            <p><A href="/privacy">{t.read_notice}</A></p>
         </section>
     }
 }
@@ -228,6 +238,16 @@ pub fn NotFound() -> impl IntoView {
 pub fn ErrorNotice(error: PortalError) -> impl IntoView {
     match error {
         PortalError::NotFound => view! { <NotFound/> }.into_any(),
+        // The server function already answered with a redirect to /signin; keep its status.
+        PortalError::SignInRequired => {
+            let t = use_texts();
+            view! {
+                <section class="card">
+                    <p><A href="/signin">{t.sign_in}</A></p>
+                </section>
+            }
+            .into_any()
+        }
         PortalError::Internal => {
             #[cfg(feature = "ssr")]
             if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {

@@ -65,6 +65,8 @@ pub struct Portal {
     pub outbox: mail::OutboxSignal,
     /// Keys and sealing of personal data.
     pub vault: vault::Vault,
+    /// Signing and checking of session tokens.
+    pub session_keys: sessions::SessionKeys,
     /// Bumped whenever this process publishes a notice, so cached pages are dropped at once.
     notice_generation: Arc<AtomicU64>,
 }
@@ -82,9 +84,11 @@ impl Portal {
         db::migrate(&db).await?;
         notices::ensure_initial(&db).await?;
         let vault = vault::Vault::open(&db, keys).await?;
+        let session_keys = sessions::SessionKeys::new(&vault, &settings.public_origin())?;
         Ok(Self {
             db,
             vault,
+            session_keys,
             settings: Arc::new(settings),
             outbox: mail::OutboxSignal::default(),
             notice_generation: Arc::default(),

@@ -208,3 +208,13 @@ pub async fn find_by_email(
         None => None,
     })
 }
+
+/// An address as the portal shows it back: first character, stars, domain (`l***@example.com`).
+pub fn mask_email(email: &Email) -> String {
+    let (local, domain) = email
+        .as_str()
+        .split_once('@')
+        .unwrap_or((email.as_str(), ""));
+    let first: String = local.chars().take(1).collect();
+    format!("{first}***@{domain}")
+}

@@ -260,3 +260,28 @@ pub async fn spend_code(
         tries_left: Ord::max(MAX_CODE_TRIES - tries - 1, 0),
     })
 }
+
+/// The customer a link would sign in, without spending it (for the page that GET shows).
+pub async fn peek_link(
+    db: &impl ConnectionTrait,
+    token: &str,
+    purpose: Purpose,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, CoreError> {
+    if token.len() != 43 {
+        return Ok(None);
+    }
+    let q = Query::select()
+        .column("customer_id")
+        .from("one_time_tokens")
+        .and_where(Expr::col("token_hash").eq(token_hash(token)))
+        .and_where(Expr::col("purpose").eq(purpose.as_str()))
+        .and_where(Expr::col("used_at").is_null())
+        .and_where(Expr::col("expires_at").gt(now))
+        .and_where(Expr::col("failed_attempts").lt(MAX_CODE_TRIES))
+        .to_owned();
+    Ok(match db.query_one(&q).await? {
+        Some(row) => row.try_get("", "customer_id")?,
+        None => None,
+    })
+}

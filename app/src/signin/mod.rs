@@ -1,0 +1,306 @@
+//! Customer sign-in pages: ask for a link, type the code, open the link, the home page, sign out.
+//! Every form is a plain POST to a server function, so the flow works without JavaScript.
+
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use crate::{PortalError, use_texts};
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use http::{HeaderValue, header};
+    use leptos::prelude::*;
+    use portal_core::{Portal, sessions};
+
+    use crate::PortalError;
+
+    pub const PENDING: &str = "signin_pending";
+
+    pub fn portal() -> Result<Portal, PortalError> {
+        use_context::<Portal>().ok_or(PortalError::Internal)
+    }
+
+    /// `__Host-` needs `Secure`, which plain-http localhost cannot have.
+    pub fn session_cookie(p: &Portal) -> &'static str {
+        if p.settings.cookies_secure() {
+            "__Host-portal_session"
+        } else {
+            "portal_session"
+        }
+    }
+
+    pub fn set_cookie(p: &Portal, name: &str, value: &str, max_age: i64) {
+        let secure = if p.settings.cookies_secure() {
+            "; Secure"
+        } else {
+            ""
+        };
+        let cookie =
+            format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
+        if let (Some(resp), Ok(v)) = (
+            use_context::<leptos_axum::ResponseOptions>(),
+            HeaderValue::from_str(&cookie),
+        ) {
+            resp.append_header(header::SET_COOKIE, v);
+        }
+    }
+
+    pub fn cookie(name: &str) -> Option<String> {
+        use_context::<http::request::Parts>().and_then(|p| crate::cookie_value(&p.headers, name))
+    }
+
+    pub async fn client_ip() -> String {
+        use axum::extract::ConnectInfo;
+        leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
+            .await
+            .map(|ConnectInfo(a)| a.ip().to_string())
+            .unwrap_or_default()
+    }
+
+    pub async fn current(p: &Portal) -> Result<Option<sessions::Session>, PortalError> {
+        let Some(token) = cookie(session_cookie(p)) else {
+            return Ok(None);
+        };
+        Ok(sessions::resume(&p.db, &p.session_keys, &token, chrono::Utc::now()).await?)
+    }
+
+    pub async fn sign_in(p: &Portal, customer: i64) -> Result<(), PortalError> {
+        let token = sessions::start(
+            &p.db,
+            &p.session_keys,
+            sessions::Subject::Customer(customer),
+            chrono::Utc::now(),
+        )
+        .await?;
+        set_cookie(
+            p,
+            session_cookie(p),
+            &token,
+            sessions::ABSOLUTE.num_seconds(),
+        );
+        set_cookie(p, PENDING, "", 0);
+        leptos_axum::redirect("/me");
+        Ok(())
+    }
+}
+
+/// Takes the address; the answer is the same for every address.
+#[server]
+pub async fn request_sign_in(email: String) -> Result<(), PortalError> {
+    use portal_core::signin::{RequestError, request_link};
+    let p = ssr::portal()?;
+    match request_link(&p, &email, &ssr::client_ip().await, chrono::Utc::now()).await {
+        Ok(pending) => {
+            ssr::set_cookie(&p, ssr::PENDING, &pending.handle, 600);
+            leptos_axum::redirect("/signin/sent");
+            Ok(())
+        }
+        Err(RequestError::Email(_)) => {
+            leptos_axum::redirect("/signin?error=email");
+            Ok(())
+        }
+        Err(RequestError::Core(e)) => Err(e.into()),
+    }
+}
+
+/// Checks the code typed into the browser that asked.
+#[server]
+pub async fn confirm_code(code: String) -> Result<(), PortalError> {
+    use portal_core::signin::{CodeOutcome, spend_code_for};
+    let p = ssr::portal()?;
+    let handle = ssr::cookie(ssr::PENDING).unwrap_or_default();
+    match spend_code_for(&p, &handle, &code, chrono::Utc::now()).await? {
+        CodeOutcome::Accepted(customer) => ssr::sign_in(&p, customer).await,
+        CodeOutcome::Wrong { .. } => {
+            leptos_axum::redirect("/signin/sent?error=code");
+            Ok(())
+        }
+        CodeOutcome::Unusable => {
+            leptos_axum::redirect("/signin?error=expired");
+            Ok(())
+        }
+    }
+}
+
+/// Spends the link (only ever on this POST; the link's GET spends nothing).
+#[server]
+pub async fn confirm_link(t: String) -> Result<(), PortalError> {
+    use portal_core::signin::{Purpose, spend_link};
+    let p = ssr::portal()?;
+    match spend_link(&p.db, &t, Purpose::SignIn, chrono::Utc::now()).await? {
+        Some(customer) => ssr::sign_in(&p, customer).await,
+        None => {
+            leptos_axum::redirect("/signin?error=expired");
+            Ok(())
+        }
+    }
+}
+
+/// The masked address a link is for, or `None` when it no longer works. Spends nothing.
+#[server]
+pub async fn peek_sign_in_link(t: String) -> Result<Option<String>, PortalError> {
+    use portal_core::{customers, signin};
+    let p = ssr::portal()?;
+    let Some(customer) =
+        signin::peek_link(&p.db, &t, signin::Purpose::SignIn, chrono::Utc::now()).await?
+    else {
+        return Ok(None);
+    };
+    let contact = customers::contact(&p.db, &p.vault, customer).await?;
+    Ok(contact.email.as_ref().map(customers::mask_email))
+}
+
+/// What the signed-in customer's home page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MeView {
+    /// The masked email on record.
+    pub email: String,
+}
+
+/// The signed-in customer, or a redirect to the sign-in page.
+#[server]
+pub async fn me() -> Result<MeView, PortalError> {
+    use portal_core::{customers, sessions::Subject};
+    let p = ssr::portal()?;
+    let Some(session) = ssr::current(&p).await? else {
+        leptos_axum::redirect("/signin");
+        return Err(PortalError::SignInRequired);
+    };
+    let Subject::Customer(id) = session.subject else {
+        leptos_axum::redirect("/signin");
+        return Err(PortalError::SignInRequired);
+    };
+    let contact = customers::contact(&p.db, &p.vault, id).await?;
+    Ok(MeView {
+        email: contact
+            .email
+            .as_ref()
+            .map(customers::mask_email)
+            .unwrap_or_default(),
+    })
+}
+
+/// Ends the session at once and clears the browser's site data.
+#[server]
+pub async fn sign_out() -> Result<(), PortalError> {
+    let p = ssr::portal()?;
+    if let Some(s) = ssr::current(&p).await? {
+        portal_core::sessions::end(&p.db, &s.id, chrono::Utc::now()).await?;
+    }
+    ssr::set_cookie(&p, ssr::session_cookie(&p), "", 0);
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        resp.insert_header(
+            http::HeaderName::from_static("clear-site-data"),
+            http::HeaderValue::from_static("\"cookies\", \"storage\""),
+        );
+    }
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+fn error_param() -> Memo<Option<String>> {
+    let q = use_query_map();
+    Memo::new(move |_| q.read().get("error"))
+}
+
+/// `/signin`: ask for a link.
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let t = use_texts();
+    let error = error_param();
+    view! {
+        <section class="card">
+            <h1>{t.signin_title}</h1>
+            <p>{t.signin_intro}</p>
+            {move || error.get().map(|e| {
+                let msg = if e == "email" { t.signin_bad_email } else { t.signin_expired };
+                view! { <p class="banner" role="alert">{msg}</p> }
+            })}
+            <form method="post" action=RequestSignIn::PATH>
+                <label for="email">{t.signin_email_label}</label>
+                <input id="email" name="email" type="email" autocomplete="email" required maxlength="254"/>
+                <button type="submit" class="button">{t.signin_send}</button>
+            </form>
+        </section>
+    }
+}
+
+/// `/signin/sent`: the generic answer, and the code form.
+#[component]
+pub fn SentPage() -> impl IntoView {
+    let t = use_texts();
+    let error = error_param();
+    view! {
+        <section class="card">
+            <h1>{t.signin_sent_title}</h1>
+            <p>{t.signin_sent_body}</p>
+            {move || error.get().map(|_| view! { <p class="banner" role="alert">{t.signin_bad_code}</p> })}
+            <form method="post" action=ConfirmCode::PATH>
+                <label for="code">{t.signin_code_label}</label>
+                <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required/>
+                <button type="submit" class="button">{t.signin_confirm}</button>
+            </form>
+        </section>
+    }
+}
+
+/// `/signin/link?t=…`: names the masked address, and one button spends the link.
+#[component]
+pub fn LinkPage() -> impl IntoView {
+    let t = use_texts();
+    let q = use_query_map();
+    let token = move || q.read().get("t").unwrap_or_default();
+    let peek = Resource::new(token, peek_sign_in_link);
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{t.loading}</p> }>
+            {move || Suspend::new(async move {
+                match peek.await {
+                    Ok(Some(masked)) => view! {
+                        <section class="card">
+                            <h1>{t.signin_link_title}</h1>
+                            <p>{(t.signin_link_for)(&masked)}</p>
+                            <form method="post" action=ConfirmLink::PATH>
+                                <input type="hidden" name="t" value=token()/>
+                                <button type="submit" class="button">{t.signin_confirm}</button>
+                            </form>
+                        </section>
+                    }.into_any(),
+                    Ok(None) => view! {
+                        <section class="card">
+                            <h1>{t.signin_link_title}</h1>
+                            <p role="alert">{t.signin_expired}</p>
+                            <p><a href="/signin">{t.signin_again}</a></p>
+                        </section>
+                    }.into_any(),
+                    Err(e) => view! { <crate::ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// `/me`: the signed-in customer's home page.
+#[component]
+pub fn MePage() -> impl IntoView {
+    let t = use_texts();
+    let me = Resource::new(|| (), |_| me());
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{t.loading}</p> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(m) => view! {
+                        <section class="card">
+                            <h1>{t.me_title}</h1>
+                            <p>{(t.me_signed_in_as)(&m.email)}</p>
+                            <form method="post" action=SignOut::PATH>
+                                <button type="submit" class="button">{t.sign_out}</button>
+                            </form>
+                        </section>
+                    }.into_any(),
+                    Err(e) => view! { <crate::ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,222 @@
+//! The sign-in flow over HTTP, as a browser without JavaScript drives it: plain form posts to
+//! server functions, a real SMTP server, cookies by hand.
+
+mod support;
+
+use std::time::Duration;
+
+use app::signin::{ConfirmCode, ConfirmLink, RequestSignIn, SignOut};
+use chrono::Utc;
+use leptos::server_fn::ServerFn;
+use portal_core::{
+    customers::{self, CustomerName, NewCustomer},
+    email::Email,
+};
+use reqwest::StatusCode;
+use support::{PUBLIC_URL, eventually, smtp::SmtpSink, spawn_app_with};
+
+/// Form POST from a same-origin page; `cookie` as a browser would send it.
+async fn post(
+    app: &support::TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+    cookie: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .header("origin", PUBLIC_URL)
+        .header("accept", "text/html")
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+fn pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+fn location(resp: &reqwest::Response) -> String {
+    resp.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn mail_text(raw: &str) -> String {
+    raw.replace("=\r\n", "").replace("=3D", "=")
+}
+
+#[tokio::test]
+async fn a_customer_signs_in_by_link_and_by_code_and_signs_out_without_javascript() {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
+    let new = NewCustomer {
+        name: CustomerName::parse("李娜").unwrap(),
+        email: Some(Email::parse("li.na@example.com").unwrap()),
+        phone: None,
+        language: "en",
+        created_by: None,
+        at: Utc::now(),
+    };
+    customers::create(&app.portal.db, &app.portal.vault, &new)
+        .await
+        .unwrap();
+
+    // Asking: the same answer for a known and an unknown address.
+    let known = post(
+        &app,
+        RequestSignIn::PATH,
+        &[("email", "li.na@example.com")],
+        "",
+    )
+    .await;
+    let unknown = post(
+        &app,
+        RequestSignIn::PATH,
+        &[("email", "nobody@example.com")],
+        "",
+    )
+    .await;
+    for r in [&known, &unknown] {
+        assert_eq!(r.status(), StatusCode::FOUND);
+        assert_eq!(location(r), "/signin/sent");
+        assert!(
+            set_cookie(r, "signin_pending")
+                .unwrap()
+                .contains("HttpOnly")
+        );
+    }
+    let bad = post(
+        &app,
+        RequestSignIn::PATH,
+        &[("email", "li.na@example.com\r\nBcc: x@evil.example")],
+        "",
+    )
+    .await;
+    assert_eq!(location(&bad), "/signin?error=email");
+    let page = app
+        .get_in("/signin?error=email", "en")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Please enter a valid email address"));
+
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            !sink.received().is_empty()
+        })
+        .await
+    );
+    let text = mail_text(&sink.received()[0].data);
+    let start = text.find(&format!("{PUBLIC_URL}/signin/link?t=")).unwrap();
+    let link = text[start..].split_whitespace().next().unwrap().to_owned();
+    let token: String = link.split("?t=").nth(1).unwrap().chars().take(43).collect();
+    let path = format!("/signin/link?t={token}");
+
+    // A mail scanner's GET and HEAD spend nothing; the page names the masked address.
+    for _ in 0..2 {
+        let page = app.get_in(&path, "en").await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("l***@example.com") && !html.contains("li.na@example.com"));
+    }
+    assert_eq!(
+        app.client
+            .head(app.url(&path))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    // The button's POST signs this browser in.
+    let signed = post(&app, ConfirmLink::PATH, &[("t", &token)], "").await;
+    assert_eq!(signed.status(), StatusCode::FOUND);
+    assert_eq!(location(&signed), "/me");
+    let session_cookie =
+        set_cookie(&signed, "__Host-portal_session").expect("a __Host- session cookie");
+    for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(session_cookie.contains(attr), "{session_cookie}");
+    }
+    let session = pair(&session_cookie);
+    let home = app
+        .client
+        .get(app.url("/me"))
+        .header("cookie", &session)
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    assert!(
+        home.text()
+            .await
+            .unwrap()
+            .contains("You are signed in as l***@example.com.")
+    );
+
+    // The link works once.
+    let again = post(&app, ConfirmLink::PATH, &[("t", &token)], "").await;
+    assert_eq!(location(&again), "/signin?error=expired");
+
+    // Sign-out ends the session at once and clears site data; the old cookie is worthless.
+    let out = post(&app, SignOut::PATH, &[], &session).await;
+    assert_eq!(location(&out), "/");
+    assert_eq!(out.headers()["clear-site-data"], "\"cookies\", \"storage\"");
+    assert!(
+        set_cookie(&out, "__Host-portal_session")
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let replay = app
+        .client
+        .get(app.url("/me"))
+        .header("cookie", &session)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::FOUND);
+    assert_eq!(location(&replay), "/signin");
+
+    // The code path: typed into the browser that asked (it holds the pending cookie).
+    let asked = post(
+        &app,
+        RequestSignIn::PATH,
+        &[("email", "li.na@example.com")],
+        "",
+    )
+    .await;
+    let pending = pair(&set_cookie(&asked, "signin_pending").unwrap());
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            sink.received().len() == 2
+        })
+        .await
+    );
+    let text = mail_text(&sink.received()[1].data);
+    let code = text.split("where you asked: ").nth(1).unwrap()[..6].to_owned();
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let miss = post(&app, ConfirmCode::PATH, &[("code", wrong)], &pending).await;
+    assert_eq!(location(&miss), "/signin/sent?error=code");
+    let other_browser = post(&app, ConfirmCode::PATH, &[("code", &code)], "").await;
+    assert_eq!(
+        location(&other_browser),
+        "/signin?error=expired",
+        "the code only works where it was asked for"
+    );
+    let ok = post(&app, ConfirmCode::PATH, &[("code", &code)], &pending).await;
+    assert_eq!(location(&ok), "/me");
+    assert!(set_cookie(&ok, "__Host-portal_session").is_some());
+}
