@@ -20,7 +20,9 @@ async function settled(page: Page, jsEnabled: boolean) {
 async function readMail(page: Page, to: string): Promise<string> {
   let text = '';
   await expect(async () => {
-    await page.goto('/dev/mailbox');
+    // A fresh URL each time: a repeated navigation to the same URL may be answered from the page
+    // the browser already has.
+    await page.goto(`/dev/mailbox?at=${Date.now()}`);
     const mail = page.locator('article.mail').filter({ hasText: to }).first();
     text = (await mail.locator('pre.mail-body').textContent()) ?? '';
     expect(text).toContain('/signin/link?t=');
