@@ -118,6 +118,10 @@ async fn a_customer_signs_in_by_link_and_by_code_and_signs_out_without_javascrip
         .await
     );
     let text = mail_text(&sink.received()[0].data);
+    assert!(
+        !text.contains("evil.example"),
+        "no link to the host the request named"
+    );
     let start = text.find(&format!("{PUBLIC_URL}/signin/link?t=")).unwrap();
     let link = text[start..].split_whitespace().next().unwrap().to_owned();
     let token: String = link.split("?t=").nth(1).unwrap().chars().take(43).collect();
