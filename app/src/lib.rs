@@ -193,7 +193,11 @@ fn Header() -> impl IntoView {
             <A href="/" attr:class="salon-name">{site.salon_name.clone()}</A>
             <form class="lang-switch" method="post" action="/lang">
                 <input type="hidden" name="lang" value=other.code()/>
-                <input type="hidden" name="next" value=move || location.pathname.get()/>
+                <input type="hidden" name="next" value=move || {
+                    // Leptos gives the query without its `?`.
+                    let search = location.search.get();
+                    if search.is_empty() { location.pathname.get() } else { format!("{}?{search}", location.pathname.get()) }
+                }/>
                 <button type="submit" lang=other.html_lang() aria-label=format!("{}: {}", t.language, other.t().this_language)>
                     {other.t().this_language}
                 </button>

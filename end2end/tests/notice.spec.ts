@@ -93,3 +93,11 @@ test('the dev mailbox page is there in dev mode', async ({ page, javaScriptEnabl
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('开发邮箱');
   await noHorizontalScroll(page);
 });
+
+test('switching language keeps the query string, so an open sign-in link survives it', async ({ page, javaScriptEnabled }) => {
+  await page.goto('/signin?error=email');
+  await settled(page, javaScriptEnabled);
+  await page.getByRole('button', { name: /English/ }).click();
+  await expect(page).toHaveURL(/\/signin\?error=email$/);
+  await expect(page.getByRole('alert')).toContainText('Please enter a valid email address');
+});
