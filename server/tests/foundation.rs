@@ -308,6 +308,7 @@ async fn the_dev_mailbox_lists_mail_only_when_no_smtp_server_is_configured() {
         to: portal_core::email::Email::parse("mailbox-test@example.com").unwrap(),
         subject: "您的登录链接".into(),
         text: "Hello from the outbox".into(),
+        html: None,
     };
     app.portal
         .enqueue_mail(&app.portal.db, None, "test", &mail)

@@ -75,6 +75,7 @@ async fn logs_record_requests_and_mail_without_any_personal_value() {
         to: Email::parse(secret).unwrap(),
         subject: format!("Hi {phone}"),
         text: secret.into(),
+        html: Some(format!("<p>{secret}</p>")),
     };
     app.portal
         .enqueue_mail(&app.portal.db, None, "test", &mail)

@@ -16,6 +16,7 @@ fn mail(to: &str) -> OutgoingMail {
         to: Email::parse(to).unwrap(),
         subject: "登录验证码 / Your sign-in code".into(),
         text: "123456".into(),
+        html: None,
     }
 }
 

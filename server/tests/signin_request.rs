@@ -82,6 +82,10 @@ async fn an_address_on_record_gets_one_mail_with_a_link_and_a_code_that_each_sig
         "English for an English customer"
     );
     assert!(text.contains("valid for 10 minutes"));
+    assert!(
+        text.contains("multipart/alternative") && text.contains("text/html"),
+        "plain text and HTML"
+    );
     let token = link_token(&text);
     assert_eq!(
         spend_link(&app.portal.db, &token, Purpose::SignIn, Utc::now())

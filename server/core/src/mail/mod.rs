@@ -36,6 +36,25 @@ pub struct OutgoingMail {
     pub subject: String,
     /// Plain-text body.
     pub text: String,
+    /// Optional HTML alternative of the same content (sent as multipart/alternative).
+    #[serde(default)]
+    pub html: Option<String>,
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Wakes the outbox worker right after a transaction that queued mail commits.

@@ -5,7 +5,7 @@ use std::{path::PathBuf, time::Duration};
 use chrono::Utc;
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor, message::Mailbox,
-    message::header::ContentType,
+    message::MultiPart, message::header::ContentType,
 };
 use sea_orm::{
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -62,13 +62,20 @@ impl Transport {
             Self::Smtp(smtp) => {
                 let from: Mailbox = from.parse().map_err(|_| DeliveryError::Build)?;
                 let to: Mailbox = mail.to.as_str().parse().map_err(|_| DeliveryError::Build)?;
-                let msg = Message::builder()
+                let builder = Message::builder()
                     .from(from)
                     .to(to)
-                    .subject(mail.subject.clone())
-                    .header(ContentType::TEXT_PLAIN)
-                    .body(mail.text.clone())
-                    .map_err(|_| DeliveryError::Build)?;
+                    .subject(mail.subject.clone());
+                let msg = match &mail.html {
+                    Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                        mail.text.clone(),
+                        html.clone(),
+                    )),
+                    None => builder
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(mail.text.clone()),
+                }
+                .map_err(|_| DeliveryError::Build)?;
                 smtp.send(msg).await.map(|_| ()).map_err(|e| {
                     // The server's text may echo the address: keep only the code.
                     DeliveryError::Smtp(match e.status() {
