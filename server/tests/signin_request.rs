@@ -6,12 +6,8 @@ mod support;
 use std::time::Duration;
 
 use chrono::Utc;
-use portal_core::{
-    customers::{self, CustomerName, NewCustomer},
-    email::Email,
-    signin::{
-        CodeOutcome, Purpose, RequestError, request_link, spend_code_for, spend_link, throttle,
-    },
+use portal_core::signin::{
+    CodeOutcome, Purpose, RequestError, request_link, spend_code_for, spend_link, throttle,
 };
 use support::{PUBLIC_URL, eventually, smtp::SmtpSink, spawn_app_with};
 
@@ -19,21 +15,6 @@ async fn app_with_sink() -> (support::TestApp, SmtpSink) {
     let sink = SmtpSink::start().await;
     let url = sink.url();
     (spawn_app_with(|s| s.smtp_url = Some(url)).await, sink)
-}
-
-async fn customer(app: &support::TestApp, email: &str, language: &'static str) -> i64 {
-    let new = NewCustomer {
-        name: CustomerName::parse("测试").unwrap(),
-        email: Some(Email::parse(email).unwrap()),
-        phone: None,
-        language,
-        created_by: None,
-        at: Utc::now(),
-    };
-    customers::create(&app.portal.db, &app.portal.vault, &new)
-        .await
-        .unwrap()
-        .0
 }
 
 /// The decoded text body of a received mail (quoted-printable or base64 bodies are decoded by
@@ -58,7 +39,7 @@ fn link_token(text: &str) -> String {
 #[tokio::test]
 async fn an_address_on_record_gets_one_mail_with_a_link_and_a_code_that_each_sign_in() {
     let (app, sink) = app_with_sink().await;
-    let c = customer(&app, "li.na@example.com", "en").await;
+    let c = support::customer(&app, "li.na@example.com", "en").await;
     let pending = request_link(
         &app.portal,
         " Li.Na@Example.com ",
@@ -123,7 +104,7 @@ async fn an_address_on_record_gets_one_mail_with_a_link_and_a_code_that_each_sig
 #[tokio::test]
 async fn unknown_and_erased_addresses_get_the_same_answer_and_no_mail() {
     let (app, sink) = app_with_sink().await;
-    let c = customer(&app, "gone@example.com", "zh").await;
+    let c = support::customer(&app, "gone@example.com", "zh").await;
     // Erasure clears the blind index (the deletion flow does this, with the key shredding).
     app.portal
         .vault
@@ -151,7 +132,7 @@ async fn unknown_and_erased_addresses_get_the_same_answer_and_no_mail() {
 #[tokio::test]
 async fn malformed_addresses_are_refused_before_any_mail_is_built() {
     let (app, sink) = app_with_sink().await;
-    customer(&app, "victim@example.com", "zh").await;
+    support::customer(&app, "victim@example.com", "zh").await;
     for bad in [
         "victim@example.com\r\nBcc: x@evil.example",
         "not-an-address",
@@ -173,7 +154,7 @@ async fn malformed_addresses_are_refused_before_any_mail_is_built() {
 #[tokio::test]
 async fn the_mail_is_chinese_for_a_chinese_customer_and_throttled_per_address() {
     let (app, sink) = app_with_sink().await;
-    customer(&app, "wang@example.com", "zh").await;
+    support::customer(&app, "wang@example.com", "zh").await;
     let now = Utc::now();
     for _ in 0..throttle::PER_ADDRESS.max + 2 {
         request_link(&app.portal, "wang@example.com", "198.51.100.7", now)

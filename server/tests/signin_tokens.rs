@@ -4,34 +4,15 @@
 mod support;
 
 use chrono::{Duration, Utc};
-use portal_core::{
-    customers::{self, CustomerName, NewCustomer},
-    email::Email,
-    signin::{
-        CodeOutcome, LIFETIME, MAX_CODE_TRIES, Purpose, issue, spend_code, spend_link, throttle,
-    },
+use portal_core::signin::{
+    CodeOutcome, LIFETIME, MAX_CODE_TRIES, Purpose, issue, spend_code, spend_link, throttle,
 };
 use support::spawn_app;
-
-async fn customer(app: &support::TestApp, email: &str) -> i64 {
-    let new = NewCustomer {
-        name: CustomerName::parse("测试").unwrap(),
-        email: Some(Email::parse(email).unwrap()),
-        phone: None,
-        language: "zh",
-        created_by: None,
-        at: Utc::now(),
-    };
-    customers::create(&app.portal.db, &app.portal.vault, &new)
-        .await
-        .unwrap()
-        .0
-}
 
 #[tokio::test]
 async fn a_link_is_256_bits_stored_only_as_a_hash_and_spent_once() {
     let app = spawn_app().await;
-    let c = customer(&app, "once@example.com").await;
+    let c = support::customer(&app, "once@example.com", "zh").await;
     let now = Utc::now();
     let t = issue(&app.portal.db, &app.portal.vault, c, Purpose::SignIn, now)
         .await
@@ -71,7 +52,7 @@ async fn a_link_is_256_bits_stored_only_as_a_hash_and_spent_once() {
 #[tokio::test]
 async fn twenty_parallel_spends_of_one_link_give_one_sign_in() {
     let app = spawn_app().await;
-    let c = customer(&app, "race@example.com").await;
+    let c = support::customer(&app, "race@example.com", "zh").await;
     let now = Utc::now();
     let t = issue(&app.portal.db, &app.portal.vault, c, Purpose::SignIn, now)
         .await
@@ -96,7 +77,7 @@ async fn twenty_parallel_spends_of_one_link_give_one_sign_in() {
 #[tokio::test]
 async fn a_link_expires_after_ten_minutes_and_serves_only_its_purpose() {
     let app = spawn_app().await;
-    let c = customer(&app, "late@example.com").await;
+    let c = support::customer(&app, "late@example.com", "zh").await;
     let now = Utc::now();
     let db = &app.portal.db;
     let t = issue(db, &app.portal.vault, c, Purpose::SignIn, now)
@@ -129,7 +110,7 @@ async fn a_link_expires_after_ten_minutes_and_serves_only_its_purpose() {
 #[tokio::test]
 async fn a_newer_link_kills_the_older_ones() {
     let app = spawn_app().await;
-    let c = customer(&app, "newer@example.com").await;
+    let c = support::customer(&app, "newer@example.com", "zh").await;
     let now = Utc::now();
     let db = &app.portal.db;
     let old = issue(db, &app.portal.vault, c, Purpose::SignIn, now)
@@ -176,7 +157,7 @@ async fn a_newer_link_kills_the_older_ones() {
 async fn the_code_signs_in_once_and_is_burned_after_five_wrong_tries() {
     let app = spawn_app().await;
     let (db, vault) = (&app.portal.db, &app.portal.vault);
-    let c = customer(&app, "code@example.com").await;
+    let c = support::customer(&app, "code@example.com", "zh").await;
     let now = Utc::now();
     let t = issue(db, vault, c, Purpose::SignIn, now).await.unwrap();
     assert_eq!(

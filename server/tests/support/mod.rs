@@ -150,3 +150,20 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// A customer on record with `email`, created (and sealed) the way the portal does it.
+pub async fn customer(app: &TestApp, email: &str, language: &'static str) -> i64 {
+    use portal_core::customers::{self, CustomerName, NewCustomer};
+    let new = NewCustomer {
+        name: CustomerName::parse("测试顾客").expect("valid name"),
+        email: Some(portal_core::email::Email::parse(email).expect("valid test address")),
+        phone: None,
+        language,
+        created_by: None,
+        at: chrono::Utc::now(),
+    };
+    customers::create(&app.portal.db, &app.portal.vault, &new)
+        .await
+        .expect("customer created")
+        .0
+}

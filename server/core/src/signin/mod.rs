@@ -16,7 +16,7 @@ use hmac::{Hmac, KeyInit as _, Mac};
 use rand::{Rng, TryRngCore};
 use sea_orm::{
     ConnectionTrait, TransactionSession, TransactionTrait,
-    sea_query::{Expr, ExprTrait, Query},
+    sea_query::{Condition, Expr, ExprTrait, Query},
 };
 use sha2::{Digest, Sha256};
 
@@ -158,11 +158,12 @@ pub async fn issue<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// The usable-token conditions, shared by every spend.
-fn usable(q: &mut sea_orm::sea_query::UpdateStatement, purpose: Purpose, now: DateTime<Utc>) {
-    q.and_where(Expr::col("purpose").eq(purpose.as_str()))
-        .and_where(Expr::col("used_at").is_null())
-        .and_where(Expr::col("expires_at").gt(now))
-        .and_where(Expr::col("failed_attempts").lt(MAX_CODE_TRIES));
+fn usable(purpose: Purpose, now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(Expr::col("purpose").eq(purpose.as_str()))
+        .add(Expr::col("used_at").is_null())
+        .add(Expr::col("expires_at").gt(now))
+        .add(Expr::col("failed_attempts").lt(MAX_CODE_TRIES))
 }
 
 async fn customer_of(
@@ -198,7 +199,7 @@ pub async fn spend_link(
         .value("used_at", now)
         .and_where(Expr::col("token_hash").eq(hash.clone()))
         .to_owned();
-    usable(&mut q, purpose, now);
+    q.cond_where(usable(purpose, now));
     if db.execute(&q).await?.rows_affected() != 1 {
         return Ok(None);
     }
@@ -237,7 +238,7 @@ pub async fn spend_code(
             .value("used_at", now)
             .and_where(Expr::col("id").eq(id))
             .to_owned();
-        usable(&mut spend, purpose, now);
+        spend.cond_where(usable(purpose, now));
         if db.execute(&spend).await?.rows_affected() == 1 {
             return Ok(match customer_of(db, "id", id.into()).await? {
                 Some(c) => CodeOutcome::Accepted(c),
@@ -251,7 +252,7 @@ pub async fn spend_code(
         .value("failed_attempts", Expr::col("failed_attempts").add(1))
         .and_where(Expr::col("id").eq(id))
         .to_owned();
-    usable(&mut burn, purpose, now);
+    burn.cond_where(usable(purpose, now));
     if db.execute(&burn).await?.rows_affected() != 1 {
         return Ok(CodeOutcome::Unusable);
     }
@@ -275,10 +276,7 @@ pub async fn peek_link(
         .column("customer_id")
         .from("one_time_tokens")
         .and_where(Expr::col("token_hash").eq(token_hash(token)))
-        .and_where(Expr::col("purpose").eq(purpose.as_str()))
-        .and_where(Expr::col("used_at").is_null())
-        .and_where(Expr::col("expires_at").gt(now))
-        .and_where(Expr::col("failed_attempts").lt(MAX_CODE_TRIES))
+        .cond_where(usable(purpose, now))
         .to_owned();
     Ok(match db.query_one(&q).await? {
         Some(row) => row.try_get("", "customer_id")?,
