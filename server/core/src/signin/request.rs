@@ -109,8 +109,9 @@ fn sign_in_html(language: &str, salon: &str, link: &str, code: &str) -> String {
 }
 
 /// Takes a request for a sign-in link. Known, unknown and erased addresses, and throttled
-/// requests, all get the same `Pending`; a mail is queued (never sent inline) only for an
-/// address on record within the throttles.
+/// requests, all get the same `Pending` after the same work (parse, two throttle hits); the
+/// lookup, the token and the queued mail happen after the answer, in a task of their own, so
+/// neither the body nor the timing tells whether the address is on record (ASVS v5 6.3.8).
 pub async fn request_link(
     portal: &Portal,
     email_input: &str,
@@ -144,8 +145,28 @@ pub async fn request_link(
         tracing::info!("sign-in request throttled");
         return Ok(pending);
     }
+    let portal = portal.clone();
+    let browser = browser_hash(&pending.handle);
+    // Lost only if the process dies in the next milliseconds; the customer then asks again.
+    tokio::spawn(async move {
+        if let Err(e) = deliver_link(&portal, email, browser, now).await {
+            tracing::error!(error = %e, "sign-in mail not queued");
+        }
+    });
+    Ok(pending)
+}
+
+/// For an address on record: a new token bound to the asking browser, and its mail, queued in
+/// one transaction. Nothing for any other address.
+async fn deliver_link(
+    portal: &Portal,
+    email: Email,
+    browser: Vec<u8>,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    let (db, vault) = (&portal.db, &portal.vault);
     let Some(customer) = customers::find_by_email(db, vault, &email).await? else {
-        return Ok(pending);
+        return Ok(());
     };
     let lang_row = db
         .query_one(
@@ -155,22 +176,19 @@ pub async fn request_link(
                 .and_where(Expr::col("id").eq(customer))
                 .to_owned(),
         )
-        .await
-        .map_err(CoreError::from)?;
+        .await?;
     let language: String = match lang_row {
-        Some(r) => r
-            .try_get("", "preferred_language")
-            .map_err(CoreError::from)?,
+        Some(r) => r.try_get("", "preferred_language")?,
         None => "zh".into(),
     };
-    let tx = db.begin().await.map_err(CoreError::from)?;
+    let tx = db.begin().await?;
     let issued = issue(&tx, vault, customer, Purpose::SignIn, now).await?;
     let mark = Query::update()
         .table("one_time_tokens")
-        .value("browser_hash", browser_hash(&pending.handle))
+        .value("browser_hash", browser)
         .and_where(Expr::col("id").eq(issued.id))
         .to_owned();
-    tx.execute(&mark).await.map_err(CoreError::from)?;
+    tx.execute(&mark).await?;
     let mail = sign_in_mail(
         email,
         &language,
@@ -182,9 +200,9 @@ pub async fn request_link(
     portal
         .enqueue_mail(&tx, Some(customer), "sign_in", &mail)
         .await?;
-    tx.commit().await.map_err(CoreError::from)?;
+    tx.commit().await?;
     portal.outbox.notify();
-    Ok(pending)
+    Ok(())
 }
 
 /// Checks a code typed into the browser that holds `handle`.
