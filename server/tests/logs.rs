@@ -9,6 +9,8 @@ use std::{
     time::Duration,
 };
 
+use app::signin::{ConfirmLink, RequestSignIn};
+use leptos::server_fn::ServerFn;
 use portal_core::{email::Email, mail::OutgoingMail};
 use support::{PUBLIC_URL, eventually, smtp::SmtpSink, spawn_app_with};
 
@@ -88,6 +90,55 @@ async fn logs_record_requests_and_mail_without_any_personal_value() {
         })
         .await
     );
+
+    // A whole sign-in: the address, the link's token, the code, the browser handle and the
+    // session cookie all pass through requests; none may reach the logs.
+    support::customer(&app, secret, "en").await;
+    let asked = app
+        .client
+        .post(app.url(RequestSignIn::PATH))
+        .header("origin", PUBLIC_URL)
+        .header("accept", "text/html")
+        .form(&[("email", secret)])
+        .send()
+        .await
+        .unwrap();
+    let pending = cookie_pair(&asked, "signin_pending");
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            sink.received().len() == 2
+        })
+        .await
+    );
+    let text = sink.received()[1]
+        .data
+        .replace("=\r\n", "")
+        .replace("=3D", "=");
+    let token: String = text
+        .split("/signin/link?t=")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take(43)
+        .collect();
+    let code = text.split("where you asked: ").nth(1).unwrap()[..6].to_owned();
+    app.get_in(&format!("/signin/link?t={token}"), "en").await;
+    let signed = app
+        .client
+        .post(app.url(ConfirmLink::PATH))
+        .header("origin", PUBLIC_URL)
+        .header("accept", "text/html")
+        .form(&[("t", &token)])
+        .send()
+        .await
+        .unwrap();
+    let session = cookie_pair(&signed, "__Host-portal_session");
+    app.client
+        .get(app.url("/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
@@ -102,7 +153,30 @@ async fn logs_record_requests_and_mail_without_any_personal_value() {
         "every line is JSON"
     );
     // ...and carry nothing personal.
-    for value in [secret, "li.na.secret", phone] {
+    assert!(logs.contains(r#""path":"/signin/link""#), "{logs}");
+    let session_jwt = session.split_once('=').unwrap().1;
+    let handle = pending.split_once('=').unwrap().1;
+    for value in [
+        secret,
+        "li.na.secret",
+        phone,
+        &token,
+        &token[..12],
+        session_jwt,
+        handle,
+        &format!("\"{code}\""),
+    ] {
         assert!(!logs.contains(value), "logs contain {value}:\n{logs}");
     }
+}
+
+fn cookie_pair(resp: &reqwest::Response, name: &str) -> String {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .and_then(|c| c.split(';').next())
+        .expect("the cookie is set")
+        .to_owned()
 }

@@ -299,3 +299,62 @@ async fn asking_for_a_link_takes_as_long_for_an_unknown_address_as_for_a_known_o
         "known {mk:.0} µs vs unknown {mu:.0} µs (allowed difference {allowed:.0} µs)"
     );
 }
+
+#[tokio::test]
+async fn after_sign_in_the_customer_lands_only_on_an_allowlisted_customer_page() {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
+    support::customer(&app, "zhao@example.com", "en").await;
+
+    // A signed-out visit to a customer page sends the visitor to sign in, and back afterwards.
+    let page = app.get_in("/signin?next=/me/requests", "en").await;
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(r#"name="next" value="/me/requests""#),
+        "{html}"
+    );
+
+    for (i, (next, lands)) in [
+        ("/me/requests", "/me/requests"),
+        ("//evil.example", "/me"),
+        ("/\\evil.example", "/me"),
+        ("javascript:alert(1)", "/me"),
+        ("https://evil.example/me", "/me"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let asked = post(
+            &app,
+            RequestSignIn::PATH,
+            &[("email", "zhao@example.com"), ("next", next)],
+            "",
+        )
+        .await;
+        let mut cookies = vec![pair(&set_cookie(&asked, "signin_pending").unwrap())];
+        // Only an allowlisted page is remembered at all.
+        let kept = set_cookie(&asked, "signin_next").unwrap();
+        if lands == "/me" {
+            assert!(kept.contains("Max-Age=0"), "{next:?}: {kept}");
+        } else {
+            cookies.push(pair(&kept));
+        }
+        assert!(
+            eventually(Duration::from_secs(10), || async {
+                sink.received().len() == i + 1
+            })
+            .await
+        );
+        let text = mail_text(&sink.received()[i].data);
+        let code = text.split("where you asked: ").nth(1).unwrap()[..6].to_owned();
+        let ok = post(
+            &app,
+            ConfirmCode::PATH,
+            &[("code", &code)],
+            &cookies.join("; "),
+        )
+        .await;
+        assert_eq!(location(&ok), lands, "next = {next:?}");
+    }
+}

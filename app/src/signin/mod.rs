@@ -16,6 +16,8 @@ mod ssr {
     use crate::PortalError;
 
     pub const PENDING: &str = "signin_pending";
+    /// The allowlisted page to land on after sign-in, kept by the browser that asked.
+    pub const NEXT: &str = "signin_next";
 
     pub fn portal() -> Result<Portal, PortalError> {
         use_context::<Portal>().ok_or(PortalError::Internal)
@@ -65,6 +67,22 @@ mod ssr {
         Ok(sessions::resume(&p.db, &p.session_keys, &token, chrono::Utc::now()).await?)
     }
 
+    /// The signed-in customer of this request, or a redirect to `/signin` that comes back to
+    /// `page` afterwards (every customer page starts here).
+    pub async fn customer(page: &str) -> Result<(Portal, i64, sessions::Session), PortalError> {
+        let p = portal()?;
+        if let Some(session) = current(&p).await?
+            && let sessions::Subject::Customer(id) = session.subject
+        {
+            return Ok((p, id, session));
+        }
+        match portal_core::signin::landing(Some(page)) {
+            portal_core::signin::HOME => leptos_axum::redirect("/signin"),
+            page => leptos_axum::redirect(&format!("/signin?next={page}")),
+        }
+        Err(PortalError::SignInRequired)
+    }
+
     pub async fn sign_in(p: &Portal, customer: i64) -> Result<(), PortalError> {
         let token = sessions::start(
             &p.db,
@@ -80,19 +98,26 @@ mod ssr {
             sessions::ABSOLUTE.num_seconds(),
         );
         set_cookie(p, PENDING, "", 0);
-        leptos_axum::redirect("/me");
+        set_cookie(p, NEXT, "", 0);
+        let next = cookie(NEXT);
+        leptos_axum::redirect(portal_core::signin::landing(next.as_deref()));
         Ok(())
     }
 }
 
-/// Takes the address; the answer is the same for every address.
+/// Takes the address; the answer is the same for every address. `next` (a customer page to land
+/// on after sign-in) is kept only when it passes the allowlist.
 #[server]
-pub async fn request_sign_in(email: String) -> Result<(), PortalError> {
-    use portal_core::signin::{RequestError, request_link};
+pub async fn request_sign_in(email: String, next: Option<String>) -> Result<(), PortalError> {
+    use portal_core::signin::{HOME, RequestError, landing, request_link};
     let p = ssr::portal()?;
     match request_link(&p, &email, &ssr::client_ip().await, chrono::Utc::now()).await {
         Ok(pending) => {
             ssr::set_cookie(&p, ssr::PENDING, &pending.handle, 600);
+            match landing(next.as_deref()) {
+                HOME => ssr::set_cookie(&p, ssr::NEXT, "", 0),
+                page => ssr::set_cookie(&p, ssr::NEXT, page, 600),
+            }
             leptos_axum::redirect("/signin/sent");
             Ok(())
         }
@@ -161,16 +186,8 @@ pub struct MeView {
 /// The signed-in customer, or a redirect to the sign-in page.
 #[server]
 pub async fn me() -> Result<MeView, PortalError> {
-    use portal_core::{customers, sessions::Subject};
-    let p = ssr::portal()?;
-    let Some(session) = ssr::current(&p).await? else {
-        leptos_axum::redirect("/signin");
-        return Err(PortalError::SignInRequired);
-    };
-    let Subject::Customer(id) = session.subject else {
-        leptos_axum::redirect("/signin");
-        return Err(PortalError::SignInRequired);
-    };
+    use portal_core::customers;
+    let (p, id, _) = ssr::customer("/me").await?;
     let contact = customers::contact(&p.db, &p.vault, id).await?;
     Ok(MeView {
         email: contact
@@ -209,6 +226,8 @@ fn error_param() -> Memo<Option<String>> {
 pub fn SignInPage() -> impl IntoView {
     let t = use_texts();
     let error = error_param();
+    let q = use_query_map();
+    let next = Memo::new(move |_| q.read().get("next"));
     view! {
         <section class="card">
             <h1>{t.signin_title}</h1>
@@ -218,6 +237,7 @@ pub fn SignInPage() -> impl IntoView {
                 view! { <p class="banner" role="alert">{msg}</p> }
             })}
             <form method="post" action=RequestSignIn::PATH>
+                {move || next.get().map(|n| view! { <input type="hidden" name="next" value=n/> })}
                 <label for="email">{t.signin_email_label}</label>
                 <input id="email" name="email" type="email" autocomplete="email" required maxlength="254"/>
                 <button type="submit" class="button">{t.signin_send}</button>

@@ -5,9 +5,11 @@
 //! after 5 wrong tries. Both live 10 minutes, are spent once by one conditional UPDATE, and are
 //! bound to their purpose; a newer token of the same purpose kills the older ones.
 
+mod landing;
 mod request;
 pub mod throttle;
 
+pub use landing::{HOME, landing};
 pub use request::{Pending, RequestError, request_link, sign_in_mail, spend_code_for};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
