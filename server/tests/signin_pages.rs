@@ -358,3 +358,50 @@ async fn after_sign_in_the_customer_lands_only_on_an_allowlisted_customer_page()
         assert_eq!(location(&ok), lands, "next = {next:?}");
     }
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_is_throttled_on_the_address_the_proxy_saw() {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = spawn_app_with(|s| {
+        s.smtp_url = Some(url);
+        s.trusted_proxies = 1;
+    })
+    .await;
+    support::customer(&app, "qian@example.com", "zh").await;
+    let ask = |email: String, forwarded_for: &'static str| {
+        app.client
+            .post(app.url(RequestSignIn::PATH))
+            .header("origin", PUBLIC_URL)
+            .header("accept", "text/html")
+            .header("x-forwarded-for", forwarded_for)
+            .form(&[("email", email)])
+            .send()
+    };
+    // One client uses up its hour (all peers are 127.0.0.1: the proxy).
+    for i in 0..portal_core::signin::throttle::PER_IP.max {
+        let r = ask(format!("nobody{i}@example.com"), "203.0.113.1")
+            .await
+            .unwrap();
+        assert_eq!(location(&r), "/signin/sent");
+    }
+    // Its next ask gets the same answer and no mail, whatever it writes in front.
+    let r = ask("qian@example.com".into(), "198.51.100.99, 203.0.113.1")
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/signin/sent");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(sink.received().is_empty(), "throttled client got a mail");
+    // Another client behind the same proxy is not held back, even naming the throttled one.
+    let r = ask("qian@example.com".into(), "203.0.113.1, 203.0.113.2")
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/signin/sent");
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            sink.received().len() == 1
+        })
+        .await,
+        "the other client's mail"
+    );
+}

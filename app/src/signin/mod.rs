@@ -52,12 +52,21 @@ mod ssr {
         use_context::<http::request::Parts>().and_then(|p| crate::cookie_value(&p.headers, name))
     }
 
-    pub async fn client_ip() -> String {
+    /// The client's address, for throttles (never logged or stored in the clear).
+    pub async fn client_ip(p: &Portal) -> String {
         use axum::extract::ConnectInfo;
-        leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
-            .await
-            .map(|ConnectInfo(a)| a.ip().to_string())
-            .unwrap_or_default()
+        let Ok(ConnectInfo(peer)) =
+            leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>().await
+        else {
+            return String::new();
+        };
+        let parts = use_context::<http::request::Parts>();
+        let forwarded: Vec<&str> = parts
+            .iter()
+            .flat_map(|p| p.headers.get_all("x-forwarded-for"))
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        p.settings.client_ip(peer.ip(), &forwarded).to_string()
     }
 
     pub async fn current(p: &Portal) -> Result<Option<sessions::Session>, PortalError> {
@@ -111,7 +120,7 @@ mod ssr {
 pub async fn request_sign_in(email: String, next: Option<String>) -> Result<(), PortalError> {
     use portal_core::signin::{HOME, RequestError, landing, request_link};
     let p = ssr::portal()?;
-    match request_link(&p, &email, &ssr::client_ip().await, chrono::Utc::now()).await {
+    match request_link(&p, &email, &ssr::client_ip(&p).await, chrono::Utc::now()).await {
         Ok(pending) => {
             ssr::set_cookie(&p, ssr::PENDING, &pending.handle, 600);
             match landing(next.as_deref()) {

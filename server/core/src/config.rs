@@ -3,7 +3,12 @@
 //! Precedence: environment, then the file named by `PORTAL_CONFIG` (keys are the same names as
 //! the variables), then defaults. A bad value is reported as one line naming the setting.
 
-use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
 
 use url::Url;
 
@@ -73,6 +78,9 @@ pub struct Settings {
     pub backup_dir: Option<PathBuf>,
     /// `PORTAL_BACKUP_KEEP`: how many daily data backups to keep (key-store backups: at most 2).
     pub backup_keep: usize,
+    /// `PORTAL_TRUSTED_PROXIES`: how many reverse proxies in front of the portal append to
+    /// `X-Forwarded-For`; 0 (default) means the peer address is the client.
+    pub trusted_proxies: usize,
     /// Time between two scheduled backups (a day).
     pub backup_interval: Duration,
     /// First retry delay of the mail outbox; doubles per failure up to `mail_retry_max`.
@@ -200,7 +208,17 @@ impl Settings {
                     )
                 })?,
         };
+        let trusted_proxies = match get("PORTAL_TRUSTED_PROXIES") {
+            None => 0,
+            Some(v) => v.parse::<usize>().ok().filter(|n| *n <= 5).ok_or_else(|| {
+                bad(
+                    "PORTAL_TRUSTED_PROXIES",
+                    "must be a whole number from 0 to 5",
+                )
+            })?,
+        };
         Ok(Self {
+            trusted_proxies,
             backup_dir: get("PORTAL_BACKUP_DIR").map(PathBuf::from),
             backup_keep,
             backup_interval: Duration::from_secs(24 * 3600),
@@ -228,6 +246,25 @@ impl Settings {
     /// True when mail goes to files in the data directory instead of an SMTP server.
     pub fn dev_mailbox(&self) -> bool {
         self.smtp_url.is_none()
+    }
+
+    /// The client's address: the peer, or with `trusted_proxies` = n the n-th address from the
+    /// right of `X-Forwarded-For` (the one our own first proxy saw). Entries further left are
+    /// the client's to forge, so they are never used; a short or garbled header falls back to
+    /// the peer, which over-throttles rather than under-throttles.
+    pub fn client_ip(&self, peer: IpAddr, forwarded_for: &[&str]) -> IpAddr {
+        if self.trusted_proxies == 0 {
+            return peer;
+        }
+        let hops: Vec<&str> = forwarded_for
+            .iter()
+            .flat_map(|h| h.split(','))
+            .map(str::trim)
+            .collect();
+        hops.len()
+            .checked_sub(self.trusted_proxies)
+            .and_then(|i| hops[i].parse().ok())
+            .unwrap_or(peer)
     }
 
     /// Cookies may drop `Secure` only for plain http on the local machine.
@@ -263,6 +300,36 @@ mod tests {
     }
 
     #[test]
+    fn the_client_address_comes_from_forwarded_for_only_as_far_as_proxies_are_trusted() {
+        let peer: IpAddr = "10.0.0.2".parse().unwrap();
+        let direct = with(&[]).unwrap();
+        assert_eq!(
+            direct.client_ip(peer, &["198.51.100.7"]),
+            peer,
+            "forged header ignored"
+        );
+        let one = with(&[("PORTAL_TRUSTED_PROXIES", "1")]).unwrap();
+        // The client wrote the first entry itself; our proxy appended the real one.
+        assert_eq!(
+            one.client_ip(peer, &["1.2.3.4, 198.51.100.7"]),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            one.client_ip(peer, &["1.2.3.4", "198.51.100.7"]),
+            "198.51.100.7".parse::<IpAddr>().unwrap(),
+            "repeated headers count as one list"
+        );
+        assert_eq!(one.client_ip(peer, &[]), peer);
+        assert_eq!(one.client_ip(peer, &["not-an-ip"]), peer);
+        let two = with(&[("PORTAL_TRUSTED_PROXIES", "2")]).unwrap();
+        assert_eq!(
+            two.client_ip(peer, &["1.2.3.4, 2001:db8::7, 10.0.0.9"]),
+            "2001:db8::7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(two.client_ip(peer, &["10.0.0.9"]), peer);
+    }
+
+    #[test]
     fn each_bad_setting_is_named_in_the_error() {
         for (k, v) in [
             ("DATABASE_URL", "mysql://x"),
@@ -273,6 +340,7 @@ mod tests {
             ("LEPTOS_SITE_ADDR", "nowhere"),
             ("PORTAL_LOG_FORMAT", "xml"),
             ("PORTAL_BACKUP_KEEP", "0"),
+            ("PORTAL_TRUSTED_PROXIES", "many"),
         ] {
             let err = with(&[(k, v)]).unwrap_err();
             assert_eq!(err.setting, k);
