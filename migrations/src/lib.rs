@@ -4,6 +4,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261129_000001_initial_schema;
+mod m20261130_000001_staff_sign_in;
 
 /// Every migration of the portal, in the order they apply.
 pub struct Migrator;
@@ -11,6 +12,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261129_000001_initial_schema::Migration)]
+        vec![
+            Box::new(m20261129_000001_initial_schema::Migration),
+            Box::new(m20261130_000001_staff_sign_in::Migration),
+        ]
     }
 }

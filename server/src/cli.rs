@@ -48,6 +48,17 @@ enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// Check the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; name the first broken row, or say the chain is whole.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +191,25 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
             }
             Err(code) => code,
         },
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => match open(settings).await {
+            Ok(p) => match portal_core::audit::verify(&p.db).await {
+                Ok(portal_core::audit::Verdict::Whole { rows }) => {
+                    println!("audit chain whole: {rows} rows");
+                    0
+                }
+                Ok(portal_core::audit::Verdict::Broken { id }) => {
+                    println!("audit chain broken at row {id}");
+                    EXIT_AUDIT_BROKEN
+                }
+                Err(e) => {
+                    eprintln!("audit verify failed: {e}");
+                    1
+                }
+            },
+            Err(code) => code,
+        },
         Command::Staff {
             command: StaffCommand::Add { email, name, role },
         } => {
@@ -218,6 +248,9 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
         }
     }
 }
+
+/// Exit status when `audit verify` finds a broken chain.
+pub const EXIT_AUDIT_BROKEN: i32 = 3;
 
 fn scope(keys: bool) -> backup::Scope {
     if keys {

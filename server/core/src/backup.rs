@@ -58,6 +58,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("locked_until?", Time),
             ("created_at", Time),
             ("updated_at", Time),
+            ("totp_last_step?", I64),
         ],
     ),
     (
@@ -291,6 +292,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("created_at", Time),
             ("expires_at", Time),
             ("used_at?", Time),
+            ("staff_id?", I64),
         ],
     ),
     (

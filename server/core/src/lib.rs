@@ -3,6 +3,8 @@
 //! Plain Rust: nothing here knows about HTTP or Leptos. The server and the pages call into
 //! [`Portal`], which holds the database, the settings and the mail outbox.
 
+pub mod access;
+pub mod audit;
 pub mod backup;
 pub mod config;
 pub mod customers;

@@ -38,6 +38,10 @@ pub enum Purpose {
     EmailChange,
     /// Downloading an export.
     ExportDownload,
+    /// A staff invitation: set a password (24 hours).
+    StaffInvite,
+    /// The second-factor step of a staff sign-in, after the password (5 minutes).
+    StaffStep,
 }
 
 impl Purpose {
@@ -47,6 +51,35 @@ impl Purpose {
             Purpose::SignIn => "sign_in",
             Purpose::EmailChange => "email_change",
             Purpose::ExportDownload => "export",
+            Purpose::StaffInvite => "staff_invite",
+            Purpose::StaffStep => "staff_step",
+        }
+    }
+
+    /// How long a token of this purpose lives.
+    pub fn lifetime(self) -> Duration {
+        match self {
+            Purpose::StaffInvite => Duration::hours(24),
+            Purpose::StaffStep => Duration::minutes(5),
+            _ => LIFETIME,
+        }
+    }
+}
+
+/// Whom a token belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// A customer (sign-in, email change, export download).
+    Customer(i64),
+    /// A member of staff (invitation, second-factor step).
+    Staff(i64),
+}
+
+impl Owner {
+    fn column(self) -> (&'static str, i64) {
+        match self {
+            Owner::Customer(id) => ("customer_id", id),
+            Owner::Staff(id) => ("staff_id", id),
         }
     }
 }
@@ -80,7 +113,7 @@ pub enum CodeOutcome {
     Unusable,
 }
 
-fn token_hash(token: &str) -> Vec<u8> {
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
@@ -105,6 +138,18 @@ pub async fn issue<C: ConnectionTrait + TransactionTrait>(
     purpose: Purpose,
     now: DateTime<Utc>,
 ) -> Result<Issued, CoreError> {
+    issue_for(db, vault, Owner::Customer(customer_id), purpose, now).await
+}
+
+/// Issues a token and code for `owner`, killing every older unused one of `purpose`.
+pub async fn issue_for<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    vault: &Vault,
+    owner: Owner,
+    purpose: Purpose,
+    now: DateTime<Utc>,
+) -> Result<Issued, CoreError> {
+    let (owner_column, owner_id) = owner.column();
     let mut raw = [0u8; 32];
     rand::rngs::OsRng
         .try_fill_bytes(&mut raw)
@@ -112,12 +157,12 @@ pub async fn issue<C: ConnectionTrait + TransactionTrait>(
     let token = URL_SAFE_NO_PAD.encode(raw);
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
     let hash = token_hash(&token);
-    let expires_at = now + LIFETIME;
+    let expires_at = now + purpose.lifetime();
     let tx = db.begin().await?;
     let kill = Query::update()
         .table("one_time_tokens")
         .value("expires_at", now)
-        .and_where(Expr::col("customer_id").eq(customer_id))
+        .and_where(Expr::col(owner_column).eq(owner_id))
         .and_where(Expr::col("purpose").eq(purpose.as_str()))
         .and_where(Expr::col("used_at").is_null())
         .and_where(Expr::col("expires_at").gt(now))
@@ -129,7 +174,7 @@ pub async fn issue<C: ConnectionTrait + TransactionTrait>(
             "purpose",
             "token_hash",
             "code_mac",
-            "customer_id",
+            owner_column,
             "failed_attempts",
             "created_at",
             "expires_at",
@@ -138,7 +183,7 @@ pub async fn issue<C: ConnectionTrait + TransactionTrait>(
             purpose.as_str().into(),
             hash.clone().into(),
             code_mac(vault, &hash, &code).into(),
-            customer_id.into(),
+            owner_id.into(),
             0i32.into(),
             now.into(),
             expires_at.into(),
@@ -160,7 +205,7 @@ pub async fn issue<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// The usable-token conditions, shared by every spend.
-fn usable(purpose: Purpose, now: DateTime<Utc>) -> Condition {
+pub(crate) fn usable(purpose: Purpose, now: DateTime<Utc>) -> Condition {
     Condition::all()
         .add(Expr::col("purpose").eq(purpose.as_str()))
         .add(Expr::col("used_at").is_null())

@@ -1,5 +1,6 @@
 //! Staff accounts and their roles.
 
+pub mod auth;
 pub mod entity;
 
 use std::{fmt, str::FromStr};
@@ -65,7 +66,7 @@ impl FromStr for Role {
 
 /// A staff member's display name: 1 to 100 characters, no control characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StaffName(String);
+pub struct StaffName(pub(crate) String);
 
 impl StaffName {
     /// Parses a name typed by an operator.
@@ -79,7 +80,7 @@ impl StaffName {
 }
 
 /// Argon2id with at least the OWASP minimum (m=19456 KiB, t=2, p=1).
-fn hasher() -> Argon2<'static> {
+pub(crate) fn hasher() -> Argon2<'static> {
     let params = Params::new(19_456, 2, 1, None).expect("constant Argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
