@@ -58,8 +58,13 @@ pub enum PasswordProblem {
 }
 
 /// NIST 800-63B 5.1.1.2: length, and no common, dictionary or context-derived passwords (no
-/// composition rules). `context` holds the person's own name and address and the salon's name.
-pub fn check_new_password(password: &str, context: &[&str]) -> Result<(), PasswordProblem> {
+/// composition rules). `personal` holds the person's own name and address, `site` words such as
+/// the salon's name.
+pub fn check_new_password(
+    password: &str,
+    personal: &[&str],
+    site: &[&str],
+) -> Result<(), PasswordProblem> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
         return Err(PasswordProblem::TooShort);
@@ -67,9 +72,38 @@ pub fn check_new_password(password: &str, context: &[&str]) -> Result<(), Passwo
     if n > MAX_PASSWORD_CHARS {
         return Err(PasswordProblem::TooLong);
     }
-    let mut words: Vec<&str> = context.to_vec();
-    words.extend(["salon", "privacy", "portal", "password"]);
-    if zxcvbn::zxcvbn(password, &words).score() < zxcvbn::Score::Three {
+    // Each context value whole, in pieces ("wang", "fang", "salon") and with its separators
+    // removed ("wangfang"), so a password built from a name or address is caught.
+    let mut words: Vec<String> = ["salon", "privacy", "portal", "password"]
+        .map(String::from)
+        .to_vec();
+    for c in personal {
+        let lower = c.to_lowercase();
+        let local = lower.split('@').next().unwrap_or_default();
+        words.extend(
+            lower
+                .split(|ch: char| !ch.is_alphanumeric())
+                .filter(|w| w.chars().count() >= 3)
+                .map(String::from),
+        );
+        words.push(local.chars().filter(|ch| ch.is_alphanumeric()).collect());
+        words.push(lower);
+    }
+    // The person's own name or address inside the password, however decorated, is refused
+    // outright: it is the first thing a colleague or an attacker who knows them would try.
+    let squashed: String = password
+        .to_lowercase()
+        .chars()
+        .filter(|ch| ch.is_alphanumeric())
+        .collect();
+    let personal = words[4..].iter().any(|w| {
+        w.chars().count() >= 4
+            && w.chars().all(char::is_alphanumeric)
+            && squashed.contains(w.as_str())
+    });
+    let mut words: Vec<&str> = words.iter().map(String::as_str).collect();
+    words.extend(site);
+    if personal || zxcvbn::zxcvbn(password, &words).score() < zxcvbn::Score::Three {
         return Err(PasswordProblem::TooCommon);
     }
     Ok(())
@@ -668,7 +702,7 @@ pub async fn accept_invitation(
     let Some(row) = invited(db, token, now).await? else {
         return Err(AuthError::Failed);
     };
-    check_new_password(password, &[&row.name, &row.email, salon_name])?;
+    check_new_password(password, &[&row.name, &row.email], &[salon_name])?;
     let password = password.to_owned();
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
@@ -703,7 +737,7 @@ mod tests {
     #[test]
     fn short_common_and_personal_passwords_are_refused_and_long_unusual_ones_pass() {
         assert_eq!(
-            check_new_password("Tr0ub4dor&3", &[]),
+            check_new_password("Tr0ub4dor&3", &[], &[]),
             Err(PasswordProblem::TooShort)
         );
         for common in [
@@ -713,21 +747,28 @@ mod tests {
             "iloveyou1234",
         ] {
             assert_eq!(
-                check_new_password(common, &[]),
+                check_new_password(common, &[], &[]),
                 Err(PasswordProblem::TooCommon),
                 "{common}"
             );
         }
         assert_eq!(
-            check_new_password("wangfang2026!", &["wangfang", "wang.fang@salon.example"]),
+            check_new_password("wangfang2026!", &["王芳", "wang.fang@salon.example"], &[]),
             Err(PasswordProblem::TooCommon)
         );
         assert_eq!(
-            check_new_password(&"x".repeat(129), &[]),
+            check_new_password(&"x".repeat(129), &[], &[]),
             Err(PasswordProblem::TooLong)
         );
-        assert!(check_new_password("correct horse battery staple", &[]).is_ok());
-        assert!(check_new_password("剪刀 吹风机 镜子 2026", &[]).is_ok());
+        assert!(
+            check_new_password(
+                "correct horse battery staple",
+                &["王芳", "wang.fang@salon.example"],
+                &["Demo Salon"]
+            )
+            .is_ok()
+        );
+        assert!(check_new_password("剪刀 吹风机 镜子 2026", &[], &[]).is_ok());
     }
 
     #[test]
