@@ -15,6 +15,12 @@ pub enum PortalError {
     /// The page needs a signed-in customer (the server also answers with a redirect).
     #[error("sign-in required")]
     SignInRequired,
+    /// Signed in, but the role may not do this (the server refuses; the page says so).
+    #[error("forbidden")]
+    Forbidden,
+    /// Input the person can correct; the payload is a message key.
+    #[error("invalid input: {0}")]
+    Invalid(String),
     /// Anything else: a database or internal failure.
     #[error("internal error")]
     Internal,
@@ -33,6 +39,7 @@ impl From<portal_core::CoreError> for PortalError {
     fn from(e: portal_core::CoreError) -> Self {
         match e {
             portal_core::CoreError::NotFound => PortalError::NotFound,
+            portal_core::CoreError::Invalid(key) => PortalError::Invalid(key.to_owned()),
             other => {
                 tracing::error!(error = %other, "request failed");
                 PortalError::Internal

@@ -135,6 +135,8 @@ pub struct Texts {
     pub me_title: &'static str,
     pub me_signed_in_as: fn(&str) -> String,
     pub sign_out: &'static str,
+    /// The staff area's strings.
+    pub staff: &'static crate::staff::texts::StaffTexts,
 }
 
 static ZH: Texts = Texts {
@@ -182,6 +184,7 @@ static ZH: Texts = Texts {
     me_title: "我的信息",
     me_signed_in_as: |m| format!("您已登录：{m}"),
     sign_out: "退出登录",
+    staff: &crate::staff::texts::ZH,
 };
 
 static EN: Texts = Texts {
@@ -229,6 +232,7 @@ static EN: Texts = Texts {
     me_title: "My data",
     me_signed_in_as: |m| format!("You are signed in as {m}."),
     sign_out: "Sign out",
+    staff: &crate::staff::texts::EN,
 };
 
 #[cfg(test)]

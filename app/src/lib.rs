@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod mailbox;
 pub mod notices;
 pub mod signin;
+pub mod staff;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -166,6 +167,17 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route path=StaticSegment("me") view=signin::MePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("staff") view=staff::DashboardPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("signin")) view=staff::StaffSignInPage/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("code")) view=staff::StaffCodePage/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("enrol")) view=staff::StaffEnrolPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("security")) view=staff::SecurityPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("invite")) view=staff::team::InvitePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("team")) view=staff::team::TeamPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("audit")) view=staff::audit::AuditPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("customers")) view=staff::customers::SearchPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("customers"), StaticSegment("new")) view=staff::customers::IntakePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("customers"), ParamSegment("id")) view=staff::customers::RecordPage ssr=SsrMode::Async/>
                     <Route
                         path=(StaticSegment("dev"), StaticSegment("mailbox"))
                         view=mailbox::MailboxPage
@@ -248,6 +260,25 @@ pub fn ErrorNotice(error: PortalError) -> impl IntoView {
             view! {
                 <section class="card">
                     <p><A href="/signin">{t.sign_in}</A></p>
+                </section>
+            }
+            .into_any()
+        }
+        PortalError::Forbidden => {
+            let t = use_texts().staff;
+            view! {
+                <section class="card" role="alert">
+                    <h1>{t.forbidden_title}</h1>
+                    <p>{t.forbidden_body}</p>
+                </section>
+            }
+            .into_any()
+        }
+        PortalError::Invalid(_) => {
+            let t = use_texts().staff;
+            view! {
+                <section class="card" role="alert">
+                    <p>{t.invalid_input}</p>
                 </section>
             }
             .into_any()

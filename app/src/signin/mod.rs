@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::{PortalError, use_texts};
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use http::{HeaderValue, header};
     use leptos::prelude::*;
     use portal_core::{Portal, sessions};

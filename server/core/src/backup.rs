@@ -202,6 +202,17 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "notice_confirmations",
+        &[
+            ("id", I64),
+            ("customer_id", I64),
+            ("notice_version", I32),
+            ("at", Time),
+            ("channel", Text),
+            ("recorded_by_staff_id?", I64),
+        ],
+    ),
+    (
         "consent_states",
         &[
             ("customer_id", I64),
@@ -554,7 +565,46 @@ pub async fn backup(portal: &Portal, scope: Scope, out: &Path) -> Result<usize, 
     let tmp = out.with_extension("partial");
     std::fs::write(&tmp, &archive)?;
     std::fs::rename(&tmp, out)?;
+    if scope == Scope::Data {
+        record_last_backup(&portal.db, Utc::now()).await?;
+    }
     Ok(rows_total)
+}
+
+const LAST_BACKUP_KEY: &str = "last_backup_at";
+
+/// Notes when a data backup was last written (the posture check reads it).
+async fn record_last_backup(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    db.execute(
+        &Query::insert()
+            .into_table("settings")
+            .columns(["key", "value", "updated_at"])
+            .values_panic([LAST_BACKUP_KEY.into(), now.to_rfc3339().into(), now.into()])
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::column("key")
+                    .update_columns(["value", "updated_at"])
+                    .to_owned(),
+            )
+            .to_owned(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// When a data backup was last written, by the schedule or by `portal backup`.
+pub async fn last_backup(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, CoreError> {
+    let q = Query::select()
+        .column("updated_at")
+        .from("settings")
+        .and_where(Expr::col("key").eq(LAST_BACKUP_KEY))
+        .to_owned();
+    Ok(match db.query_one(&q).await? {
+        Some(r) => Some(r.try_get("", "updated_at")?),
+        None => None,
+    })
 }
 
 /// Loads an archive into an empty database (and data directory). Checks everything first;

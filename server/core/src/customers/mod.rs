@@ -1,5 +1,7 @@
 //! Customers: the record and its contact details, sealed under the customer's own key.
 
+pub mod record;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectionTrait, TransactionSession, TransactionTrait,

@@ -156,3 +156,66 @@ pub fn read_dev_mailbox(data_dir: &Path) -> Result<Vec<DevMail>, CoreError> {
     out.sort_by(|a, b| b.delivered_at.cmp(&a.delivered_at).then(b.id.cmp(&a.id)));
     Ok(out)
 }
+
+/// A short mail after intake: where the customer can see and manage their data. It carries no
+/// sign-in token (the customer asks for one on the page).
+pub fn portal_invitation(
+    to: Email,
+    language: &str,
+    salon: &str,
+    public_url: &url::Url,
+) -> OutgoingMail {
+    let link = format!("{}signin", public_url.as_str());
+    let (subject, text) = if language == "en" {
+        (
+            format!("{salon}: your privacy portal"),
+            format!(
+                "Hello,\n\n{salon} has created your customer record. You can see everything we keep about you, download a copy, correct or delete it, and switch each marketing consent on or off at:\n{link}\n\nSign in with this email address.\n"
+            ),
+        )
+    } else {
+        (
+            format!("{salon} 隐私门户"),
+            format!(
+                "您好！\n\n{salon}已为您建立顾客档案。您可以在下面的网址查看我们保存的关于您的全部信息、下载副本、更正或删除，并逐项开启或关闭营销授权：\n{link}\n\n请使用本邮箱地址登录。\n"
+            ),
+        )
+    };
+    let html = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif;line-height:1.6\"><p>{}</p><p><a href=\"{}\">{}</a></p></body></html>",
+        escape_html(&text.replace("\n\n", " ")),
+        escape_html(&link),
+        escape_html(&link)
+    );
+    OutgoingMail {
+        to,
+        subject,
+        text,
+        html: Some(html),
+    }
+}
+
+/// The invitation to a new member of staff: a single-use link, valid 24 hours, to set a
+/// password. Built from the configured public URL only.
+pub fn staff_invitation(
+    to: Email,
+    salon: &str,
+    public_url: &url::Url,
+    token: &str,
+) -> OutgoingMail {
+    let link = format!("{}staff/invite?t={token}", public_url.as_str());
+    let text = format!(
+        "您好！{salon}邀请您使用隐私门户员工后台。请在 24 小时内打开下面的链接设置密码（仅可使用一次）：\n{link}\n\nHello, {salon} invites you to the privacy portal's staff area. Open this link within 24 hours to set your password (it works once):\n{link}\n"
+    );
+    OutgoingMail {
+        to,
+        subject: format!("{salon} 员工邀请 / Staff invitation"),
+        html: Some(format!(
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif;line-height:1.6\"><p>{}</p><p><a href=\"{}\">{}</a></p></body></html>",
+            escape_html(&text),
+            escape_html(&link),
+            escape_html(&link)
+        )),
+        text,
+    }
+}

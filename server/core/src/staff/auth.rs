@@ -789,3 +789,50 @@ mod tests {
         assert!(t.get_url().starts_with("otpauth://totp/"));
     }
 }
+
+/// A staff account as the privacy officer's list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// `staff.id`.
+    pub id: i64,
+    /// Display name.
+    pub name: String,
+    /// Work address.
+    pub email: String,
+    /// Current role.
+    pub role: Role,
+    /// False once deactivated.
+    pub active: bool,
+    /// Whether a second factor is set up.
+    pub has_totp: bool,
+    /// Locked by failed sign-ins right now.
+    pub locked: bool,
+    /// Invited, password not yet set.
+    pub pending: bool,
+}
+
+/// Every staff account, by name.
+pub async fn accounts(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<Vec<Account>, CoreError> {
+    use sea_orm::QueryOrder;
+    entity::Entity::find()
+        .order_by_asc(entity::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(Account {
+                id: r.id,
+                role: role_of(&r)?,
+                active: r.active,
+                has_totp: r.totp_secret_sealed.is_some(),
+                locked: is_locked(&r, now),
+                pending: r.password_hash.is_none(),
+                name: r.name,
+                email: r.email,
+            })
+        })
+        .collect()
+}

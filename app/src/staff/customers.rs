@@ -1,0 +1,810 @@
+//! Customers in the staff area: search, the record (only what the role may see, every read
+//! audited), front-desk intake and contact edits, stylists' visits and notes.
+
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_router::{
+    components::A,
+    hooks::{use_params_map, use_query_map},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Me, StaffNav, staff_me};
+use crate::{ErrorNotice, PortalError, use_texts};
+
+#[cfg(feature = "ssr")]
+use super::gate;
+
+/// Finds customers. One match opens the record; several are listed by id (never by the search
+/// text, which may be a phone or email and must stay out of URLs).
+#[server]
+pub async fn search_customers(q: String) -> Result<(), PortalError> {
+    use portal_core::{
+        access::Action,
+        customers::record::{self, Search},
+    };
+    let c = gate::require(Action::SearchCustomers).await?;
+    let Ok(query) = Search::parse(&q) else {
+        return gate::back("/staff/customers?error=bad");
+    };
+    let found = record::search(&c.portal.db, &c.portal.vault, &query).await?;
+    match found.as_slice() {
+        [] => gate::back("/staff/customers?error=none"),
+        [one] => gate::back(&format!("/staff/customers/{}", one.id)),
+        many => {
+            let ids: Vec<String> = many.iter().map(|f| f.id.to_string()).collect();
+            gate::back(&format!("/staff/customers?found={}", ids.join(",")))
+        }
+    }
+}
+
+/// A search result as the list shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FoundView {
+    pub id: i64,
+    pub name: String,
+}
+
+/// The names of listed customers (each read audited).
+#[server]
+pub async fn found_customers(found: String) -> Result<Vec<FoundView>, PortalError> {
+    use portal_core::{access::Action, customers};
+    use sea_orm::TransactionTrait;
+    let c = gate::require(Action::SearchCustomers).await?;
+    let ids: Vec<i64> = found
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .take(portal_core::customers::record::MAX_RESULTS)
+        .collect();
+    let tx = c
+        .portal
+        .db
+        .begin()
+        .await
+        .map_err(portal_core::CoreError::from)?;
+    let mut out = Vec::new();
+    for id in ids {
+        match customers::contact(&tx, &c.portal.vault, id).await {
+            Ok(contact) => {
+                c.audit(&tx, Action::SearchCustomers, Some(id)).await?;
+                out.push(FoundView {
+                    id,
+                    name: contact.name,
+                });
+            }
+            Err(portal_core::CoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    tx.commit().await.map_err(portal_core::CoreError::from)?;
+    Ok(out)
+}
+
+/// Contact details.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContactView {
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+/// The service profile.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProfileView {
+    pub hair_type: Option<String>,
+    pub skin_type: Option<String>,
+    pub preferred_stylist: Option<String>,
+    pub preferences: Option<String>,
+}
+
+/// Sensitive notes, with whether the customer consented to keeping them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SensitiveView {
+    pub consented: bool,
+    /// `(category, body, date)`; empty without consent.
+    pub notes: Vec<(String, String, String)>,
+}
+
+/// One visit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VisitView {
+    pub id: i64,
+    pub date: String,
+    pub services: String,
+    pub stylist: Option<String>,
+    pub amount: String,
+    pub notes: Option<String>,
+}
+
+/// The membership card.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MembershipView {
+    pub card: String,
+    pub balance: String,
+    pub points: i64,
+}
+
+/// A customer's record: each part is `None` when the role may not see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordView {
+    pub id: i64,
+    pub me: Me,
+    pub name: String,
+    pub contact: Option<ContactView>,
+    pub profile: Option<Option<ProfileView>>,
+    pub sensitive: Option<SensitiveView>,
+    pub visits: Option<Vec<VisitView>>,
+    pub membership: Option<Option<MembershipView>>,
+    /// `(purpose code, on)`.
+    pub consents: Option<Vec<(String, bool)>>,
+}
+
+#[cfg(feature = "ssr")]
+fn yuan(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, (cents % 100).abs())
+}
+
+/// Opens a record: every part the role may see, each read written to the audit log in the same
+/// transaction (no read without its audit row).
+#[server]
+pub async fn customer_record(id: i64) -> Result<RecordView, PortalError> {
+    use portal_core::{
+        access::Action,
+        consents::{self, Purpose},
+        customers::{self, record},
+    };
+    use sea_orm::TransactionTrait;
+    let me = staff_me().await?;
+    let c = gate::require(Action::SearchCustomers).await?;
+    let (p, role) = (&c.portal, c.member.role);
+    let tx = p.db.begin().await.map_err(portal_core::CoreError::from)?;
+    let contact = customers::contact(&tx, &p.vault, id).await?;
+    c.audit(&tx, Action::SearchCustomers, Some(id)).await?;
+    let mut view = RecordView {
+        id,
+        me,
+        name: contact.name.clone(),
+        contact: None,
+        profile: None,
+        sensitive: None,
+        visits: None,
+        membership: None,
+        consents: None,
+    };
+    if role.may(Action::ViewContact) {
+        c.audit(&tx, Action::ViewContact, Some(id)).await?;
+        view.contact = Some(ContactView {
+            phone: contact.phone.map(|p| p.as_str().to_owned()),
+            email: contact.email.map(|e| e.as_str().to_owned()),
+        });
+    }
+    if role.may(Action::ViewServiceProfile) {
+        c.audit(&tx, Action::ViewServiceProfile, Some(id)).await?;
+        view.profile =
+            Some(
+                record::service_profile(&tx, &p.vault, id)
+                    .await?
+                    .map(|s| ProfileView {
+                        hair_type: s.hair_type,
+                        skin_type: s.skin_type,
+                        preferred_stylist: s.preferred_stylist,
+                        preferences: s.preferences,
+                    }),
+            );
+    }
+    if role.may(Action::ViewSensitiveNotes) {
+        let consented = consents::granted(&tx, id, Purpose::SensitiveNotes).await?;
+        let notes = if consented {
+            c.audit(&tx, Action::ViewSensitiveNotes, Some(id)).await?;
+            record::sensitive_notes(&tx, &p.vault, id)
+                .await?
+                .into_iter()
+                .map(|n| (n.category, n.body, n.at.format("%Y-%m-%d").to_string()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        view.sensitive = Some(SensitiveView { consented, notes });
+    }
+    if role.may(Action::ViewVisits) {
+        c.audit(&tx, Action::ViewVisits, Some(id)).await?;
+        view.visits = Some(
+            record::visits(&tx, &p.vault, id, 50)
+                .await?
+                .into_iter()
+                .map(|v| VisitView {
+                    id: v.id,
+                    date: v.at.format("%Y-%m-%d").to_string(),
+                    services: v.services,
+                    stylist: v.stylist,
+                    amount: yuan(v.amount_cents),
+                    notes: v.notes,
+                })
+                .collect(),
+        );
+    }
+    if role.may(Action::ViewMembership) {
+        c.audit(&tx, Action::ViewMembership, Some(id)).await?;
+        view.membership =
+            Some(
+                record::membership(&tx, &p.vault, id)
+                    .await?
+                    .map(|m| MembershipView {
+                        card: m.card_masked,
+                        balance: yuan(m.balance_cents),
+                        points: m.points,
+                    }),
+            );
+    }
+    if role.may(Action::ViewConsents) {
+        c.audit(&tx, Action::ViewConsents, Some(id)).await?;
+        view.consents = Some(
+            consents::states(&tx, id)
+                .await?
+                .into_iter()
+                .map(|(p, on)| (p.code().to_owned(), on))
+                .collect(),
+        );
+    }
+    tx.commit().await.map_err(portal_core::CoreError::from)?;
+    Ok(view)
+}
+
+/// Front desk replaces the contact details.
+#[server]
+pub async fn update_contact(
+    id: i64,
+    name: String,
+    phone: String,
+    email: String,
+) -> Result<(), PortalError> {
+    use portal_core::{
+        CoreError,
+        access::Action,
+        customers::{CustomerName, record},
+        email::Email,
+        phone::Phone,
+    };
+    use sea_orm::TransactionTrait;
+    let c = gate::require(Action::EditContact).await?;
+    let parsed = (
+        CustomerName::parse(&name),
+        (!phone.trim().is_empty())
+            .then(|| Phone::parse(&phone))
+            .transpose(),
+        (!email.trim().is_empty())
+            .then(|| Email::parse(&email))
+            .transpose(),
+    );
+    let (Ok(name), Ok(phone), Ok(email)) = parsed else {
+        return gate::back(&format!("/staff/customers/{id}?error=invalid"));
+    };
+    let change = record::ContactChange { name, email, phone };
+    let tx = c.portal.db.begin().await.map_err(CoreError::from)?;
+    match record::update_contact(&tx, &c.portal.vault, id, &change, chrono::Utc::now()).await {
+        Ok(()) => {}
+        Err(CoreError::Invalid("customer.contact_taken")) => {
+            return gate::back(&format!("/staff/customers/{id}?error=taken"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    c.audit(&tx, Action::EditContact, Some(id)).await?;
+    tx.commit().await.map_err(CoreError::from)?;
+    gate::back(&format!("/staff/customers/{id}?saved=1"))
+}
+
+/// A stylist records a visit they did.
+#[server]
+pub async fn record_visit(
+    id: i64,
+    services: String,
+    amount: String,
+    notes: String,
+) -> Result<(), PortalError> {
+    use portal_core::{CoreError, access::Action, customers::record};
+    use sea_orm::TransactionTrait;
+    let c = gate::require(Action::RecordVisit).await?;
+    let Some(amount_cents) = parse_yuan(&amount) else {
+        return gate::back(&format!("/staff/customers/{id}?error=invalid"));
+    };
+    let visit = record::NewVisit {
+        at: chrono::Utc::now(),
+        services: &services,
+        stylist: Some(c.member.id),
+        amount_cents,
+        notes: Some(notes.as_str()),
+    };
+    let tx = c.portal.db.begin().await.map_err(CoreError::from)?;
+    match record::record_visit(&tx, &c.portal.vault, id, &visit).await {
+        Ok(_) => {}
+        Err(CoreError::Invalid(_)) => {
+            return gate::back(&format!("/staff/customers/{id}?error=invalid"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    c.audit(&tx, Action::RecordVisit, Some(id)).await?;
+    tx.commit().await.map_err(CoreError::from)?;
+    gate::back(&format!("/staff/customers/{id}?saved=1"))
+}
+
+/// `123`, `123.5` or `123.45` yuan as cents.
+#[cfg(feature = "ssr")]
+fn parse_yuan(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty() || whole.len() > 9 || frac.len() > 2 {
+        return None;
+    }
+    if !whole
+        .bytes()
+        .chain(frac.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let cents = format!("{frac:0<2}").parse::<i64>().ok()?;
+    Some(whole.parse::<i64>().ok()? * 100 + cents)
+}
+
+/// A stylist adds a note to a visit.
+#[server]
+pub async fn add_visit_note(id: i64, visit: i64, note: String) -> Result<(), PortalError> {
+    use portal_core::{CoreError, access::Action, customers::record};
+    use sea_orm::TransactionTrait;
+    let c = gate::require(Action::AddVisitNote).await?;
+    let tx = c.portal.db.begin().await.map_err(CoreError::from)?;
+    match record::add_visit_note(&tx, &c.portal.vault, id, visit, &note).await {
+        Ok(()) => {}
+        Err(CoreError::Invalid(_)) => {
+            return gate::back(&format!("/staff/customers/{id}?error=invalid"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    c.audit(&tx, Action::AddVisitNote, Some(id)).await?;
+    tx.commit().await.map_err(CoreError::from)?;
+    gate::back(&format!("/staff/customers/{id}?saved=1"))
+}
+
+/// The current notice version, for the intake form's checkbox.
+#[server]
+pub async fn intake_notice_version() -> Result<i32, PortalError> {
+    use portal_core::access::Action;
+    let c = gate::require(Action::CreateCustomer).await?;
+    Ok(portal_core::notices::current(&c.portal.db).await?.version)
+}
+
+/// Front-desk intake: minimum fields, the notice shown, the consents chosen at the counter.
+#[allow(clippy::too_many_arguments)]
+#[server]
+pub async fn intake(
+    name: String,
+    phone: String,
+    email: String,
+    language: String,
+    channel: String,
+    notice_version: i32,
+    notice_shown: Option<String>,
+    marketing_sms: Option<String>,
+    marketing_email: Option<String>,
+    marketing_wechat: Option<String>,
+    photos_portfolio: Option<String>,
+    photos_social: Option<String>,
+    sensitive_notes: Option<String>,
+    send_link: Option<String>,
+) -> Result<(), PortalError> {
+    use portal_core::{
+        CoreError,
+        access::Action,
+        consents::{self, Change, Channel, Purpose},
+        customers::{self, CustomerName, NewCustomer},
+        email::Email,
+        phone::Phone,
+    };
+    use sea_orm::TransactionTrait;
+    let c = gate::require(Action::CreateCustomer).await?;
+    let may_record = gate::require(Action::RecordCounterConsent).await.is_ok();
+    if notice_shown.is_none() {
+        return gate::back("/staff/customers/new?error=notice");
+    }
+    let current = portal_core::notices::current(&c.portal.db).await?.version;
+    let parsed = (
+        CustomerName::parse(&name),
+        Phone::parse(&phone),
+        (!email.trim().is_empty())
+            .then(|| Email::parse(&email))
+            .transpose(),
+        Channel::parse(&channel)
+            .ok()
+            .filter(|c| *c != Channel::Portal),
+    );
+    let (Ok(name), Ok(phone), Ok(email), Some(channel)) = parsed else {
+        return gate::back("/staff/customers/new?error=invalid");
+    };
+    if notice_version != current {
+        // The form showed an older notice than the one now in force: show it again.
+        return gate::back("/staff/customers/new?error=notice");
+    }
+    let now = chrono::Utc::now();
+    let new = NewCustomer {
+        name,
+        email: email.clone(),
+        phone: Some(phone),
+        language: if language == "en" { "en" } else { "zh" },
+        created_by: Some(c.member.id),
+        at: now,
+    };
+    let tx = c.portal.db.begin().await.map_err(CoreError::from)?;
+    let id = match customers::create(&tx, &c.portal.vault, &new).await {
+        Ok((id, _)) => id,
+        Err(CoreError::Invalid("customer.contact_taken")) => {
+            return gate::back("/staff/customers/new?error=taken");
+        }
+        Err(e) => return Err(e.into()),
+    };
+    c.audit(&tx, Action::CreateCustomer, Some(id)).await?;
+    consents::record_notice(&tx, id, current, channel, Some(c.member.id), now).await?;
+    let chosen = [
+        (Purpose::MarketingSms, marketing_sms),
+        (Purpose::MarketingEmail, marketing_email),
+        (Purpose::MarketingWechat, marketing_wechat),
+        (Purpose::PhotosPortfolio, photos_portfolio),
+        (Purpose::PhotosSocial, photos_social),
+        (Purpose::SensitiveNotes, sensitive_notes),
+    ];
+    let mut recorded = false;
+    for (purpose, ticked) in chosen {
+        if ticked.is_some() && may_record {
+            let change = Change {
+                purpose,
+                granted: true,
+                channel,
+                recorded_by: Some(c.member.id),
+                notice_version: Some(current),
+            };
+            consents::record(&tx, id, change, now).await?;
+            recorded = true;
+        }
+    }
+    if recorded {
+        c.audit(&tx, Action::RecordCounterConsent, Some(id)).await?;
+    }
+    if let (Some(_), Some(to)) = (send_link, email) {
+        let mail = portal_core::mail::portal_invitation(
+            to,
+            new.language,
+            &c.portal.settings.salon_name,
+            &c.portal.settings.public_url,
+        );
+        c.portal
+            .enqueue_mail(&tx, Some(id), "portal_link", &mail)
+            .await?;
+    }
+    tx.commit().await.map_err(CoreError::from)?;
+    c.portal.outbox.notify();
+    gate::back(&format!("/staff/customers/{id}?saved=1"))
+}
+
+/// `/staff/customers`: the search form and, after a search with several matches, the list.
+#[component]
+pub fn SearchPage() -> impl IntoView {
+    let t = use_texts().staff;
+    let q = use_query_map();
+    let me = Resource::new(|| (), |_| staff_me());
+    let found = Resource::new(
+        move || q.read().get("found"),
+        |f| async move {
+            match f {
+                Some(f) => found_customers(f).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    let error = move || q.read().get("error");
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
+            {move || Suspend::new(async move {
+                let me = match me.await {
+                    Ok(m) => m,
+                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
+                };
+                let list = found.await;
+                view! {
+                    <StaffNav me=me/>
+                    <section class="card">
+                        <h1>{t.search_title}</h1>
+                        {move || error().map(|e| {
+                            let msg = if e == "none" { t.search_none } else { t.search_bad };
+                            view! { <p class="banner" role="alert">{msg}</p> }
+                        })}
+                        <form method="post" action=SearchCustomers::PATH>
+                            <label for="q">{t.search_label}</label>
+                            <input id="q" name="q" type="search" required maxlength="100" autocomplete="off"/>
+                            <button type="submit" class="button">{t.search_button}</button>
+                        </form>
+                    </section>
+                    {match list {
+                        Ok(Some(rows)) => view! {
+                            <section class="card">
+                                <h2>{t.results_title}</h2>
+                                <ul class="results">
+                                    {rows.into_iter().map(|r| view! {
+                                        <li><A href=format!("/staff/customers/{}", r.id)>{r.name}</A></li>
+                                    }).collect_view()}
+                                </ul>
+                            </section>
+                        }.into_any(),
+                        Ok(None) => ().into_any(),
+                        Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                    }}
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}
+
+/// `/staff/customers/{id}`.
+#[component]
+pub fn RecordPage() -> impl IntoView {
+    let params = use_params_map();
+    let q = use_query_map();
+    let record = Resource::new(
+        move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()),
+        |id| async move {
+            match id {
+                Some(id) => customer_record(id).await,
+                None => Err(PortalError::NotFound),
+            }
+        },
+    );
+    let t = use_texts().staff;
+    let banner = move || {
+        let q = q.read();
+        if q.get("saved").is_some() {
+            Some(t.saved)
+        } else {
+            q.get("error").map(|e| {
+                if e == "taken" {
+                    t.contact_taken
+                } else {
+                    t.invalid_input
+                }
+            })
+        }
+    };
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
+            {move || Suspend::new(async move {
+                match record.await {
+                    Ok(r) => view! {
+                        <StaffNav me=r.me.clone()/>
+                        {move || banner().map(|b| view! { <p class="banner" role="status">{b}</p> })}
+                        <RecordBody r=r/>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn or_dash(v: Option<String>) -> String {
+    v.unwrap_or_else(|| "—".into())
+}
+
+#[component]
+fn RecordBody(r: RecordView) -> impl IntoView {
+    let t = use_texts().staff;
+    let may = |a: &str| r.me.may.iter().any(|m| m == a);
+    let (edit, visit, note) = (
+        may("edit_contact"),
+        may("record_visit"),
+        may("add_visit_note"),
+    );
+    let id = r.id;
+    view! {
+        <section class="card">
+            <h1 data-customer=id>{r.name.clone()}</h1>
+            {r.contact.clone().map(|c| view! {
+                <h2>{t.contact}</h2>
+                <dl class="facts">
+                    <dt>{t.phone}</dt><dd data-field="phone">{or_dash(c.phone.clone())}</dd>
+                    <dt>{t.email}</dt><dd data-field="email">{or_dash(c.email.clone())}</dd>
+                </dl>
+                {edit.then(|| view! {
+                    <details>
+                        <summary>{t.edit_contact}</summary>
+                        <form method="post" action=UpdateContact::PATH>
+                            <input type="hidden" name="id" value=id/>
+                            <label for="name">{t.name}</label>
+                            <input id="name" name="name" type="text" required maxlength="100" value=r.name.clone()/>
+                            <label for="phone">{t.phone}</label>
+                            <input id="phone" name="phone" type="tel" maxlength="32" value=c.phone.clone().unwrap_or_default()/>
+                            <label for="email">{t.email}</label>
+                            <input id="email" name="email" type="email" maxlength="254" value=c.email.clone().unwrap_or_default()/>
+                            <button type="submit" class="button">{t.save}</button>
+                        </form>
+                    </details>
+                })}
+            })}
+        </section>
+        {r.profile.clone().map(|p| view! {
+            <section class="card" data-section="profile">
+                <h2>{t.profile}</h2>
+                {match p {
+                    Some(p) => view! {
+                        <dl class="facts">
+                            <dt>{t.hair}</dt><dd>{or_dash(p.hair_type)}</dd>
+                            <dt>{t.skin}</dt><dd>{or_dash(p.skin_type)}</dd>
+                            <dt>{t.preferred_stylist}</dt><dd>{or_dash(p.preferred_stylist)}</dd>
+                            <dt>{t.preferences}</dt><dd>{or_dash(p.preferences)}</dd>
+                        </dl>
+                    }.into_any(),
+                    None => view! { <p class="muted">{t.no_profile}</p> }.into_any(),
+                }}
+            </section>
+        })}
+        {r.sensitive.clone().map(|s| view! {
+            <section class="card" data-section="sensitive">
+                <h2>{t.sensitive}</h2>
+                {if s.consented {
+                    view! {
+                        <ul>{s.notes.into_iter().map(|(cat, body, date)| view! {
+                            <li>{date}" · "{cat}": "{body}</li>
+                        }).collect_view()}</ul>
+                    }.into_any()
+                } else {
+                    view! { <p class="muted">{t.sensitive_no_consent}</p> }.into_any()
+                }}
+            </section>
+        })}
+        {r.visits.clone().map(|vs| view! {
+            <section class="card" data-section="visits">
+                <h2>{t.visits}</h2>
+                {vs.is_empty().then(|| view! { <p class="muted">{t.no_visits}</p> })}
+                <ul class="visits">
+                    {vs.into_iter().map(|v| view! {
+                        <li>
+                            <strong>{v.date.clone()}</strong>" · "{v.services.clone()}" · "{or_dash(v.stylist.clone())}" · ¥"{v.amount.clone()}
+                            {v.notes.clone().map(|n| view! { <p class="note">{n}</p> })}
+                            {note.then(|| view! {
+                                <form method="post" action=AddVisitNote::PATH class="inline-form">
+                                    <input type="hidden" name="id" value=id/>
+                                    <input type="hidden" name="visit" value=v.id/>
+                                    <label for=format!("note-{}", v.id)>{t.add_note}</label>
+                                    <input id=format!("note-{}", v.id) name="note" type="text" required maxlength="1000"/>
+                                    <button type="submit" class="button">{t.save}</button>
+                                </form>
+                            })}
+                        </li>
+                    }).collect_view()}
+                </ul>
+                {visit.then(|| view! {
+                    <details>
+                        <summary>{t.record_visit}</summary>
+                        <form method="post" action=RecordVisit::PATH>
+                            <input type="hidden" name="id" value=id/>
+                            <label for="services">{t.services}</label>
+                            <input id="services" name="services" type="text" required maxlength="200"/>
+                            <label for="amount">{t.amount}</label>
+                            <input id="amount" name="amount" inputmode="decimal" required maxlength="12"/>
+                            <label for="notes">{t.notes}</label>
+                            <input id="notes" name="notes" type="text" maxlength="1000"/>
+                            <button type="submit" class="button">{t.save}</button>
+                        </form>
+                    </details>
+                })}
+            </section>
+        })}
+        {r.membership.clone().map(|m| view! {
+            <section class="card" data-section="membership">
+                <h2>{t.membership}</h2>
+                {m.map(|m| view! {
+                    <dl class="facts">
+                        <dt>{t.membership}</dt><dd>{m.card}</dd>
+                        <dt>{t.balance}</dt><dd>"¥"{m.balance}</dd>
+                        <dt>{t.points}</dt><dd>{m.points}</dd>
+                    </dl>
+                })}
+            </section>
+        })}
+        {r.consents.clone().map(|cs| view! {
+            <section class="card" data-section="consents">
+                <h2>{t.consents}</h2>
+                <dl class="facts">
+                    {cs.into_iter().enumerate().map(|(i, (code, on))| view! {
+                        <dt>{t.purpose_names.get(i).copied().unwrap_or("")}</dt>
+                        <dd data-purpose=code>{if on { t.on } else { t.off }}</dd>
+                    }).collect_view()}
+                </dl>
+            </section>
+        })}
+    }
+}
+
+/// `/staff/customers/new`: front-desk intake.
+#[component]
+pub fn IntakePage() -> impl IntoView {
+    let t = use_texts().staff;
+    let q = use_query_map();
+    let me = Resource::new(|| (), |_| staff_me());
+    let version = Resource::new(|| (), |_| intake_notice_version());
+    let purposes = [
+        "marketing_sms",
+        "marketing_email",
+        "marketing_wechat",
+        "photos_portfolio",
+        "photos_social",
+        "sensitive_notes",
+    ];
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
+            {move || Suspend::new(async move {
+                let (me, version) = match (me.await, version.await) {
+                    (Ok(m), Ok(v)) => (m, v),
+                    (Err(e), _) | (_, Err(e)) => return view! { <ErrorNotice error=e/> }.into_any(),
+                };
+                view! {
+                    <StaffNav me=me/>
+                    <section class="card">
+                        <h1>{t.intake_title}</h1>
+                        <p>{t.intake_intro}</p>
+                        {move || q.read().get("error").map(|e| {
+                            let msg = match e.as_str() { "notice" => t.notice_required, "taken" => t.contact_taken, _ => t.invalid_input };
+                            view! { <p class="banner" role="alert">{msg}</p> }
+                        })}
+                        <form method="post" action=Intake::PATH>
+                            <input type="hidden" name="notice_version" value=version/>
+                            <label for="name">{t.name}</label>
+                            <input id="name" name="name" type="text" required maxlength="100" autocomplete="off"/>
+                            <label for="phone">{t.phone}</label>
+                            <input id="phone" name="phone" type="tel" required maxlength="32" autocomplete="off"/>
+                            <label for="email">{t.email}</label>
+                            <input id="email" name="email" type="email" maxlength="254" autocomplete="off"/>
+                            <label for="language">{t.language}</label>
+                            <select id="language" name="language">
+                                <option value="zh" selected>"中文"</option>
+                                <option value="en">"English"</option>
+                            </select>
+                            <label class="check">
+                                <input type="checkbox" name="notice_shown" value="on" required/>
+                                {(t.notice_shown)(version)}
+                            </label>
+                            <fieldset>
+                                <legend>{t.consents_legend}</legend>
+                                {purposes.into_iter().enumerate().map(|(i, p)| view! {
+                                    <label class="check">
+                                        <input type="checkbox" name=p value="on"/>
+                                        {t.purpose_names[i]}
+                                    </label>
+                                }).collect_view()}
+                            </fieldset>
+                            <label for="channel">{t.channel}</label>
+                            <select id="channel" name="channel">
+                                <option value="front_desk" selected>{t.channel_front_desk}</option>
+                                <option value="paper_form">{t.channel_paper}</option>
+                            </select>
+                            <label class="check">
+                                <input type="checkbox" name="send_link" value="on"/>
+                                {t.send_link}
+                            </label>
+                            <button type="submit" class="button">{t.create}</button>
+                        </form>
+                    </section>
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::parse_yuan;
+
+    #[test]
+    fn amounts_are_read_as_yuan_and_cents_and_nothing_else() {
+        assert_eq!(parse_yuan("128"), Some(12_800));
+        assert_eq!(parse_yuan("128.5"), Some(12_850));
+        assert_eq!(parse_yuan(" 0.05 "), Some(5));
+        for bad in ["", "-1", "1.234", "1e3", "abc", ".5", "1,000"] {
+            assert_eq!(parse_yuan(bad), None, "{bad}");
+        }
+    }
+}

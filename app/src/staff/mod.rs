@@ -1,0 +1,594 @@
+//! The staff area. Every server function here starts with [`gate::require`], the one place
+//! that decides (from the role matrix in `portal_core::access`) whether the caller may act;
+//! pages only hide what a role cannot use. Forms are plain POSTs to server functions.
+
+pub mod audit;
+pub mod customers;
+pub mod team;
+pub mod texts;
+
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_router::{components::A, hooks::use_query_map};
+use serde::{Deserialize, Serialize};
+
+use crate::{ErrorNotice, PortalError, use_texts};
+
+/// The role names as the pages show them.
+pub fn role_label(role: &str) -> &'static str {
+    let t = use_texts().staff;
+    match role {
+        "privacy_officer" => t.role_names[0],
+        "front_desk" => t.role_names[1],
+        "stylist" => t.role_names[2],
+        _ => t.role_names[3],
+    }
+}
+
+/// The server-side gate and helpers shared by the staff server functions.
+#[cfg(feature = "ssr")]
+pub(crate) mod gate {
+    use chrono::Utc;
+    use leptos::prelude::*;
+    use portal_core::{
+        Portal,
+        access::{Action, Denied, authorize},
+        audit::{self, Actor, Entry},
+        sessions::{self, Subject},
+        staff::auth::{self, Member},
+    };
+
+    use crate::{PortalError, signin::ssr as web};
+
+    /// The second-factor step's cookie (5 minutes).
+    pub const STEP: &str = "staff_step";
+
+    /// `__Host-` needs `Secure`, which plain-http localhost cannot have.
+    pub fn session_cookie(p: &Portal) -> &'static str {
+        if p.settings.cookies_secure() {
+            "__Host-portal_staff"
+        } else {
+            "portal_staff"
+        }
+    }
+
+    /// A staff member allowed to do what they asked.
+    pub struct Caller {
+        pub portal: Portal,
+        pub member: Member,
+    }
+
+    impl Caller {
+        /// This caller as the audit log names them.
+        pub fn actor(&self) -> Actor {
+            Actor::Staff {
+                id: self.member.id,
+                role: self.member.role,
+            }
+        }
+
+        /// Appends an audit row for `action` on another member of staff.
+        pub async fn audit_staff(
+            &self,
+            db: &impl sea_orm::ConnectionTrait,
+            action: Action,
+            staff: i64,
+        ) -> Result<(), PortalError> {
+            let entry = Entry {
+                actor: self.actor(),
+                action,
+                subject: Some(("staff", staff)),
+                reason: None,
+            };
+            audit::append(db, &entry, Utc::now()).await?;
+            Ok(())
+        }
+
+        /// Appends an audit row for `action` on `customer` in `db` (the caller's transaction).
+        pub async fn audit(
+            &self,
+            db: &impl sea_orm::ConnectionTrait,
+            action: Action,
+            customer: Option<i64>,
+        ) -> Result<(), PortalError> {
+            let entry = Entry {
+                actor: self.actor(),
+                action,
+                subject: customer.map(|c| ("customer", c)),
+                reason: None,
+            };
+            audit::append(db, &entry, Utc::now()).await?;
+            Ok(())
+        }
+    }
+
+    fn set_status(code: http::StatusCode) {
+        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+            resp.set_status(code);
+        }
+    }
+
+    /// The signed-in staff member, re-read from the database on every request, so a
+    /// deactivation or a role change applies at once. A database error refuses (fail closed).
+    pub async fn current(p: &Portal) -> Result<Option<(Member, sessions::Session)>, PortalError> {
+        let Some(token) = web::cookie(session_cookie(p)) else {
+            return Ok(None);
+        };
+        let Some(session) = sessions::resume(&p.db, &p.session_keys, &token, Utc::now()).await?
+        else {
+            return Ok(None);
+        };
+        let Subject::Staff(id) = session.subject else {
+            return Ok(None);
+        };
+        Ok(auth::member(&p.db, id).await?.map(|m| (m, session)))
+    }
+
+    /// The one gate of the staff area.
+    pub async fn require(action: Action) -> Result<Caller, PortalError> {
+        let portal = web::portal()?;
+        let current = current(&portal).await?;
+        match (
+            authorize(current.as_ref().map(|(m, _)| m.role), action),
+            current,
+        ) {
+            (Ok(_), Some((member, _))) => Ok(Caller { portal, member }),
+            (Err(Denied::Forbidden), _) => {
+                set_status(http::StatusCode::FORBIDDEN);
+                Err(PortalError::Forbidden)
+            }
+            _ => {
+                set_status(http::StatusCode::UNAUTHORIZED);
+                leptos_axum::redirect("/staff/signin");
+                Err(PortalError::SignInRequired)
+            }
+        }
+    }
+
+    /// Starts a staff session and lands on the dashboard.
+    pub async fn sign_in(p: &Portal, staff: i64) -> Result<(), PortalError> {
+        let token =
+            sessions::start(&p.db, &p.session_keys, Subject::Staff(staff), Utc::now()).await?;
+        web::set_cookie(
+            p,
+            session_cookie(p),
+            &token,
+            sessions::ABSOLUTE.num_seconds(),
+        );
+        web::set_cookie(p, STEP, "", 0);
+        leptos_axum::redirect("/staff");
+        Ok(())
+    }
+
+    /// Redirects (for forms) to `path`; returns `Ok` so the form's POST ends with a 302.
+    pub fn back(path: &str) -> Result<(), PortalError> {
+        leptos_axum::redirect(path);
+        Ok(())
+    }
+}
+
+/// Step one: email and password.
+#[server]
+pub async fn staff_sign_in(email: String, password: String) -> Result<(), PortalError> {
+    use portal_core::staff::auth::{self, AuthError, Step};
+    let p = crate::signin::ssr::portal()?;
+    let ip = crate::signin::ssr::client_ip(&p).await;
+    match auth::sign_in_password(&p, &email, &password, &ip, chrono::Utc::now()).await {
+        Ok(Step::Done { staff }) => gate::sign_in(&p, staff).await,
+        Ok(Step::Code { pending }) => {
+            crate::signin::ssr::set_cookie(&p, gate::STEP, &pending, 300);
+            gate::back("/staff/code")
+        }
+        Ok(Step::Enrol { pending }) => {
+            crate::signin::ssr::set_cookie(&p, gate::STEP, &pending, 300);
+            gate::back("/staff/enrol")
+        }
+        Err(AuthError::Core(e)) => Err(e.into()),
+        Err(_) => gate::back("/staff/signin?error=failed"),
+    }
+}
+
+/// Step two: the authenticator code (also finishes an enrolment).
+#[server]
+pub async fn staff_code(code: String, page: String) -> Result<(), PortalError> {
+    use portal_core::staff::auth::{self, AuthError};
+    let p = crate::signin::ssr::portal()?;
+    let pending = crate::signin::ssr::cookie(gate::STEP).unwrap_or_default();
+    match auth::sign_in_code(&p, &pending, &code, chrono::Utc::now()).await {
+        Ok(staff) => gate::sign_in(&p, staff).await,
+        Err(AuthError::WrongCode) if page == "enrol" => gate::back("/staff/enrol?error=code"),
+        Err(AuthError::WrongCode) => gate::back("/staff/code?error=code"),
+        Err(AuthError::Core(e)) => Err(e.into()),
+        Err(_) => gate::back("/staff/signin?error=expired"),
+    }
+}
+
+/// The QR code and key of an enrolment in progress.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnrolView {
+    pub qr_svg: String,
+    pub secret: String,
+}
+
+/// The enrolment waiting in this browser's step cookie, if any. Spends nothing.
+#[server]
+pub async fn staff_enrolment() -> Result<Option<EnrolView>, PortalError> {
+    use portal_core::staff::auth::{self, AuthError};
+    let p = crate::signin::ssr::portal()?;
+    let pending = crate::signin::ssr::cookie(gate::STEP).unwrap_or_default();
+    match auth::enrolment(&p, &pending, chrono::Utc::now()).await {
+        Ok(e) => Ok(e.map(|e| EnrolView {
+            qr_svg: e.qr_svg,
+            secret: e.secret_base32,
+        })),
+        Err(AuthError::Core(e)) => Err(e.into()),
+        Err(_) => Ok(None),
+    }
+}
+
+/// A signed-in member of staff starts setting up a second factor.
+#[server]
+pub async fn staff_start_enrolment() -> Result<(), PortalError> {
+    use portal_core::{access::Action, staff::auth};
+    let c = gate::require(Action::ViewDashboard).await?;
+    let pending = auth::start_enrolment(&c.portal, c.member.id, chrono::Utc::now())
+        .await
+        .map_err(|_| PortalError::Internal)?;
+    crate::signin::ssr::set_cookie(&c.portal, gate::STEP, &pending, 300);
+    gate::back("/staff/enrol")
+}
+
+/// Ends the staff session at once and clears the browser's site data.
+#[server]
+pub async fn staff_sign_out() -> Result<(), PortalError> {
+    let p = crate::signin::ssr::portal()?;
+    if let Some((_, s)) = gate::current(&p).await? {
+        portal_core::sessions::end(&p.db, &s.id, chrono::Utc::now()).await?;
+    }
+    crate::signin::ssr::set_cookie(&p, gate::session_cookie(&p), "", 0);
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        resp.insert_header(
+            http::HeaderName::from_static("clear-site-data"),
+            http::HeaderValue::from_static("\"cookies\", \"storage\""),
+        );
+    }
+    gate::back("/staff/signin")
+}
+
+/// Who is signed in, for the navigation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub name: String,
+    pub role: String,
+    pub has_totp: bool,
+    /// Actions this role may take (names from `portal_core::access::Action`), to hide the rest.
+    pub may: Vec<String>,
+}
+
+/// The signed-in member of staff.
+#[server]
+pub async fn staff_me() -> Result<Me, PortalError> {
+    use portal_core::access::Action;
+    let c = gate::require(Action::ViewDashboard).await?;
+    Ok(Me {
+        name: c.member.name.clone(),
+        role: c.member.role.as_str().to_owned(),
+        has_totp: c.member.has_totp,
+        may: Action::ALL
+            .iter()
+            .filter(|a| c.member.role.may(**a))
+            .map(|a| a.as_str().to_owned())
+            .collect(),
+    })
+}
+
+/// One posture item: its text key, a figure, and whether it is fine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PostureItem {
+    pub item: String,
+    pub figure: i64,
+    pub ok: bool,
+}
+
+/// The dashboard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DashboardView {
+    pub me: Me,
+    pub open: i64,
+    pub due_soon: i64,
+    pub overdue: i64,
+    /// Monday of each week (`YYYY-MM-DD`) and the requests submitted that week, oldest first.
+    pub weeks: Vec<(String, i64)>,
+    /// Only for the privacy officer.
+    pub posture: Option<Vec<PostureItem>>,
+}
+
+/// Requests and posture for the dashboard.
+#[server]
+pub async fn staff_dashboard() -> Result<DashboardView, PortalError> {
+    use portal_core::{
+        access::Action,
+        dashboard::{self, KeyFile, MailTransport},
+    };
+    let me = staff_me().await?;
+    let c = gate::require(Action::ViewDashboard).await?;
+    let now = chrono::Utc::now();
+    let d = dashboard::deadlines(&c.portal.db, now).await?;
+    let weeks = dashboard::requests_per_week(&c.portal.db, now, 12)
+        .await?
+        .into_iter()
+        .map(|(w, n)| (w.format("%Y-%m-%d").to_string(), n))
+        .collect();
+    let posture = if c.member.role.may(Action::ViewAuditLog) {
+        let p = dashboard::posture(&c.portal, now).await?;
+        let item = |item: &str, figure: i64, ok: bool| PostureItem {
+            item: item.to_owned(),
+            figure,
+            ok,
+        };
+        Some(vec![
+            item("staff_2fa", p.staff_without_totp, p.staff_without_totp == 0),
+            match p.last_backup {
+                Some(t) => item("backup_age", (now - t).num_hours(), p.backup_ok(now)),
+                None => item("no_backup", 0, false),
+            },
+            item("overdue", p.overdue_requests, p.overdue_requests == 0),
+            match p.mail {
+                MailTransport::Tls => item("smtp_tls", 0, true),
+                MailTransport::Plain => item("smtp_plain", 0, false),
+                MailTransport::DevMailbox => item("smtp_dev", 0, false),
+            },
+            match p.key_file {
+                KeyFile::Private => item("key_file_ok", 0, true),
+                KeyFile::Open => item("key_file_open", 0, false),
+                KeyFile::Environment => item("key_env", 0, true),
+            },
+        ])
+    } else {
+        None
+    };
+    Ok(DashboardView {
+        me,
+        open: d.open,
+        due_soon: d.due_soon,
+        overdue: d.overdue,
+        weeks,
+        posture,
+    })
+}
+
+fn error_param() -> Memo<Option<String>> {
+    let q = use_query_map();
+    Memo::new(move |_| q.read().get("error"))
+}
+
+/// `/staff/signin`.
+#[component]
+pub fn StaffSignInPage() -> impl IntoView {
+    let t = use_texts().staff;
+    let error = error_param();
+    view! {
+        <section class="card">
+            <h1>{t.signin_title}</h1>
+            {move || error.get().map(|e| {
+                let msg = match e.as_str() { "expired" => t.step_expired, "password_set" => t.password_set, _ => t.signin_failed };
+                view! { <p class="banner" role="alert">{msg}</p> }
+            })}
+            <form method="post" action=StaffSignIn::PATH>
+                <label for="email">{t.email}</label>
+                <input id="email" name="email" type="email" autocomplete="username" required maxlength="254"/>
+                <label for="password">{t.password}</label>
+                <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="128"/>
+                <button type="submit" class="button">{t.signin_submit}</button>
+            </form>
+        </section>
+    }
+}
+
+/// `/staff/code`.
+#[component]
+pub fn StaffCodePage() -> impl IntoView {
+    let t = use_texts().staff;
+    let error = error_param();
+    view! {
+        <section class="card">
+            <h1>{t.code_title}</h1>
+            <p>{t.code_intro}</p>
+            {move || error.get().map(|_| view! { <p class="banner" role="alert">{t.code_wrong}</p> })}
+            <CodeForm page="code"/>
+        </section>
+    }
+}
+
+#[component]
+fn CodeForm(page: &'static str) -> impl IntoView {
+    let t = use_texts().staff;
+    view! {
+        <form method="post" action=StaffCode::PATH>
+            <input type="hidden" name="page" value=page/>
+            <label for="code">{t.code_label}</label>
+            <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required/>
+            <button type="submit" class="button">{t.confirm}</button>
+        </form>
+    }
+}
+
+/// `/staff/enrol`: the QR code (drawn on the server) and the key.
+#[component]
+pub fn StaffEnrolPage() -> impl IntoView {
+    let t = use_texts().staff;
+    let error = error_param();
+    let enrol = Resource::new(|| (), |_| staff_enrolment());
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
+            {move || Suspend::new(async move {
+                match enrol.await {
+                    Ok(Some(e)) => view! {
+                        <section class="card">
+                            <h1>{t.enrol_title}</h1>
+                            <p>{t.enrol_intro}</p>
+                            {move || error.get().map(|_| view! { <p class="banner" role="alert">{t.code_wrong}</p> })}
+                            <div class="qr" inner_html=e.qr_svg></div>
+                            <p>{t.enrol_secret}": "<code class="secret">{e.secret}</code></p>
+                            <CodeForm page="enrol"/>
+                        </section>
+                    }.into_any(),
+                    Ok(None) => view! {
+                        <section class="card">
+                            <p role="alert">{t.step_expired}</p>
+                            <p><A href="/staff/signin">{t.signin_title}</A></p>
+                        </section>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The staff navigation, showing only what the role may use.
+#[component]
+pub fn StaffNav(me: Me) -> impl IntoView {
+    let t = use_texts().staff;
+    let may = move |a: &str| me.may.iter().any(|m| m == a);
+    view! {
+        <nav class="staff-nav" aria-label=t.area>
+            <A href="/staff">{t.nav_dashboard}</A>
+            {may("search_customers").then(|| view! { <A href="/staff/customers">{t.nav_customers}</A> })}
+            {may("create_customer").then(|| view! { <A href="/staff/customers/new">{t.nav_new_customer}</A> })}
+            {may("manage_staff").then(|| view! { <A href="/staff/team">{t.nav_team}</A> })}
+            {may("view_audit_log").then(|| view! { <A href="/staff/audit">{t.nav_audit}</A> })}
+            <A href="/staff/security">{t.nav_security}</A>
+            <form method="post" action=StaffSignOut::PATH class="inline">
+                <button type="submit" class="link">{use_texts().sign_out}</button>
+            </form>
+        </nav>
+    }
+}
+
+/// `/staff`: deadlines, requests per week, posture.
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    let t = use_texts().staff;
+    let dash = Resource::new(|| (), |_| staff_dashboard());
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
+            {move || Suspend::new(async move {
+                match dash.await {
+                    Ok(d) => view! {
+                        <StaffNav me=d.me.clone()/>
+                        <section class="card">
+                            <h1>{(t.welcome)(&d.me.name, role_label(&d.me.role))}</h1>
+                            <dl class="figures">
+                                <div><dt>{t.open_requests}</dt><dd data-figure="open">{d.open}</dd></div>
+                                <div><dt>{t.due_soon}</dt><dd data-figure="due-soon">{d.due_soon}</dd></div>
+                                <div><dt>{t.overdue}</dt><dd data-figure="overdue">{d.overdue}</dd></div>
+                            </dl>
+                        </section>
+                        <section class="card">
+                            <h2>{t.chart_title}</h2>
+                            <WeekChart weeks=d.weeks.clone()/>
+                        </section>
+                        {d.posture.clone().map(|items| view! {
+                            <section class="card">
+                                <h2>{t.posture_title}</h2>
+                                <ul class="posture">
+                                    {items.into_iter().map(|i| view! { <PostureLine item=i/> }).collect_view()}
+                                </ul>
+                            </section>
+                        })}
+                    }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn PostureLine(item: PostureItem) -> impl IntoView {
+    let t = use_texts().staff;
+    let text = match item.item.as_str() {
+        "staff_2fa" => (t.posture_staff_2fa)(item.figure),
+        "backup_age" => (t.posture_backup_age)(item.figure),
+        "no_backup" => t.posture_no_backup.to_owned(),
+        "overdue" => (t.posture_overdue)(item.figure),
+        "smtp_tls" => t.posture_smtp_tls.to_owned(),
+        "smtp_plain" => t.posture_smtp_plain.to_owned(),
+        "smtp_dev" => t.posture_smtp_dev.to_owned(),
+        "key_file_ok" => t.posture_key_file_ok.to_owned(),
+        "key_file_open" => t.posture_key_file_open.to_owned(),
+        _ => t.posture_key_env.to_owned(),
+    };
+    let (class, status) = if item.ok {
+        ("ok", t.posture_ok)
+    } else {
+        ("attention", t.posture_attention)
+    };
+    view! {
+        <li class=class data-item=item.item.clone()>
+            <span class="status">{status}</span>" "{text}
+        </li>
+    }
+}
+
+/// Bars drawn as SVG on the server: readable without JavaScript, each bar titled for screen
+/// readers and hover.
+#[component]
+fn WeekChart(weeks: Vec<(String, i64)>) -> impl IntoView {
+    let t = use_texts().staff;
+    let max = weeks.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let (w, h, bar) = (360i64, 120i64, 24i64);
+    let gap = if weeks.is_empty() {
+        0
+    } else {
+        (w - bar * weeks.len() as i64) / weeks.len() as i64
+    };
+    view! {
+        <svg class="chart" viewBox=format!("0 0 {w} {}", h + 20) role="img" aria-label=t.chart_title>
+            {weeks.into_iter().enumerate().map(|(i, (week, n))| {
+                let x = i as i64 * (bar + gap) + gap / 2;
+                let bh = n * h / max;
+                let label = (t.chart_label)(&week, n);
+                view! {
+                    <g>
+                        <title>{label}</title>
+                        <rect x=x y=h - bh width=bar height=bh fill="#9b3d5a"></rect>
+                        <text x=x + bar / 2 y=h + 14 text-anchor="middle" font-size="10">{n}</text>
+                    </g>
+                }
+            }).collect_view()}
+        </svg>
+    }
+}
+
+/// `/staff/security`: the member's second factor.
+#[component]
+pub fn SecurityPage() -> impl IntoView {
+    let t = use_texts().staff;
+    let me = Resource::new(|| (), |_| staff_me());
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(m) => view! {
+                        <StaffNav me=m.clone()/>
+                        <section class="card">
+                            <h1>{t.security_title}</h1>
+                            {if m.has_totp {
+                                view! { <p>{t.security_on}</p> }.into_any()
+                            } else {
+                                view! {
+                                    <p>{t.security_off}</p>
+                                    <form method="post" action=StaffStartEnrolment::PATH>
+                                        <button type="submit" class="button">{t.security_start}</button>
+                                    </form>
+                                }.into_any()
+                            }}
+                        </section>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

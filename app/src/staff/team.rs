@@ -1,0 +1,297 @@
+//! The privacy officer manages staff: invitations by email, roles, deactivation, unlocking.
+//! The invited person sets a password through a single-use, 24-hour link.
+
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use super::{StaffNav, role_label, staff_me};
+use crate::{ErrorNotice, PortalError, use_texts};
+
+#[cfg(feature = "ssr")]
+use super::gate;
+
+/// One account in the list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub active: bool,
+    pub has_totp: bool,
+    pub locked: bool,
+    pub pending: bool,
+    pub is_me: bool,
+}
+
+/// Every staff account.
+#[server]
+pub async fn team() -> Result<Vec<AccountView>, PortalError> {
+    use portal_core::{access::Action, staff::auth};
+    let c = gate::require(Action::ManageStaff).await?;
+    Ok(auth::accounts(&c.portal.db, chrono::Utc::now())
+        .await?
+        .into_iter()
+        .map(|a| AccountView {
+            is_me: a.id == c.member.id,
+            id: a.id,
+            name: a.name,
+            email: a.email,
+            role: a.role.as_str().to_owned(),
+            active: a.active,
+            has_totp: a.has_totp,
+            locked: a.locked,
+            pending: a.pending,
+        })
+        .collect())
+}
+
+/// Invites a new member of staff by email.
+#[server]
+pub async fn invite_staff(email: String, name: String, role: String) -> Result<(), PortalError> {
+    use portal_core::{
+        CoreError,
+        access::Action,
+        email::Email,
+        mail::staff_invitation,
+        staff::{Role, StaffName, auth},
+    };
+    use sea_orm::TransactionTrait;
+    let c = gate::require(Action::ManageStaff).await?;
+    let parsed = (
+        Email::parse(&email),
+        StaffName::parse(&name),
+        role.parse::<Role>(),
+    );
+    let (Ok(email), Ok(name), Ok(role)) = parsed else {
+        return gate::back("/staff/team?error=invalid");
+    };
+    let p = &c.portal;
+    let tx = p.db.begin().await.map_err(CoreError::from)?;
+    let inv = match auth::invite(&tx, &p.vault, &email, &name, role, chrono::Utc::now()).await {
+        Ok(inv) => inv,
+        Err(CoreError::Invalid("staff.exists")) => return gate::back("/staff/team?error=exists"),
+        Err(e) => return Err(e.into()),
+    };
+    let mail = staff_invitation(
+        email,
+        &p.settings.salon_name,
+        &p.settings.public_url,
+        &inv.token,
+    );
+    p.enqueue_mail(&tx, None, "staff_invite", &mail).await?;
+    c.audit_staff(&tx, Action::ManageStaff, inv.staff).await?;
+    tx.commit().await.map_err(CoreError::from)?;
+    p.outbox.notify();
+    gate::back("/staff/team?done=invited")
+}
+
+/// Changes, deactivates or unlocks another member of staff (never oneself, so the salon cannot
+/// lock out its last privacy officer by accident).
+#[server]
+pub async fn manage_staff(
+    staff: i64,
+    change: String,
+    role: Option<String>,
+) -> Result<(), PortalError> {
+    use portal_core::{
+        CoreError,
+        access::Action,
+        staff::{Role, auth},
+    };
+    use sea_orm::TransactionTrait;
+    let c = gate::require(Action::ManageStaff).await?;
+    if staff == c.member.id {
+        return gate::back("/staff/team?error=invalid");
+    }
+    let now = chrono::Utc::now();
+    let tx = c.portal.db.begin().await.map_err(CoreError::from)?;
+    let done = match change.as_str() {
+        "role" => match role.as_deref().map(str::parse::<Role>) {
+            Some(Ok(r)) => auth::set_role(&tx, staff, r, now).await,
+            _ => return gate::back("/staff/team?error=invalid"),
+        },
+        "deactivate" => auth::deactivate(&tx, staff, now).await,
+        "unlock" => auth::unlock(&tx, staff).await,
+        _ => return gate::back("/staff/team?error=invalid"),
+    };
+    match done {
+        Ok(()) => {}
+        Err(CoreError::NotFound) => return gate::back("/staff/team?error=invalid"),
+        Err(e) => return Err(e.into()),
+    }
+    c.audit_staff(&tx, Action::ManageStaff, staff).await?;
+    tx.commit().await.map_err(CoreError::from)?;
+    gate::back("/staff/team?done=saved")
+}
+
+/// The invited person's name, if the link still works. Spends nothing.
+#[server]
+pub async fn peek_invite(t: String) -> Result<Option<String>, PortalError> {
+    let p = crate::signin::ssr::portal()?;
+    Ok(portal_core::staff::auth::peek_invitation(&p.db, &t, chrono::Utc::now()).await?)
+}
+
+/// Sets the first password through the invitation link (spends it).
+#[server]
+pub async fn accept_invite(t: String, password: String) -> Result<(), PortalError> {
+    use portal_core::staff::auth::{self, AuthError, PasswordProblem};
+    let p = crate::signin::ssr::portal()?;
+    let again = |e: &str| gate::back(&format!("/staff/invite?t={t}&error={e}"));
+    match auth::accept_invitation(
+        &p.db,
+        &t,
+        &password,
+        &p.settings.salon_name,
+        chrono::Utc::now(),
+    )
+    .await
+    {
+        Ok(_) => gate::back("/staff/signin?error=password_set"),
+        Err(AuthError::Password(PasswordProblem::TooShort)) => again("short"),
+        Err(AuthError::Password(_)) => again("common"),
+        Err(AuthError::Core(e)) => Err(e.into()),
+        Err(_) => again("expired"),
+    }
+}
+
+const ROLES: [&str; 4] = ["privacy_officer", "front_desk", "stylist", "marketing"];
+
+/// `/staff/team`.
+#[component]
+pub fn TeamPage() -> impl IntoView {
+    let t = use_texts().staff;
+    let q = use_query_map();
+    let me = Resource::new(|| (), |_| staff_me());
+    let list = Resource::new(|| (), |_| team());
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
+            {move || Suspend::new(async move {
+                let (me, list) = match (me.await, list.await) {
+                    (Ok(m), Ok(l)) => (m, l),
+                    (Err(e), _) | (_, Err(e)) => return view! { <ErrorNotice error=e/> }.into_any(),
+                };
+                view! {
+                    <StaffNav me=me/>
+                    {move || {
+                        let q = q.read();
+                        q.get("done").map(|d| if d == "invited" { t.invited } else { t.saved })
+                            .or_else(|| q.get("error").map(|e| if e == "exists" { t.staff_exists } else { t.invalid_input }))
+                            .map(|m| view! { <p class="banner" role="status">{m}</p> })
+                    }}
+                    <section class="card">
+                        <h1>{t.team_title}</h1>
+                        <table class="table">
+                            <thead><tr>
+                                <th>{t.name}</th><th>{t.email}</th><th>{t.role}</th>
+                                <th>{t.second_factor}</th><th>{t.status}</th><th></th>
+                            </tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|a| view! { <AccountRow a=a/> }).collect_view()}
+                            </tbody>
+                        </table>
+                    </section>
+                    <section class="card">
+                        <h2>{t.invite_title}</h2>
+                        <form method="post" action=InviteStaff::PATH>
+                            <label for="inv-name">{t.name}</label>
+                            <input id="inv-name" name="name" type="text" required maxlength="100"/>
+                            <label for="inv-email">{t.email}</label>
+                            <input id="inv-email" name="email" type="email" required maxlength="254"/>
+                            <label for="inv-role">{t.role}</label>
+                            <select id="inv-role" name="role">
+                                {ROLES.map(|r| view! { <option value=r>{role_label(r)}</option> }).collect_view()}
+                            </select>
+                            <button type="submit" class="button">{t.invite_button}</button>
+                        </form>
+                    </section>
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn AccountRow(a: AccountView) -> impl IntoView {
+    let t = use_texts().staff;
+    let status = if !a.active {
+        t.inactive
+    } else if a.locked {
+        t.locked
+    } else {
+        t.active
+    };
+    let id = a.id;
+    let manageable = !a.is_me && a.active;
+    view! {
+        <tr data-staff=id>
+            <td>{a.name.clone()}</td>
+            <td>{a.email.clone()}</td>
+            <td>{role_label(&a.role)}</td>
+            <td>{if a.has_totp { t.yes } else { t.no }}</td>
+            <td>{status}</td>
+            <td>
+                {manageable.then(|| view! {
+                    <form method="post" action=ManageStaff::PATH class="inline-form">
+                        <input type="hidden" name="staff" value=id/>
+                        <input type="hidden" name="change" value="role"/>
+                        <select name="role" aria-label=t.change_role>
+                            {ROLES.map(|r| view! { <option value=r selected=r == a.role>{role_label(r)}</option> }).collect_view()}
+                        </select>
+                        <button type="submit" class="link">{t.change_role}</button>
+                    </form>
+                    <form method="post" action=ManageStaff::PATH class="inline-form">
+                        <input type="hidden" name="staff" value=id/>
+                        <input type="hidden" name="change" value="deactivate"/>
+                        <button type="submit" class="link">{t.deactivate}</button>
+                    </form>
+                })}
+                {(a.locked && a.active).then(|| view! {
+                    <form method="post" action=ManageStaff::PATH class="inline-form">
+                        <input type="hidden" name="staff" value=id/>
+                        <input type="hidden" name="change" value="unlock"/>
+                        <button type="submit" class="link">{t.unlock}</button>
+                    </form>
+                })}
+            </td>
+        </tr>
+    }
+}
+
+/// `/staff/invite?t=…`: set a password.
+#[component]
+pub fn InvitePage() -> impl IntoView {
+    let t = use_texts().staff;
+    let q = use_query_map();
+    let token = move || q.read().get("t").unwrap_or_default();
+    let peek = Resource::new(token, peek_invite);
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
+            {move || Suspend::new(async move {
+                match peek.await {
+                    Ok(Some(name)) => view! {
+                        <section class="card">
+                            <h1>{t.invite_accept_title}</h1>
+                            <p>{(t.invite_accept_intro)(&name)}</p>
+                            {move || q.read().get("error").map(|e| {
+                                let m = match e.as_str() { "short" => t.password_too_short, "common" => t.password_too_common, _ => t.invite_expired };
+                                view! { <p class="banner" role="alert">{m}</p> }
+                            })}
+                            <form method="post" action=AcceptInvite::PATH>
+                                <input type="hidden" name="t" value=token()/>
+                                <label for="password">{t.new_password}</label>
+                                <input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" maxlength="128"/>
+                                <button type="submit" class="button">{t.set_password}</button>
+                            </form>
+                        </section>
+                    }.into_any(),
+                    Ok(None) => view! {
+                        <section class="card"><p role="alert">{t.invite_expired}</p></section>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,277 @@
+//! Consent: one switch per purpose, off until turned on. Every change is an append-only event;
+//! the current state is kept beside it in the same transaction for fast reads.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ConnectionTrait, TransactionSession, TransactionTrait,
+    sea_query::{Expr, ExprTrait, OnConflict, Order, Query},
+};
+
+use crate::CoreError;
+
+/// The six purposes of product.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// Offers by SMS.
+    MarketingSms,
+    /// Offers by email.
+    MarketingEmail,
+    /// Offers on WeChat.
+    MarketingWechat,
+    /// Photos in the salon's portfolio.
+    PhotosPortfolio,
+    /// Photos on named social platforms.
+    PhotosSocial,
+    /// Keeping allergies and skin/scalp conditions (health data: separate consent).
+    SensitiveNotes,
+}
+
+impl Purpose {
+    /// Every purpose, in display order.
+    pub const ALL: [Purpose; 6] = [
+        Purpose::MarketingSms,
+        Purpose::MarketingEmail,
+        Purpose::MarketingWechat,
+        Purpose::PhotosPortfolio,
+        Purpose::PhotosSocial,
+        Purpose::SensitiveNotes,
+    ];
+
+    /// The stored code (`consent_purposes.code`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Purpose::MarketingSms => "marketing_sms",
+            Purpose::MarketingEmail => "marketing_email",
+            Purpose::MarketingWechat => "marketing_wechat",
+            Purpose::PhotosPortfolio => "photos_portfolio",
+            Purpose::PhotosSocial => "photos_social",
+            Purpose::SensitiveNotes => "sensitive_notes",
+        }
+    }
+
+    /// Parses a stored or submitted code.
+    pub fn parse(code: &str) -> Result<Self, CoreError> {
+        Purpose::ALL
+            .into_iter()
+            .find(|p| p.code() == code)
+            .ok_or(CoreError::Invalid("consent.purpose"))
+    }
+}
+
+/// Where a consent was given or withdrawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// By the customer in the portal.
+    Portal,
+    /// At the counter, recorded by front desk.
+    FrontDesk,
+    /// On a signed paper form, recorded by staff.
+    PaperForm,
+}
+
+impl Channel {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Portal => "portal",
+            Channel::FrontDesk => "front_desk",
+            Channel::PaperForm => "paper_form",
+        }
+    }
+
+    /// Parses a submitted channel.
+    pub fn parse(s: &str) -> Result<Self, CoreError> {
+        [Channel::Portal, Channel::FrontDesk, Channel::PaperForm]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or(CoreError::Invalid("consent.channel"))
+    }
+}
+
+/// One change to record.
+#[derive(Clone, Copy, Debug)]
+pub struct Change {
+    /// Which switch.
+    pub purpose: Purpose,
+    /// On or off.
+    pub granted: bool,
+    /// Where.
+    pub channel: Channel,
+    /// The staff member who recorded it (None when the customer did it).
+    pub recorded_by: Option<i64>,
+    /// The notice version the customer was shown.
+    pub notice_version: Option<i32>,
+}
+
+/// Appends the event and sets the current state, in one (nested) transaction.
+pub async fn record<C: ConnectionTrait + TransactionTrait>(
+    outer: &C,
+    customer: i64,
+    change: Change,
+    now: DateTime<Utc>,
+) -> Result<i64, CoreError> {
+    let tx = outer.begin().await?;
+    let insert = Query::insert()
+        .into_table("consent_events")
+        .columns([
+            "customer_id",
+            "purpose",
+            "granted",
+            "at",
+            "channel",
+            "recorded_by_staff_id",
+            "notice_version",
+        ])
+        .values_panic([
+            customer.into(),
+            change.purpose.code().into(),
+            change.granted.into(),
+            now.into(),
+            change.channel.as_str().into(),
+            change.recorded_by.into(),
+            change.notice_version.into(),
+        ])
+        .returning_col("id")
+        .to_owned();
+    let event: i64 = tx
+        .query_one(&insert)
+        .await?
+        .ok_or(CoreError::NotFound)?
+        .try_get("", "id")?;
+    let upsert = Query::insert()
+        .into_table("consent_states")
+        .columns([
+            "customer_id",
+            "purpose",
+            "granted",
+            "event_id",
+            "updated_at",
+        ])
+        .values_panic([
+            customer.into(),
+            change.purpose.code().into(),
+            change.granted.into(),
+            event.into(),
+            now.into(),
+        ])
+        .on_conflict(
+            OnConflict::columns(["customer_id", "purpose"])
+                .update_columns(["granted", "event_id", "updated_at"])
+                .to_owned(),
+        )
+        .to_owned();
+    tx.execute(&upsert).await?;
+    tx.commit().await?;
+    Ok(event)
+}
+
+/// The current state of every purpose for a customer (off where nothing was ever recorded).
+pub async fn states(
+    db: &impl ConnectionTrait,
+    customer: i64,
+) -> Result<Vec<(Purpose, bool)>, CoreError> {
+    let q = Query::select()
+        .columns(["purpose", "granted"])
+        .from("consent_states")
+        .and_where(Expr::col("customer_id").eq(customer))
+        .to_owned();
+    let mut on = Vec::new();
+    for r in db.query_all(&q).await? {
+        let code: String = r.try_get("", "purpose")?;
+        let granted: bool = r.try_get("", "granted")?;
+        if granted && let Ok(p) = Purpose::parse(&code) {
+            on.push(p);
+        }
+    }
+    Ok(Purpose::ALL.map(|p| (p, on.contains(&p))).to_vec())
+}
+
+/// Whether one purpose is on for a customer.
+pub async fn granted(
+    db: &impl ConnectionTrait,
+    customer: i64,
+    purpose: Purpose,
+) -> Result<bool, CoreError> {
+    let q = Query::select()
+        .column("granted")
+        .from("consent_states")
+        .and_where(Expr::col("customer_id").eq(customer))
+        .and_where(Expr::col("purpose").eq(purpose.code()))
+        .to_owned();
+    Ok(match db.query_one(&q).await? {
+        Some(r) => r.try_get("", "granted")?,
+        None => false,
+    })
+}
+
+/// One event of a customer's consent history.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Event {
+    /// Which switch.
+    pub purpose: Purpose,
+    /// On or off.
+    pub granted: bool,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Where.
+    pub channel: String,
+    /// Notice version shown.
+    pub notice_version: Option<i32>,
+}
+
+/// A customer's consent history, newest first.
+pub async fn history(db: &impl ConnectionTrait, customer: i64) -> Result<Vec<Event>, CoreError> {
+    let q = Query::select()
+        .columns(["purpose", "granted", "at", "channel", "notice_version"])
+        .from("consent_events")
+        .and_where(Expr::col("customer_id").eq(customer))
+        .order_by("id", Order::Desc)
+        .to_owned();
+    let mut out = Vec::new();
+    for r in db.query_all(&q).await? {
+        let code: String = r.try_get("", "purpose")?;
+        out.push(Event {
+            purpose: Purpose::parse(&code)?,
+            granted: r.try_get("", "granted")?,
+            at: r.try_get("", "at")?,
+            channel: r.try_get("", "channel")?,
+            notice_version: r.try_get("", "notice_version")?,
+        });
+    }
+    Ok(out)
+}
+
+/// Records that a customer was shown (at the counter, on paper) or confirmed (in the portal) a
+/// privacy-notice version.
+pub async fn record_notice(
+    db: &impl ConnectionTrait,
+    customer: i64,
+    notice_version: i32,
+    channel: Channel,
+    recorded_by: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    db.execute(
+        &Query::insert()
+            .into_table("notice_confirmations")
+            .columns([
+                "customer_id",
+                "notice_version",
+                "at",
+                "channel",
+                "recorded_by_staff_id",
+            ])
+            .values_panic([
+                customer.into(),
+                notice_version.into(),
+                now.into(),
+                channel.as_str().into(),
+                recorded_by.into(),
+            ])
+            .to_owned(),
+    )
+    .await?;
+    Ok(())
+}
