@@ -128,6 +128,16 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
             Ok(p) => match portal_core::demo::load(&p).await {
                 Ok(portal_core::demo::Loaded::Now(n)) => {
                     println!("demo salon loaded: {n} customers");
+                    println!("demo staff (sign in at /staff/signin; demo data only):");
+                    for d in portal_core::demo::DEMO_STAFF {
+                        println!(
+                            "  {:<28} {:<16} password: {:<26} TOTP secret: {}",
+                            d.email,
+                            d.role.as_str(),
+                            d.password,
+                            d.totp_base32.unwrap_or("-")
+                        );
+                    }
                     0
                 }
                 Ok(portal_core::demo::Loaded::Already) => {

@@ -89,6 +89,8 @@ pub struct ContactView {
 /// The service profile.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProfileView {
+    /// False when no profile was recorded yet (the fields are then empty).
+    pub recorded: bool,
     pub hair_type: Option<String>,
     pub skin_type: Option<String>,
     pub preferred_stylist: Option<String>,
@@ -129,10 +131,11 @@ pub struct RecordView {
     pub me: Me,
     pub name: String,
     pub contact: Option<ContactView>,
-    pub profile: Option<Option<ProfileView>>,
+    pub profile: Option<ProfileView>,
     pub sensitive: Option<SensitiveView>,
     pub visits: Option<Vec<VisitView>>,
-    pub membership: Option<Option<MembershipView>>,
+    /// The open membership, if any (empty list when there is none).
+    pub membership: Option<Vec<MembershipView>>,
     /// `(purpose code, on)`.
     pub consents: Option<Vec<(String, bool)>>,
 }
@@ -178,17 +181,16 @@ pub async fn customer_record(id: i64) -> Result<RecordView, PortalError> {
     }
     if role.may(Action::ViewServiceProfile) {
         c.audit(&tx, Action::ViewServiceProfile, Some(id)).await?;
-        view.profile =
-            Some(
-                record::service_profile(&tx, &p.vault, id)
-                    .await?
-                    .map(|s| ProfileView {
-                        hair_type: s.hair_type,
-                        skin_type: s.skin_type,
-                        preferred_stylist: s.preferred_stylist,
-                        preferences: s.preferences,
-                    }),
-            );
+        let found = record::service_profile(&tx, &p.vault, id).await?;
+        let recorded = found.is_some();
+        let s = found.unwrap_or_default();
+        view.profile = Some(ProfileView {
+            recorded,
+            hair_type: s.hair_type,
+            skin_type: s.skin_type,
+            preferred_stylist: s.preferred_stylist,
+            preferences: s.preferences,
+        });
     }
     if role.may(Action::ViewSensitiveNotes) {
         let consented = consents::granted(&tx, id, Purpose::SensitiveNotes).await?;
@@ -223,16 +225,17 @@ pub async fn customer_record(id: i64) -> Result<RecordView, PortalError> {
     }
     if role.may(Action::ViewMembership) {
         c.audit(&tx, Action::ViewMembership, Some(id)).await?;
-        view.membership =
-            Some(
-                record::membership(&tx, &p.vault, id)
-                    .await?
-                    .map(|m| MembershipView {
-                        card: m.card_masked,
-                        balance: yuan(m.balance_cents),
-                        points: m.points,
-                    }),
-            );
+        view.membership = Some(
+            record::membership(&tx, &p.vault, id)
+                .await?
+                .into_iter()
+                .map(|m| MembershipView {
+                    card: m.card_masked,
+                    balance: yuan(m.balance_cents),
+                    points: m.points,
+                })
+                .collect(),
+        );
     }
     if role.may(Action::ViewConsents) {
         c.audit(&tx, Action::ViewConsents, Some(id)).await?;
@@ -628,7 +631,7 @@ fn RecordBody(r: RecordView) -> impl IntoView {
         {r.profile.clone().map(|p| view! {
             <section class="card" data-section="profile">
                 <h2>{t.profile}</h2>
-                {match p {
+                {match Some(p).filter(|p| p.recorded) {
                     Some(p) => view! {
                         <dl class="facts">
                             <dt>{t.hair}</dt><dd>{or_dash(p.hair_type)}</dd>
@@ -696,13 +699,13 @@ fn RecordBody(r: RecordView) -> impl IntoView {
         {r.membership.clone().map(|m| view! {
             <section class="card" data-section="membership">
                 <h2>{t.membership}</h2>
-                {m.map(|m| view! {
+                {m.into_iter().map(|m| view! {
                     <dl class="facts">
                         <dt>{t.membership}</dt><dd>{m.card}</dd>
                         <dt>{t.balance}</dt><dd>"¥"{m.balance}</dd>
                         <dt>{t.points}</dt><dd>{m.points}</dd>
                     </dl>
-                })}
+                }).collect_view()}
             </section>
         })}
         {r.consents.clone().map(|cs| view! {

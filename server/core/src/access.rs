@@ -1,5 +1,6 @@
 //! Who may do what: the role matrix of product.md as one table, asked by every staff server
-//! function and API route through [`authorize`], so the rule lives in one place.
+//! function and API route through [`authorize`], so the rule lives in one place. Actions are
+//! added with the feature that offers them (requests, consent API), each with its matrix row.
 
 use crate::staff::Role;
 
@@ -33,37 +34,15 @@ pub enum Action {
     RecordVisit,
     /// Add a note to a visit.
     AddVisitNote,
-    /// Edit the service profile.
-    EditServiceProfile,
-    /// See the request queue and a request's page.
-    ViewRequests,
-    /// Record a request made in person on the customer's behalf.
-    RecordRequest,
-    /// Approve, deny, extend or assign a request.
-    DecideRequest,
     /// Invite staff, change roles, deactivate.
     ManageStaff,
-    /// Create and revoke consent API keys.
-    ManageApiKeys,
-    /// Publish a privacy notice version.
-    PublishNotice,
-    /// Configure retention rules.
-    SetRetention,
     /// Browse and verify the audit log.
     ViewAuditLog,
-    /// Run a backup.
-    RunBackup,
-    /// "May we contact them?" per channel for one contact, nothing else.
-    CheckConsentStatus,
-    /// Counts per purpose over time.
-    ViewConsentCounts,
-    /// Export the opted-in contacts of one channel (CSV).
-    ExportOptedIn,
 }
 
 impl Action {
     /// Every action, for the matrix test and the note.
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 15] = [
         Action::ViewDashboard,
         Action::SearchCustomers,
         Action::ViewContact,
@@ -77,19 +56,8 @@ impl Action {
         Action::RecordCounterConsent,
         Action::RecordVisit,
         Action::AddVisitNote,
-        Action::EditServiceProfile,
-        Action::ViewRequests,
-        Action::RecordRequest,
-        Action::DecideRequest,
         Action::ManageStaff,
-        Action::ManageApiKeys,
-        Action::PublishNotice,
-        Action::SetRetention,
         Action::ViewAuditLog,
-        Action::RunBackup,
-        Action::CheckConsentStatus,
-        Action::ViewConsentCounts,
-        Action::ExportOptedIn,
     ];
 
     /// The stored name (audit log, API scopes).
@@ -109,19 +77,8 @@ impl Action {
             RecordCounterConsent => "record_counter_consent",
             RecordVisit => "record_visit",
             AddVisitNote => "add_visit_note",
-            EditServiceProfile => "edit_service_profile",
-            ViewRequests => "view_requests",
-            RecordRequest => "record_request",
-            DecideRequest => "decide_request",
             ManageStaff => "manage_staff",
-            ManageApiKeys => "manage_api_keys",
-            PublishNotice => "publish_notice",
-            SetRetention => "set_retention",
             ViewAuditLog => "view_audit_log",
-            RunBackup => "run_backup",
-            CheckConsentStatus => "check_consent_status",
-            ViewConsentCounts => "view_consent_counts",
-            ExportOptedIn => "export_opted_in",
         }
     }
 }
@@ -141,8 +98,6 @@ impl Role {
                     | CreateCustomer
                     | EditContact
                     | RecordCounterConsent
-                    | ViewRequests
-                    | RecordRequest
             ),
             // Stylists find a customer by name to serve them, but see no contact details.
             Role::Stylist => matches!(
@@ -154,12 +109,9 @@ impl Role {
                     | ViewVisits
                     | RecordVisit
                     | AddVisitNote
-                    | EditServiceProfile
             ),
-            Role::Marketing => matches!(
-                action,
-                ViewDashboard | CheckConsentStatus | ViewConsentCounts | ExportOptedIn
-            ),
+            // Consent lookups, counts and exports arrive with the consent feature.
+            Role::Marketing => matches!(action, ViewDashboard),
         }
     }
 }
@@ -211,7 +163,7 @@ mod tests {
         }
         for r in Role::ALL {
             assert_eq!(
-                r.may(Action::DecideRequest),
+                r.may(Action::ManageStaff),
                 r == Role::PrivacyOfficer,
                 "{r}"
             );

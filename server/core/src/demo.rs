@@ -7,7 +7,7 @@
 use chrono::{Duration, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, TransactionTrait,
-    sea_query::{ExprTrait, OnConflict, Query, SimpleExpr},
+    sea_query::{Expr, ExprTrait, OnConflict, Query, SimpleExpr},
 };
 
 use crate::{
@@ -31,6 +31,60 @@ pub mod fields {
     pub const CARD_NUMBER: Field = Field::new("memberships", "card_number_sealed");
     pub const PHOTO_FILE: Field = Field::new("photos", "file");
 }
+
+/// A demo member of staff, with the password and TOTP secret the README lists. Demo only: the
+/// addresses are on `salon.example`, and a real salon creates its own staff.
+pub struct DemoStaff {
+    /// Sign-in address.
+    pub email: &'static str,
+    /// Display name.
+    pub name: &'static str,
+    /// Role.
+    pub role: staff::Role,
+    /// Demo password.
+    pub password: &'static str,
+    /// Base32 TOTP secret (for an authenticator app), where the demo sets one up.
+    pub totp_base32: Option<&'static str>,
+}
+
+/// The demo salon's staff: every role; the privacy officer and one stylist with a second factor.
+pub const DEMO_STAFF: [DemoStaff; 5] = [
+    DemoStaff {
+        email: "officer@salon.example",
+        name: "周店长",
+        role: staff::Role::PrivacyOfficer,
+        password: "peony lantern officer 71",
+        totp_base32: Some("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
+    },
+    DemoStaff {
+        email: "desk@salon.example",
+        name: "前台小林",
+        role: staff::Role::FrontDesk,
+        password: "peony lantern desk 72",
+        totp_base32: None,
+    },
+    DemoStaff {
+        email: "stylist.wang@salon.example",
+        name: "王造型师",
+        role: staff::Role::Stylist,
+        password: "peony lantern wang 73",
+        totp_base32: Some("KRSXG5CTMVRXEZLUKN2XAZLSKNSWG4TF"),
+    },
+    DemoStaff {
+        email: "stylist.li@salon.example",
+        name: "李美容师",
+        role: staff::Role::Stylist,
+        password: "peony lantern li 74",
+        totp_base32: None,
+    },
+    DemoStaff {
+        email: "marketing@salon.example",
+        name: "市场部小陈",
+        role: staff::Role::Marketing,
+        password: "peony lantern chen 75",
+        totp_base32: None,
+    },
+];
 
 /// What [`load`] did.
 #[derive(Debug, PartialEq, Eq)]
@@ -170,30 +224,7 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
     let mut rng = Rng(0x005a_1011_5eed);
 
     let mut staff_ids = Vec::new();
-    let demo_staff = [
-        (
-            "officer@salon.example",
-            "周店长",
-            staff::Role::PrivacyOfficer,
-        ),
-        ("desk@salon.example", "前台小林", staff::Role::FrontDesk),
-        (
-            "stylist.wang@salon.example",
-            "王造型师",
-            staff::Role::Stylist,
-        ),
-        ("stylist.li@salon.example", "李美容师", staff::Role::Stylist),
-        (
-            "marketing@salon.example",
-            "市场部小陈",
-            staff::Role::Marketing,
-        ),
-    ];
-    for (email, name, role) in demo_staff {
-        // Demo staff get an unusable random password; staff sign-in sets real ones.
-        let secret: String = (0..4)
-            .map(|_| format!("{:016x}", rand::random::<u64>()))
-            .collect();
+    for d in DEMO_STAFF {
         let id = insert(
             &tx,
             "staff",
@@ -208,10 +239,10 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
                 "updated_at",
             ],
             vec![
-                v(email),
-                v(name),
-                v(role.as_str()),
-                v(staff::hash_password(&secret)),
+                v(d.email),
+                v(d.name),
+                v(d.role.as_str()),
+                v(staff::hash_password(d.password)),
                 v(true),
                 v(0),
                 v(now),
@@ -219,7 +250,23 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
             ],
         )
         .await?;
-        staff_ids.push((id, role));
+        if let Some(secret) = d.totp_base32 {
+            let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+                .to_bytes()
+                .map_err(|_| CoreError::Invalid("demo.totp"))?;
+            tx.execute(
+                &Query::update()
+                    .table("staff")
+                    .value(
+                        "totp_secret_sealed",
+                        staff::auth::seal_totp_secret(&portal.vault, id, &bytes),
+                    )
+                    .and_where(Expr::col("id").eq(id))
+                    .to_owned(),
+            )
+            .await?;
+        }
+        staff_ids.push((id, d.role));
     }
     let stylists: Vec<i64> = staff_ids
         .iter()

@@ -535,6 +535,11 @@ pub async fn start_enrolment(
     Ok(issued.token)
 }
 
+/// Seals a TOTP secret for `staff` the way enrolment stores it (the demo salon uses this).
+pub fn seal_totp_secret(vault: &crate::vault::Vault, staff: i64, secret: &[u8]) -> Vec<u8> {
+    vault::seal(vault.system_key(), TOTP_SECRET, staff, secret)
+}
+
 /// The current TOTP code for a sealed secret; for tests and the demo's printed instructions.
 pub fn current_code(secret: &[u8], now: DateTime<Utc>) -> String {
     totp(secret.to_vec(), "x", "x").generate(now.timestamp() as u64)

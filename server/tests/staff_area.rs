@@ -1,0 +1,559 @@
+//! The staff area over HTTP: the whole role matrix (every role, anonymous and a customer against
+//! every staff action), audit rows for reads and writes, deactivation ending a live session, and
+//! the privacy officer's second factor, on both engines.
+
+mod support;
+
+use app::staff::{
+    StaffCode, StaffDashboard, StaffSignIn,
+    audit::AuditLog,
+    customers::{
+        AddVisitNote, CustomerRecord, Intake, RecordVisit, SearchCustomers, UpdateContact,
+    },
+    team::{ManageStaff, Team},
+};
+use chrono::Utc;
+use leptos::server_fn::ServerFn;
+use portal_core::{
+    access::Action,
+    audit::{self, Filter},
+    consents::{self, Purpose},
+    customers::record,
+    email::Email,
+    sessions::{self, Subject},
+    staff::{Role, StaffName, auth},
+};
+use reqwest::StatusCode;
+use support::{PUBLIC_URL, spawn_app};
+
+const PASSWORD: &str = "scissors mirror comb 2026";
+
+struct Who {
+    label: &'static str,
+    role: Option<Role>,
+    cookie: String,
+}
+
+async fn staff(app: &support::TestApp, email: &str, role: Role) -> i64 {
+    let inv = auth::invite(
+        &app.portal.db,
+        &app.portal.vault,
+        &Email::parse(email).unwrap(),
+        &StaffName::parse("员工").unwrap(),
+        role,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    auth::accept_invitation(
+        &app.portal.db,
+        &inv.token,
+        PASSWORD,
+        "Demo Salon",
+        Utc::now(),
+    )
+    .await
+    .unwrap()
+}
+
+async fn cookie_for(app: &support::TestApp, subject: Subject) -> String {
+    let token = sessions::start(
+        &app.portal.db,
+        &app.portal.session_keys,
+        subject,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    match subject {
+        Subject::Staff(_) => format!("__Host-portal_staff={token}"),
+        Subject::Customer(_) => format!("__Host-portal_session={token}"),
+    }
+}
+
+/// A server-function call as the page's script makes it (no `Accept: text/html`, so a refusal
+/// keeps its 401/403 status instead of becoming a redirect).
+async fn call(
+    app: &support::TestApp,
+    path: &str,
+    form: &[(&str, String)],
+    cookie: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .header("origin", PUBLIC_URL)
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// product.md's role matrix, written out independently of `Role::may`.
+fn expected(role: Role, action: Action) -> bool {
+    use Action::*;
+    let front_desk = [
+        ViewDashboard,
+        SearchCustomers,
+        ViewContact,
+        ViewConsents,
+        CreateCustomer,
+        EditContact,
+        RecordCounterConsent,
+    ];
+    let stylist = [
+        ViewDashboard,
+        SearchCustomers,
+        ViewServiceProfile,
+        ViewSensitiveNotes,
+        ViewVisits,
+        RecordVisit,
+        AddVisitNote,
+    ];
+    match role {
+        Role::PrivacyOfficer => true,
+        Role::FrontDesk => front_desk.contains(&action),
+        Role::Stylist => stylist.contains(&action),
+        Role::Marketing => action == ViewDashboard,
+    }
+}
+
+#[tokio::test]
+async fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server() {
+    let app = spawn_app().await;
+    let officer = staff(&app, "po@salon.example", Role::PrivacyOfficer).await;
+    let mut who = vec![
+        Who {
+            label: "anonymous",
+            role: None,
+            cookie: String::new(),
+        },
+        Who {
+            label: "customer",
+            role: None,
+            cookie: {
+                let c = support::customer(&app, "someone@example.com", "zh").await;
+                cookie_for(&app, Subject::Customer(c)).await
+            },
+        },
+        Who {
+            label: "privacy_officer",
+            role: Some(Role::PrivacyOfficer),
+            cookie: cookie_for(&app, Subject::Staff(officer)).await,
+        },
+    ];
+    for (label, role) in [
+        ("front_desk", Role::FrontDesk),
+        ("stylist", Role::Stylist),
+        ("marketing", Role::Marketing),
+    ] {
+        let id = staff(&app, &format!("{label}@salon.example"), role).await;
+        who.push(Who {
+            label,
+            role: Some(role),
+            cookie: cookie_for(&app, Subject::Staff(id)).await,
+        });
+    }
+    // A customer with consent to sensitive notes, a profile, a visit and a membership is enough
+    // for every section to have something to show.
+    let target = support::customer(&app, "target@example.com", "zh").await;
+    consents::record(
+        &app.portal.db,
+        target,
+        consents::Change {
+            purpose: Purpose::SensitiveNotes,
+            granted: true,
+            channel: consents::Channel::FrontDesk,
+            recorded_by: None,
+            notice_version: Some(1),
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let visit = record::record_visit(
+        &app.portal.db,
+        &app.portal.vault,
+        target,
+        &record::NewVisit {
+            at: Utc::now(),
+            services: "cut",
+            stylist: None,
+            amount_cents: 8800,
+            notes: None,
+        },
+    )
+    .await
+    .unwrap();
+
+    let mut checked = std::collections::BTreeSet::new();
+    for (n, w) in who.iter().enumerate() {
+        let may = |a: Action| w.role.is_some_and(|r| expected(r, a));
+        let outcome = |a: Action, status: StatusCode| {
+            let allowed = status.is_success() || status.is_redirection();
+            assert_eq!(allowed, may(a), "{} → {}: {status}", w.label, a.as_str());
+            if !allowed {
+                let wanted = if w.role.is_some() {
+                    StatusCode::FORBIDDEN
+                } else {
+                    StatusCode::UNAUTHORIZED
+                };
+                assert_eq!(status, wanted, "{} → {}", w.label, a.as_str());
+            }
+        };
+        let id = target.to_string();
+
+        let r = call(&app, StaffDashboard::PATH, &[], &w.cookie).await;
+        outcome(Action::ViewDashboard, r.status());
+        let r = call(&app, Team::PATH, &[], &w.cookie).await;
+        outcome(Action::ManageStaff, r.status());
+        let r = call(&app, AuditLog::PATH, &[], &w.cookie).await;
+        outcome(Action::ViewAuditLog, r.status());
+        let r = call(
+            &app,
+            SearchCustomers::PATH,
+            &[("q", "target@example.com".into())],
+            &w.cookie,
+        )
+        .await;
+        outcome(Action::SearchCustomers, r.status());
+
+        // The record: opening it needs SearchCustomers; each section follows its own action.
+        let r = call(&app, CustomerRecord::PATH, &[("id", id.clone())], &w.cookie).await;
+        let status = r.status();
+        outcome(Action::SearchCustomers, status);
+        let body: serde_json::Value = r.json().await.unwrap_or_default();
+        for (section, action) in [
+            ("contact", Action::ViewContact),
+            ("profile", Action::ViewServiceProfile),
+            ("sensitive", Action::ViewSensitiveNotes),
+            ("visits", Action::ViewVisits),
+            ("membership", Action::ViewMembership),
+            ("consents", Action::ViewConsents),
+        ] {
+            let shown = status.is_success() && !body[section].is_null();
+            assert_eq!(shown, may(action), "{} sees {section}", w.label);
+            checked.insert(action.as_str());
+        }
+
+        let r = call(
+            &app,
+            UpdateContact::PATH,
+            &[
+                ("id", id.clone()),
+                ("name", "目标顾客".into()),
+                ("phone", format!("1390000{:04}", n)),
+                ("email", "target@example.com".into()),
+            ],
+            &w.cookie,
+        )
+        .await;
+        outcome(Action::EditContact, r.status());
+        let r = call(
+            &app,
+            RecordVisit::PATH,
+            &[
+                ("id", id.clone()),
+                ("services", "colour".into()),
+                ("amount", "120".into()),
+                ("notes", String::new()),
+            ],
+            &w.cookie,
+        )
+        .await;
+        outcome(Action::RecordVisit, r.status());
+        let r = call(
+            &app,
+            AddVisitNote::PATH,
+            &[
+                ("id", id.clone()),
+                ("visit", visit.to_string()),
+                ("note", "used the gentle shampoo".into()),
+            ],
+            &w.cookie,
+        )
+        .await;
+        outcome(Action::AddVisitNote, r.status());
+
+        // Intake with one consent ticked: the record is created only with CreateCustomer, the
+        // consent only with RecordCounterConsent as well.
+        let phone = format!("1380000{:04}", n);
+        let r = call(
+            &app,
+            Intake::PATH,
+            &[
+                ("name", "新顾客".into()),
+                ("phone", phone.clone()),
+                ("email", String::new()),
+                ("language", "zh".into()),
+                ("channel", "front_desk".into()),
+                ("notice_version", "1".into()),
+                ("notice_shown", "on".into()),
+                ("marketing_sms", "on".into()),
+            ],
+            &w.cookie,
+        )
+        .await;
+        outcome(Action::CreateCustomer, r.status());
+        let created = record::search(
+            &app.portal.db,
+            &app.portal.vault,
+            &record::Search::parse(&phone).unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            created.len(),
+            usize::from(may(Action::CreateCustomer)),
+            "{}",
+            w.label
+        );
+        if let Some(c) = created.first() {
+            assert_eq!(
+                consents::granted(&app.portal.db, c.id, Purpose::MarketingSms)
+                    .await
+                    .unwrap(),
+                may(Action::RecordCounterConsent),
+                "{} records counter consent",
+                w.label
+            );
+        }
+        for a in [
+            Action::ViewDashboard,
+            Action::ManageStaff,
+            Action::ViewAuditLog,
+            Action::SearchCustomers,
+            Action::EditContact,
+            Action::RecordVisit,
+            Action::AddVisitNote,
+            Action::CreateCustomer,
+            Action::RecordCounterConsent,
+        ] {
+            checked.insert(a.as_str());
+        }
+    }
+    let all: std::collections::BTreeSet<_> = Action::ALL.iter().map(|a| a.as_str()).collect();
+    assert_eq!(checked, all, "every action of the matrix is walked");
+}
+
+#[tokio::test]
+async fn reads_and_changes_are_audited_without_the_values() {
+    let app = spawn_app().await;
+    let desk = staff(&app, "desk@salon.example", Role::FrontDesk).await;
+    let cookie = cookie_for(&app, Subject::Staff(desk)).await;
+    let target = support::customer(&app, "secret.person@example.com", "zh").await;
+    let r = call(
+        &app,
+        CustomerRecord::PATH,
+        &[("id", target.to_string())],
+        &cookie,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = call(
+        &app,
+        UpdateContact::PATH,
+        &[
+            ("id", target.to_string()),
+            ("name", "改名顾客".into()),
+            ("phone", "13912345678".into()),
+            ("email", "secret.person@example.com".into()),
+        ],
+        &cookie,
+    )
+    .await;
+    assert!(r.status().is_redirection() || r.status().is_success());
+    let rows = audit::list(
+        &app.portal.db,
+        &Filter {
+            customer: Some(target),
+            ..Default::default()
+        },
+        50,
+    )
+    .await
+    .unwrap();
+    let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+    for a in [
+        "search_customers",
+        "view_contact",
+        "view_consents",
+        "edit_contact",
+    ] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+    assert!(
+        !actions.contains(&"view_service_profile"),
+        "front desk read no profile"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.actor_id == Some(desk) && r.role.as_deref() == Some("front_desk"))
+    );
+    let raw = format!("{rows:?}");
+    for value in ["secret.person", "13912345678", "改名顾客"] {
+        assert!(!raw.contains(value), "audit rows carry {value}");
+    }
+    assert!(matches!(
+        audit::verify(&app.portal.db).await.unwrap(),
+        audit::Verdict::Whole { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_deactivated_member_of_staff_is_refused_at_the_next_request() {
+    let app = spawn_app().await;
+    let officer = staff(&app, "po@salon.example", Role::PrivacyOfficer).await;
+    let stylist = staff(&app, "leaving@salon.example", Role::Stylist).await;
+    let po = cookie_for(&app, Subject::Staff(officer)).await;
+    let theirs = cookie_for(&app, Subject::Staff(stylist)).await;
+    assert_eq!(
+        call(&app, StaffDashboard::PATH, &[], &theirs)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let r = call(
+        &app,
+        ManageStaff::PATH,
+        &[
+            ("staff", stylist.to_string()),
+            ("change", "deactivate".into()),
+        ],
+        &po,
+    )
+    .await;
+    assert!(
+        r.status().is_redirection() || r.status().is_success(),
+        "{}",
+        r.status()
+    );
+    assert_eq!(
+        call(&app, StaffDashboard::PATH, &[], &theirs)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // The officer cannot deactivate themself (the salon keeps its privacy officer).
+    call(
+        &app,
+        ManageStaff::PATH,
+        &[
+            ("staff", officer.to_string()),
+            ("change", "deactivate".into()),
+        ],
+        &po,
+    )
+    .await;
+    assert_eq!(
+        call(&app, StaffDashboard::PATH, &[], &po).await.status(),
+        StatusCode::OK
+    );
+}
+
+fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn the_privacy_officer_signs_in_over_http_only_with_a_second_factor() {
+    let app = spawn_app().await;
+    staff(&app, "po@salon.example", Role::PrivacyOfficer).await;
+    let form = |email: &str, password: &str| {
+        vec![
+            ("email", email.to_owned()),
+            ("password", password.to_owned()),
+        ]
+    };
+    let post = |path: &'static str, form: Vec<(&'static str, String)>, cookie: String| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url(path))
+                .header("origin", PUBLIC_URL)
+                .header("accept", "text/html")
+                .header("cookie", cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let wrong = post(
+        StaffSignIn::PATH,
+        form("po@salon.example", "not the password"),
+        String::new(),
+    )
+    .await;
+    assert_eq!(wrong.headers()["location"], "/staff/signin?error=failed");
+    let first = post(
+        StaffSignIn::PATH,
+        form("po@salon.example", PASSWORD),
+        String::new(),
+    )
+    .await;
+    assert_eq!(first.headers()["location"], "/staff/enrol");
+    assert!(
+        set_cookie(&first, "__Host-portal_staff").is_none(),
+        "no session yet"
+    );
+    let step = set_cookie(&first, "staff_step").unwrap();
+    // The enrolment page shows the QR code; its key gives the first code.
+    let page = app
+        .client
+        .get(app.url("/staff/enrol"))
+        .header("cookie", &step)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<svg"), "QR code drawn on the server");
+    let secret = page
+        .split("class=\"secret\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    let totp = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        totp_rs::Secret::Encoded(secret).to_bytes().unwrap(),
+        None,
+        "x".into(),
+    );
+    let code = totp.generate(Utc::now().timestamp() as u64);
+    let done = post(
+        StaffCode::PATH,
+        vec![("code", code), ("page", "enrol".into())],
+        step,
+    )
+    .await;
+    assert_eq!(done.headers()["location"], "/staff");
+    let session = set_cookie(&done, "__Host-portal_staff").expect("a staff session");
+    assert_eq!(
+        call(&app, StaffDashboard::PATH, &[], &session)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // Next sign-in asks for the code, not a new enrolment.
+    let again = post(
+        StaffSignIn::PATH,
+        form("po@salon.example", PASSWORD),
+        String::new(),
+    )
+    .await;
+    assert_eq!(again.headers()["location"], "/staff/code");
+}
