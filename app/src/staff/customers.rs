@@ -374,115 +374,125 @@ pub async fn intake_notice_version() -> Result<i32, PortalError> {
     Ok(portal_core::notices::current(&c.portal.db).await?.version)
 }
 
-/// Front-desk intake: minimum fields, the notice shown, the consents chosen at the counter.
-#[allow(clippy::too_many_arguments)]
-#[server]
-pub async fn intake(
-    name: String,
-    phone: String,
-    email: String,
-    language: String,
-    channel: String,
-    notice_version: i32,
-    notice_shown: Option<String>,
-    marketing_sms: Option<String>,
-    marketing_email: Option<String>,
-    marketing_wechat: Option<String>,
-    photos_portfolio: Option<String>,
-    photos_social: Option<String>,
-    sensitive_notes: Option<String>,
-    send_link: Option<String>,
-) -> Result<(), PortalError> {
-    use portal_core::{
-        CoreError,
-        access::Action,
-        consents::{self, Change, Channel, Purpose},
-        customers::{self, CustomerName, NewCustomer},
-        email::Email,
-        phone::Phone,
-    };
-    use sea_orm::TransactionTrait;
-    let c = gate::require(Action::CreateCustomer).await?;
-    let may_record = gate::require(Action::RecordCounterConsent).await.is_ok();
-    if notice_shown.is_none() {
-        return gate::back("/staff/customers/new?error=notice");
-    }
-    let current = portal_core::notices::current(&c.portal.db).await?.version;
-    let parsed = (
-        CustomerName::parse(&name),
-        Phone::parse(&phone),
-        (!email.trim().is_empty())
-            .then(|| Email::parse(&email))
-            .transpose(),
-        Channel::parse(&channel)
-            .ok()
-            .filter(|c| *c != Channel::Portal),
-    );
-    let (Ok(name), Ok(phone), Ok(email), Some(channel)) = parsed else {
-        return gate::back("/staff/customers/new?error=invalid");
-    };
-    if notice_version != current {
-        // The form showed an older notice than the one now in force: show it again.
-        return gate::back("/staff/customers/new?error=notice");
-    }
-    let now = chrono::Utc::now();
-    let new = NewCustomer {
-        name,
-        email: email.clone(),
-        phone: Some(phone),
-        language: if language == "en" { "en" } else { "zh" },
-        created_by: Some(c.member.id),
-        at: now,
-    };
-    let tx = c.portal.db.begin().await.map_err(CoreError::from)?;
-    let id = match customers::create(&tx, &c.portal.vault, &new).await {
-        Ok((id, _)) => id,
-        Err(CoreError::Invalid("customer.contact_taken")) => {
-            return gate::back("/staff/customers/new?error=taken");
+pub use intake_fn::{Intake, intake};
+
+/// One argument per form field is what a plain HTML form posts; clippy's argument limit does not
+/// fit a form, so it is lifted for this function alone.
+mod intake_fn {
+    #![allow(clippy::too_many_arguments)]
+    #[cfg(feature = "ssr")]
+    use super::gate;
+    use super::*;
+
+    /// Front-desk intake: minimum fields, the notice shown, the consents chosen at the counter.
+    #[server]
+    pub async fn intake(
+        name: String,
+        phone: String,
+        email: String,
+        language: String,
+        channel: String,
+        notice_version: i32,
+        notice_shown: Option<String>,
+        marketing_sms: Option<String>,
+        marketing_email: Option<String>,
+        marketing_wechat: Option<String>,
+        photos_portfolio: Option<String>,
+        photos_social: Option<String>,
+        sensitive_notes: Option<String>,
+        send_link: Option<String>,
+    ) -> Result<(), PortalError> {
+        use portal_core::{
+            CoreError,
+            access::Action,
+            consents::{self, Change, Channel, Purpose},
+            customers::{self, CustomerName, NewCustomer},
+            email::Email,
+            phone::Phone,
+        };
+        use sea_orm::TransactionTrait;
+        let c = gate::require(Action::CreateCustomer).await?;
+        let may_record = gate::require(Action::RecordCounterConsent).await.is_ok();
+        if notice_shown.is_none() {
+            return gate::back("/staff/customers/new?error=notice");
         }
-        Err(e) => return Err(e.into()),
-    };
-    c.audit(&tx, Action::CreateCustomer, Some(id)).await?;
-    consents::record_notice(&tx, id, current, channel, Some(c.member.id), now).await?;
-    let chosen = [
-        (Purpose::MarketingSms, marketing_sms),
-        (Purpose::MarketingEmail, marketing_email),
-        (Purpose::MarketingWechat, marketing_wechat),
-        (Purpose::PhotosPortfolio, photos_portfolio),
-        (Purpose::PhotosSocial, photos_social),
-        (Purpose::SensitiveNotes, sensitive_notes),
-    ];
-    let mut recorded = false;
-    for (purpose, ticked) in chosen {
-        if ticked.is_some() && may_record {
-            let change = Change {
-                purpose,
-                granted: true,
-                channel,
-                recorded_by: Some(c.member.id),
-                notice_version: Some(current),
-            };
-            consents::record(&tx, id, change, now).await?;
-            recorded = true;
-        }
-    }
-    if recorded {
-        c.audit(&tx, Action::RecordCounterConsent, Some(id)).await?;
-    }
-    if let (Some(_), Some(to)) = (send_link, email) {
-        let mail = portal_core::mail::portal_invitation(
-            to,
-            new.language,
-            &c.portal.settings.salon_name,
-            &c.portal.settings.public_url,
+        let current = portal_core::notices::current(&c.portal.db).await?.version;
+        let parsed = (
+            CustomerName::parse(&name),
+            Phone::parse(&phone),
+            (!email.trim().is_empty())
+                .then(|| Email::parse(&email))
+                .transpose(),
+            Channel::parse(&channel)
+                .ok()
+                .filter(|c| *c != Channel::Portal),
         );
-        c.portal
-            .enqueue_mail(&tx, Some(id), "portal_link", &mail)
-            .await?;
+        let (Ok(name), Ok(phone), Ok(email), Some(channel)) = parsed else {
+            return gate::back("/staff/customers/new?error=invalid");
+        };
+        if notice_version != current {
+            // The form showed an older notice than the one now in force: show it again.
+            return gate::back("/staff/customers/new?error=notice");
+        }
+        let now = chrono::Utc::now();
+        let new = NewCustomer {
+            name,
+            email: email.clone(),
+            phone: Some(phone),
+            language: if language == "en" { "en" } else { "zh" },
+            created_by: Some(c.member.id),
+            at: now,
+        };
+        let tx = c.portal.db.begin().await.map_err(CoreError::from)?;
+        let id = match customers::create(&tx, &c.portal.vault, &new).await {
+            Ok((id, _)) => id,
+            Err(CoreError::Invalid("customer.contact_taken")) => {
+                return gate::back("/staff/customers/new?error=taken");
+            }
+            Err(e) => return Err(e.into()),
+        };
+        c.audit(&tx, Action::CreateCustomer, Some(id)).await?;
+        consents::record_notice(&tx, id, current, channel, Some(c.member.id), now).await?;
+        let chosen = [
+            (Purpose::MarketingSms, marketing_sms),
+            (Purpose::MarketingEmail, marketing_email),
+            (Purpose::MarketingWechat, marketing_wechat),
+            (Purpose::PhotosPortfolio, photos_portfolio),
+            (Purpose::PhotosSocial, photos_social),
+            (Purpose::SensitiveNotes, sensitive_notes),
+        ];
+        let mut recorded = false;
+        for (purpose, ticked) in chosen {
+            if ticked.is_some() && may_record {
+                let change = Change {
+                    purpose,
+                    granted: true,
+                    channel,
+                    recorded_by: Some(c.member.id),
+                    notice_version: Some(current),
+                };
+                consents::record(&tx, id, change, now).await?;
+                recorded = true;
+            }
+        }
+        if recorded {
+            c.audit(&tx, Action::RecordCounterConsent, Some(id)).await?;
+        }
+        if let (Some(_), Some(to)) = (send_link, email) {
+            let mail = portal_core::mail::portal_invitation(
+                to,
+                new.language,
+                &c.portal.settings.salon_name,
+                &c.portal.settings.public_url,
+            );
+            c.portal
+                .enqueue_mail(&tx, Some(id), "portal_link", &mail)
+                .await?;
+        }
+        tx.commit().await.map_err(CoreError::from)?;
+        c.portal.outbox.notify();
+        gate::back(&format!("/staff/customers/{id}?saved=1"))
     }
-    tx.commit().await.map_err(CoreError::from)?;
-    c.portal.outbox.notify();
-    gate::back(&format!("/staff/customers/{id}?saved=1"))
 }
 
 /// `/staff/customers`: the search form and, after a search with several matches, the list.

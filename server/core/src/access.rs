@@ -162,11 +162,7 @@ mod tests {
             assert_eq!(authorize(Some(Role::Marketing), a), Err(Denied::Forbidden));
         }
         for r in Role::ALL {
-            assert_eq!(
-                r.may(Action::ManageStaff),
-                r == Role::PrivacyOfficer,
-                "{r}"
-            );
+            assert_eq!(r.may(Action::ManageStaff), r == Role::PrivacyOfficer, "{r}");
         }
         assert_eq!(
             authorize(None, Action::ViewDashboard),

@@ -538,6 +538,36 @@ pub async fn dump_tables(
 
 /// Writes an encrypted archive of `scope` to `out`; returns the number of rows.
 pub async fn backup(portal: &Portal, scope: Scope, out: &Path) -> Result<usize, CoreError> {
+    if scope == Scope::Keys {
+        return write_archive(portal, scope, out).await;
+    }
+    // Noted before the dump, so the archive (and a database restored from it) says when it was
+    // taken; put back if the backup fails.
+    let previous = last_backup(&portal.db).await?;
+    record_last_backup(&portal.db, Utc::now()).await?;
+    match write_archive(portal, scope, out).await {
+        Ok(rows) => Ok(rows),
+        Err(e) => {
+            match previous {
+                Some(t) => record_last_backup(&portal.db, t).await?,
+                None => {
+                    portal
+                        .db
+                        .execute(
+                            &Query::delete()
+                                .from_table("settings")
+                                .and_where(Expr::col("key").eq(LAST_BACKUP_KEY))
+                                .to_owned(),
+                        )
+                        .await?;
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn write_archive(portal: &Portal, scope: Scope, out: &Path) -> Result<usize, CoreError> {
     let (tables, rows_total) = dump_tables(&portal.db, scope).await?;
     let mut files = Map::new();
     if scope == Scope::Data {
@@ -565,9 +595,6 @@ pub async fn backup(portal: &Portal, scope: Scope, out: &Path) -> Result<usize, 
     let tmp = out.with_extension("partial");
     std::fs::write(&tmp, &archive)?;
     std::fs::rename(&tmp, out)?;
-    if scope == Scope::Data {
-        record_last_backup(&portal.db, Utc::now()).await?;
-    }
     Ok(rows_total)
 }
 
