@@ -557,3 +557,103 @@ async fn the_privacy_officer_signs_in_over_http_only_with_a_second_factor() {
     .await;
     assert_eq!(again.headers()["location"], "/staff/code");
 }
+
+#[tokio::test]
+async fn the_privacy_officer_invites_staff_by_mail_and_the_link_sets_a_password_once() {
+    use app::staff::team::{AcceptInvite, InviteStaff};
+    let sink = support::smtp::SmtpSink::start().await;
+    let url = sink.url();
+    let app = support::spawn_app_with(|s| s.smtp_url = Some(url)).await;
+    let officer = staff(&app, "po@salon.example", Role::PrivacyOfficer).await;
+    let po = cookie_for(&app, Subject::Staff(officer)).await;
+    let desk = staff(&app, "desk@salon.example", Role::FrontDesk).await;
+    let desk_cookie = cookie_for(&app, Subject::Staff(desk)).await;
+    let invite = |cookie: String| {
+        let app = &app;
+        async move {
+            call(
+                app,
+                InviteStaff::PATH,
+                &[
+                    ("email", "new.stylist@salon.example".into()),
+                    ("name", "新美发师".into()),
+                    ("role", "stylist".into()),
+                ],
+                &cookie,
+            )
+            .await
+        }
+    };
+    assert_eq!(invite(desk_cookie).await.status(), StatusCode::FORBIDDEN);
+    let r = invite(po).await;
+    assert!(
+        r.status().is_redirection() || r.status().is_success(),
+        "{}",
+        r.status()
+    );
+    assert!(
+        support::eventually(std::time::Duration::from_secs(10), || async {
+            sink.received().len() == 1
+        })
+        .await
+    );
+    let text = sink.received()[0]
+        .data
+        .replace("=\r\n", "")
+        .replace("=3D", "=");
+    let token: String = text
+        .split(&format!("{PUBLIC_URL}/staff/invite?t="))
+        .nth(1)
+        .expect("a link built from the public URL")
+        .chars()
+        .take(43)
+        .collect();
+    // The page names the person; a weak password is refused with the link still usable.
+    let page = app
+        .get_in(&format!("/staff/invite?t={token}"), "zh")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("新美发师"));
+    let accept = |password: &'static str| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            app.client
+                .post(app.url(AcceptInvite::PATH))
+                .header("origin", PUBLIC_URL)
+                .header("accept", "text/html")
+                .form(&[("t", token.as_str()), ("password", password)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let weak = accept("password1234").await;
+    assert!(
+        weak.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("&error=common")
+    );
+    let ok = accept(PASSWORD).await;
+    assert_eq!(ok.headers()["location"], "/staff/signin?error=password_set");
+    let again = accept("another long phrase 99").await;
+    assert!(
+        again.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("&error=expired")
+    );
+    assert!(matches!(
+        auth::sign_in_password(
+            &app.portal,
+            "new.stylist@salon.example",
+            PASSWORD,
+            "ip",
+            Utc::now()
+        )
+        .await,
+        Ok(auth::Step::Done { .. })
+    ));
+}

@@ -201,7 +201,8 @@ pub fn TeamPage() -> impl IntoView {
                             <input id="inv-email" name="email" type="email" required maxlength="254"/>
                             <label for="inv-role">{t.role}</label>
                             <select id="inv-role" name="role">
-                                {ROLES.map(|r| view! { <option value=r>{role_label(r)}</option> }).collect_view()}
+                                // The least powerful role that serves customers is the default.
+                                {ROLES.map(|r| view! { <option value=r selected=r == "front_desk">{role_label(r)}</option> }).collect_view()}
                             </select>
                             <button type="submit" class="button">{t.invite_button}</button>
                         </form>
