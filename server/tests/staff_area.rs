@@ -657,3 +657,151 @@ async fn the_privacy_officer_invites_staff_by_mail_and_the_link_sets_a_password_
         Ok(auth::Step::Done { .. })
     ));
 }
+
+#[tokio::test]
+async fn intake_records_the_notice_shown_and_can_mail_the_customer_a_portal_link() {
+    let sink = support::smtp::SmtpSink::start().await;
+    let url = sink.url();
+    let app = support::spawn_app_with(|s| s.smtp_url = Some(url)).await;
+    let desk = staff(&app, "desk@salon.example", Role::FrontDesk).await;
+    let cookie = cookie_for(&app, Subject::Staff(desk)).await;
+    let form = |shown: bool| {
+        let mut f = vec![
+            ("name", "柜台顾客".to_owned()),
+            ("phone", "13811112222".to_owned()),
+            ("email", "counter.customer@example.com".to_owned()),
+            ("language", "en".to_owned()),
+            ("channel", "paper_form".to_owned()),
+            ("notice_version", "1".to_owned()),
+            ("photos_social", "on".to_owned()),
+            ("send_link", "on".to_owned()),
+        ];
+        if shown {
+            f.push(("notice_shown", "on".to_owned()));
+        }
+        f
+    };
+    // Without the notice shown, nothing is created.
+    let r = call(&app, Intake::PATH, &form(false), &cookie).await;
+    assert!(r.status().is_redirection() || r.status().is_success());
+    let phone = record::Search::parse("13811112222").unwrap();
+    assert!(
+        record::search(&app.portal.db, &app.portal.vault, &phone)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    call(&app, Intake::PATH, &form(true), &cookie).await;
+    let found = record::search(&app.portal.db, &app.portal.vault, &phone)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let id = found[0].id;
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = app
+        .portal
+        .db
+        .query_one_raw(Statement::from_string(
+            app.portal.db.get_database_backend(),
+            format!("SELECT notice_version, channel, recorded_by_staff_id FROM notice_confirmations WHERE customer_id = {id}"),
+        ))
+        .await
+        .unwrap()
+        .expect("the notice shown is recorded");
+    assert_eq!(row.try_get::<i32>("", "notice_version").unwrap(), 1);
+    assert_eq!(row.try_get::<String>("", "channel").unwrap(), "paper_form");
+    assert_eq!(
+        row.try_get::<Option<i64>>("", "recorded_by_staff_id")
+            .unwrap(),
+        Some(desk)
+    );
+    let history = consents::history(&app.portal.db, id).await.unwrap();
+    assert_eq!(history.len(), 1, "only the ticked purpose");
+    assert_eq!(history[0].purpose, Purpose::PhotosSocial);
+    assert_eq!(history[0].channel, "paper_form");
+    assert_eq!(history[0].notice_version, Some(1));
+    assert!(
+        support::eventually(std::time::Duration::from_secs(10), || async {
+            sink.received().len() == 1
+        })
+        .await
+    );
+    let mail = sink.received()[0]
+        .data
+        .replace("=\r\n", "")
+        .replace("=3D", "=");
+    assert!(
+        mail.contains(&format!("{PUBLIC_URL}/signin")),
+        "a link to the portal"
+    );
+    assert!(
+        mail.contains("privacy portal"),
+        "in the customer's language"
+    );
+    assert!(
+        !mail.contains("/signin/link?t="),
+        "no sign-in token in an intake mail"
+    );
+}
+
+#[tokio::test]
+async fn a_stylist_sees_no_sensitive_notes_without_the_customers_separate_consent() {
+    let app = spawn_app().await;
+    let stylist = staff(&app, "stylist@salon.example", Role::Stylist).await;
+    let cookie = cookie_for(&app, Subject::Staff(stylist)).await;
+    let target = support::customer(&app, "no.consent@example.com", "zh").await;
+    let body: serde_json::Value = call(
+        &app,
+        CustomerRecord::PATH,
+        &[("id", target.to_string())],
+        &cookie,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(body["sensitive"]["consented"], false);
+    assert_eq!(body["sensitive"]["notes"], serde_json::json!([]));
+    assert!(
+        body["contact"].is_null(),
+        "a stylist sees no contact details"
+    );
+    let rows = audit::list(
+        &app.portal.db,
+        &Filter {
+            customer: Some(target),
+            action: Some(Action::ViewSensitiveNotes),
+            ..Default::default()
+        },
+        10,
+    )
+    .await
+    .unwrap();
+    assert!(
+        rows.is_empty(),
+        "nothing sensitive was read, so nothing is logged as read"
+    );
+}
+
+#[tokio::test]
+async fn staff_sign_out_ends_the_session_at_once() {
+    use app::staff::StaffSignOut;
+    let app = spawn_app().await;
+    let id = staff(&app, "out@salon.example", Role::Marketing).await;
+    let cookie = cookie_for(&app, Subject::Staff(id)).await;
+    assert_eq!(
+        call(&app, StaffDashboard::PATH, &[], &cookie)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let out = call(&app, StaffSignOut::PATH, &[], &cookie).await;
+    assert_eq!(out.headers()["clear-site-data"], "\"cookies\", \"storage\"");
+    assert_eq!(
+        call(&app, StaffDashboard::PATH, &[], &cookie)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
