@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261129_000001_initial_schema;
 mod m20261130_000001_staff_sign_in;
+mod m20261130_000002_request_workflow;
 
 /// Every migration of the portal, in the order they apply.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261129_000001_initial_schema::Migration),
             Box::new(m20261130_000001_staff_sign_in::Migration),
+            Box::new(m20261130_000002_request_workflow::Migration),
         ]
     }
 }

@@ -48,17 +48,13 @@ pub struct FoundView {
 #[server]
 pub async fn found_customers(found: String) -> Result<Vec<FoundView>, PortalError> {
     use portal_core::{access::Action, customers};
-    use sea_orm::TransactionTrait;
     let c = gate::require(Action::SearchCustomers).await?;
     let ids: Vec<i64> = found
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .take(portal_core::customers::record::MAX_RESULTS)
         .collect();
-    let tx = c
-        .portal
-        .db
-        .begin()
+    let tx = portal_core::db::begin_write(&c.portal.db)
         .await
         .map_err(portal_core::CoreError::from)?;
     let mut out = Vec::new();
@@ -154,11 +150,12 @@ pub async fn customer_record(id: i64) -> Result<RecordView, PortalError> {
         consents::{self, Purpose},
         customers::{self, record},
     };
-    use sea_orm::TransactionTrait;
     let me = staff_me().await?;
     let c = gate::require(Action::SearchCustomers).await?;
     let (p, role) = (&c.portal, c.member.role);
-    let tx = p.db.begin().await.map_err(portal_core::CoreError::from)?;
+    let tx = portal_core::db::begin_write(&p.db)
+        .await
+        .map_err(portal_core::CoreError::from)?;
     let contact = customers::contact(&tx, &p.vault, id).await?;
     c.audit(&tx, Action::SearchCustomers, Some(id)).await?;
     let mut view = RecordView {
@@ -266,7 +263,6 @@ pub async fn update_contact(
         email::Email,
         phone::Phone,
     };
-    use sea_orm::TransactionTrait;
     let c = gate::require(Action::EditContact).await?;
     let parsed = (
         CustomerName::parse(&name),
@@ -281,7 +277,9 @@ pub async fn update_contact(
         return gate::back(&format!("/staff/customers/{id}?error=invalid"));
     };
     let change = record::ContactChange { name, email, phone };
-    let tx = c.portal.db.begin().await.map_err(CoreError::from)?;
+    let tx = portal_core::db::begin_write(&c.portal.db)
+        .await
+        .map_err(CoreError::from)?;
     match record::update_contact(&tx, &c.portal.vault, id, &change, chrono::Utc::now()).await {
         Ok(()) => {}
         Err(CoreError::Invalid("customer.contact_taken")) => {
@@ -303,7 +301,6 @@ pub async fn record_visit(
     notes: String,
 ) -> Result<(), PortalError> {
     use portal_core::{CoreError, access::Action, customers::record};
-    use sea_orm::TransactionTrait;
     let c = gate::require(Action::RecordVisit).await?;
     let Some(amount_cents) = parse_yuan(&amount) else {
         return gate::back(&format!("/staff/customers/{id}?error=invalid"));
@@ -315,7 +312,9 @@ pub async fn record_visit(
         amount_cents,
         notes: Some(notes.as_str()),
     };
-    let tx = c.portal.db.begin().await.map_err(CoreError::from)?;
+    let tx = portal_core::db::begin_write(&c.portal.db)
+        .await
+        .map_err(CoreError::from)?;
     match record::record_visit(&tx, &c.portal.vault, id, &visit).await {
         Ok(_) => {}
         Err(CoreError::Invalid(_)) => {
@@ -351,9 +350,10 @@ fn parse_yuan(s: &str) -> Option<i64> {
 #[server]
 pub async fn add_visit_note(id: i64, visit: i64, note: String) -> Result<(), PortalError> {
     use portal_core::{CoreError, access::Action, customers::record};
-    use sea_orm::TransactionTrait;
     let c = gate::require(Action::AddVisitNote).await?;
-    let tx = c.portal.db.begin().await.map_err(CoreError::from)?;
+    let tx = portal_core::db::begin_write(&c.portal.db)
+        .await
+        .map_err(CoreError::from)?;
     match record::add_visit_note(&tx, &c.portal.vault, id, visit, &note).await {
         Ok(()) => {}
         Err(CoreError::Invalid(_)) => {
@@ -410,7 +410,6 @@ mod intake_fn {
             email::Email,
             phone::Phone,
         };
-        use sea_orm::TransactionTrait;
         let c = gate::require(Action::CreateCustomer).await?;
         let may_record = gate::require(Action::RecordCounterConsent).await.is_ok();
         if notice_shown.is_none() {
@@ -443,7 +442,9 @@ mod intake_fn {
             created_by: Some(c.member.id),
             at: now,
         };
-        let tx = c.portal.db.begin().await.map_err(CoreError::from)?;
+        let tx = portal_core::db::begin_write(&c.portal.db)
+            .await
+            .map_err(CoreError::from)?;
         let id = match customers::create(&tx, &c.portal.vault, &new).await {
             Ok((id, _)) => id,
             Err(CoreError::Invalid("customer.contact_taken")) => {

@@ -57,7 +57,6 @@ pub async fn invite_staff(email: String, name: String, role: String) -> Result<(
         mail::staff_invitation,
         staff::{Role, StaffName, auth},
     };
-    use sea_orm::TransactionTrait;
     let c = gate::require(Action::ManageStaff).await?;
     let parsed = (
         Email::parse(&email),
@@ -68,7 +67,9 @@ pub async fn invite_staff(email: String, name: String, role: String) -> Result<(
         return gate::back("/staff/team?error=invalid");
     };
     let p = &c.portal;
-    let tx = p.db.begin().await.map_err(CoreError::from)?;
+    let tx = portal_core::db::begin_write(&p.db)
+        .await
+        .map_err(CoreError::from)?;
     let inv = match auth::invite(&tx, &p.vault, &email, &name, role, chrono::Utc::now()).await {
         Ok(inv) => inv,
         Err(CoreError::Invalid("staff.exists")) => return gate::back("/staff/team?error=exists"),
@@ -100,13 +101,14 @@ pub async fn manage_staff(
         access::Action,
         staff::{Role, auth},
     };
-    use sea_orm::TransactionTrait;
     let c = gate::require(Action::ManageStaff).await?;
     if staff == c.member.id {
         return gate::back("/staff/team?error=invalid");
     }
     let now = chrono::Utc::now();
-    let tx = c.portal.db.begin().await.map_err(CoreError::from)?;
+    let tx = portal_core::db::begin_write(&c.portal.db)
+        .await
+        .map_err(CoreError::from)?;
     let done = match change.as_str() {
         "role" => match role.as_deref().map(str::parse::<Role>) {
             Some(Ok(r)) => auth::set_role(&tx, staff, r, now).await,

@@ -240,6 +240,9 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("decision_reason?", Text),
             ("completed_at?", Time),
             ("outcome?", Text),
+            ("assigned_staff_id?", I64),
+            ("reminded_at?", Time),
+            ("overdue_notified_at?", Time),
         ],
     ),
     (

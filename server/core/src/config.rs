@@ -78,6 +78,10 @@ pub struct Settings {
     pub backup_dir: Option<PathBuf>,
     /// `PORTAL_BACKUP_KEEP`: how many daily data backups to keep (key-store backups: at most 2).
     pub backup_keep: usize,
+    /// `PORTAL_REQUEST_DAYS`: working days a request has before it is due (default 15).
+    pub request_days: u32,
+    /// `PORTAL_HOLIDAYS`: non-working dates (`YYYY-MM-DD`, comma-separated) for due dates.
+    pub holidays: Vec<chrono::NaiveDate>,
     /// `PORTAL_TRUSTED_PROXIES`: how many reverse proxies in front of the portal append to
     /// `X-Forwarded-For`; 0 (default) means the peer address is the client.
     pub trusted_proxies: usize,
@@ -217,7 +221,31 @@ impl Settings {
                 )
             })?,
         };
+        let request_days = match get("PORTAL_REQUEST_DAYS") {
+            None => 15,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=30).contains(n))
+                .ok_or_else(|| bad("PORTAL_REQUEST_DAYS", "must be a whole number from 1 to 30"))?,
+        };
+        let holidays = match get("PORTAL_HOLIDAYS") {
+            None => Vec::new(),
+            Some(v) => v
+                .split([',', ' ', '\n'])
+                .filter(|d| !d.trim().is_empty())
+                .map(|d| chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d"))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| {
+                    bad(
+                        "PORTAL_HOLIDAYS",
+                        "must be dates like 2026-10-01, comma-separated",
+                    )
+                })?,
+        };
         Ok(Self {
+            request_days,
+            holidays,
             trusted_proxies,
             backup_dir: get("PORTAL_BACKUP_DIR").map(PathBuf::from),
             backup_keep,
@@ -341,6 +369,8 @@ mod tests {
             ("PORTAL_LOG_FORMAT", "xml"),
             ("PORTAL_BACKUP_KEEP", "0"),
             ("PORTAL_TRUSTED_PROXIES", "many"),
+            ("PORTAL_REQUEST_DAYS", "0"),
+            ("PORTAL_HOLIDAYS", "2026-13-01"),
         ] {
             let err = with(&[(k, v)]).unwrap_err();
             assert_eq!(err.setting, k);

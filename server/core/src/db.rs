@@ -34,3 +34,19 @@ pub async fn applied_migrations(db: &DatabaseConnection) -> Result<Vec<String>, 
         .map(|m| m.name().to_owned())
         .collect())
 }
+
+/// Begins a transaction that will write. On SQLite its first statement takes the write lock
+/// (a no-op UPDATE), so a transaction that reads before it writes waits its turn (busy timeout)
+/// instead of failing with "database is locked" when another connection committed since its
+/// read began (WAL snapshot rule). PostgreSQL needs nothing: row locks and MVCC handle it.
+pub async fn begin_write<C: sea_orm::TransactionTrait + sea_orm::ConnectionTrait>(
+    db: &C,
+) -> Result<C::Transaction, DbErr> {
+    use sea_orm::ConnectionTrait as _;
+    let tx = db.begin().await?;
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        tx.execute_unprepared("UPDATE settings SET value = value WHERE key = '-write-lock-'")
+            .await?;
+    }
+    Ok(tx)
+}

@@ -16,6 +16,7 @@ pub mod email;
 pub mod mail;
 pub mod notices;
 pub mod phone;
+pub mod requests;
 pub mod sessions;
 pub mod signin;
 pub mod staff;

@@ -220,3 +220,17 @@ pub fn mask_email(email: &Email) -> String {
     let first: String = local.chars().take(1).collect();
     format!("{first}***@{domain}")
 }
+
+/// The customer's preferred language (`zh` or `en`).
+pub async fn language(db: &impl ConnectionTrait, id: i64) -> Result<String, CoreError> {
+    let q = Query::select()
+        .column("preferred_language")
+        .from("customers")
+        .and_where(Expr::col("id").eq(id))
+        .to_owned();
+    Ok(db
+        .query_one(&q)
+        .await?
+        .ok_or(CoreError::NotFound)?
+        .try_get("", "preferred_language")?)
+}

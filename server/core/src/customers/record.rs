@@ -331,7 +331,7 @@ pub async fn update_contact<C: ConnectionTrait + TransactionTrait>(
     change: &ContactChange,
     now: DateTime<Utc>,
 ) -> Result<(), CoreError> {
-    let tx = outer.begin().await?;
+    let tx = crate::db::begin_write(outer).await?;
     let key = vault.customer_key(&tx, id).await?;
     let q = Query::update()
         .table("customers")
@@ -406,7 +406,7 @@ pub async fn record_visit<C: ConnectionTrait + TransactionTrait>(
     if !(0..=100_000_000).contains(&visit.amount_cents) {
         return Err(CoreError::Invalid("visit.amount"));
     }
-    let tx = outer.begin().await?;
+    let tx = crate::db::begin_write(outer).await?;
     let key = vault.customer_key(&tx, customer).await?;
     let insert = Query::insert()
         .into_table("visits")
@@ -458,7 +458,7 @@ pub async fn add_visit_note<C: ConnectionTrait + TransactionTrait>(
     if note.is_empty() || note.chars().count() > 1000 {
         return Err(CoreError::Invalid("visit.note"));
     }
-    let tx = outer.begin().await?;
+    let tx = crate::db::begin_write(outer).await?;
     let q = Query::select()
         .column("notes_sealed")
         .from("visits")

@@ -1,0 +1,34 @@
+//! Request workflow: who a request is assigned to, and when the privacy officer was reminded of
+//! its due date and told it passed (so each reminder is sent once, by one replica).
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for col in ["assigned_staff_id"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("requests")
+                        .add_column(big_integer_null(col))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        for col in ["reminded_at", "overdue_notified_at"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("requests")
+                        .add_column(timestamp_with_time_zone_null(col))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}

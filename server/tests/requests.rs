@@ -1,0 +1,396 @@
+//! Data-subject requests through the domain, with mail through a real SMTP server: due dates,
+//! one open request per kind, cancelling, and the staff decisions with their rules.
+
+mod support;
+
+use std::time::Duration as StdDuration;
+
+use chrono::{Datelike, Duration, Utc};
+use portal_core::requests::{self, Details, Kind, Status, Submitter};
+use support::{eventually, smtp::SmtpSink, spawn_app_with};
+
+async fn app_with_sink() -> (support::TestApp, SmtpSink) {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    (spawn_app_with(|s| s.smtp_url = Some(url)).await, sink)
+}
+
+fn note(text: &str) -> Details {
+    Details {
+        note: Some(text.into()),
+        corrections: Vec::new(),
+    }
+}
+
+async fn mails(sink: &SmtpSink, n: usize) -> Vec<String> {
+    assert!(
+        eventually(StdDuration::from_secs(10), || async {
+            sink.received().len() >= n
+        })
+        .await,
+        "expected {n} mails, got {}",
+        sink.received().len()
+    );
+    sink.received()
+        .into_iter()
+        .map(|m| m.data.replace("=\r\n", "").replace("=3D", "="))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_request_is_due_in_fifteen_working_days_and_a_second_of_the_same_kind_is_merged() {
+    let (app, sink) = app_with_sink().await;
+    let c = support::customer(&app, "asker@example.com", "en").await;
+    let now = Utc::now();
+    let first = requests::submit(
+        &app.portal,
+        c,
+        Kind::Access,
+        &note("all of it"),
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(!first.merged);
+    let r = requests::get(&app.portal.db, first.id).await.unwrap();
+    assert_eq!(r.status, Status::Submitted);
+    let cal = requests::calendar(&app.portal);
+    let due_day = cal.local_date(r.due_at);
+    assert_eq!(cal.working_days_between(cal.local_date(now), due_day), 15);
+    assert!(!matches!(
+        due_day.weekday(),
+        chrono::Weekday::Sat | chrono::Weekday::Sun
+    ));
+
+    let again = requests::submit(
+        &app.portal,
+        c,
+        Kind::Access,
+        &note("photos too"),
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.id, first.id);
+    assert!(again.merged);
+    let d = requests::details(&app.portal.db, &app.portal.vault, first.id)
+        .await
+        .unwrap();
+    assert_eq!(d.note.as_deref(), Some("all of it\n\nphotos too"));
+    let other = requests::submit(
+        &app.portal,
+        c,
+        Kind::Objection,
+        &Details::default(),
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_ne!(other.id, first.id);
+
+    let m = mails(&sink, 3).await;
+    assert!(
+        m[0].contains("We have received your request for a copy of your data"),
+        "{}",
+        m[0]
+    );
+    assert!(m[0].contains(&due_day.format("%Y-%m-%d").to_string()));
+    assert!(m[1].contains("we have added what you sent"));
+    assert!(
+        m.iter()
+            .all(|x| x.contains("http://portal.test/me/requests"))
+    );
+}
+
+#[tokio::test]
+async fn a_customer_cancels_only_their_own_request_and_only_before_it_is_decided() {
+    let (app, _sink) = app_with_sink().await;
+    let a = support::customer(&app, "a@example.com", "zh").await;
+    let b = support::customer(&app, "b@example.com", "zh").await;
+    let now = Utc::now();
+    let r = requests::submit(
+        &app.portal,
+        a,
+        Kind::Deletion,
+        &Details::default(),
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(
+        requests::cancel(&app.portal, b, r.id, now).await.is_err(),
+        "not b's request"
+    );
+    let cancelled = requests::cancel(&app.portal, a, r.id, now).await.unwrap();
+    assert_eq!(cancelled.status, Status::Cancelled);
+    assert!(
+        requests::cancel(&app.portal, a, r.id, now).await.is_err(),
+        "once"
+    );
+
+    let r2 = requests::submit(
+        &app.portal,
+        a,
+        Kind::Restriction,
+        &Details::default(),
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap();
+    let staff = support_staff(&app).await;
+    requests::approve(&app.portal, staff, r2.id, now)
+        .await
+        .unwrap();
+    assert!(
+        requests::cancel(&app.portal, a, r2.id, now).await.is_err(),
+        "approved cannot be cancelled"
+    );
+    let history = requests::events(&app.portal.db, r.id).await.unwrap();
+    let path: Vec<&str> = history.iter().map(|e| e.to.as_str()).collect();
+    assert_eq!(path, ["submitted", "cancelled"]);
+}
+
+async fn support_staff(app: &support::TestApp) -> i64 {
+    portal_core::staff::add(
+        &app.portal.db,
+        &portal_core::email::Email::parse(&format!(
+            "s{}@salon.example",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .unwrap(),
+        &portal_core::staff::StaffName::parse("员工").unwrap(),
+        portal_core::staff::Role::PrivacyOfficer,
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+#[tokio::test]
+async fn staff_decide_with_reasons_never_on_their_own_recording_and_extend_only_once() {
+    let (app, sink) = app_with_sink().await;
+    let c = support::customer(&app, "c@example.com", "en").await;
+    let desk = support_staff(&app).await;
+    let officer = support_staff(&app).await;
+    let now = Utc::now();
+    // Recorded at the counter by `desk`: desk may not decide it.
+    let r = requests::submit(
+        &app.portal,
+        c,
+        Kind::Access,
+        &Details::default(),
+        Submitter::Staff(desk),
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        requests::approve(&app.portal, desk, r.id, now).await,
+        Err(portal_core::CoreError::Invalid("request.own"))
+    ));
+    assert!(
+        requests::deny(&app.portal, desk, r.id, "no", now)
+            .await
+            .is_err()
+    );
+    // A denial needs a reason.
+    assert!(matches!(
+        requests::deny(&app.portal, officer, r.id, "   ", now).await,
+        Err(portal_core::CoreError::Invalid("request.reason"))
+    ));
+    let reviewed = requests::start_review(&app.portal, officer, r.id, now)
+        .await
+        .unwrap();
+    assert_eq!(reviewed.assigned_staff, Some(officer));
+
+    // Extend: once, later than today's due date, at most two months after it.
+    let due_day = requests::calendar(&app.portal).local_date(reviewed.due_at);
+    assert!(
+        requests::extend(
+            &app.portal,
+            officer,
+            r.id,
+            "busy",
+            due_day + Duration::days(70),
+            now
+        )
+        .await
+        .is_err()
+    );
+    assert!(
+        requests::extend(
+            &app.portal,
+            officer,
+            r.id,
+            "",
+            due_day + Duration::days(10),
+            now
+        )
+        .await
+        .is_err()
+    );
+    let extended = requests::extend(
+        &app.portal,
+        officer,
+        r.id,
+        "photos are archived off-site",
+        due_day + Duration::days(20),
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        extended.extension_reason.as_deref(),
+        Some("photos are archived off-site")
+    );
+    assert!(
+        requests::extend(
+            &app.portal,
+            officer,
+            r.id,
+            "again",
+            due_day + Duration::days(30),
+            now
+        )
+        .await
+        .is_err()
+    );
+
+    let denied = requests::deny(
+        &app.portal,
+        officer,
+        r.id,
+        "we could not confirm it is you",
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(denied.status, Status::Denied);
+    let m = mails(&sink, 4).await;
+    assert!(
+        m.iter()
+            .any(|x| x.contains("Why: photos are archived off-site")),
+        "extension told"
+    );
+    assert!(
+        m.iter()
+            .any(|x| x.contains("Why: we could not confirm it is you")),
+        "denial told"
+    );
+}
+
+#[tokio::test]
+async fn a_deletion_waits_for_a_settled_balance_and_a_question_gets_an_answer() {
+    let (app, sink) = app_with_sink().await;
+    let c = support::customer(&app, "member@example.com", "en").await;
+    let officer = support_staff(&app).await;
+    let now = Utc::now();
+    use sea_orm::{ConnectionTrait, sea_query::Query};
+    app.portal
+        .db
+        .execute(
+            &Query::insert()
+                .into_table("memberships")
+                .columns([
+                    "customer_id",
+                    "card_number_sealed",
+                    "balance_cents",
+                    "points",
+                    "opened_at",
+                ])
+                .values_panic([
+                    c.into(),
+                    vec![0u8].into(),
+                    5000i64.into(),
+                    0i64.into(),
+                    now.into(),
+                ])
+                .to_owned(),
+        )
+        .await
+        .unwrap();
+    let del = requests::submit(
+        &app.portal,
+        c,
+        Kind::Deletion,
+        &Details::default(),
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        requests::approve(&app.portal, officer, del.id, now).await,
+        Err(portal_core::CoreError::Invalid("request.balance"))
+    ));
+
+    assert!(
+        requests::submit(
+            &app.portal,
+            c,
+            Kind::Question,
+            &Details::default(),
+            Submitter::Customer,
+            now
+        )
+        .await
+        .is_err(),
+        "a question needs its text"
+    );
+    let q = requests::submit(
+        &app.portal,
+        c,
+        Kind::Question,
+        &note("Who sees my allergies?"),
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap();
+    let done = requests::answer(
+        &app.portal,
+        officer,
+        q.id,
+        "Only stylists, and only with your consent.",
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.status, Status::Done);
+    let m = mails(&sink, 3).await;
+    assert!(
+        m.iter()
+            .any(|x| x.contains("Only stylists, and only with your consent."))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_staff_deciding_at_once_cannot_both_win() {
+    let (app, _sink) = app_with_sink().await;
+    let c = support::customer(&app, "race@example.com", "zh").await;
+    let a = support_staff(&app).await;
+    let b = support_staff(&app).await;
+    let now = Utc::now();
+    let r = requests::submit(
+        &app.portal,
+        c,
+        Kind::Restriction,
+        &Details::default(),
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap();
+    let (p1, p2) = (app.portal.clone(), app.portal.clone());
+    let (x, y) = tokio::join!(
+        tokio::spawn(async move { requests::approve(&p1, a, r.id, now).await }),
+        tokio::spawn(async move { requests::deny(&p2, b, r.id, "not needed", now).await }),
+    );
+    let wins = [x.unwrap().is_ok(), y.unwrap().is_ok()];
+    assert_eq!(wins.iter().filter(|w| **w).count(), 1, "{wins:?}");
+}
