@@ -137,6 +137,8 @@ pub struct Texts {
     pub sign_out: &'static str,
     /// The staff area's strings.
     pub staff: &'static crate::staff::texts::StaffTexts,
+    /// The customer's own pages.
+    pub me: &'static crate::me::texts::MeTexts,
 }
 
 static ZH: Texts = Texts {
@@ -185,6 +187,7 @@ static ZH: Texts = Texts {
     me_signed_in_as: |m| format!("您已登录：{m}"),
     sign_out: "退出登录",
     staff: &crate::staff::texts::ZH,
+    me: &crate::me::texts::ZH,
 };
 
 static EN: Texts = Texts {
@@ -233,6 +236,7 @@ static EN: Texts = Texts {
     me_signed_in_as: |m| format!("You are signed in as {m}."),
     sign_out: "Sign out",
     staff: &crate::staff::texts::EN,
+    me: &crate::me::texts::EN,
 };
 
 #[cfg(test)]

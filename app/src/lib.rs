@@ -9,6 +9,7 @@
 pub mod error;
 pub mod i18n;
 pub mod mailbox;
+pub mod me;
 pub mod notices;
 pub mod signin;
 pub mod staff;
@@ -166,7 +167,8 @@ pub fn App() -> impl IntoView {
                         view=signin::LinkPage
                         ssr=SsrMode::Async
                     />
-                    <Route path=StaticSegment("me") view=signin::MePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("me") view=me::MyDataPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("me"), StaticSegment("requests")) view=me::RequestsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("staff") view=staff::DashboardPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("signin")) view=staff::StaffSignInPage/>
                     <Route path=(StaticSegment("staff"), StaticSegment("code")) view=staff::StaffCodePage/>

@@ -1,5 +1,6 @@
 //! Request workflow: who a request is assigned to, and when the privacy officer was reminded of
-//! its due date and told it passed (so each reminder is sent once, by one replica).
+//! its due date and told it passed (so each reminder is sent once, by one replica); and the
+//! restriction of a customer's data (frozen from `restricted_at` until lifted).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -29,6 +30,14 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("customers")
+                    .add_column(timestamp_with_time_zone_null("restricted_at"))
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 }

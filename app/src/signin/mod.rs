@@ -3,7 +3,6 @@
 
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
-use serde::{Deserialize, Serialize};
 
 use crate::{PortalError, use_texts};
 
@@ -185,28 +184,6 @@ pub async fn peek_sign_in_link(t: String) -> Result<Option<String>, PortalError>
     Ok(contact.email.as_ref().map(customers::mask_email))
 }
 
-/// What the signed-in customer's home page shows.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MeView {
-    /// The masked email on record.
-    pub email: String,
-}
-
-/// The signed-in customer, or a redirect to the sign-in page.
-#[server]
-pub async fn me() -> Result<MeView, PortalError> {
-    use portal_core::customers;
-    let (p, id, _) = ssr::customer("/me").await?;
-    let contact = customers::contact(&p.db, &p.vault, id).await?;
-    Ok(MeView {
-        email: contact
-            .email
-            .as_ref()
-            .map(customers::mask_email)
-            .unwrap_or_default(),
-    })
-}
-
 /// Ends the session at once and clears the browser's site data.
 #[server]
 pub async fn sign_out() -> Result<(), PortalError> {
@@ -300,31 +277,6 @@ pub fn LinkPage() -> impl IntoView {
                             <h1>{t.signin_link_title}</h1>
                             <p role="alert">{t.signin_expired}</p>
                             <p><a href="/signin">{t.signin_again}</a></p>
-                        </section>
-                    }.into_any(),
-                    Err(e) => view! { <crate::ErrorNotice error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
-}
-
-/// `/me`: the signed-in customer's home page.
-#[component]
-pub fn MePage() -> impl IntoView {
-    let t = use_texts();
-    let me = Resource::new(|| (), |_| me());
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{t.loading}</p> }>
-            {move || Suspend::new(async move {
-                match me.await {
-                    Ok(m) => view! {
-                        <section class="card">
-                            <h1>{t.me_title}</h1>
-                            <p>{(t.me_signed_in_as)(&m.email)}</p>
-                            <form method="post" action=SignOut::PATH>
-                                <button type="submit" class="button">{t.sign_out}</button>
-                            </form>
                         </section>
                     }.into_any(),
                     Err(e) => view! { <crate::ErrorNotice error=e/> }.into_any(),

@@ -85,6 +85,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("created_at", Time),
             ("updated_at", Time),
             ("erased_at?", Time),
+            ("restricted_at?", Time),
         ],
     ),
     (

@@ -14,6 +14,7 @@ pub mod db;
 pub mod demo;
 pub mod email;
 pub mod mail;
+pub mod mydata;
 pub mod notices;
 pub mod phone;
 pub mod requests;

@@ -1,0 +1,496 @@
+//! The signed-in customer's pages: "My data" (every category the salon keeps) and "My
+//! requests" (make, follow and cancel requests). Phone first; every form is a plain POST.
+
+pub mod texts;
+
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_router::{components::A, hooks::use_query_map};
+use serde::{Deserialize, Serialize};
+
+use crate::{ErrorNotice, PortalError, signin::SignOut, use_texts};
+
+/// One request as the customer sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MyRequest {
+    pub id: i64,
+    /// Index into the kind names (order of `portal_core::requests::Kind::ALL`).
+    pub kind: usize,
+    /// Index into the status names (order of `Status::ALL`).
+    pub status: usize,
+    pub submitted_on: String,
+    pub due_on: String,
+    pub reason: Option<String>,
+    pub outcome: Option<String>,
+    pub can_cancel: bool,
+}
+
+/// The customer's requests, newest first.
+#[server]
+pub async fn my_requests() -> Result<Vec<MyRequest>, PortalError> {
+    use portal_core::requests::{self, Kind, Status};
+    let (p, id, _) = crate::signin::ssr::customer("/me/requests").await?;
+    let cal = requests::calendar(&p);
+    Ok(requests::for_customer(&p.db, id)
+        .await?
+        .into_iter()
+        .map(|r| MyRequest {
+            id: r.id,
+            kind: Kind::ALL.iter().position(|k| *k == r.kind).unwrap_or(0),
+            status: Status::ALL.iter().position(|s| *s == r.status).unwrap_or(0),
+            submitted_on: cal
+                .local_date(r.submitted_at)
+                .format("%Y-%m-%d")
+                .to_string(),
+            due_on: cal.local_date(r.due_at).format("%Y-%m-%d").to_string(),
+            reason: r.decision_reason.or(r.extension_reason),
+            outcome: r.outcome,
+            can_cancel: matches!(r.status, Status::Submitted | Status::InReview),
+        })
+        .collect())
+}
+
+/// Makes a request. For a correction, only the filled-in fields are proposed.
+#[server]
+pub async fn submit_request(
+    kind: String,
+    note: Option<String>,
+    name: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+) -> Result<(), PortalError> {
+    use portal_core::{
+        CoreError,
+        requests::{self, Details, Kind, Submitter},
+    };
+    let (p, id, _) = crate::signin::ssr::customer("/me/requests").await?;
+    let Ok(kind) = Kind::parse(&kind) else {
+        leptos_axum::redirect("/me/requests?error=invalid");
+        return Ok(());
+    };
+    let filled = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let corrections = if kind == Kind::Correction {
+        [("name", name), ("phone", phone), ("email", email)]
+            .into_iter()
+            .filter_map(|(f, v)| filled(v).map(|v| (f.to_owned(), v)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let details = Details {
+        note: filled(note),
+        corrections,
+    };
+    match requests::submit(
+        &p,
+        id,
+        kind,
+        &details,
+        Submitter::Customer,
+        chrono::Utc::now(),
+    )
+    .await
+    {
+        Ok(s) if s.merged => leptos_axum::redirect("/me/requests?done=merged"),
+        Ok(_) => leptos_axum::redirect("/me/requests?done=submitted"),
+        Err(CoreError::Invalid(_)) => leptos_axum::redirect("/me/requests?error=invalid"),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// Withdraws one of the customer's own requests while it waits or is in review.
+#[server]
+pub async fn cancel_request(id: i64) -> Result<(), PortalError> {
+    use portal_core::{CoreError, requests};
+    let (p, customer, _) = crate::signin::ssr::customer("/me/requests").await?;
+    match requests::cancel(&p, customer, id, chrono::Utc::now()).await {
+        Ok(_) => leptos_axum::redirect("/me/requests?done=cancelled"),
+        Err(CoreError::Invalid(_) | CoreError::NotFound) => {
+            leptos_axum::redirect("/me/requests?error=invalid")
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// One line of a list: a date and a text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Line {
+    pub date: String,
+    pub text: String,
+}
+
+/// Everything the salon keeps about the signed-in customer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MyDataView {
+    pub masked_email: String,
+    pub restricted: bool,
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// Hair, skin, preferred stylist, preferences.
+    pub profile: Option<[Option<String>; 4]>,
+    pub sensitive: Vec<Line>,
+    pub visits: Vec<Line>,
+    /// `(card, balance, points)`.
+    pub membership: Option<(String, String, i64)>,
+    pub membership_ledger: Vec<Line>,
+    /// `(purpose index, on)`.
+    pub consents: Vec<(usize, bool)>,
+    pub consent_history: Vec<Line>,
+    pub access_log: Vec<Line>,
+    pub messages: Vec<Line>,
+    /// `(name, what, why)`.
+    pub sharing: Vec<(String, String, String)>,
+}
+
+/// Gathers "My data". Served `no-store` like every page; nothing here is cached.
+#[server]
+pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
+    use portal_core::{
+        consents::{self, Purpose},
+        customers::{self, record},
+        mydata, requests,
+    };
+    let (p, id, _) = crate::signin::ssr::customer("/me").await?;
+    let cal = requests::calendar(&p);
+    let day = |t: chrono::DateTime<chrono::Utc>| cal.local_date(t).format("%Y-%m-%d").to_string();
+    let contact = customers::contact(&p.db, &p.vault, id).await?;
+    let yuan = |c: i64| format!("¥{}.{:02}", c / 100, (c % 100).abs());
+    let t = lang.t().me;
+    let profile = record::service_profile(&p.db, &p.vault, id)
+        .await?
+        .map(|s| [s.hair_type, s.skin_type, s.preferred_stylist, s.preferences]);
+    let membership = record::membership(&p.db, &p.vault, id)
+        .await?
+        .map(|m| (m.card_masked, yuan(m.balance_cents), m.points));
+    let purpose_name = |p: Purpose| {
+        Purpose::ALL
+            .iter()
+            .position(|x| *x == p)
+            .and_then(|i| t.purpose_names.get(i).copied())
+            .unwrap_or_default()
+    };
+    Ok(MyDataView {
+        masked_email: contact
+            .email
+            .as_ref()
+            .map(customers::mask_email)
+            .unwrap_or_default(),
+        restricted: mydata::restricted(&p.db, id).await?,
+        name: contact.name.clone(),
+        phone: contact.phone.map(|x| x.as_str().to_owned()),
+        email: contact.email.map(|x| x.as_str().to_owned()),
+        profile,
+        sensitive: record::sensitive_notes(&p.db, &p.vault, id)
+            .await?
+            .into_iter()
+            .map(|n| Line {
+                date: day(n.at),
+                text: format!("{}: {}", n.category, n.body),
+            })
+            .collect(),
+        visits: record::visits(&p.db, &p.vault, id, 500)
+            .await?
+            .into_iter()
+            .map(|v| Line {
+                date: day(v.at),
+                text: format!(
+                    "{} · {} · {}{}",
+                    v.services,
+                    v.stylist.unwrap_or_default(),
+                    yuan(v.amount_cents),
+                    v.notes.map(|n| format!(" · {n}")).unwrap_or_default()
+                ),
+            })
+            .collect(),
+        membership,
+        membership_ledger: mydata::ledger(&p.db, id)
+            .await?
+            .into_iter()
+            .map(|l| Line {
+                date: day(l.at),
+                text: format!(
+                    "{} {} · {} → {}",
+                    l.kind,
+                    yuan(l.amount_cents),
+                    l.points_delta,
+                    yuan(l.balance_after_cents)
+                ),
+            })
+            .collect(),
+        consents: consents::states(&p.db, id)
+            .await?
+            .into_iter()
+            .map(|(x, on)| (Purpose::ALL.iter().position(|y| *y == x).unwrap_or(0), on))
+            .collect(),
+        consent_history: consents::history(&p.db, id)
+            .await?
+            .into_iter()
+            .map(|e| Line {
+                date: day(e.at),
+                text: format!(
+                    "{}: {} ({})",
+                    purpose_name(e.purpose),
+                    if e.granted { t.on } else { t.off },
+                    e.channel
+                ),
+            })
+            .collect(),
+        access_log: mydata::access_log(&p.db, id)
+            .await?
+            .into_iter()
+            .map(|a| Line {
+                date: day(a.at),
+                text: format!("{} · {}", a.role.unwrap_or_default(), a.action),
+            })
+            .collect(),
+        messages: mydata::messages(&p.db, &p.vault, id)
+            .await?
+            .into_iter()
+            .map(|m| Line {
+                date: day(m.at),
+                text: m.subject,
+            })
+            .collect(),
+        sharing: mydata::third_parties(&p.db)
+            .await?
+            .into_iter()
+            .map(|tp| match lang {
+                crate::Lang::Zh => (tp.name, tp.data_zh, tp.purpose_zh),
+                crate::Lang::En => (tp.name, tp.data_en, tp.purpose_en),
+            })
+            .collect(),
+    })
+}
+
+/// The customer's navigation and sign-out.
+#[component]
+fn MeNav() -> impl IntoView {
+    let t = use_texts().me;
+    view! {
+        <nav class="me-nav">
+            <A href="/me">{t.nav_data}</A>
+            <A href="/me/requests">{t.nav_requests}</A>
+            <form method="post" action=SignOut::PATH class="inline">
+                <button type="submit" class="link">{use_texts().sign_out}</button>
+            </form>
+        </nav>
+    }
+}
+
+fn lines(items: Vec<Line>) -> impl IntoView {
+    let t = use_texts().me;
+    if items.is_empty() {
+        view! { <p class="muted">{t.none_yet}</p> }.into_any()
+    } else {
+        view! {
+            <ul class="lines">
+                {items.into_iter().map(|l| view! { <li><span class="muted">{l.date}</span>" "{l.text}</li> }).collect_view()}
+            </ul>
+        }
+        .into_any()
+    }
+}
+
+fn or_dash(v: Option<String>) -> String {
+    v.unwrap_or_else(|| "—".into())
+}
+
+/// `/me`: "My data".
+#[component]
+pub fn MyDataPage() -> impl IntoView {
+    let t = use_texts();
+    let lang = use_context::<crate::Site>()
+        .map(|s| s.lang)
+        .unwrap_or_default();
+    let data = Resource::new(|| (), move |_| my_data(lang));
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{t.loading}</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(d) => view! { <MyDataBody d=d/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn MyDataBody(d: MyDataView) -> impl IntoView {
+    let all = use_texts();
+    let t = all.me;
+    view! {
+        <MeNav/>
+        <section class="card">
+            <h1>{all.me_title}</h1>
+            <p>{(all.me_signed_in_as)(&d.masked_email)}</p>
+            <p class="muted">{t.data_intro}</p>
+            {d.restricted.then(|| view! { <p class="banner" role="status">{t.restricted_banner}</p> })}
+        </section>
+        <section class="card" data-section="contact">
+            <h2>{t.contact}</h2>
+            <dl class="facts">
+                <dt>{t.name}</dt><dd>{d.name.clone()}</dd>
+                <dt>{t.phone}</dt><dd>{or_dash(d.phone.clone())}</dd>
+                <dt>{t.email}</dt><dd>{or_dash(d.email.clone())}</dd>
+            </dl>
+        </section>
+        <section class="card" data-section="profile">
+            <h2>{t.profile}</h2>
+            {match d.profile.clone() {
+                Some([h, s, st, pr]) => view! {
+                    <dl class="facts">
+                        <dt>{t.hair}</dt><dd>{or_dash(h)}</dd>
+                        <dt>{t.skin}</dt><dd>{or_dash(s)}</dd>
+                        <dt>{t.preferred_stylist}</dt><dd>{or_dash(st)}</dd>
+                        <dt>{t.preferences}</dt><dd>{or_dash(pr)}</dd>
+                    </dl>
+                }.into_any(),
+                None => view! { <p class="muted">{t.none_yet}</p> }.into_any(),
+            }}
+        </section>
+        <section class="card" data-section="sensitive">
+            <h2>{t.sensitive}</h2>
+            {if d.sensitive.is_empty() {
+                view! { <p class="muted">{t.sensitive_none}</p> }.into_any()
+            } else {
+                lines(d.sensitive.clone()).into_any()
+            }}
+        </section>
+        <section class="card" data-section="visits">
+            <h2>{t.visits}</h2>
+            {lines(d.visits.clone())}
+        </section>
+        <section class="card" data-section="membership">
+            <h2>{t.membership}</h2>
+            {match d.membership.clone() {
+                Some((card, balance, points)) => view! {
+                    <dl class="facts">
+                        <dt>{t.membership}</dt><dd>{card}</dd>
+                        <dt>{t.balance}</dt><dd>{balance}</dd>
+                        <dt>{t.points}</dt><dd>{points}</dd>
+                    </dl>
+                    {lines(d.membership_ledger.clone())}
+                }.into_any(),
+                None => view! { <p class="muted">{t.none_yet}</p> }.into_any(),
+            }}
+        </section>
+        <section class="card" data-section="consents">
+            <h2>{t.consents}</h2>
+            <dl class="facts">
+                {d.consents.clone().into_iter().map(|(i, on)| view! {
+                    <dt>{t.purpose_names.get(i).copied().unwrap_or("")}</dt>
+                    <dd>{if on { t.on } else { t.off }}</dd>
+                }).collect_view()}
+            </dl>
+            <h3>{t.consent_history}</h3>
+            {lines(d.consent_history.clone())}
+        </section>
+        <section class="card" data-section="requests">
+            <h2>{t.requests_title}</h2>
+            <p><A href="/me/requests">{t.nav_requests}</A></p>
+        </section>
+        <section class="card" data-section="messages">
+            <h2>{t.messages}</h2>
+            {lines(d.messages.clone())}
+        </section>
+        <section class="card" data-section="access">
+            <h2>{t.access_log}</h2>
+            <p class="muted">{t.access_intro}</p>
+            {lines(d.access_log.clone())}
+        </section>
+        <section class="card" data-section="sharing">
+            <h2>{t.sharing}</h2>
+            <ul class="lines">
+                {d.sharing.clone().into_iter().map(|(n, what, why)| view! {
+                    <li><strong>{n}</strong>": "{what}" — "{why}</li>
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+/// `/me/requests`.
+#[component]
+pub fn RequestsPage() -> impl IntoView {
+    let t = use_texts().me;
+    let q = use_query_map();
+    let list = Resource::new(|| (), |_| my_requests());
+    let banner = move || {
+        let q = q.read();
+        q.get("done")
+            .map(|d| match d.as_str() {
+                "merged" => t.merged,
+                "cancelled" => t.cancelled,
+                _ => t.submitted,
+            })
+            .or_else(|| q.get("error").map(|_| t.bad_request))
+    };
+    let kinds = [
+        "access",
+        "correction",
+        "deletion",
+        "restriction",
+        "objection",
+        "question",
+    ];
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
+            {move || Suspend::new(async move {
+                let list = match list.await {
+                    Ok(l) => l,
+                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
+                };
+                view! {
+                    <MeNav/>
+                    <section class="card">
+                        <h1>{t.requests_title}</h1>
+                        <p class="muted">{t.requests_intro}</p>
+                        {move || banner().map(|b| view! { <p class="banner" role="status">{b}</p> })}
+                        {list.is_empty().then(|| view! { <p>{t.no_requests}</p> })}
+                        <ul class="requests">
+                            {list.into_iter().map(|r| view! {
+                                <li data-request=r.id>
+                                    <strong>{t.kind_names.get(r.kind).copied().unwrap_or("")}</strong>
+                                    " · "<span class="tag" data-status=r.status>{t.status_names.get(r.status).copied().unwrap_or("")}</span>
+                                    <br/><span class="muted">{(t.submitted_on)(&r.submitted_on)}" · "{(t.due_by)(&r.due_on)}</span>
+                                    {r.reason.clone().map(|x| view! { <p>{t.reason}": "{x}</p> })}
+                                    {r.outcome.clone().map(|x| view! { <p>{t.outcome}": "{x}</p> })}
+                                    {r.can_cancel.then(|| view! {
+                                        <form method="post" action=CancelRequest::PATH class="inline">
+                                            <input type="hidden" name="id" value=r.id/>
+                                            <button type="submit" class="link">{t.cancel}</button>
+                                        </form>
+                                    })}
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    </section>
+                    <section class="card">
+                        <h2>{t.new_request}</h2>
+                        <form method="post" action=SubmitRequest::PATH>
+                            <label for="kind">{t.kind_label}</label>
+                            <select id="kind" name="kind">
+                                {kinds.into_iter().enumerate().map(|(i, k)| view! { <option value=k>{t.kind_names[i]}</option> }).collect_view()}
+                            </select>
+                            <label for="note">{t.note_label}</label>
+                            <textarea id="note" name="note" maxlength="2000" rows="4"></textarea>
+                            <fieldset>
+                                <legend>{t.correction_hint}</legend>
+                                <label for="c-name">{t.name}</label>
+                                <input id="c-name" name="name" type="text" maxlength="100" autocomplete="name"/>
+                                <label for="c-phone">{t.phone}</label>
+                                <input id="c-phone" name="phone" type="tel" maxlength="32" autocomplete="tel"/>
+                                <label for="c-email">{t.email}</label>
+                                <input id="c-email" name="email" type="email" maxlength="254" autocomplete="email"/>
+                            </fieldset>
+                            <button type="submit" class="button">{t.submit}</button>
+                        </form>
+                    </section>
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,199 @@
+//! The customer's own pages over HTTP: "My data" shows every category and is never cached;
+//! requests are made, merged, listed and cancelled with plain form posts.
+
+mod support;
+
+use app::me::{CancelRequest, SubmitRequest};
+use chrono::Utc;
+use leptos::server_fn::ServerFn;
+use portal_core::{
+    requests::{self, Kind, Status},
+    sessions::{self, Subject},
+};
+use reqwest::StatusCode;
+use support::{PUBLIC_URL, spawn_app};
+
+async fn signed_in(app: &support::TestApp, customer: i64) -> String {
+    let token = sessions::start(
+        &app.portal.db,
+        &app.portal.session_keys,
+        Subject::Customer(customer),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    format!("__Host-portal_session={token}")
+}
+
+async fn post(app: &support::TestApp, path: &str, form: &[(&str, &str)], cookie: &str) -> String {
+    let r = app
+        .client
+        .post(app.url(path))
+        .header("origin", PUBLIC_URL)
+        .header("accept", "text/html")
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND, "{path}");
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+async fn page(app: &support::TestApp, path: &str, cookie: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header("cookie", cookie)
+        .header("accept", "text/html")
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn my_data_shows_every_category_to_its_customer_only_and_is_never_cached() {
+    let app = spawn_app().await;
+    portal_core::demo::load(&app.portal).await.unwrap();
+    let me = portal_core::customers::find_by_email(
+        &app.portal.db,
+        &app.portal.vault,
+        &portal_core::email::Email::parse("customer002@example.com").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let cookie = signed_in(&app, me).await;
+    let r = page(&app, "/me", &cookie).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let html = r.text().await.unwrap();
+    for section in [
+        "contact",
+        "profile",
+        "sensitive",
+        "visits",
+        "membership",
+        "consents",
+        "requests",
+        "messages",
+        "access",
+        "sharing",
+    ] {
+        assert!(
+            html.contains(&format!("data-section=\"{section}\"")),
+            "{section}"
+        );
+    }
+    assert!(html.contains("customer002@example.com"));
+    assert!(
+        !html.contains("customer003@example.com"),
+        "nobody else's data"
+    );
+
+    // Signed out, the page sends the visitor to sign in and shows nothing.
+    let anon = page(&app, "/me", "").await;
+    assert_eq!(anon.status(), StatusCode::FOUND);
+    assert_eq!(anon.headers()["location"], "/signin");
+}
+
+#[tokio::test]
+async fn a_customer_makes_follows_and_cancels_requests_without_javascript() {
+    let app = spawn_app().await;
+    let me = support::customer(&app, "asks@example.com", "en").await;
+    let other = support::customer(&app, "other@example.com", "en").await;
+    let cookie = signed_in(&app, me).await;
+
+    let done = post(
+        &app,
+        SubmitRequest::PATH,
+        &[("kind", "question"), ("note", "Who sees my photos?")],
+        &cookie,
+    )
+    .await;
+    assert_eq!(done, "/me/requests?done=submitted");
+    let merged = post(
+        &app,
+        SubmitRequest::PATH,
+        &[("kind", "question"), ("note", "And my notes?")],
+        &cookie,
+    )
+    .await;
+    assert_eq!(merged, "/me/requests?done=merged");
+    // Bad input changes nothing and says so.
+    for bad in [
+        vec![("kind", "question"), ("note", "   ")],
+        vec![("kind", "correction"), ("phone", "not a phone")],
+        vec![("kind", "correction")],
+        vec![("kind", "erase-everything")],
+    ] {
+        assert_eq!(
+            post(&app, SubmitRequest::PATH, &bad, &cookie).await,
+            "/me/requests?error=invalid"
+        );
+    }
+    let correction = post(
+        &app,
+        SubmitRequest::PATH,
+        &[
+            ("kind", "correction"),
+            ("name", "New Name"),
+            ("phone", ""),
+            ("email", ""),
+        ],
+        &cookie,
+    )
+    .await;
+    assert_eq!(correction, "/me/requests?done=submitted");
+    let mine = requests::for_customer(&app.portal.db, me).await.unwrap();
+    assert_eq!(mine.len(), 2);
+    let corr = mine.iter().find(|r| r.kind == Kind::Correction).unwrap();
+    let details = requests::details(&app.portal.db, &app.portal.vault, corr.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        details.corrections,
+        vec![("name".to_owned(), "New Name".to_owned())]
+    );
+
+    let html = page(&app, "/me/requests", &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("A privacy question or complaint"));
+    assert!(html.contains("Answer due by"));
+
+    // Someone else's request cannot be cancelled from this session.
+    let theirs = requests::submit(
+        &app.portal,
+        other,
+        Kind::Deletion,
+        &Default::default(),
+        requests::Submitter::Customer,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let id = theirs.id.to_string();
+    assert_eq!(
+        post(&app, CancelRequest::PATH, &[("id", &id)], &cookie).await,
+        "/me/requests?error=invalid"
+    );
+    assert_eq!(
+        requests::get(&app.portal.db, theirs.id)
+            .await
+            .unwrap()
+            .status,
+        Status::Submitted
+    );
+    let id = corr.id.to_string();
+    assert_eq!(
+        post(&app, CancelRequest::PATH, &[("id", &id)], &cookie).await,
+        "/me/requests?done=cancelled"
+    );
+    assert_eq!(
+        requests::get(&app.portal.db, corr.id).await.unwrap().status,
+        Status::Cancelled
+    );
+}
