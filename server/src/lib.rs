@@ -128,6 +128,10 @@ impl Application {
             self.transport,
             rx.clone(),
         ));
+        let fulfilment = tokio::spawn(portal_core::requests::fulfil::run(
+            self.portal.clone(),
+            rx.clone(),
+        ));
         let backups = self.portal.settings.backup_dir.clone().map(|dir| {
             tokio::spawn(portal_core::backup::run_schedule(
                 self.portal.clone(),
@@ -144,6 +148,7 @@ impl Application {
         .await;
         let _ = tx.send(true);
         let _ = worker.await;
+        let _ = fulfilment.await;
         if let Some(b) = backups {
             let _ = b.await;
         }

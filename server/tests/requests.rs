@@ -18,7 +18,7 @@ async fn app_with_sink() -> (support::TestApp, SmtpSink) {
 fn note(text: &str) -> Details {
     Details {
         note: Some(text.into()),
-        corrections: Vec::new(),
+        ..Details::default()
     }
 }
 
@@ -393,4 +393,152 @@ async fn two_staff_deciding_at_once_cannot_both_win() {
     );
     let wins = [x.unwrap().is_ok(), y.unwrap().is_ok()];
     assert_eq!(wins.iter().filter(|w| **w).count(), 1, "{wins:?}");
+}
+
+#[tokio::test]
+async fn approved_objection_restriction_and_correction_are_carried_out_once_and_told() {
+    use portal_core::consents::{self, Change, Channel, Purpose};
+    let (app, sink) = app_with_sink().await;
+    let c = support::customer(&app, "carry@example.com", "en").await;
+    let officer = support_staff(&app).await;
+    let now = Utc::now();
+    for p in [
+        Purpose::MarketingSms,
+        Purpose::MarketingEmail,
+        Purpose::PhotosPortfolio,
+    ] {
+        let change = Change {
+            purpose: p,
+            granted: true,
+            channel: Channel::FrontDesk,
+            recorded_by: None,
+            notice_version: Some(1),
+        };
+        consents::record(&app.portal.db, c, change, now)
+            .await
+            .unwrap();
+    }
+    let submit = |kind: Kind, details: Details| {
+        let portal = app.portal.clone();
+        async move {
+            requests::submit(&portal, c, kind, &details, Submitter::Customer, now)
+                .await
+                .unwrap()
+                .id
+        }
+    };
+    let objection = submit(Kind::Objection, Details::default()).await;
+    let restriction = submit(Kind::Restriction, Details::default()).await;
+    let correction = submit(
+        Kind::Correction,
+        Details {
+            corrections: vec![
+                ("name".into(), "Carry Newname".into()),
+                ("phone".into(), "13912340000".into()),
+            ],
+            ..Details::default()
+        },
+    )
+    .await;
+    requests::approve(&app.portal, officer, objection, now)
+        .await
+        .unwrap();
+    requests::approve(&app.portal, officer, restriction, now)
+        .await
+        .unwrap();
+    // Field by field: the name is approved, the phone is not.
+    requests::approve_correction(&app.portal, officer, correction, &["name".into()], now)
+        .await
+        .unwrap();
+
+    // Two more workers at once, beside the server's own loop (as on several replicas): each
+    // request is carried out exactly once.
+    let (p1, p2) = (app.portal.clone(), app.portal.clone());
+    let (a, b) = tokio::join!(
+        requests::fulfil::run_once(&p1, now),
+        requests::fulfil::run_once(&p2, now)
+    );
+    assert!(a.unwrap() + b.unwrap() <= 3);
+    assert_eq!(
+        requests::fulfil::run_once(&app.portal, now).await.unwrap(),
+        0,
+        "nothing left"
+    );
+
+    for id in [objection, restriction, correction] {
+        assert_eq!(
+            requests::get(&app.portal.db, id).await.unwrap().status,
+            Status::Done
+        );
+    }
+    // Objection: every marketing consent off, photos untouched, each withdrawal in the ledger.
+    let states = consents::states(&app.portal.db, c).await.unwrap();
+    let on: Vec<Purpose> = states
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(p, _)| *p)
+        .collect();
+    assert_eq!(on, vec![Purpose::PhotosPortfolio]);
+    let withdrawals = consents::history(&app.portal.db, c)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| !e.granted)
+        .count();
+    assert_eq!(withdrawals, 2);
+    // Restriction: frozen.
+    assert!(
+        portal_core::mydata::restricted(&app.portal.db, c)
+            .await
+            .unwrap()
+    );
+    // Correction: only the approved field changed.
+    let contact = portal_core::customers::contact(&app.portal.db, &app.portal.vault, c)
+        .await
+        .unwrap();
+    assert_eq!(contact.name, "Carry Newname");
+    assert_eq!(contact.phone, None);
+
+    // Received, approved and done, for each of the three.
+    let m = mails(&sink, 9).await;
+    assert!(
+        m.iter()
+            .any(|x| x.contains("Every marketing consent is now off (2 withdrawn)")),
+        "{m:#?}"
+    );
+    assert!(m.iter().any(|x| x.contains("We corrected: name.")));
+}
+
+#[tokio::test]
+async fn an_approved_request_left_by_a_crash_is_carried_out_by_the_running_server() {
+    let (app, _sink) = app_with_sink().await;
+    let c = support::customer(&app, "resume@example.com", "zh").await;
+    let officer = support_staff(&app).await;
+    let now = Utc::now();
+    let id = requests::submit(
+        &app.portal,
+        c,
+        Kind::Restriction,
+        &Details::default(),
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap()
+    .id;
+    // Approval commits; nothing else runs it here: the server's own fulfilment loop must.
+    requests::approve(&app.portal, officer, id, now)
+        .await
+        .unwrap();
+    assert!(
+        eventually(StdDuration::from_secs(10), || async {
+            requests::get(&app.portal.db, id).await.unwrap().status == Status::Done
+        })
+        .await
+    );
+    assert!(
+        portal_core::mydata::restricted(&app.portal.db, c)
+            .await
+            .unwrap()
+    );
 }

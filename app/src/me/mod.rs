@@ -79,6 +79,7 @@ pub async fn submit_request(
     let details = Details {
         note: filled(note),
         corrections,
+        ..Details::default()
     };
     match requests::submit(
         &p,

@@ -3,6 +3,7 @@
 //! to the customer, in the same transaction.
 
 pub mod calendar;
+pub mod fulfil;
 mod mails;
 
 use chrono::{DateTime, Duration, Months, Utc};
@@ -136,6 +137,9 @@ pub struct Details {
     pub note: Option<String>,
     /// For a correction: `(field, new value)` pairs (`name`, `phone`, `email`).
     pub corrections: Vec<(String, String)>,
+    /// For a correction: the fields staff approved (the rest stay as they were).
+    #[serde(default)]
+    pub approved: Vec<String>,
 }
 
 impl Details {
@@ -295,7 +299,7 @@ pub async fn details(
     // The demo salon stores plain notes; anything that is not our JSON is a note.
     Ok(serde_json::from_str(&text).unwrap_or(Details {
         note: Some(text),
-        corrections: Vec::new(),
+        ..Details::default()
     }))
 }
 
@@ -360,6 +364,31 @@ pub async fn queue(
             .and_where(Expr::col("due_at").lte(soon));
     }
     portal.db.query_all(&q).await?.iter().map(read).collect()
+}
+
+/// An event by the portal itself (fulfilment).
+async fn event_system<C: ConnectionTrait>(
+    db: &C,
+    request: i64,
+    from: Status,
+    to: Status,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    db.execute(
+        &Query::insert()
+            .into_table("request_events")
+            .columns(["request_id", "at", "actor_kind", "from_status", "to_status"])
+            .values_panic([
+                request.into(),
+                now.into(),
+                "system".into(),
+                from.as_str().into(),
+                to.as_str().into(),
+            ])
+            .to_owned(),
+    )
+    .await?;
+    Ok(())
 }
 
 async fn event<C: ConnectionTrait>(
@@ -615,6 +644,44 @@ pub async fn start_review(
         now,
     )
     .await
+}
+
+/// Approves a correction field by field: only `fields` (of those proposed) will be applied.
+pub async fn approve_correction(
+    portal: &Portal,
+    staff: i64,
+    id: i64,
+    fields: &[String],
+    now: DateTime<Utc>,
+) -> Result<Request, CoreError> {
+    let r = get(&portal.db, id).await?;
+    let (Kind::Correction, Some(customer)) = (r.kind, r.customer) else {
+        return Err(CoreError::Invalid("request.kind"));
+    };
+    let mut d = details(&portal.db, &portal.vault, id).await?;
+    d.approved = d
+        .corrections
+        .iter()
+        .map(|(f, _)| f.clone())
+        .filter(|f| fields.contains(f))
+        .collect();
+    let key = portal.vault.customer_key(&portal.db, customer).await?;
+    let text = serde_json::to_string(&d).map_err(|_| CoreError::Invalid("request.details"))?;
+    portal
+        .db
+        .execute(
+            &Query::update()
+                .table("requests")
+                .value(
+                    "details_sealed",
+                    customers::seal_text(&key, DETAILS, id, &text),
+                )
+                .and_where(Expr::col("id").eq(id))
+                .and_where(Expr::col("status").is_in(["submitted", "in_review"]))
+                .to_owned(),
+        )
+        .await?;
+    approve(portal, staff, id, now).await
 }
 
 /// Approves a request. The member of staff who recorded it never approves it; a deletion waits

@@ -1,0 +1,189 @@
+//! Carrying out approved requests. Each is done in one transaction whose first write moves the
+//! request from `approved` to `done` (one conditional UPDATE): two replicas never both do it, and
+//! a crash before the commit leaves it `approved`, to be picked up again.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ConnectionTrait,
+    sea_query::{Expr, ExprTrait, Order, Query},
+};
+
+use super::{Kind, Status, mails, tell};
+use crate::{
+    CoreError, Portal,
+    consents::{self, Change, Channel, Purpose},
+    customers::{self, record},
+};
+
+/// The kinds carried out here so far; the others wait in `approved` for their executor.
+const HANDLED: [Kind; 3] = [Kind::Objection, Kind::Restriction, Kind::Correction];
+
+/// Carries out every approved request it handles; returns how many were done.
+pub async fn run_once(portal: &Portal, now: DateTime<Utc>) -> Result<usize, CoreError> {
+    let q = Query::select()
+        .column("id")
+        .from("requests")
+        .and_where(Expr::col("status").eq(Status::Approved.as_str()))
+        .and_where(Expr::col("kind").is_in(HANDLED.map(Kind::as_str)))
+        .order_by("id", Order::Asc)
+        .limit(50)
+        .to_owned();
+    let mut done = 0;
+    for r in portal.db.query_all(&q).await? {
+        let id: i64 = r.try_get("", "id")?;
+        match fulfil(portal, id, now).await {
+            Ok(true) => done += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(request = id, error = %e, "request not carried out; will retry")
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Runs [`run_once`] every `mail_poll` until `shutdown` turns true.
+pub async fn run(portal: Portal, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = run_once(&portal, Utc::now()).await {
+            tracing::error!(error = %e, "request fulfilment could not read the queue");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(portal.settings.mail_poll) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+    }
+}
+
+/// Carries out one approved request; false when another worker already did.
+pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool, CoreError> {
+    let request = super::get(&portal.db, id).await?;
+    let Some(customer) = request.customer else {
+        return Ok(false);
+    };
+    let details = super::details(&portal.db, &portal.vault, id).await?;
+    let lang = customers::language(&portal.db, customer).await?;
+    let en = lang == "en";
+    let tx = crate::db::begin_write(&portal.db).await?;
+    let claim = Query::update()
+        .table("requests")
+        .value("status", Status::Done.as_str())
+        .value("completed_at", now)
+        .and_where(Expr::col("id").eq(id))
+        .and_where(Expr::col("status").eq(Status::Approved.as_str()))
+        .to_owned();
+    if tx.execute(&claim).await?.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let outcome = match request.kind {
+        Kind::Objection => {
+            let mut withdrawn = 0;
+            for p in [
+                Purpose::MarketingSms,
+                Purpose::MarketingEmail,
+                Purpose::MarketingWechat,
+            ] {
+                if consents::granted(&tx, customer, p).await? {
+                    let change = Change {
+                        purpose: p,
+                        granted: false,
+                        channel: Channel::Portal,
+                        recorded_by: None,
+                        notice_version: None,
+                    };
+                    consents::record(&tx, customer, change, now).await?;
+                    withdrawn += 1;
+                }
+            }
+            if en {
+                format!(
+                    "Every marketing consent is now off ({withdrawn} withdrawn). We will not contact you for marketing."
+                )
+            } else {
+                format!("所有营销授权均已关闭（撤回 {withdrawn} 项），我们不会再向您发送营销信息。")
+            }
+        }
+        Kind::Restriction => {
+            tx.execute(
+                &Query::update()
+                    .table("customers")
+                    .value("restricted_at", now)
+                    .and_where(Expr::col("id").eq(customer))
+                    .and_where(Expr::col("restricted_at").is_null())
+                    .to_owned(),
+            )
+            .await?;
+            if en {
+                "Use of your data is now restricted: we keep it but do not use it, and send you no marketing, until the restriction is lifted.".to_owned()
+            } else {
+                "您的信息已限制处理：在解除限制之前，我们只保存、不使用，也不会向您发送营销信息。"
+                    .to_owned()
+            }
+        }
+        Kind::Correction => {
+            let contact = customers::contact(&tx, &portal.vault, customer).await?;
+            let mut change = record::ContactChange {
+                name: customers::CustomerName::parse(&contact.name)?,
+                email: contact.email.clone(),
+                phone: contact.phone.clone(),
+            };
+            let mut applied = Vec::new();
+            for (field, value) in &details.corrections {
+                if !details.approved.iter().any(|a| a == field) {
+                    continue;
+                }
+                match field.as_str() {
+                    "name" => change.name = customers::CustomerName::parse(value)?,
+                    "phone" => {
+                        change.phone = Some(
+                            crate::phone::Phone::parse(value)
+                                .map_err(|_| CoreError::Invalid("request.correction_value"))?,
+                        )
+                    }
+                    // A new address is applied only once confirmed through a link sent to it.
+                    _ => continue,
+                }
+                applied.push(field.clone());
+            }
+            record::update_contact(&tx, &portal.vault, customer, &change, now).await?;
+            let fields = applied.join(", ");
+            match (en, applied.is_empty()) {
+                (true, false) => format!("We corrected: {fields}."),
+                (true, true) => "Nothing was changed.".to_owned(),
+                (false, false) => format!("已更正：{fields}。"),
+                (false, true) => "没有更改任何信息。".to_owned(),
+            }
+        }
+        Kind::Access | Kind::Deletion | Kind::Question => return Ok(false),
+    };
+    tx.execute(
+        &Query::update()
+            .table("requests")
+            .value("outcome", outcome.clone())
+            .and_where(Expr::col("id").eq(id))
+            .to_owned(),
+    )
+    .await?;
+    super::event_system(&tx, id, Status::Approved, Status::Done, now).await?;
+    let after = super::get(&tx, id).await?;
+    tell(portal, &tx, &after, mails::Change::Done(&outcome)).await?;
+    tx.commit().await?;
+    portal.outbox.notify();
+    Ok(true)
+}
+
+/// Lifts a restriction (staff, when the reason for it has gone).
+pub async fn lift_restriction(db: &impl ConnectionTrait, customer: i64) -> Result<(), CoreError> {
+    db.execute(
+        &Query::update()
+            .table("customers")
+            .value("restricted_at", Option::<DateTime<Utc>>::None)
+            .and_where(Expr::col("id").eq(customer))
+            .to_owned(),
+    )
+    .await?;
+    Ok(())
+}
