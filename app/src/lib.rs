@@ -177,6 +177,8 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("staff"), StaticSegment("invite")) view=staff::team::InvitePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("team")) view=staff::team::TeamPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("audit")) view=staff::audit::AuditPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("requests")) view=staff::requests::QueuePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("requests"), ParamSegment("id")) view=staff::requests::RequestPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("customers")) view=staff::customers::SearchPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("customers"), StaticSegment("new")) view=staff::customers::IntakePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("customers"), ParamSegment("id")) view=staff::customers::RecordPage ssr=SsrMode::Async/>

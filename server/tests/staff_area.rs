@@ -10,6 +10,7 @@ use app::staff::{
     customers::{
         AddVisitNote, CustomerRecord, Intake, RecordVisit, SearchCustomers, UpdateContact,
     },
+    requests::{DecideRequest, RecordRequest, RequestQueue},
     team::{ManageStaff, Team},
 };
 use chrono::Utc;
@@ -100,6 +101,8 @@ fn expected(role: Role, action: Action) -> bool {
         CreateCustomer,
         EditContact,
         RecordCounterConsent,
+        ViewRequests,
+        RecordRequest,
     ];
     let stylist = [
         ViewDashboard,
@@ -209,6 +212,48 @@ async fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server()
         outcome(Action::ManageStaff, r.status());
         let r = call(&app, AuditLog::PATH, &[], &w.cookie).await;
         outcome(Action::ViewAuditLog, r.status());
+        let r = call(&app, RequestQueue::PATH, &[], &w.cookie).await;
+        outcome(Action::ViewRequests, r.status());
+        // Record a question for the target, then (someone else) answer it.
+        let r = call(
+            &app,
+            RecordRequest::PATH,
+            &[
+                ("customer", id.clone()),
+                ("kind", "question".into()),
+                ("note", format!("question {n}")),
+            ],
+            &w.cookie,
+        )
+        .await;
+        outcome(Action::RecordRequest, r.status());
+        let fresh = portal_core::requests::submit(
+            &app.portal,
+            target,
+            portal_core::requests::Kind::Restriction,
+            &Default::default(),
+            portal_core::requests::Submitter::Customer,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        let r = call(
+            &app,
+            DecideRequest::PATH,
+            &[
+                ("id", fresh.id.to_string()),
+                ("decision", "deny".into()),
+                ("reason", "testing the matrix".into()),
+            ],
+            &w.cookie,
+        )
+        .await;
+        outcome(Action::DecideRequest, r.status());
+        if !may(Action::DecideRequest) {
+            portal_core::requests::cancel(&app.portal, target, fresh.id, Utc::now())
+                .await
+                .unwrap();
+        }
         let r = call(
             &app,
             SearchCustomers::PATH,
@@ -328,6 +373,9 @@ async fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server()
             Action::AddVisitNote,
             Action::CreateCustomer,
             Action::RecordCounterConsent,
+            Action::ViewRequests,
+            Action::RecordRequest,
+            Action::DecideRequest,
         ] {
             checked.insert(a.as_str());
         }
@@ -804,4 +852,85 @@ async fn staff_sign_out_ends_the_session_at_once() {
             .status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[tokio::test]
+async fn the_officer_sees_old_beside_new_and_approves_a_correction_field_by_field() {
+    use app::staff::requests::{DecideRequest, RequestDetail};
+    use portal_core::requests::{self, Details, Kind, Status, Submitter};
+    let app = spawn_app().await;
+    let officer = staff(&app, "po@salon.example", Role::PrivacyOfficer).await;
+    let po = cookie_for(&app, Subject::Staff(officer)).await;
+    let desk = staff(&app, "desk@salon.example", Role::FrontDesk).await;
+    let desk_cookie = cookie_for(&app, Subject::Staff(desk)).await;
+    let c = support::customer(&app, "fix.me@example.com", "zh").await;
+    let id = requests::submit(
+        &app.portal,
+        c,
+        Kind::Correction,
+        &Details {
+            corrections: vec![
+                ("name".into(), "正确的名字".into()),
+                ("phone".into(), "13955556666".into()),
+            ],
+            ..Details::default()
+        },
+        Submitter::Customer,
+        Utc::now(),
+    )
+    .await
+    .unwrap()
+    .id;
+    let view: serde_json::Value = call(&app, RequestDetail::PATH, &[("id", id.to_string())], &po)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["corrections"][0][1], "测试顾客", "current value");
+    assert_eq!(view["corrections"][0][2], "正确的名字", "proposed value");
+    // Front desk sees the queue but may not decide.
+    let r = call(
+        &app,
+        DecideRequest::PATH,
+        &[("id", id.to_string()), ("decision", "approve".into())],
+        &desk_cookie,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = call(
+        &app,
+        DecideRequest::PATH,
+        &[
+            ("id", id.to_string()),
+            ("decision", "approve".into()),
+            ("apply_phone", "on".into()),
+        ],
+        &po,
+    )
+    .await;
+    assert!(r.status().is_success() || r.status().is_redirection());
+    assert!(
+        support::eventually(std::time::Duration::from_secs(10), || async {
+            requests::get(&app.portal.db, id).await.unwrap().status == Status::Done
+        })
+        .await
+    );
+    let contact = portal_core::customers::contact(&app.portal.db, &app.portal.vault, c)
+        .await
+        .unwrap();
+    assert_eq!(contact.name, "测试顾客", "the name was not approved");
+    assert_eq!(contact.phone.unwrap().as_str(), "+8613955556666");
+    let decided = audit::list(
+        &app.portal.db,
+        &Filter {
+            action: Some(Action::DecideRequest),
+            customer: Some(c),
+            ..Default::default()
+        },
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(decided.len(), 1);
+    assert_eq!(decided[0].actor_id, Some(officer));
 }

@@ -607,10 +607,11 @@ fn or_dash(v: Option<String>) -> String {
 fn RecordBody(r: RecordView) -> impl IntoView {
     let t = use_texts().staff;
     let may = |a: &str| r.me.may.iter().any(|m| m == a);
-    let (edit, visit, note) = (
+    let (edit, visit, note, record) = (
         may("edit_contact"),
         may("record_visit"),
         may("add_visit_note"),
+        may("record_request"),
     );
     let id = r.id;
     view! {
@@ -717,6 +718,23 @@ fn RecordBody(r: RecordView) -> impl IntoView {
                         <dt>{t.points}</dt><dd>{m.points}</dd>
                     </dl>
                 }).collect_view()}
+            </section>
+        })}
+        {record.then(|| view! {
+            <section class="card" data-section="record-request">
+                <h2>{t.record_request}</h2>
+                <form method="post" action=super::requests::RecordRequest::PATH>
+                    <input type="hidden" name="customer" value=id/>
+                    <label for="rr-kind">{t.kind}</label>
+                    <select id="rr-kind" name="kind">
+                        {["access", "correction", "deletion", "restriction", "objection", "question"].into_iter().enumerate().map(|(i, k)| view! {
+                            <option value=k>{t.kind_names[i]}</option>
+                        }).collect_view()}
+                    </select>
+                    <label for="rr-note">{t.notes}</label>
+                    <input id="rr-note" name="note" type="text" maxlength="2000"/>
+                    <button type="submit" class="button">{t.save}</button>
+                </form>
             </section>
         })}
         {r.consents.clone().map(|cs| view! {

@@ -34,6 +34,12 @@ pub enum Action {
     RecordVisit,
     /// Add a note to a visit.
     AddVisitNote,
+    /// See the request queue and a request's page.
+    ViewRequests,
+    /// Record a request made in person on the customer's behalf.
+    RecordRequest,
+    /// Review, approve, deny, answer, extend or assign a request.
+    DecideRequest,
     /// Invite staff, change roles, deactivate.
     ManageStaff,
     /// Browse and verify the audit log.
@@ -42,7 +48,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for the matrix test and the note.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 18] = [
         Action::ViewDashboard,
         Action::SearchCustomers,
         Action::ViewContact,
@@ -56,6 +62,9 @@ impl Action {
         Action::RecordCounterConsent,
         Action::RecordVisit,
         Action::AddVisitNote,
+        Action::ViewRequests,
+        Action::RecordRequest,
+        Action::DecideRequest,
         Action::ManageStaff,
         Action::ViewAuditLog,
     ];
@@ -77,6 +86,9 @@ impl Action {
             RecordCounterConsent => "record_counter_consent",
             RecordVisit => "record_visit",
             AddVisitNote => "add_visit_note",
+            ViewRequests => "view_requests",
+            RecordRequest => "record_request",
+            DecideRequest => "decide_request",
             ManageStaff => "manage_staff",
             ViewAuditLog => "view_audit_log",
         }
@@ -98,6 +110,8 @@ impl Role {
                     | CreateCustomer
                     | EditContact
                     | RecordCounterConsent
+                    | ViewRequests
+                    | RecordRequest
             ),
             // Stylists find a customer by name to serve them, but see no contact details.
             Role::Stylist => matches!(

@@ -1,0 +1,504 @@
+//! The staff request queue and a request's page: what was asked, old beside new for a
+//! correction, the history, and the decisions (privacy officer only; never on a request the same
+//! person recorded).
+
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_router::{
+    components::A,
+    hooks::{use_params_map, use_query_map},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Me, StaffNav, staff_me};
+use crate::{ErrorNotice, PortalError, use_texts};
+
+#[cfg(feature = "ssr")]
+use super::gate;
+
+/// One row of the queue (no personal values: the customer is named on the request's page).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueueRow {
+    pub id: i64,
+    pub customer: Option<i64>,
+    pub kind: String,
+    pub status: String,
+    pub due_on: String,
+    pub overdue: bool,
+    pub assigned: Option<i64>,
+}
+
+/// The queue, soonest due first; `due` is `overdue` or `soon`.
+#[server]
+pub async fn request_queue(
+    kind: Option<String>,
+    status: Option<String>,
+    due: Option<String>,
+) -> Result<Vec<QueueRow>, PortalError> {
+    use portal_core::{
+        access::Action,
+        requests::{self, Kind, QueueFilter, Status},
+    };
+    let c = gate::require(Action::ViewRequests).await?;
+    let now = chrono::Utc::now();
+    let filter = QueueFilter {
+        kind: kind.as_deref().and_then(|k| Kind::parse(k).ok()),
+        status: status.as_deref().and_then(|s| Status::parse(s).ok()),
+        overdue: due.as_deref() == Some("overdue"),
+        due_soon: due.as_deref() == Some("soon"),
+    };
+    let cal = requests::calendar(&c.portal);
+    Ok(requests::queue(&c.portal, &filter, now)
+        .await?
+        .into_iter()
+        .map(|r| QueueRow {
+            id: r.id,
+            customer: r.customer,
+            kind: r.kind.as_str().to_owned(),
+            status: r.status.as_str().to_owned(),
+            due_on: cal.local_date(r.due_at).format("%Y-%m-%d").to_string(),
+            overdue: r.status.is_open() && r.due_at < now,
+            assigned: r.assigned_staff,
+        })
+        .collect())
+}
+
+/// A request's page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestView {
+    pub me: Me,
+    pub id: i64,
+    pub customer: Option<i64>,
+    pub customer_name: Option<String>,
+    pub kind: String,
+    pub status: String,
+    pub submitted_on: String,
+    pub due_on: String,
+    pub extended: bool,
+    pub note: Option<String>,
+    /// `(field, current value, proposed value, approved)`.
+    pub corrections: Vec<(String, String, String, bool)>,
+    pub decision_reason: Option<String>,
+    pub outcome: Option<String>,
+    pub recorded_by_me: bool,
+    pub balance: Option<String>,
+    /// `(date, from, to, note)`.
+    pub history: Vec<(String, String, String, String)>,
+}
+
+/// Opens a request; reading the customer's name and, for a correction, their current values is
+/// audited.
+#[server]
+pub async fn request_detail(id: i64) -> Result<RequestView, PortalError> {
+    use portal_core::{access::Action, customers, requests};
+    let me = staff_me().await?;
+    let c = gate::require(Action::ViewRequests).await?;
+    let p = &c.portal;
+    let r = requests::get(&p.db, id).await?;
+    let d = requests::details(&p.db, &p.vault, id).await?;
+    let cal = requests::calendar(p);
+    let day = |t: chrono::DateTime<chrono::Utc>| cal.local_date(t).format("%Y-%m-%d").to_string();
+    let tx = portal_core::db::begin_write(&p.db)
+        .await
+        .map_err(portal_core::CoreError::from)?;
+    let mut name = None;
+    let mut corrections = Vec::new();
+    let mut balance = None;
+    if let Some(customer) = r.customer {
+        let contact = customers::contact(&tx, &p.vault, customer).await?;
+        c.audit(&tx, Action::ViewRequests, Some(customer)).await?;
+        name = Some(contact.name.clone());
+        if !d.corrections.is_empty() {
+            c.audit(&tx, Action::ViewContact, Some(customer)).await?;
+        }
+        for (field, new) in &d.corrections {
+            let old = match field.as_str() {
+                "name" => contact.name.clone(),
+                "phone" => contact
+                    .phone
+                    .as_ref()
+                    .map(|x| x.as_str().to_owned())
+                    .unwrap_or_default(),
+                _ => contact
+                    .email
+                    .as_ref()
+                    .map(|x| x.as_str().to_owned())
+                    .unwrap_or_default(),
+            };
+            corrections.push((field.clone(), old, new.clone(), d.approved.contains(field)));
+        }
+        if r.kind == requests::Kind::Deletion {
+            let cents = requests::balance_cents(&tx, customer).await?;
+            balance = Some(format!("¥{}.{:02}", cents / 100, cents % 100));
+        }
+    }
+    tx.commit().await.map_err(portal_core::CoreError::from)?;
+    let history = requests::events(&p.db, id)
+        .await?
+        .into_iter()
+        .map(|e| {
+            (
+                day(e.at),
+                e.from.unwrap_or_default(),
+                e.to,
+                e.note.unwrap_or_default(),
+            )
+        })
+        .collect();
+    Ok(RequestView {
+        me,
+        id,
+        customer: r.customer,
+        customer_name: name,
+        kind: r.kind.as_str().to_owned(),
+        status: r.status.as_str().to_owned(),
+        submitted_on: day(r.submitted_at),
+        due_on: day(r.due_at),
+        extended: r.extended_at.is_some(),
+        note: d.note,
+        corrections,
+        decision_reason: r.decision_reason.or(r.extension_reason),
+        outcome: r.outcome,
+        recorded_by_me: r.submitted_by_staff == Some(c.member.id),
+        balance,
+        history,
+    })
+}
+
+/// A decision: `review`, `approve`, `deny`, `answer`, `extend` (with `new_due`), `assign`.
+#[server]
+pub async fn decide_request(
+    id: i64,
+    decision: String,
+    reason: Option<String>,
+    new_due: Option<String>,
+    apply_name: Option<String>,
+    apply_phone: Option<String>,
+    apply_email: Option<String>,
+) -> Result<(), PortalError> {
+    use portal_core::{CoreError, access::Action, requests};
+    let c = gate::require(Action::DecideRequest).await?;
+    let (p, me, now) = (&c.portal, c.member.id, chrono::Utc::now());
+    let reason = reason.unwrap_or_default();
+    let done = match decision.as_str() {
+        "review" => requests::start_review(p, me, id, now).await.map(|_| ()),
+        "approve" => {
+            let r = requests::get(&p.db, id).await?;
+            if r.kind == requests::Kind::Correction {
+                let fields: Vec<String> = [
+                    ("name", apply_name),
+                    ("phone", apply_phone),
+                    ("email", apply_email),
+                ]
+                .into_iter()
+                .filter(|(_, on)| on.is_some())
+                .map(|(f, _)| f.to_owned())
+                .collect();
+                requests::approve_correction(p, me, id, &fields, now)
+                    .await
+                    .map(|_| ())
+            } else {
+                requests::approve(p, me, id, now).await.map(|_| ())
+            }
+        }
+        "deny" => requests::deny(p, me, id, &reason, now).await.map(|_| ()),
+        "answer" => requests::answer(p, me, id, &reason, now).await.map(|_| ()),
+        "extend" => match new_due
+            .as_deref()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        {
+            Some(d) => requests::extend(p, me, id, &reason, d, now)
+                .await
+                .map(|_| ()),
+            None => Err(CoreError::Invalid("request.extension")),
+        },
+        "assign" => requests::assign(&p.db, id, me).await,
+        _ => Err(CoreError::Invalid("request.decision")),
+    };
+    let customer = requests::get(&p.db, id).await?.customer;
+    match done {
+        Ok(()) => {
+            let tx = portal_core::db::begin_write(&p.db)
+                .await
+                .map_err(CoreError::from)?;
+            c.audit(&tx, Action::DecideRequest, customer).await?;
+            tx.commit().await.map_err(CoreError::from)?;
+            gate::back(&format!("/staff/requests/{id}?done={decision}"))
+        }
+        Err(CoreError::Invalid(key)) => {
+            let key = key.replace("request.", "");
+            gate::back(&format!("/staff/requests/{id}?error={key}"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Front desk records a request the customer made in person.
+#[server]
+pub async fn record_request(
+    customer: i64,
+    kind: String,
+    note: Option<String>,
+) -> Result<(), PortalError> {
+    use portal_core::{
+        CoreError,
+        access::Action,
+        requests::{self, Details, Kind, Submitter},
+    };
+    let c = gate::require(Action::RecordRequest).await?;
+    let Ok(kind) = Kind::parse(&kind) else {
+        return gate::back(&format!("/staff/customers/{customer}?error=invalid"));
+    };
+    let details = Details {
+        note: note.filter(|n| !n.trim().is_empty()),
+        ..Details::default()
+    };
+    let now = chrono::Utc::now();
+    match requests::submit(
+        &c.portal,
+        customer,
+        kind,
+        &details,
+        Submitter::Staff(c.member.id),
+        now,
+    )
+    .await
+    {
+        Ok(s) => {
+            let tx = portal_core::db::begin_write(&c.portal.db)
+                .await
+                .map_err(CoreError::from)?;
+            c.audit(&tx, Action::RecordRequest, Some(customer)).await?;
+            tx.commit().await.map_err(CoreError::from)?;
+            gate::back(&format!("/staff/requests/{}", s.id))
+        }
+        Err(CoreError::Invalid(_)) => {
+            gate::back(&format!("/staff/customers/{customer}?error=invalid"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `/staff/requests`: the queue with its filters (a GET form: kinds and states only).
+#[component]
+pub fn QueuePage() -> impl IntoView {
+    let t = use_texts().staff;
+    let q = use_query_map();
+    let me = Resource::new(|| (), |_| staff_me());
+    let rows = Resource::new(
+        move || {
+            let q = q.read();
+            (q.get("kind"), q.get("status"), q.get("due"))
+        },
+        |(k, s, d)| request_queue(k, s, d),
+    );
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
+            {move || Suspend::new(async move {
+                let (me, rows) = match (me.await, rows.await) {
+                    (Ok(m), Ok(r)) => (m, r),
+                    (Err(e), _) | (_, Err(e)) => return view! { <ErrorNotice error=e/> }.into_any(),
+                };
+                view! {
+                    <StaffNav me=me/>
+                    <section class="card">
+                        <h1>{t.queue_title}</h1>
+                        <form method="get" action="/staff/requests" class="filters">
+                            <label for="f-kind">{t.kind}</label>
+                            <select id="f-kind" name="kind">
+                                <option value="">{t.all}</option>
+                                {KINDS.iter().enumerate().map(|(i, k)| view! { <option value=*k>{t.kind_names[i]}</option> }).collect_view()}
+                            </select>
+                            <label for="f-status">{t.status}</label>
+                            <select id="f-status" name="status">
+                                <option value="">{t.open_states}</option>
+                                {STATES.iter().enumerate().map(|(i, s)| view! { <option value=*s>{t.status_names[i]}</option> }).collect_view()}
+                            </select>
+                            <label for="f-due">{t.due}</label>
+                            <select id="f-due" name="due">
+                                <option value="">{t.all}</option>
+                                <option value="soon">{t.due_soon}</option>
+                                <option value="overdue">{t.overdue}</option>
+                            </select>
+                            <button type="submit" class="button">{t.filter_button}</button>
+                        </form>
+                        <table class="table">
+                            <thead><tr><th>"#"</th><th>{t.kind}</th><th>{t.status}</th><th>{t.due}</th><th>{t.customer}</th></tr></thead>
+                            <tbody>
+                                {rows.into_iter().map(|r| view! {
+                                    <tr class=if r.overdue { "overdue" } else { "" } data-request=r.id>
+                                        <td><A href=format!("/staff/requests/{}", r.id)>{r.id}</A></td>
+                                        <td>{kind_name(&r.kind)}</td>
+                                        <td>{status_name(&r.status)}</td>
+                                        <td>{r.due_on}{r.overdue.then(|| view! { " "<span class="tag">{t.overdue}</span> })}</td>
+                                        <td>{r.customer.map(|c| format!("#{c}")).unwrap_or_default()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </section>
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}
+
+const KINDS: [&str; 6] = [
+    "access",
+    "correction",
+    "deletion",
+    "restriction",
+    "objection",
+    "question",
+];
+const STATES: [&str; 6] = [
+    "submitted",
+    "in_review",
+    "approved",
+    "done",
+    "denied",
+    "cancelled",
+];
+
+fn kind_name(k: &str) -> &'static str {
+    let t = use_texts().staff;
+    KINDS
+        .iter()
+        .position(|x| *x == k)
+        .map_or("", |i| t.kind_names[i])
+}
+
+fn status_name(s: &str) -> &'static str {
+    let t = use_texts().staff;
+    STATES
+        .iter()
+        .position(|x| *x == s)
+        .map_or("", |i| t.status_names[i])
+}
+
+/// `/staff/requests/{id}`.
+#[component]
+pub fn RequestPage() -> impl IntoView {
+    let params = use_params_map();
+    let q = use_query_map();
+    let t = use_texts().staff;
+    let r = Resource::new(
+        move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()),
+        |id| async move {
+            match id {
+                Some(id) => request_detail(id).await,
+                None => Err(PortalError::NotFound),
+            }
+        },
+    );
+    let banner = move || {
+        let q = q.read();
+        q.get("done").map(|_| t.saved).or_else(|| {
+            q.get("error").map(|e| match e.as_str() {
+                "own" => t.request_own,
+                "balance" => t.request_balance,
+                "reason" => t.request_reason,
+                "extended" | "extension" => t.request_extension,
+                _ => t.invalid_input,
+            })
+        })
+    };
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
+            {move || Suspend::new(async move {
+                match r.await {
+                    Ok(r) => view! {
+                        <StaffNav me=r.me.clone()/>
+                        {move || banner().map(|b| view! { <p class="banner" role="status">{b}</p> })}
+                        <RequestBody r=r/>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn RequestBody(r: RequestView) -> impl IntoView {
+    let t = use_texts().staff;
+    let may_decide = r.me.may.iter().any(|a| a == "decide_request") && !r.recorded_by_me;
+    let open = matches!(r.status.as_str(), "submitted" | "in_review");
+    let id = r.id;
+    let is_question = r.kind == "question";
+    let is_correction = r.kind == "correction";
+    view! {
+        <section class="card">
+            <h1>{format!("#{} · {}", r.id, kind_name(&r.kind))}</h1>
+            <dl class="facts">
+                <dt>{t.status}</dt><dd data-field="status">{status_name(&r.status)}</dd>
+                <dt>{t.customer}</dt><dd>{r.customer.map(|c| view! {
+                    <A href=format!("/staff/customers/{c}")>{r.customer_name.clone().unwrap_or_default()}</A>
+                })}</dd>
+                <dt>{t.submitted}</dt><dd>{r.submitted_on.clone()}</dd>
+                <dt>{t.due}</dt><dd>{r.due_on.clone()}</dd>
+                {r.balance.clone().map(|b| view! { <dt>{t.balance}</dt><dd data-field="balance">{b}</dd> })}
+            </dl>
+            {r.note.clone().map(|n| view! { <p class="note">{n}</p> })}
+            {(!r.corrections.is_empty()).then(|| view! {
+                <table class="table">
+                    <thead><tr><th></th><th>{t.current_value}</th><th>{t.proposed_value}</th></tr></thead>
+                    <tbody>
+                        {r.corrections.clone().into_iter().map(|(f, old, new, _)| view! {
+                            <tr><td>{f}</td><td>{old}</td><td>{new}</td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            })}
+            {r.decision_reason.clone().map(|x| view! { <p>{t.reason}": "{x}</p> })}
+            {r.outcome.clone().map(|x| view! { <p>{t.outcome}": "{x}</p> })}
+        </section>
+        {(may_decide && open).then(|| view! {
+            <section class="card">
+                <h2>{t.decide}</h2>
+                {(r.status == "submitted").then(|| view! {
+                    <form method="post" action=DecideRequest::PATH class="inline-form">
+                        <input type="hidden" name="id" value=id/>
+                        <input type="hidden" name="decision" value="review"/>
+                        <button type="submit" class="button">{t.start_review}</button>
+                    </form>
+                })}
+                {(!is_question).then(|| view! {
+                    <form method="post" action=DecideRequest::PATH>
+                        <input type="hidden" name="id" value=id/>
+                        <input type="hidden" name="decision" value="approve"/>
+                        {is_correction.then(|| r.corrections.clone().into_iter().map(|(f, _, _, _)| view! {
+                            <label class="check"><input type="checkbox" name=format!("apply_{f}") value="on"/>{format!("{} {f}", t.apply)}</label>
+                        }).collect_view())}
+                        <button type="submit" class="button">{t.approve}</button>
+                    </form>
+                })}
+                <form method="post" action=DecideRequest::PATH>
+                    <input type="hidden" name="id" value=id/>
+                    <input type="hidden" name="decision" value=if is_question { "answer" } else { "deny" }/>
+                    <label for="reason">{if is_question { t.answer_label } else { t.deny_reason }}</label>
+                    <textarea id="reason" name="reason" required maxlength="2000" rows="3"></textarea>
+                    <button type="submit" class="button">{if is_question { t.answer } else { t.deny }}</button>
+                </form>
+                {(!r.extended).then(|| view! {
+                    <form method="post" action=DecideRequest::PATH>
+                        <input type="hidden" name="id" value=id/>
+                        <input type="hidden" name="decision" value="extend"/>
+                        <label for="new_due">{t.new_due}</label>
+                        <input id="new_due" name="new_due" type="date" required/>
+                        <label for="ext-reason">{t.extend_reason}</label>
+                        <input id="ext-reason" name="reason" type="text" required maxlength="2000"/>
+                        <button type="submit" class="button">{t.extend}</button>
+                    </form>
+                })}
+            </section>
+        })}
+        <section class="card">
+            <h2>{t.history}</h2>
+            <ul class="lines">
+                {r.history.clone().into_iter().map(|(d, from, to, note)| view! {
+                    <li><span class="muted">{d}</span>" "{status_name(&from)}" → "{status_name(&to)}" "{note}</li>
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
