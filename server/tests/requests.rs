@@ -542,3 +542,88 @@ async fn an_approved_request_left_by_a_crash_is_carried_out_by_the_running_serve
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn the_privacy_officer_is_reminded_once_before_a_due_date_and_once_when_it_passes() {
+    use sea_orm::{
+        ConnectionTrait,
+        sea_query::{Expr, ExprTrait, Query},
+    };
+    let (app, _sink) = app_with_sink().await;
+    let c = support::customer(&app, "remind@example.com", "zh").await;
+    support_staff(&app).await; // a privacy officer to remind
+    let now = Utc::now();
+    let id = requests::submit(
+        &app.portal,
+        c,
+        Kind::Access,
+        &Details::default(),
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap()
+    .id;
+    let set_due = |due: chrono::DateTime<Utc>| {
+        let db = app.portal.db.clone();
+        async move {
+            db.execute(
+                &Query::update()
+                    .table("requests")
+                    .value("due_at", due)
+                    .and_where(Expr::col("id").eq(id))
+                    .to_owned(),
+            )
+            .await
+            .unwrap();
+        }
+    };
+    // Fifteen working days away: nothing yet (the server's own loop runs too).
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    assert_eq!(
+        requests::reminders::run_once(&app.portal, now)
+            .await
+            .unwrap(),
+        0
+    );
+    // Due tomorrow: one reminder, and only one however often the loop runs.
+    set_due(now + Duration::hours(20)).await;
+    requests::reminders::run_once(&app.portal, now)
+        .await
+        .unwrap();
+    requests::reminders::run_once(&app.portal, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        requests::reminders::run_once(&app.portal, now)
+            .await
+            .unwrap(),
+        0
+    );
+    // Overdue: one more.
+    set_due(now - Duration::hours(1)).await;
+    requests::reminders::run_once(&app.portal, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        requests::reminders::run_once(&app.portal, now)
+            .await
+            .unwrap(),
+        0
+    );
+    use sea_orm::sea_query::Order;
+    let outbox = app
+        .portal
+        .db
+        .query_all(
+            &Query::select()
+                .column("template")
+                .from("mail_outbox")
+                .and_where(Expr::col("template").eq("request_reminder"))
+                .order_by("id", Order::Asc)
+                .to_owned(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outbox.len(), 2, "one before, one after the due date");
+}

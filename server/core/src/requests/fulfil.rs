@@ -42,11 +42,14 @@ pub async fn run_once(portal: &Portal, now: DateTime<Utc>) -> Result<usize, Core
     Ok(done)
 }
 
-/// Runs [`run_once`] every `mail_poll` until `shutdown` turns true.
+/// Runs [`run_once`] and the due-date reminders every `mail_poll` until `shutdown` turns true.
 pub async fn run(portal: Portal, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     loop {
         if let Err(e) = run_once(&portal, Utc::now()).await {
             tracing::error!(error = %e, "request fulfilment could not read the queue");
+        }
+        if let Err(e) = super::reminders::run_once(&portal, Utc::now()).await {
+            tracing::error!(error = %e, "request reminders could not be sent");
         }
         tokio::select! {
             _ = tokio::time::sleep(portal.settings.mail_poll) => {}

@@ -5,6 +5,7 @@
 pub mod calendar;
 pub mod fulfil;
 mod mails;
+pub mod reminders;
 
 use chrono::{DateTime, Duration, Months, Utc};
 use sea_orm::{
