@@ -212,6 +212,10 @@ pub async fn decide_request(
             None => Err(CoreError::Invalid("request.extension")),
         },
         "assign" => requests::assign(&p.db, id, me).await,
+        "settle" => match requests::get(&p.db, id).await?.customer {
+            Some(customer) => requests::settle_balance(p, customer, now).await.map(|_| ()),
+            None => Err(CoreError::Invalid("request.state")),
+        },
         _ => Err(CoreError::Invalid("request.decision")),
     };
     let customer = requests::get(&p.db, id).await?.customer;
@@ -460,6 +464,13 @@ fn RequestBody(r: RequestView) -> impl IntoView {
                         <input type="hidden" name="id" value=id/>
                         <input type="hidden" name="decision" value="review"/>
                         <button type="submit" class="button">{t.start_review}</button>
+                    </form>
+                })}
+                {r.balance.clone().filter(|b| b != "¥0.00").map(|_| view! {
+                    <form method="post" action=DecideRequest::PATH class="inline-form">
+                        <input type="hidden" name="id" value=id/>
+                        <input type="hidden" name="decision" value="settle"/>
+                        <button type="submit" class="button">{t.settle}</button>
                     </form>
                 })}
                 {(!is_question).then(|| view! {

@@ -165,6 +165,7 @@ pub struct StaffTexts {
     pub request_extension: &'static str,
     pub nav_requests: &'static str,
     pub record_request: &'static str,
+    pub settle: &'static str,
 }
 
 pub(crate) static ZH: StaffTexts = StaffTexts {
@@ -345,6 +346,7 @@ pub(crate) static ZH: StaffTexts = StaffTexts {
     request_extension: "只能延期一次，且新期限不能晚于原期限 2 个月。",
     nav_requests: "申请",
     record_request: "代顾客登记申请",
+    settle: "已与顾客结清余额",
 };
 
 pub(crate) static EN: StaffTexts = StaffTexts {
@@ -534,4 +536,5 @@ pub(crate) static EN: StaffTexts = StaffTexts {
     request_extension: "A request can be extended once, by at most 2 months.",
     nav_requests: "Requests",
     record_request: "Record a request for this customer",
+    settle: "Balance settled with the customer",
 };

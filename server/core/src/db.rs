@@ -15,6 +15,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     if url.starts_with("sqlite:") {
         // One writer at a time in SQLite; a small pool avoids lock convoys.
         opts.max_connections(8);
+        // Deleted rows are overwritten with zeros, so an erased customer's blind indexes and
+        // ciphertexts do not linger in free pages of the database file.
+        opts.map_sqlx_sqlite_opts(|o| o.pragma("secure_delete", "on"));
     } else {
         opts.max_connections(20);
     }

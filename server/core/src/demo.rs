@@ -619,8 +619,14 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
 
     // Requests in every state and of every kind, due 15 working days (21 calendar days) out.
     for (i, cid) in customer_ids.iter().take(18).enumerate() {
-        let kind = KINDS[i % KINDS.len()];
         let status = STATES[i % STATES.len()];
+        // Approved requests are carried out by the running portal; in the demo only copies
+        // (exports) wait in that state, so starting the demo never deletes a demo customer.
+        let kind = if status == "approved" {
+            "access"
+        } else {
+            KINDS[(i + i / KINDS.len()) % KINDS.len()]
+        };
         let submitted = now - Duration::days(3 + 2 * i as i64);
         let decided = matches!(status, "approved" | "done" | "denied");
         let reason = (status == "denied").then_some(

@@ -16,7 +16,12 @@ use crate::{
 };
 
 /// The kinds carried out here so far; the others wait in `approved` for their executor.
-const HANDLED: [Kind; 3] = [Kind::Objection, Kind::Restriction, Kind::Correction];
+const HANDLED: [Kind; 4] = [
+    Kind::Objection,
+    Kind::Restriction,
+    Kind::Correction,
+    Kind::Deletion,
+];
 
 /// Carries out every approved request it handles; returns how many were done.
 pub async fn run_once(portal: &Portal, now: DateTime<Utc>) -> Result<usize, CoreError> {
@@ -80,6 +85,43 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
         .to_owned();
     if tx.execute(&claim).await?.rows_affected() != 1 {
         return Ok(false);
+    }
+    if request.kind == Kind::Deletion {
+        if super::balance_cents(&tx, customer).await? > 0 {
+            // Settled first (approval checks it); leave it approved until it is.
+            return Ok(false);
+        }
+        let (files, kept, contact) = super::erase::erase(portal, &tx, customer, now).await?;
+        let outcome = if en {
+            format!(
+                "Deleted. Kept without identity: {} paid visit(s), {} membership ledger(s).",
+                kept.visits, kept.memberships
+            )
+        } else {
+            format!(
+                "已删除。去除身份后保留：{} 条已付款到店记录，{} 张会员卡流水。",
+                kept.visits, kept.memberships
+            )
+        };
+        tx.execute(
+            &Query::update()
+                .table("requests")
+                .value("outcome", outcome)
+                .and_where(Expr::col("id").eq(id))
+                .to_owned(),
+        )
+        .await?;
+        super::event_system(&tx, id, Status::Approved, Status::Done, now).await?;
+        if let Some(to) = contact.email {
+            let mail = super::erase::receipt(portal, to, &lang, id, &kept, now);
+            portal
+                .enqueue_mail(&tx, None, "erasure_receipt", &mail)
+                .await?;
+        }
+        tx.commit().await?;
+        super::erase::remove_files(&files);
+        portal.outbox.notify();
+        return Ok(true);
     }
     let outcome = match request.kind {
         Kind::Objection => {

@@ -1,0 +1,248 @@
+//! Deleting a customer (an approved deletion request, or retention): every table in one
+//! transaction, the customer's key destroyed last, files removed after the commit. What the law
+//! makes the salon keep (paid visits, the stored-value ledger) stays without identity; a keyed
+//! hash of the email and phone goes on the suppression list; a dated receipt is mailed.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction,
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
+};
+
+use crate::{
+    CoreError, Portal,
+    customers::{self, Contact},
+    email::Email,
+    mail::OutgoingMail,
+};
+
+/// What an erasure kept, for the receipt.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Kept {
+    /// Paid visits kept as financial records (dates, services, amounts), without identity.
+    pub visits: u64,
+    /// Memberships whose stored-value ledger is kept, without identity.
+    pub memberships: u64,
+}
+
+/// The suppression-list entry for an email or phone: a keyed hash, distinct from the blind
+/// indexes (which are deleted with the customer).
+pub fn suppression_hash(portal: &Portal, kind: &str, normalised: &str) -> Vec<u8> {
+    portal
+        .vault
+        .index("suppression", &format!("{kind}:{normalised}"))
+}
+
+/// Whether an email or phone was erased and must never be contacted for marketing again.
+pub async fn is_suppressed(
+    portal: &Portal,
+    kind: &str,
+    normalised: &str,
+) -> Result<bool, CoreError> {
+    let q = Query::select()
+        .column("contact_hash")
+        .from("suppression_list")
+        .and_where(Expr::col("contact_hash").eq(suppression_hash(portal, kind, normalised)))
+        .to_owned();
+    Ok(portal.db.query_one(&q).await?.is_some())
+}
+
+async fn delete_where(
+    tx: &DatabaseTransaction,
+    table: &str,
+    customer: i64,
+) -> Result<(), CoreError> {
+    tx.execute(
+        &Query::delete()
+            .from_table(table.to_owned())
+            .and_where(Expr::col("customer_id").eq(customer))
+            .to_owned(),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn file_names(
+    tx: &DatabaseTransaction,
+    table: &str,
+    customer: i64,
+) -> Result<Vec<String>, CoreError> {
+    let q = Query::select()
+        .column("file_name")
+        .from(table.to_owned())
+        .and_where(Expr::col("customer_id").eq(customer))
+        .to_owned();
+    tx.query_all(&q)
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get("", "file_name")?))
+        .collect()
+}
+
+/// Erases `customer` inside `tx`; returns the files to remove once `tx` has committed, what was
+/// kept, and the contact details (for the receipt, then dropped).
+pub async fn erase(
+    portal: &Portal,
+    tx: &DatabaseTransaction,
+    customer: i64,
+    now: DateTime<Utc>,
+) -> Result<(Vec<PathBuf>, Kept, Contact), CoreError> {
+    let contact = customers::contact(tx, &portal.vault, customer).await?;
+    let mut hashes = Vec::new();
+    if let Some(e) = &contact.email {
+        hashes.push(suppression_hash(portal, "email", e.as_str()));
+        // The sign-in throttle's bucket is a keyed hash of the address too: drop it now.
+        tx.execute(
+            &Query::delete()
+                .from_table("throttle_hits")
+                .and_where(Expr::col("bucket").eq(portal.vault.index("throttle/email", e.as_str())))
+                .to_owned(),
+        )
+        .await?;
+    }
+    if let Some(p) = &contact.phone {
+        hashes.push(suppression_hash(portal, "phone", p.as_str()));
+    }
+    for h in hashes {
+        tx.execute(
+            &Query::insert()
+                .into_table("suppression_list")
+                .columns(["contact_hash", "added_at"])
+                .values_panic([h.into(), now.into()])
+                .on_conflict(OnConflict::column("contact_hash").do_nothing().to_owned())
+                .to_owned(),
+        )
+        .await?;
+    }
+    let dir = &portal.settings.data_dir;
+    let mut files: Vec<PathBuf> = file_names(tx, "photos", customer)
+        .await?
+        .into_iter()
+        .map(|f| dir.join("photos").join(f))
+        .collect();
+    files.extend(
+        file_names(tx, "exports", customer)
+            .await?
+            .into_iter()
+            .map(|f| dir.join("exports").join(f)),
+    );
+    for table in [
+        "sensitive_notes",
+        "service_profiles",
+        "photos",
+        "consent_states",
+        "consent_events",
+        "notice_confirmations",
+        "sessions",
+        "one_time_tokens",
+        "exports",
+        "mail_outbox",
+    ] {
+        delete_where(tx, table, customer).await?;
+    }
+    // Financial records stay, cut from the person: paid visits (without their notes) and the
+    // stored-value ledger (the card number and its index go).
+    let visits = tx
+        .execute(
+            &Query::update()
+                .table("visits")
+                .value("customer_id", Option::<i64>::None)
+                .value("notes_sealed", Option::<Vec<u8>>::None)
+                .and_where(Expr::col("customer_id").eq(customer))
+                .to_owned(),
+        )
+        .await?
+        .rows_affected();
+    let memberships = tx
+        .execute(
+            &Query::update()
+                .table("memberships")
+                .value("customer_id", Option::<i64>::None)
+                .value("card_number_sealed", Vec::<u8>::new())
+                .value("card_number_index", Option::<Vec<u8>>::None)
+                .value("closed_at", now)
+                .and_where(Expr::col("customer_id").eq(customer))
+                .to_owned(),
+        )
+        .await?
+        .rows_affected();
+    // Request records stay as proof that the request was answered, without what was asked.
+    tx.execute(
+        &Query::update()
+            .table("requests")
+            .value("customer_id", Option::<i64>::None)
+            .value("details_sealed", Option::<Vec<u8>>::None)
+            .and_where(Expr::col("customer_id").eq(customer))
+            .to_owned(),
+    )
+    .await?;
+    tx.execute(
+        &Query::delete()
+            .from_table("customers")
+            .and_where(Expr::col("id").eq(customer))
+            .to_owned(),
+    )
+    .await?;
+    // Last: without the key, any copy of this customer's sealed data (backups included) is
+    // unreadable for good.
+    portal.vault.destroy_customer_key(tx, customer).await?;
+    Ok((
+        files,
+        Kept {
+            visits,
+            memberships,
+        },
+        contact,
+    ))
+}
+
+/// Removes files after the transaction that erased their rows has committed. A file left by a
+/// crash here is sealed under a destroyed key: unreadable, and removed by the next run.
+pub fn remove_files(files: &[PathBuf]) {
+    for f in files {
+        match std::fs::remove_file(f) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::error!(error = %e, "an erased customer's file could not be removed"),
+        }
+    }
+}
+
+/// The dated receipt, sealed with the portal's own key (the customer's is gone).
+pub fn receipt(
+    portal: &Portal,
+    to: Email,
+    lang: &str,
+    request: i64,
+    kept: &Kept,
+    now: DateTime<Utc>,
+) -> OutgoingMail {
+    let cal = super::calendar(portal);
+    let date = cal.local_date(now).format("%Y-%m-%d").to_string();
+    let salon = &portal.settings.salon_name;
+    let (subject, text) = if lang == "en" {
+        (
+            format!("{salon}: your data is deleted (request no. {request})"),
+            format!(
+                "On {date} we deleted everything {salon} kept about you: contact details, service profile, sensitive notes, photos, consents, sign-in links and sessions, exports and queued mail. Copies in our encrypted backups can no longer be opened.\n\nWhat the law makes us keep, without your name or contact details: {} paid visit record(s) (date, services, amount) and the stored-value ledger of {} membership card(s), as accounting and tax law require.\n\nYour email and phone are kept only as a one-way code, so that we never add you to marketing again.\n\nThis mail is your receipt.\n",
+                kept.visits, kept.memberships
+            ),
+        )
+    } else {
+        (
+            format!("{salon}：您的个人信息已删除（申请编号 {request}）"),
+            format!(
+                "{date}，我们已删除{salon}保存的关于您的全部信息：联系方式、服务档案、敏感信息、照片、授权记录、登录链接和会话、导出文件以及待发送的邮件。加密备份中的副本也已无法打开。\n\n依照会计和税务法规必须保留、且已去除您姓名和联系方式的记录：{} 条已付款的到店记录（日期、服务项目、金额），以及 {} 张会员卡的储值流水。\n\n您的邮箱和手机号仅以不可逆的编码保存，用于确保我们不会再向您发送营销信息。\n\n本邮件即为删除回执。\n",
+                kept.visits, kept.memberships
+            ),
+        )
+    };
+    OutgoingMail {
+        to,
+        subject,
+        text,
+        html: None,
+    }
+}
