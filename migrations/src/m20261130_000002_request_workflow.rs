@@ -1,6 +1,7 @@
 //! Request workflow: who a request is assigned to, and when the privacy officer was reminded of
 //! its due date and told it passed (so each reminder is sent once, by one replica); and the
-//! restriction of a customer's data (frozen from `restricted_at` until lifted).
+//! restriction of a customer's data (frozen from `restricted_at` until lifted); and how many
+//! times an export was downloaded (at most 3).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -30,6 +31,14 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("exports")
+                    .add_column(integer("downloads").default(0))
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()

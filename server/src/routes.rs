@@ -17,6 +17,89 @@ pub(crate) fn plain_routes() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/livez", get(livez))
         .route("/lang", post(set_lang))
+        .route("/me/exports/{id}", get(download_export))
+}
+
+/// Downloads a customer's copy: only with a session of that customer that signed in within the
+/// last 10 minutes (else a fresh sign-in first), at most 3 times, within 72 hours.
+async fn download_export(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    use portal_core::{
+        requests::export,
+        sessions::{self, Subject},
+    };
+    let portal = &state.portal;
+    let now = chrono::Utc::now();
+    let name = if portal.settings.cookies_secure() {
+        "__Host-portal_session"
+    } else {
+        "portal_session"
+    };
+    let again = Redirect::to("/signin?next=/me/requests&fresh=1").into_response();
+    let Ok(id) = id.parse::<i64>() else {
+        return gone();
+    };
+    let Some(token) = app::cookie_value(&headers, name) else {
+        return again;
+    };
+    let session = match sessions::resume(&portal.db, &portal.session_keys, &token, now).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return again,
+        Err(e) => {
+            tracing::error!(error = %e, "export download: session check failed");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let Subject::Customer(customer) = session.subject else {
+        return again;
+    };
+    // Email control is a low assurance: a copy of everything needs a recent proof.
+    if !session.is_fresh(now) {
+        return again;
+    }
+    let (path, last) = match export::take(portal, customer, id, now).await {
+        Ok(Ok(found)) => found,
+        Ok(Err(export::Refused::Gone)) => return gone(),
+        Err(e) => {
+            tracing::error!(error = %e, "export download failed");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let bytes = match tokio::fs::read(&path).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "export file missing");
+            return gone();
+        }
+    };
+    if last {
+        // The link has died: the file goes now, its row with the next sweep.
+        let _ = tokio::fs::remove_file(&path).await;
+    }
+    let mut resp = (StatusCode::OK, bytes).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"my-data-{id}.zip\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp
+}
+
+/// A dead download link, in both languages (no page context here).
+fn gone() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "该下载链接已失效（72 小时内有效，最多下载 3 次）。\nThis download link no longer works (it lasts 72 hours and 3 downloads).\n",
+    )
+        .into_response()
 }
 
 /// Readiness: 200 when the database answers, 503 when it does not.

@@ -49,6 +49,33 @@ pub async fn my_requests() -> Result<Vec<MyRequest>, PortalError> {
         .collect())
 }
 
+/// A copy ready to download.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MyExport {
+    pub id: i64,
+    pub until: String,
+    pub downloads_left: i32,
+    pub size_kb: i64,
+}
+
+/// The customer's copies that can still be downloaded.
+#[server]
+pub async fn my_exports() -> Result<Vec<MyExport>, PortalError> {
+    use portal_core::requests::{self, export};
+    let (p, id, _) = crate::signin::ssr::customer("/me/requests").await?;
+    let cal = requests::calendar(&p);
+    Ok(export::ready(&p.db, id, chrono::Utc::now())
+        .await?
+        .into_iter()
+        .map(|e| MyExport {
+            id: e.id,
+            until: cal.local_date(e.expires_at).format("%Y-%m-%d").to_string(),
+            downloads_left: e.downloads_left,
+            size_kb: (e.size + 1023) / 1024,
+        })
+        .collect())
+}
+
 /// Makes a request. For a correction, only the filled-in fields are proposed.
 #[server]
 pub async fn submit_request(
@@ -419,6 +446,7 @@ pub fn RequestsPage() -> impl IntoView {
     let t = use_texts().me;
     let q = use_query_map();
     let list = Resource::new(|| (), |_| my_requests());
+    let exports = Resource::new(|| (), |_| my_exports());
     let banner = move || {
         let q = q.read();
         q.get("done")
@@ -440,9 +468,9 @@ pub fn RequestsPage() -> impl IntoView {
     view! {
         <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
             {move || Suspend::new(async move {
-                let list = match list.await {
-                    Ok(l) => l,
-                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
+                let (list, exports) = match (list.await, exports.await) {
+                    (Ok(l), Ok(x)) => (l, x),
+                    (Err(e), _) | (_, Err(e)) => return view! { <ErrorNotice error=e/> }.into_any(),
                 };
                 view! {
                     <MeNav/>
@@ -450,6 +478,19 @@ pub fn RequestsPage() -> impl IntoView {
                         <h1>{t.requests_title}</h1>
                         <p class="muted">{t.requests_intro}</p>
                         {move || banner().map(|b| view! { <p class="banner" role="status">{b}</p> })}
+                        {(!exports.is_empty()).then(|| view! {
+                            <div class="exports">
+                                <h2>{t.exports_title}</h2>
+                                <ul class="lines">
+                                    {exports.into_iter().map(|x| view! {
+                                        <li data-export=x.id>
+                                            <a href=format!("/me/exports/{}", x.id) rel="nofollow" download>{t.download}</a>
+                                            " · "{(t.export_until)(&x.until, x.downloads_left)}" · "{x.size_kb}" KB"
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            </div>
+                        })}
                         {list.is_empty().then(|| view! { <p>{t.no_requests}</p> })}
                         <ul class="requests">
                             {list.into_iter().map(|r| view! {

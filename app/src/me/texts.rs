@@ -50,6 +50,9 @@ pub struct MeTexts {
     pub cancel: &'static str,
     pub no_requests: &'static str,
     pub restricted_banner: &'static str,
+    pub exports_title: &'static str,
+    pub download: &'static str,
+    pub export_until: fn(&str, i32) -> String,
 }
 
 pub(crate) static ZH: MeTexts = MeTexts {
@@ -115,6 +118,9 @@ pub(crate) static ZH: MeTexts = MeTexts {
     cancel: "撤回申请",
     no_requests: "您还没有提出过申请。",
     restricted_banner: "您的信息目前处于限制处理状态：除保存外，本店不会使用这些信息。",
+    exports_title: "可以下载的信息副本",
+    download: "下载副本",
+    export_until: |d, n| format!("{d} 前有效，还可下载 {n} 次"),
 };
 
 pub(crate) static EN: MeTexts = MeTexts {
@@ -187,4 +193,7 @@ pub(crate) static EN: MeTexts = MeTexts {
     cancel: "Cancel request",
     no_requests: "You have not made any requests yet.",
     restricted_banner: "Use of your data is restricted: the salon keeps it but does not use it.",
+    exports_title: "Copies ready to download",
+    download: "Download the copy",
+    export_until: |d, n| format!("until {d}, {n} download(s) left"),
 };

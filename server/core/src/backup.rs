@@ -370,6 +370,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("created_at", Time),
             ("expires_at", Time),
             ("downloaded_at?", Time),
+            ("downloads", I32),
         ],
     ),
     (

@@ -16,7 +16,8 @@ use crate::{
 };
 
 /// The kinds carried out here so far; the others wait in `approved` for their executor.
-const HANDLED: [Kind; 4] = [
+const HANDLED: [Kind; 5] = [
+    Kind::Access,
     Kind::Objection,
     Kind::Restriction,
     Kind::Correction,
@@ -56,6 +57,9 @@ pub async fn run(portal: Portal, mut shutdown: tokio::sync::watch::Receiver<bool
         if let Err(e) = super::reminders::run_once(&portal, Utc::now()).await {
             tracing::error!(error = %e, "request reminders could not be sent");
         }
+        if let Err(e) = super::export::sweep(&portal, Utc::now()).await {
+            tracing::error!(error = %e, "expired exports could not be swept");
+        }
         tokio::select! {
             _ = tokio::time::sleep(portal.settings.mail_poll) => {}
             _ = shutdown.changed() => {}
@@ -75,6 +79,18 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
     let details = super::details(&portal.db, &portal.vault, id).await?;
     let lang = customers::language(&portal.db, customer).await?;
     let en = lang == "en";
+    // The copy is written before the transaction (files are not transactional); if another
+    // worker wins the claim, or the commit fails, the file is removed.
+    let built = if request.kind == Kind::Access {
+        Some(super::export::build(portal, customer).await?)
+    } else {
+        None
+    };
+    let drop_built = |built: &Option<(String, u64)>| {
+        if let Some((name, _)) = built {
+            let _ = std::fs::remove_file(super::export::dir(portal).join(name));
+        }
+    };
     let tx = crate::db::begin_write(&portal.db).await?;
     let claim = Query::update()
         .table("requests")
@@ -84,6 +100,7 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
         .and_where(Expr::col("status").eq(Status::Approved.as_str()))
         .to_owned();
     if tx.execute(&claim).await?.rows_affected() != 1 {
+        drop_built(&built);
         return Ok(false);
     }
     if request.kind == Kind::Deletion {
@@ -202,7 +219,49 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
                 (false, true) => "没有更改任何信息。".to_owned(),
             }
         }
-        Kind::Access | Kind::Deletion | Kind::Question => return Ok(false),
+        Kind::Access => {
+            let Some((name, size)) = built.clone() else {
+                return Ok(false);
+            };
+            let expires = now + super::export::LIFETIME;
+            tx.execute(
+                &Query::insert()
+                    .into_table("exports")
+                    .columns([
+                        "request_id",
+                        "customer_id",
+                        "file_name",
+                        "size_bytes",
+                        "created_at",
+                        "expires_at",
+                        "downloads",
+                    ])
+                    .values_panic([
+                        id.into(),
+                        customer.into(),
+                        name.into(),
+                        (size as i64).into(),
+                        now.into(),
+                        expires.into(),
+                        0i32.into(),
+                    ])
+                    .to_owned(),
+            )
+            .await?;
+            let until = super::calendar(portal)
+                .local_date(expires)
+                .format("%Y-%m-%d");
+            if en {
+                format!(
+                    "Your copy is ready to download from \"My requests\" until {until}, at most 3 times. You will be asked for a fresh code if you signed in more than 10 minutes ago."
+                )
+            } else {
+                format!(
+                    "您的信息副本已生成，可在“我的申请”页面下载，有效期至 {until}，最多下载 3 次。若您登录已超过 10 分钟，下载前需要再次输入验证码。"
+                )
+            }
+        }
+        Kind::Deletion | Kind::Question => return Ok(false),
     };
     tx.execute(
         &Query::update()
@@ -215,7 +274,10 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
     super::event_system(&tx, id, Status::Approved, Status::Done, now).await?;
     let after = super::get(&tx, id).await?;
     tell(portal, &tx, &after, mails::Change::Done(&outcome)).await?;
-    tx.commit().await?;
+    if let Err(e) = tx.commit().await {
+        drop_built(&built);
+        return Err(e.into());
+    }
     portal.outbox.notify();
     Ok(true)
 }

@@ -4,6 +4,7 @@
 
 pub mod calendar;
 pub mod erase;
+pub mod export;
 pub mod fulfil;
 mod mails;
 pub mod reminders;
