@@ -69,6 +69,7 @@ bench: tools-test
 	PATH="$(CURDIR)/end2end/node_modules/.bin:$$PATH" cargo leptos build --release
 	server/bench/notice.sh "$(TARGET_DIR)/release/portal"
 	cargo bench -p portal-core --bench sealed_record
+	cargo bench -p portal-core --bench export
 
 clean:
 	cargo clean
