@@ -18,6 +18,7 @@ pub(crate) fn plain_routes() -> Router<AppState> {
         .route("/livez", get(livez))
         .route("/lang", post(set_lang))
         .route("/me/exports/{id}", get(download_export))
+        .route("/me/photos/{id}", get(my_photo))
 }
 
 /// Downloads a customer's copy: only with a session of that customer that signed in within the
@@ -90,6 +91,71 @@ async fn download_export(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     resp
+}
+
+/// The signed-in customer's session, if the request carries a live one.
+async fn customer_of(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Option<i64>, ()> {
+    use portal_core::sessions::{self, Subject};
+    let portal = &state.portal;
+    let name = if portal.settings.cookies_secure() {
+        "__Host-portal_session"
+    } else {
+        "portal_session"
+    };
+    let Some(token) = app::cookie_value(headers, name) else {
+        return Ok(None);
+    };
+    match sessions::resume(&portal.db, &portal.session_keys, &token, chrono::Utc::now()).await {
+        Ok(Some(s)) => Ok(match s.subject {
+            Subject::Customer(c) => Some(c),
+            Subject::Staff(_) => None,
+        }),
+        Ok(None) => Ok(None),
+        Err(e) => {
+            tracing::error!(error = %e, "session check failed");
+            Err(())
+        }
+    }
+}
+
+/// A photo, only to the session of the customer it belongs to; never cached.
+async fn my_photo(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let customer = match customer_of(&state, &headers).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(()) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
+    let Ok(id) = id.parse::<i64>() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let p = &state.portal;
+    match portal_core::mydata::photo(&p.db, &p.vault, &p.settings.data_dir, customer, id).await {
+        Ok((content_type, bytes)) => {
+            let ct = match content_type.as_str() {
+                "image/jpeg" => "image/jpeg",
+                "image/webp" => "image/webp",
+                _ => "image/png",
+            };
+            (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, ct),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(portal_core::CoreError::NotFound) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "photo could not be opened");
+            StatusCode::NOT_FOUND.into_response()
+        }
+    }
 }
 
 /// A dead download link, in both languages (no page context here).

@@ -197,3 +197,43 @@ async fn a_customer_makes_follows_and_cancels_requests_without_javascript() {
         Status::Cancelled
     );
 }
+
+#[tokio::test]
+async fn photos_are_served_only_to_their_customers_session_and_never_cached() {
+    let app = spawn_app().await;
+    portal_core::demo::load(&app.portal).await.unwrap();
+    let find = |e: &'static str| {
+        let p = app.portal.clone();
+        async move {
+            portal_core::customers::find_by_email(
+                &p.db,
+                &p.vault,
+                &portal_core::email::Email::parse(e).unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+        }
+    };
+    let owner = find("customer001@example.com").await;
+    let other = find("customer002@example.com").await;
+    let photos = portal_core::mydata::photos(&app.portal.db, owner)
+        .await
+        .unwrap();
+    assert!(!photos.is_empty());
+    let path = format!("/me/photos/{}", photos[0].id);
+    let mine = page(&app, &path, &signed_in(&app, owner).await).await;
+    assert_eq!(mine.status(), StatusCode::OK);
+    assert_eq!(mine.headers()["cache-control"], "no-store");
+    assert_eq!(mine.headers()["content-type"], "image/png");
+    assert_eq!(&mine.bytes().await.unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+    let theirs = page(&app, &path, &signed_in(&app, other).await).await;
+    assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+    assert_eq!(page(&app, &path, "").await.status(), StatusCode::NOT_FOUND);
+    let html = page(&app, "/me", &signed_in(&app, owner).await)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!("src=\"{path}\"")));
+}

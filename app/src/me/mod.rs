@@ -163,6 +163,8 @@ pub struct MyDataView {
     /// `(card, balance, points)`.
     pub membership: Option<(String, String, i64)>,
     pub membership_ledger: Vec<Line>,
+    /// `(photo id, date, kind and permitted use)`.
+    pub photos: Vec<(i64, String, String)>,
     /// `(purpose index, on)`.
     pub consents: Vec<(usize, bool)>,
     pub consent_history: Vec<Line>,
@@ -245,6 +247,17 @@ pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
                     l.points_delta,
                     yuan(l.balance_after_cents)
                 ),
+            })
+            .collect(),
+        photos: mydata::photos(&p.db, id)
+            .await?
+            .into_iter()
+            .map(|x| {
+                let uses = match x.platforms {
+                    Some(pl) => format!("{} · {} ({pl})", x.kind, x.permitted_use),
+                    None => format!("{} · {}", x.kind, x.permitted_use),
+                };
+                (x.id, day(x.taken_at), uses)
             })
             .collect(),
         consents: consents::states(&p.db, id)
@@ -403,6 +416,23 @@ fn MyDataBody(d: MyDataView) -> impl IntoView {
                     {lines(d.membership_ledger.clone())}
                 }.into_any(),
                 None => view! { <p class="muted">{t.none_yet}</p> }.into_any(),
+            }}
+        </section>
+        <section class="card" data-section="photos">
+            <h2>{t.photos}</h2>
+            {if d.photos.is_empty() {
+                view! { <p class="muted">{t.none_yet}</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="photos">
+                        {d.photos.clone().into_iter().map(|(id, date, uses)| view! {
+                            <li>
+                                <img src=format!("/me/photos/{id}") alt=format!("{date} {uses}") width="96" height="96" loading="lazy"/>
+                                <span class="muted">{date}" · "{uses}</span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
             }}
         </section>
         <section class="card" data-section="consents">

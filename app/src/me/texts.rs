@@ -51,6 +51,7 @@ pub struct MeTexts {
     pub no_requests: &'static str,
     pub restricted_banner: &'static str,
     pub exports_title: &'static str,
+    pub photos: &'static str,
     pub download: &'static str,
     pub export_until: fn(&str, i32) -> String,
 }
@@ -119,6 +120,7 @@ pub(crate) static ZH: MeTexts = MeTexts {
     no_requests: "您还没有提出过申请。",
     restricted_banner: "您的信息目前处于限制处理状态：除保存外，本店不会使用这些信息。",
     exports_title: "可以下载的信息副本",
+    photos: "照片",
     download: "下载副本",
     export_until: |d, n| format!("{d} 前有效，还可下载 {n} 次"),
 };
@@ -194,6 +196,7 @@ pub(crate) static EN: MeTexts = MeTexts {
     no_requests: "You have not made any requests yet.",
     restricted_banner: "Use of your data is restricted: the salon keeps it but does not use it.",
     exports_title: "Copies ready to download",
+    photos: "Photos",
     download: "Download the copy",
     export_until: |d, n| format!("until {d}, {n} download(s) left"),
 };
