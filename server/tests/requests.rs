@@ -627,3 +627,79 @@ async fn the_privacy_officer_is_reminded_once_before_a_due_date_and_once_when_it
         .unwrap();
     assert_eq!(outbox.len(), 2, "one before, one after the due date");
 }
+
+#[tokio::test]
+async fn an_applied_correction_opens_a_task_per_recipient_tracked_to_done() {
+    use portal_core::sharing::{self, Recipient};
+    let (app, _sink) = app_with_sink().await;
+    let c = support::customer(&app, "shared@example.com", "zh").await;
+    let officer = support_staff(&app).await;
+    let now = Utc::now();
+    for name in ["支付平台", "短信服务商"] {
+        sharing::add(
+            &app.portal.db,
+            &Recipient {
+                name: name.into(),
+                data_zh: "手机号".into(),
+                data_en: "phone".into(),
+                purpose_zh: "发送通知".into(),
+                purpose_en: "notifications".into(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let id = requests::submit(
+        &app.portal,
+        c,
+        Kind::Correction,
+        &Details {
+            corrections: vec![("phone".into(), "13800001111".into())],
+            ..Details::default()
+        },
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap()
+    .id;
+    requests::approve_correction(&app.portal, officer, id, &["phone".into()], now)
+        .await
+        .unwrap();
+    assert!(
+        eventually(StdDuration::from_secs(10), || async {
+            requests::get(&app.portal.db, id).await.unwrap().status == Status::Done
+        })
+        .await
+    );
+    let open = sharing::tasks(&app.portal.db, true).await.unwrap();
+    assert_eq!(open.len(), 2);
+    assert!(
+        open.iter()
+            .all(|t| t.request == id && t.kind == "correction")
+    );
+    sharing::confirm(&app.portal.db, open[0].id, now)
+        .await
+        .unwrap();
+    assert!(
+        sharing::confirm(&app.portal.db, open[0].id, now)
+            .await
+            .is_err(),
+        "once"
+    );
+    assert_eq!(sharing::tasks(&app.portal.db, true).await.unwrap().len(), 1);
+    assert!(
+        sharing::add(
+            &app.portal.db,
+            &Recipient {
+                name: " ".into(),
+                data_zh: "x".into(),
+                data_en: "x".into(),
+                purpose_zh: "x".into(),
+                purpose_en: "x".into(),
+            },
+        )
+        .await
+        .is_err()
+    );
+}

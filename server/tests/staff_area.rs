@@ -11,6 +11,7 @@ use app::staff::{
         AddVisitNote, CustomerRecord, Intake, RecordVisit, SearchCustomers, UpdateContact,
     },
     requests::{DecideRequest, RecordRequest, RequestQueue},
+    sharing::SharingView,
     team::{ManageStaff, Team},
 };
 use chrono::Utc;
@@ -214,6 +215,8 @@ async fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server()
         outcome(Action::ViewAuditLog, r.status());
         let r = call(&app, RequestQueue::PATH, &[], &w.cookie).await;
         outcome(Action::ViewRequests, r.status());
+        let r = call(&app, SharingView::PATH, &[("lang", "Zh".into())], &w.cookie).await;
+        outcome(Action::ManageSharing, r.status());
         // Record a question for the target, then (someone else) answer it.
         let r = call(
             &app,
@@ -376,6 +379,7 @@ async fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server()
             Action::ViewRequests,
             Action::RecordRequest,
             Action::DecideRequest,
+            Action::ManageSharing,
         ] {
             checked.insert(a.as_str());
         }

@@ -166,6 +166,16 @@ pub struct StaffTexts {
     pub nav_requests: &'static str,
     pub record_request: &'static str,
     pub settle: &'static str,
+    pub sharing_title: &'static str,
+    pub recipient: &'static str,
+    pub data_shared: &'static str,
+    pub purpose: &'static str,
+    pub tasks_title: &'static str,
+    pub task_open: &'static str,
+    pub task_done: &'static str,
+    pub task_confirm: &'static str,
+    pub add_recipient: &'static str,
+    pub nav_sharing: &'static str,
 }
 
 pub(crate) static ZH: StaffTexts = StaffTexts {
@@ -347,6 +357,16 @@ pub(crate) static ZH: StaffTexts = StaffTexts {
     nav_requests: "申请",
     record_request: "代顾客登记申请",
     settle: "已与顾客结清余额",
+    sharing_title: "数据共享登记",
+    recipient: "接收方",
+    data_shared: "共享的信息",
+    purpose: "用途",
+    tasks_title: "需要转告接收方的更正和删除",
+    task_open: "待转告",
+    task_done: "已转告",
+    task_confirm: "标记为已转告",
+    add_recipient: "新增接收方",
+    nav_sharing: "数据共享",
 };
 
 pub(crate) static EN: StaffTexts = StaffTexts {
@@ -537,4 +557,14 @@ pub(crate) static EN: StaffTexts = StaffTexts {
     nav_requests: "Requests",
     record_request: "Record a request for this customer",
     settle: "Balance settled with the customer",
+    sharing_title: "Sharing register",
+    recipient: "Recipient",
+    data_shared: "Data shared",
+    purpose: "Purpose",
+    tasks_title: "Corrections and deletions to pass on",
+    task_open: "To pass on",
+    task_done: "Passed on",
+    task_confirm: "Mark as passed on",
+    add_recipient: "Add a recipient",
+    nav_sharing: "Sharing",
 };

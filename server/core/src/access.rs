@@ -40,6 +40,8 @@ pub enum Action {
     RecordRequest,
     /// Review, approve, deny, answer, extend or assign a request.
     DecideRequest,
+    /// Keep the register of recipients and track passing requests on to them.
+    ManageSharing,
     /// Invite staff, change roles, deactivate.
     ManageStaff,
     /// Browse and verify the audit log.
@@ -48,7 +50,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for the matrix test and the note.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::ViewDashboard,
         Action::SearchCustomers,
         Action::ViewContact,
@@ -65,6 +67,7 @@ impl Action {
         Action::ViewRequests,
         Action::RecordRequest,
         Action::DecideRequest,
+        Action::ManageSharing,
         Action::ManageStaff,
         Action::ViewAuditLog,
     ];
@@ -89,6 +92,7 @@ impl Action {
             ViewRequests => "view_requests",
             RecordRequest => "record_request",
             DecideRequest => "decide_request",
+            ManageSharing => "manage_sharing",
             ManageStaff => "manage_staff",
             ViewAuditLog => "view_audit_log",
         }

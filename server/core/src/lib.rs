@@ -19,6 +19,7 @@ pub mod notices;
 pub mod phone;
 pub mod requests;
 pub mod sessions;
+pub mod sharing;
 pub mod signin;
 pub mod staff;
 pub mod vault;

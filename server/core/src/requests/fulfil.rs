@@ -109,6 +109,7 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
             return Ok(false);
         }
         let (files, kept, contact) = super::erase::erase(portal, &tx, customer, now).await?;
+        crate::sharing::open_tasks(&tx, id).await?;
         let outcome = if en {
             format!(
                 "Deleted. Kept without identity: {} paid visit(s), {} membership ledger(s).",
@@ -211,6 +212,9 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
                 applied.push(field.clone());
             }
             record::update_contact(&tx, &portal.vault, customer, &change, now).await?;
+            if !applied.is_empty() {
+                crate::sharing::open_tasks(&tx, id).await?;
+            }
             let fields = applied.join(", ");
             match (en, applied.is_empty()) {
                 (true, false) => format!("We corrected: {fields}."),
