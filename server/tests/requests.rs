@@ -703,3 +703,101 @@ async fn an_applied_correction_opens_a_task_per_recipient_tracked_to_done() {
         .is_err()
     );
 }
+
+#[tokio::test]
+async fn a_new_email_address_applies_only_once_confirmed_through_a_link_sent_to_it() {
+    use app::me::ConfirmEmailChange;
+    use leptos::server_fn::ServerFn;
+    let (app, sink) = app_with_sink().await;
+    let c = support::customer(&app, "old.address@example.com", "en").await;
+    let officer = support_staff(&app).await;
+    let now = Utc::now();
+    let id = requests::submit(
+        &app.portal,
+        c,
+        Kind::Correction,
+        &Details {
+            corrections: vec![("email".into(), "new.address@example.com".into())],
+            ..Details::default()
+        },
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap()
+    .id;
+    requests::approve_correction(&app.portal, officer, id, &["email".into()], now)
+        .await
+        .unwrap();
+    assert!(
+        eventually(StdDuration::from_secs(10), || async {
+            requests::get(&app.portal.db, id).await.unwrap().status == Status::Done
+        })
+        .await
+    );
+    // Not applied yet.
+    let contact = portal_core::customers::contact(&app.portal.db, &app.portal.vault, c)
+        .await
+        .unwrap();
+    assert_eq!(contact.email.unwrap().as_str(), "old.address@example.com");
+    assert!(
+        eventually(StdDuration::from_secs(10), || async {
+            sink.received()
+                .iter()
+                .any(|m| m.rcpt.iter().any(|r| r.contains("new.address@example.com")))
+        })
+        .await
+    );
+    let mail = sink
+        .received()
+        .into_iter()
+        .find(|m| m.rcpt.iter().any(|r| r.contains("new.address@example.com")))
+        .unwrap()
+        .data
+        .replace("=\r\n", "")
+        .replace("=3D", "=");
+    let token: String = mail
+        .split("http://portal.test/me/email?t=")
+        .nth(1)
+        .expect("a link built from the public URL")
+        .chars()
+        .take(43)
+        .collect();
+    let page = app
+        .get_in(&format!("/me/email?t={token}"), "en")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("n***@example.com"),
+        "the page names the masked new address"
+    );
+    let post = || async {
+        app.client
+            .post(app.url(ConfirmEmailChange::PATH))
+            .header("origin", support::PUBLIC_URL)
+            .header("accept", "text/html")
+            .form(&[("t", token.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .headers()["location"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(post().await, "/me/email?done=1");
+    assert_eq!(
+        post().await,
+        "/me/email?error=expired",
+        "the link works once"
+    );
+    let email = portal_core::email::Email::parse("new.address@example.com").unwrap();
+    assert_eq!(
+        portal_core::customers::find_by_email(&app.portal.db, &app.portal.vault, &email)
+            .await
+            .unwrap(),
+        Some(c)
+    );
+}

@@ -194,6 +194,7 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
                 phone: contact.phone.clone(),
             };
             let mut applied = Vec::new();
+            let mut confirming = false;
             for (field, value) in &details.corrections {
                 if !details.approved.iter().any(|a| a == field) {
                     continue;
@@ -207,6 +208,13 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
                         )
                     }
                     // A new address is applied only once confirmed through a link sent to it.
+                    "email" => {
+                        let new = crate::email::Email::parse(value)
+                            .map_err(|_| CoreError::Invalid("request.correction_value"))?;
+                        super::email_change::start(portal, &tx, customer, &new, &lang, now).await?;
+                        confirming = true;
+                        continue;
+                    }
                     _ => continue,
                 }
                 applied.push(field.clone());
@@ -216,12 +224,20 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
                 crate::sharing::open_tasks(&tx, id).await?;
             }
             let fields = applied.join(", ");
-            match (en, applied.is_empty()) {
+            let mut text = match (en, applied.is_empty()) {
                 (true, false) => format!("We corrected: {fields}."),
-                (true, true) => "Nothing was changed.".to_owned(),
+                (true, true) => "Nothing else was changed.".to_owned(),
                 (false, false) => format!("已更正：{fields}。"),
-                (false, true) => "没有更改任何信息。".to_owned(),
+                (false, true) => "没有更改其他信息。".to_owned(),
+            };
+            if confirming {
+                text.push_str(if en {
+                    " We sent a link to your new email address: it applies once you confirm it there (within 10 minutes)."
+                } else {
+                    "我们已向您的新邮箱发送确认链接，请在 10 分钟内点击确认后生效。"
+                });
             }
+            text
         }
         Kind::Access => {
             let Some((name, size)) = built.clone() else {

@@ -3,6 +3,7 @@
 //! to the customer, in the same transaction.
 
 pub mod calendar;
+pub mod email_change;
 pub mod erase;
 pub mod export;
 pub mod fulfil;
