@@ -1,7 +1,8 @@
 //! Request workflow: who a request is assigned to, and when the privacy officer was reminded of
 //! its due date and told it passed (so each reminder is sent once, by one replica); and the
 //! restriction of a customer's data (frozen from `restricted_at` until lifted); and how many
-//! times an export was downloaded (at most 3).
+//! times an export was downloaded (at most 3); when a long-inactive customer was told their
+//! record will be deleted (retention).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -44,6 +45,14 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table("customers")
                     .add_column(timestamp_with_time_zone_null("restricted_at"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("customers")
+                    .add_column(timestamp_with_time_zone_null("retention_notified_at"))
                     .to_owned(),
             )
             .await?;

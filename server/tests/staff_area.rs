@@ -11,6 +11,7 @@ use app::staff::{
         AddVisitNote, CustomerRecord, Intake, RecordVisit, SearchCustomers, UpdateContact,
     },
     requests::{DecideRequest, RecordRequest, RequestQueue},
+    retention::RetentionView,
     sharing::SharingView,
     team::{ManageStaff, Team},
 };
@@ -217,6 +218,8 @@ async fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server()
         outcome(Action::ViewRequests, r.status());
         let r = call(&app, SharingView::PATH, &[("lang", "Zh".into())], &w.cookie).await;
         outcome(Action::ManageSharing, r.status());
+        let r = call(&app, RetentionView::PATH, &[], &w.cookie).await;
+        outcome(Action::SetRetention, r.status());
         // Record a question for the target, then (someone else) answer it.
         let r = call(
             &app,
@@ -380,6 +383,7 @@ async fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server()
             Action::RecordRequest,
             Action::DecideRequest,
             Action::ManageSharing,
+            Action::SetRetention,
         ] {
             checked.insert(a.as_str());
         }

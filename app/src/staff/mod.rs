@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod customers;
 pub mod requests;
+pub mod retention;
 pub mod sharing;
 pub mod team;
 pub mod texts;
@@ -459,6 +460,7 @@ pub fn StaffNav(me: Me) -> impl IntoView {
             {may("create_customer").then(|| view! { <A href="/staff/customers/new">{t.nav_new_customer}</A> })}
             {may("view_requests").then(|| view! { <A href="/staff/requests">{t.nav_requests}</A> })}
             {may("manage_sharing").then(|| view! { <A href="/staff/sharing">{t.nav_sharing}</A> })}
+            {may("set_retention").then(|| view! { <A href="/staff/retention">{t.nav_retention}</A> })}
             {may("manage_staff").then(|| view! { <A href="/staff/team">{t.nav_team}</A> })}
             {may("view_audit_log").then(|| view! { <A href="/staff/audit">{t.nav_audit}</A> })}
             <A href="/staff/security">{t.nav_security}</A>

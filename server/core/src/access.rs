@@ -42,6 +42,10 @@ pub enum Action {
     DecideRequest,
     /// Keep the register of recipients and track passing requests on to them.
     ManageSharing,
+    /// Preview and set the retention rules.
+    SetRetention,
+    /// The portal itself deleting what retention says is no longer needed (no role may).
+    PurgeRetained,
     /// Invite staff, change roles, deactivate.
     ManageStaff,
     /// Browse and verify the audit log.
@@ -49,8 +53,9 @@ pub enum Action {
 }
 
 impl Action {
-    /// Every action, for the matrix test and the note.
-    pub const ALL: [Action; 19] = [
+    /// Every action a member of staff can ask for, for the matrix test and the note. (The
+    /// portal's own `PurgeRetained` is not among them: no role may.)
+    pub const ALL: [Action; 20] = [
         Action::ViewDashboard,
         Action::SearchCustomers,
         Action::ViewContact,
@@ -68,6 +73,7 @@ impl Action {
         Action::RecordRequest,
         Action::DecideRequest,
         Action::ManageSharing,
+        Action::SetRetention,
         Action::ManageStaff,
         Action::ViewAuditLog,
     ];
@@ -93,6 +99,8 @@ impl Action {
             RecordRequest => "record_request",
             DecideRequest => "decide_request",
             ManageSharing => "manage_sharing",
+            SetRetention => "set_retention",
+            PurgeRetained => "purge_retained",
             ManageStaff => "manage_staff",
             ViewAuditLog => "view_audit_log",
         }
@@ -103,6 +111,9 @@ impl Role {
     /// The role matrix of product.md. Anything not listed is refused.
     pub fn may(self, action: Action) -> bool {
         use Action::*;
+        if action == PurgeRetained {
+            return false;
+        }
         match self {
             Role::PrivacyOfficer => true,
             Role::FrontDesk => matches!(

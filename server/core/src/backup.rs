@@ -86,6 +86,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("updated_at", Time),
             ("erased_at?", Time),
             ("restricted_at?", Time),
+            ("retention_notified_at?", Time),
         ],
     ),
     (

@@ -18,6 +18,7 @@ pub mod mydata;
 pub mod notices;
 pub mod phone;
 pub mod requests;
+pub mod retention;
 pub mod sessions;
 pub mod sharing;
 pub mod signin;

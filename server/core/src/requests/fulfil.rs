@@ -60,6 +60,16 @@ pub async fn run(portal: Portal, mut shutdown: tokio::sync::watch::Receiver<bool
         if let Err(e) = super::export::sweep(&portal, Utc::now()).await {
             tracing::error!(error = %e, "expired exports could not be swept");
         }
+        match crate::retention::daily(&portal, Utc::now()).await {
+            Ok(Some(r)) => tracing::info!(
+                notified = r.notified,
+                deleted = r.deleted,
+                purged_requests = r.purged_requests,
+                "retention rules applied"
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "retention rules could not be applied"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(portal.settings.mail_poll) => {}
             _ = shutdown.changed() => {}
