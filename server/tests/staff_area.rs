@@ -942,3 +942,67 @@ async fn the_officer_sees_old_beside_new_and_approves_a_correction_field_by_fiel
     assert_eq!(decided.len(), 1);
     assert_eq!(decided[0].actor_id, Some(officer));
 }
+
+#[tokio::test]
+async fn staff_see_a_restriction_and_only_the_officer_lifts_it() {
+    use app::staff::customers::LiftRestriction;
+    let app = spawn_app().await;
+    let officer = staff(&app, "po@salon.example", Role::PrivacyOfficer).await;
+    let desk = staff(&app, "desk@salon.example", Role::FrontDesk).await;
+    let (po, fd) = (
+        cookie_for(&app, Subject::Staff(officer)).await,
+        cookie_for(&app, Subject::Staff(desk)).await,
+    );
+    let c = support::customer(&app, "frozen@example.com", "zh").await;
+    let r = portal_core::requests::submit(
+        &app.portal,
+        c,
+        portal_core::requests::Kind::Restriction,
+        &Default::default(),
+        portal_core::requests::Submitter::Customer,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    portal_core::requests::approve(&app.portal, officer, r.id, Utc::now())
+        .await
+        .unwrap();
+    portal_core::requests::fulfil::run_once(&app.portal, Utc::now())
+        .await
+        .unwrap();
+    let body: serde_json::Value = call(&app, CustomerRecord::PATH, &[("id", c.to_string())], &fd)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["restricted"], true, "front desk sees the banner");
+    let html = app
+        .client
+        .get(app.url(&format!("/staff/customers/{c}")))
+        .header("cookie", &fd)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-restricted=\"true\""));
+    assert_eq!(
+        call(&app, LiftRestriction::PATH, &[("id", c.to_string())], &fd)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert!(
+        portal_core::mydata::restricted(&app.portal.db, c)
+            .await
+            .unwrap()
+    );
+    let r = call(&app, LiftRestriction::PATH, &[("id", c.to_string())], &po).await;
+    assert!(r.status().is_success() || r.status().is_redirection());
+    assert!(
+        !portal_core::mydata::restricted(&app.portal.db, c)
+            .await
+            .unwrap()
+    );
+}

@@ -126,6 +126,8 @@ pub struct RecordView {
     pub id: i64,
     pub me: Me,
     pub name: String,
+    /// The customer restricted the use of their data: show it, use nothing.
+    pub restricted: bool,
     pub contact: Option<ContactView>,
     pub profile: Option<ProfileView>,
     pub sensitive: Option<SensitiveView>,
@@ -161,6 +163,7 @@ pub async fn customer_record(id: i64) -> Result<RecordView, PortalError> {
     let mut view = RecordView {
         id,
         me,
+        restricted: portal_core::mydata::restricted(&tx, id).await?,
         name: contact.name.clone(),
         contact: None,
         profile: None,
@@ -246,6 +249,20 @@ pub async fn customer_record(id: i64) -> Result<RecordView, PortalError> {
     }
     tx.commit().await.map_err(portal_core::CoreError::from)?;
     Ok(view)
+}
+
+/// The privacy officer lifts a restriction (the reason for it has gone).
+#[server]
+pub async fn lift_restriction(id: i64) -> Result<(), PortalError> {
+    use portal_core::{CoreError, access::Action, requests::fulfil};
+    let c = gate::require(Action::DecideRequest).await?;
+    let tx = portal_core::db::begin_write(&c.portal.db)
+        .await
+        .map_err(CoreError::from)?;
+    fulfil::lift_restriction(&tx, id).await?;
+    c.audit(&tx, Action::DecideRequest, Some(id)).await?;
+    tx.commit().await.map_err(CoreError::from)?;
+    gate::back(&format!("/staff/customers/{id}?saved=1"))
 }
 
 /// Front desk replaces the contact details.
@@ -615,6 +632,17 @@ fn RecordBody(r: RecordView) -> impl IntoView {
     );
     let id = r.id;
     view! {
+        {r.restricted.then(|| view! {
+            <p class="banner" role="status" data-restricted="true">
+                {t.restricted_banner}
+                {r.me.may.iter().any(|a| a == "decide_request").then(|| view! {
+                    <form method="post" action=LiftRestriction::PATH class="inline-form">
+                        <input type="hidden" name="id" value=id/>
+                        <button type="submit" class="link">{t.lift_restriction}</button>
+                    </form>
+                })}
+            </p>
+        })}
         <section class="card">
             <h1 data-customer=id>{r.name.clone()}</h1>
             {r.contact.clone().map(|c| view! {

@@ -466,6 +466,11 @@ fn RequestBody(r: RequestView) -> impl IntoView {
                         <button type="submit" class="button">{t.start_review}</button>
                     </form>
                 })}
+                <form method="post" action=DecideRequest::PATH class="inline-form">
+                    <input type="hidden" name="id" value=id/>
+                    <input type="hidden" name="decision" value="assign"/>
+                    <button type="submit" class="link">{t.assign_me}</button>
+                </form>
                 {r.balance.clone().filter(|b| b != "¥0.00").map(|_| view! {
                     <form method="post" action=DecideRequest::PATH class="inline-form">
                         <input type="hidden" name="id" value=id/>

@@ -189,6 +189,9 @@ pub struct StaffTexts {
     pub retention_enable: &'static str,
     pub retention_invalid: &'static str,
     pub nav_retention: &'static str,
+    pub restricted_banner: &'static str,
+    pub lift_restriction: &'static str,
+    pub assign_me: &'static str,
 }
 
 pub(crate) static ZH: StaffTexts = StaffTexts {
@@ -393,6 +396,9 @@ pub(crate) static ZH: StaffTexts = StaffTexts {
     retention_enable: "启用（每天自动执行）",
     retention_invalid: "数值超出范围，请检查后重试。",
     nav_retention: "保存期限",
+    restricted_banner: "该顾客已要求限制处理：除保存外不得使用其信息，也不得发送营销信息。",
+    lift_restriction: "解除限制",
+    assign_me: "由我负责",
 };
 
 pub(crate) static EN: StaffTexts = StaffTexts {
@@ -606,4 +612,7 @@ pub(crate) static EN: StaffTexts = StaffTexts {
     retention_enable: "On (runs once a day)",
     retention_invalid: "A number is out of range. Please check and try again.",
     nav_retention: "Retention",
+    restricted_banner: "This customer restricted the use of their data: keep it, do not use it, send no marketing.",
+    lift_restriction: "Lift the restriction",
+    assign_me: "Assign to me",
 };
