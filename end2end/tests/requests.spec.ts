@@ -76,6 +76,23 @@ test('a customer reads their data, makes requests, follows them and cancels one'
   await expect(list.filter({ hasText: '隐私咨询或投诉' })).toContainText('已提交');
   await expect(list.filter({ hasText: '拒绝营销' })).toContainText('答复期限');
 
+  // Every other kind: a copy, a correction (only the field that changes), deletion, restriction.
+  const listed = await list.count();
+  for (const [kind, label] of [
+    ['access', '获取个人信息副本'],
+    ['correction', '更正个人信息'],
+    ['deletion', '删除个人信息'],
+    ['restriction', '限制处理'],
+  ]) {
+    await settled(page, javaScriptEnabled);
+    await page.getByLabel('申请类型').selectOption(kind);
+    if (kind === 'correction') await page.getByLabel('姓名').fill('新的名字');
+    await page.getByRole('button', { name: '提交申请' }).click();
+    await expect(page).toHaveURL(/\/me\/requests\?done=submitted$/);
+    await expect(list.filter({ hasText: label }).filter({ hasText: '已提交' })).toHaveCount(1);
+  }
+  await expect(list).toHaveCount(listed + 4);
+
   // A question without its text is refused, with a message, and nothing is added.
   await settled(page, javaScriptEnabled);
   const before = await list.count();
