@@ -300,3 +300,27 @@ async fn a_deleted_customer_leaves_no_value_in_any_table_or_file_and_everyone_el
             .any(|m| m.rcpt.iter().any(|t| t.contains("customer011@example.com")))
     );
 }
+
+#[tokio::test]
+async fn files_left_behind_by_a_crash_are_swept_once_an_hour_old() {
+    let app = support::spawn_app().await;
+    let dir = app.portal.settings.data_dir.join("photos");
+    std::fs::create_dir_all(&dir).unwrap();
+    let stray = dir.join("left-by-a-crash.sealed");
+    let fresh = dir.join("being-written.sealed");
+    std::fs::write(&stray, b"sealed bytes of an erased customer").unwrap();
+    std::fs::write(&fresh, b"an upload in progress").unwrap();
+    let hours_ago = std::time::SystemTime::now() - StdDuration::from_secs(2 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stray)
+        .unwrap()
+        .set_modified(hours_ago)
+        .unwrap();
+    let n = requests::erase::sweep_orphan_files(&app.portal, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(!stray.exists());
+    assert!(fresh.exists(), "nothing younger than an hour is touched");
+}

@@ -338,5 +338,9 @@ pub async fn daily(portal: &Portal, now: DateTime<Utc>) -> Result<Option<Ran>, C
     if claimed != 1 {
         return Ok(None);
     }
+    let orphans = erase::sweep_orphan_files(portal, now).await?;
+    if orphans > 0 {
+        tracing::info!(files = orphans, "files no record refers to were removed");
+    }
     Ok(Some(run(portal, now).await?))
 }

@@ -246,3 +246,44 @@ pub fn receipt(
         html: None,
     }
 }
+
+/// Removes files in `photos/` and `exports/` that no row refers to any more (left by a crash
+/// between a commit and the file's removal, or by an export whose claim was lost). Only files
+/// older than an hour are touched, so nothing being written right now is removed.
+pub async fn sweep_orphan_files(portal: &Portal, now: DateTime<Utc>) -> Result<usize, CoreError> {
+    let mut removed = 0;
+    for (folder, table) in [("photos", "photos"), ("exports", "exports")] {
+        let dir = portal.settings.data_dir.join(folder);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .map(|t| DateTime::<Utc>::from(t) < now - chrono::Duration::hours(1))
+                .unwrap_or(false);
+            if !old {
+                continue;
+            }
+            let known = portal
+                .db
+                .query_one(
+                    &Query::select()
+                        .column("file_name")
+                        .from(table)
+                        .and_where(Expr::col("file_name").eq(name.clone()))
+                        .to_owned(),
+                )
+                .await?
+                .is_some();
+            if !known && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
