@@ -31,10 +31,12 @@ export default defineConfig({
     locale: 'zh-CN',
   },
   projects: [
+    // The officer's session for the staff-side tests (tests/officer.setup.ts).
+    { name: 'officer-setup', testMatch: /officer\.setup\.ts/, use: { ...devices['Desktop Chrome'], ...desktop } },
     { name: 'phone-js', use: { ...devices['Desktop Chrome'], ...phone, javaScriptEnabled: true } },
     { name: 'phone-nojs', use: { ...devices['Desktop Chrome'], ...phone, javaScriptEnabled: false } },
-    { name: 'desktop-js', use: { ...devices['Desktop Chrome'], ...desktop, javaScriptEnabled: true } },
-    { name: 'desktop-nojs', use: { ...devices['Desktop Chrome'], ...desktop, javaScriptEnabled: false } },
+    { name: 'desktop-js', use: { ...devices['Desktop Chrome'], ...desktop, javaScriptEnabled: true }, dependencies: ['officer-setup'] },
+    { name: 'desktop-nojs', use: { ...devices['Desktop Chrome'], ...desktop, javaScriptEnabled: false }, dependencies: ['officer-setup'] },
   ],
   webServer: {
     command: `sh ./serve.sh ${port}`,

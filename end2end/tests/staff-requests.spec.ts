@@ -1,27 +1,17 @@
-import { test, expect, Page, Browser } from '@playwright/test';
-import { createHmac } from 'node:crypto';
+import { test, expect, Page } from '@playwright/test';
+// Written by tests/officer.setup.ts.
+const OFFICER_STATE = '.auth/officer.json';
 
 // A request end to end: the customer asks on a phone-sized page (any project's viewport), the
 // privacy officer decides at a desk, the portal carries it out, the customer sees the outcome.
-// Desktop projects only (the staff side), JavaScript on and off.
+// Desktop projects only (the staff side), JavaScript on and off. The officer's session comes from
+// tests/officer.setup.ts.
 
 test.beforeEach(({}, info) => {
   test.skip(info.project.name.startsWith('phone'), 'the staff side is used at a desk');
 });
 
 const customers: Record<string, number> = { 'desktop-js': 36, 'desktop-nojs': 46 };
-
-function totp(base32: string, at = Date.now()): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of base32) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const off = mac[mac.length - 1] & 15;
-  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
 
 async function settled(page: Page, jsEnabled: boolean) {
   await page.waitForLoadState('load');
@@ -47,30 +37,11 @@ async function customerSignIn(page: Page, email: string, jsEnabled: boolean) {
   await expect(page).toHaveURL(/\/me$/);
 }
 
-/** The officer signs in; a code another test just used is refused (replay), so wait for the next. */
-async function officerSignIn(page: Page, jsEnabled: boolean) {
-  for (let attempt = 0; attempt < 4; attempt++) {
-    await page.goto('/staff/signin');
-    await settled(page, jsEnabled);
-    await page.getByLabel(/电子邮箱|Email address/).fill('officer@salon.example');
-    await page.getByLabel(/^密码$|^Password$/).fill('peony lantern officer 71');
-    await page.getByRole('button', { name: /登录|Sign in/ }).click();
-    await expect(page).toHaveURL(/\/staff\/code$/);
-    await settled(page, jsEnabled);
-    await page.getByLabel(/6 位验证码|6-digit code/).fill(totp('JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP'));
-    await page.getByRole('button', { name: /确认|Confirm/ }).click();
-    await page.waitForURL(/\/staff(\/code\?error=code)?$/);
-    if (page.url().endsWith('/staff')) return;
-    await page.waitForTimeout(31_000 - (Date.now() % 30_000));
-  }
-  throw new Error('officer could not sign in');
-}
-
 test('a customer asks for restriction, the officer approves it, the portal carries it out', async ({ browser, javaScriptEnabled }, info) => {
   test.setTimeout(150_000);
   const use = { ...info.project.use, baseURL: info.project.use.baseURL as string };
   const customerCtx = await browser.newContext(use);
-  const officerCtx = await browser.newContext(use);
+  const officerCtx = await browser.newContext({ ...use, storageState: OFFICER_STATE });
   const customer = await customerCtx.newPage();
   const officer = await officerCtx.newPage();
   const email = `customer${String(customers[info.project.name]).padStart(3, '0')}@example.com`;
@@ -86,7 +57,7 @@ test('a customer asks for restriction, the officer approves it, the portal carri
   const id = await item.getAttribute('data-request');
   expect(id).toBeTruthy();
 
-  await officerSignIn(officer, javaScriptEnabled);
+  await officer.goto('/staff');
   await officer.getByRole('link', { name: '申请' }).click();
   await expect(officer.locator(`tr[data-request="${id}"]`)).toBeVisible();
   await officer.goto(`/staff/requests/${id}`);
@@ -105,6 +76,89 @@ test('a customer asks for restriction, the officer approves it, the portal carri
   }).toPass({ timeout: 20_000 });
   await customer.goto('/me');
   await expect(customer.getByRole('status')).toContainText('限制处理');
+  await customerCtx.close();
+  await officerCtx.close();
+});
+
+test('a customer on a phone gets a copy, a correction, no marketing and deletion, each decided by the officer', async ({ browser, javaScriptEnabled }, info) => {
+  test.setTimeout(240_000);
+  const base = info.project.use.baseURL as string;
+  const phone = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, javaScriptEnabled, baseURL: base, locale: 'zh-CN' };
+  const customerCtx = await browser.newContext({ ...phone, acceptDownloads: true });
+  const officerCtx = await browser.newContext({ ...info.project.use, baseURL: base, storageState: OFFICER_STATE });
+  const customer = await customerCtx.newPage();
+  const officer = await officerCtx.newPage();
+  const n = info.project.name === 'desktop-js' ? 37 : 47;
+  const email = `customer${String(n).padStart(3, '0')}@example.com`;
+  const newPhone = info.project.name === 'desktop-js' ? '13966660037' : '13966660047';
+
+  await customerSignIn(customer, email, javaScriptEnabled);
+  const ask = async (kind: string, fill?: () => Promise<void>) => {
+    await customer.goto('/me/requests');
+    await settled(customer, javaScriptEnabled);
+    await customer.getByLabel('申请类型').selectOption(kind);
+    if (fill) await fill();
+    await customer.getByRole('button', { name: '提交申请' }).click();
+    await expect(customer).toHaveURL(/done=submitted$/);
+    const ids = await customer.locator('ul.requests > li').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-request'))));
+    return String(Math.max(...ids));
+  };
+  const copy = await ask('access');
+  const correction = await ask('correction', () => customer.getByLabel('手机号').fill(newPhone));
+  const objection = await ask('objection');
+
+  const approve = async (id: string, before?: () => Promise<void>) => {
+    await officer.goto(`/staff/requests/${id}`);
+    await settled(officer, javaScriptEnabled);
+    if (before) await before();
+    await officer.getByRole('button', { name: '批准' }).click();
+    await expect(officer).toHaveURL(/done=approve$/);
+  };
+  await approve(copy);
+  await approve(correction, async () => {
+    // Old beside new; only the phone is applied.
+    await expect(officer.locator('table').filter({ hasText: newPhone })).toBeVisible();
+    await officer.getByLabel(/采纳 phone/).check();
+  });
+  await approve(objection);
+
+  const doneAll = async (ids: string[]) =>
+    expect(async () => {
+      await customer.goto('/me/requests');
+      for (const id of ids) {
+        await expect(customer.locator(`li[data-request="${id}"]`)).toContainText('已完成', { timeout: 500 });
+      }
+    }).toPass({ timeout: 30_000 });
+  await doneAll([copy, correction, objection]);
+
+  // The copy downloads to the phone (signed in minutes ago, so no new code is needed).
+  const [download] = await Promise.all([
+    customer.waitForEvent('download'),
+    customer.getByRole('link', { name: '下载副本' }).first().click(),
+  ]);
+  expect(download.suggestedFilename()).toMatch(/^my-data-\d+\.zip$/);
+  const saved = await download.path();
+  expect(saved).toBeTruthy();
+
+  await customer.goto('/me');
+  await expect(customer.locator('[data-section=contact]')).toContainText(`+86${newPhone}`);
+  for (const purpose of ['短信营销', '邮件营销', '微信营销']) {
+    await expect(customer.locator('[data-section=consents] dt', { hasText: purpose }).locator('xpath=following-sibling::dd[1]')).toHaveText('未同意');
+  }
+
+  // Deletion: the card still holds money, so the officer records it settled, then approves.
+  const deletion = await ask('deletion');
+  await officer.goto(`/staff/requests/${deletion}`);
+  await settled(officer, javaScriptEnabled);
+  await expect(officer.locator('[data-field=balance]')).not.toHaveText('¥0.00');
+  await officer.getByRole('button', { name: '已与顾客结清余额' }).click();
+  await expect(officer).toHaveURL(/done=settle$/);
+  await approve(deletion);
+  // Once carried out, the customer's session is gone with everything else.
+  await expect(async () => {
+    await customer.goto('/me');
+    await expect(customer).toHaveURL(/\/signin$/, { timeout: 500 });
+  }).toPass({ timeout: 30_000 });
   await customerCtx.close();
   await officerCtx.close();
 });

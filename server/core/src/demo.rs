@@ -47,14 +47,22 @@ pub struct DemoStaff {
     pub totp_base32: Option<&'static str>,
 }
 
-/// The demo salon's staff: every role; the privacy officer and one stylist with a second factor.
-pub const DEMO_STAFF: [DemoStaff; 5] = [
+/// The demo salon's staff: every role (the owner and the store manager both privacy officers, as
+/// product.md allows); both officers and one stylist with a second factor.
+pub const DEMO_STAFF: [DemoStaff; 6] = [
     DemoStaff {
         email: "officer@salon.example",
         name: "周店长",
         role: staff::Role::PrivacyOfficer,
         password: "peony lantern officer 71",
         totp_base32: Some("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
+    },
+    DemoStaff {
+        email: "owner@salon.example",
+        name: "吴老板",
+        role: staff::Role::PrivacyOfficer,
+        password: "peony lantern owner 76",
+        totp_base32: Some("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
     },
     DemoStaff {
         email: "desk@salon.example",
@@ -273,8 +281,15 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
         .filter(|(_, r)| *r == staff::Role::Stylist)
         .map(|(i, _)| *i)
         .collect();
-    let desk = staff_ids[1].0;
-    let officer = staff_ids[0].0;
+    let role_id = |role| {
+        staff_ids
+            .iter()
+            .find(|(_, r)| *r == role)
+            .map(|(i, _)| *i)
+            .ok_or(CoreError::NotFound)
+    };
+    let desk = role_id(staff::Role::FrontDesk)?;
+    let officer = role_id(staff::Role::PrivacyOfficer)?;
 
     if notices::current(&tx).await?.version == 1 {
         notices::publish(
