@@ -170,6 +170,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("me") view=me::MyDataPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("me"), StaticSegment("requests")) view=me::RequestsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("me"), StaticSegment("email")) view=me::EmailChangePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("me"), StaticSegment("consents")) view=me::consents::ConsentsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("staff") view=staff::DashboardPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("signin")) view=staff::StaffSignInPage/>
                     <Route path=(StaticSegment("staff"), StaticSegment("code")) view=staff::StaffCodePage/>

@@ -53,6 +53,19 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The consent ledger and the current states derived from it.
+    Consents {
+        #[command(subcommand)]
+        command: ConsentsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConsentsCommand {
+    /// Compare the stored current states with the ledger; exit 3 if they differ.
+    Verify,
+    /// Recompute every current state from the ledger.
+    Rebuild,
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,6 +212,38 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
                     started,
                 )
             }
+            Err(code) => code,
+        },
+        Command::Consents { command } => match open(settings).await {
+            Ok(p) => match command {
+                ConsentsCommand::Verify => match portal_core::consents::verify(&p.db).await {
+                    Ok(diff) if diff.is_empty() => {
+                        println!("consent states agree with the ledger");
+                        0
+                    }
+                    Ok(diff) => {
+                        println!(
+                            "consent states differ from the ledger for {} customer/purpose pairs; run `portal consents rebuild`",
+                            diff.len()
+                        );
+                        EXIT_AUDIT_BROKEN
+                    }
+                    Err(e) => {
+                        eprintln!("consents verify failed: {e}");
+                        1
+                    }
+                },
+                ConsentsCommand::Rebuild => match portal_core::consents::rebuild(&p.db).await {
+                    Ok(n) => {
+                        println!("consent states rebuilt from the ledger: {n}");
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("consents rebuild failed: {e}; nothing was changed");
+                        1
+                    }
+                },
+            },
             Err(code) => code,
         },
         Command::Audit {

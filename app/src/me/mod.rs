@@ -1,7 +1,18 @@
 //! The signed-in customer's pages: "My data" (every category the salon keeps) and "My
 //! requests" (make, follow and cancel requests). Phone first; every form is a plain POST.
 
+pub mod consents;
 pub mod texts;
+
+/// The purposes in display order (as `portal_core::consents::Purpose::ALL`).
+pub const PURPOSES: [&str; 6] = [
+    "marketing_sms",
+    "marketing_email",
+    "marketing_wechat",
+    "photos_portfolio",
+    "photos_social",
+    "sensitive_notes",
+];
 
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::{components::A, hooks::use_query_map};
@@ -307,12 +318,13 @@ pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
 
 /// The customer's navigation and sign-out.
 #[component]
-fn MeNav() -> impl IntoView {
+pub(crate) fn MeNav() -> impl IntoView {
     let t = use_texts().me;
     view! {
         <nav class="me-nav">
             <A href="/me">{t.nav_data}</A>
             <A href="/me/requests">{t.nav_requests}</A>
+            <A href="/me/consents">{t.consents}</A>
             <form method="post" action=SignOut::PATH class="inline">
                 <button type="submit" class="link">{use_texts().sign_out}</button>
             </form>

@@ -275,3 +275,94 @@ pub async fn record_notice(
     .await?;
     Ok(())
 }
+
+/// Recomputes every current state from the ledger (the latest event per customer and purpose)
+/// and replaces the stored states with it, in one transaction. Returns the number of states.
+pub async fn rebuild<C: ConnectionTrait + TransactionTrait>(db: &C) -> Result<usize, CoreError> {
+    let derived = derive(db).await?;
+    let tx = crate::db::begin_write(db).await?;
+    tx.execute(&Query::delete().from_table("consent_states").to_owned())
+        .await?;
+    for ((customer, purpose), (granted, event, at)) in &derived {
+        tx.execute(
+            &Query::insert()
+                .into_table("consent_states")
+                .columns([
+                    "customer_id",
+                    "purpose",
+                    "granted",
+                    "event_id",
+                    "updated_at",
+                ])
+                .values_panic([
+                    (*customer).into(),
+                    purpose.clone().into(),
+                    (*granted).into(),
+                    (*event).into(),
+                    (*at).into(),
+                ])
+                .to_owned(),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(derived.len())
+}
+
+type Derived = std::collections::BTreeMap<(i64, String), (bool, i64, DateTime<Utc>)>;
+
+/// The state the ledger implies: the newest event per customer and purpose.
+async fn derive(db: &impl ConnectionTrait) -> Result<Derived, CoreError> {
+    let q = Query::select()
+        .columns(["id", "customer_id", "purpose", "granted", "at"])
+        .from("consent_events")
+        .order_by("id", Order::Asc)
+        .to_owned();
+    let mut out = Derived::new();
+    for r in db.query_all(&q).await? {
+        out.insert(
+            (r.try_get("", "customer_id")?, r.try_get("", "purpose")?),
+            (
+                r.try_get("", "granted")?,
+                r.try_get("", "id")?,
+                r.try_get("", "at")?,
+            ),
+        );
+    }
+    Ok(out)
+}
+
+/// Differences between the stored states and what the ledger implies: `(customer, purpose)`
+/// pairs whose stored state is missing, extra or different. Empty when they agree.
+pub async fn verify(db: &impl ConnectionTrait) -> Result<Vec<(i64, String)>, CoreError> {
+    let derived = derive(db).await?;
+    let q = Query::select()
+        .columns(["customer_id", "purpose", "granted", "event_id"])
+        .from("consent_states")
+        .to_owned();
+    let mut stored = std::collections::BTreeMap::new();
+    for r in db.query_all(&q).await? {
+        stored.insert(
+            (
+                r.try_get::<i64>("", "customer_id")?,
+                r.try_get::<String>("", "purpose")?,
+            ),
+            (
+                r.try_get::<bool>("", "granted")?,
+                r.try_get::<i64>("", "event_id")?,
+            ),
+        );
+    }
+    let mut diff = Vec::new();
+    for (k, (granted, event, _)) in &derived {
+        if stored.get(k) != Some(&(*granted, *event)) {
+            diff.push(k.clone());
+        }
+    }
+    for k in stored.keys() {
+        if !derived.contains_key(k) {
+            diff.push(k.clone());
+        }
+    }
+    Ok(diff)
+}
