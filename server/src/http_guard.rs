@@ -44,6 +44,25 @@ pub(crate) fn apply(router: axum::Router, settings: Arc<Settings>) -> axum::Rout
     )
 }
 
+/// The API's protections: the same request logs and headers, its own body limit, and no Origin
+/// check (callers are tools with keys, not browsers; keys never travel in cookies).
+pub(crate) fn apply_api(router: axum::Router, settings: Arc<Settings>) -> axum::Router {
+    router.layer(
+        ServiceBuilder::new()
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|req: &Request| {
+                        tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                    })
+                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+            )
+            .layer(middleware::from_fn(move |req, next| {
+                security_headers(Arc::clone(&settings), req, next)
+            }))
+            .layer(RequestBodyLimitLayer::new(crate::api::API_BODY_LIMIT)),
+    )
+}
+
 /// The policy for HTML pages: scripts only from us or inline with this response's nonce
 /// (Leptos' hydration and resource scripts), and `wasm-unsafe-eval` for the wasm bundle.
 fn page_csp(nonce: &str) -> Option<HeaderValue> {

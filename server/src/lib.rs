@@ -2,6 +2,7 @@
 //! inherits. [`Application::build`] binds (port 0 in tests) and [`Application::run_until_stopped`]
 //! serves until SIGINT/SIGTERM, with the mail outbox worker running beside it.
 
+mod api;
 pub mod cli;
 mod http_guard;
 pub mod page_cache;
@@ -183,6 +184,10 @@ pub fn router(portal: Portal) -> Router {
         leptos_options: leptos_options.clone(),
         portal: portal.clone(),
     };
+    let api = http_guard::apply_api(
+        api::routes().with_state(state.clone()),
+        Arc::clone(&settings),
+    );
     let routes = generate_route_list(App);
     let context = {
         let portal = portal.clone();
@@ -205,7 +210,7 @@ pub fn router(portal: Portal) -> Router {
     let router = router.layer(axum::middleware::from_fn(move |req, next| {
         page_cache::serve(cache.clone(), portal.clone(), req, next)
     }));
-    http_guard::apply(router, settings)
+    http_guard::apply(router, settings).merge(api)
 }
 
 async fn shutdown_signal() {

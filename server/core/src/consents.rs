@@ -366,3 +366,121 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Vec<(i64, String)>, Cor
     }
     Ok(diff)
 }
+
+/// Whether each contact (an email address or a phone number, as typed) may be contacted for
+/// `purpose`: only a customer on record, not restricted, with the purpose switched on. Unknown,
+/// malformed, erased (suppressed) and restricted contacts are all `false`. Looked up through the
+/// blind indexes in batches, so 10,000 contacts take a handful of queries.
+pub async fn may_contact(
+    portal: &crate::Portal,
+    purpose: Purpose,
+    contacts: &[String],
+) -> Result<Vec<bool>, CoreError> {
+    use std::collections::HashMap;
+    let db = &portal.db;
+    let vault = &portal.vault;
+    // (column, index) per contact.
+    let keys: Vec<Option<(&'static str, Vec<u8>)>> = contacts
+        .iter()
+        .map(|c| {
+            let c = c.trim();
+            if c.contains('@') {
+                crate::email::Email::parse(c)
+                    .ok()
+                    .map(|e| ("email_index", vault.email_index(&e)))
+            } else {
+                crate::phone::Phone::parse(c)
+                    .ok()
+                    .map(|p| ("phone_index", vault.phone_index(&p)))
+            }
+        })
+        .collect();
+    let mut customer_of: HashMap<Vec<u8>, i64> = HashMap::new();
+    for column in ["email_index", "phone_index"] {
+        let wanted: Vec<Vec<u8>> = keys
+            .iter()
+            .flatten()
+            .filter(|(c, _)| *c == column)
+            .map(|(_, k)| k.clone())
+            .collect();
+        for chunk in wanted.chunks(500) {
+            let q = Query::select()
+                .columns(["id", column])
+                .from("customers")
+                .and_where(Expr::col(column).is_in(chunk.iter().cloned()))
+                .and_where(Expr::col("restricted_at").is_null())
+                .and_where(Expr::col("erased_at").is_null())
+                .to_owned();
+            for r in db.query_all(&q).await? {
+                let idx: Vec<u8> = r.try_get("", column)?;
+                customer_of.insert(idx, r.try_get("", "id")?);
+            }
+        }
+    }
+    let ids: Vec<i64> = customer_of.values().copied().collect();
+    let mut granted = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let q = Query::select()
+            .column("customer_id")
+            .from("consent_states")
+            .and_where(Expr::col("customer_id").is_in(chunk.iter().copied()))
+            .and_where(Expr::col("purpose").eq(purpose.code()))
+            .and_where(Expr::col("granted").eq(true))
+            .to_owned();
+        for r in db.query_all(&q).await? {
+            granted.insert(r.try_get::<i64>("", "customer_id")?);
+        }
+    }
+    Ok(keys
+        .iter()
+        .map(|k| {
+            k.as_ref()
+                .and_then(|(_, idx)| customer_of.get(idx))
+                .is_some_and(|id| granted.contains(id))
+        })
+        .collect())
+}
+
+/// One withdrawal, for marketing tools to sync.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Withdrawal {
+    /// Pass back as `since` to continue after this one.
+    pub cursor: i64,
+    /// Which switch was turned off.
+    pub purpose: Purpose,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The customer's email on record, if any.
+    pub email: Option<String>,
+    /// The customer's phone on record, if any.
+    pub phone: Option<String>,
+}
+
+/// Withdrawals after `since` (an event id), oldest first, at most `limit`.
+pub async fn withdrawals_since(
+    portal: &crate::Portal,
+    since: i64,
+    limit: u64,
+) -> Result<Vec<Withdrawal>, CoreError> {
+    let q = Query::select()
+        .columns(["id", "customer_id", "purpose", "at"])
+        .from("consent_events")
+        .and_where(Expr::col("id").gt(since))
+        .and_where(Expr::col("granted").eq(false))
+        .order_by("id", Order::Asc)
+        .limit(limit)
+        .to_owned();
+    let mut out = Vec::new();
+    for r in portal.db.query_all(&q).await? {
+        let customer: i64 = r.try_get("", "customer_id")?;
+        let contact = crate::customers::contact(&portal.db, &portal.vault, customer).await?;
+        out.push(Withdrawal {
+            cursor: r.try_get("", "id")?,
+            purpose: Purpose::parse(&r.try_get::<String>("", "purpose")?)?,
+            at: r.try_get("", "at")?,
+            email: contact.email.map(|e| e.as_str().to_owned()),
+            phone: contact.phone.map(|p| p.as_str().to_owned()),
+        });
+    }
+    Ok(out)
+}

@@ -4,6 +4,7 @@
 //! [`Portal`], which holds the database, the settings and the mail outbox.
 
 pub mod access;
+pub mod apikeys;
 pub mod audit;
 pub mod backup;
 pub mod config;

@@ -1,0 +1,247 @@
+//! The consent API: keys only in the Authorization header, scoped and revocable; a bulk check
+//! that says "no" for unknown, restricted, erased and withdrawn contacts; withdrawals visible on
+//! the next call and in the changes feed; errors as JSON with stable codes.
+
+mod support;
+
+use chrono::Utc;
+use portal_core::{
+    apikeys::{self, Scope},
+    consents::{self, Change, Channel, Purpose},
+    requests::{self, Details, Kind, Submitter},
+};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::spawn_app;
+
+async fn check(
+    app: &support::TestApp,
+    key: &str,
+    purpose: &str,
+    contacts: &[&str],
+) -> (StatusCode, Value) {
+    let r = app
+        .client
+        .post(app.url("/api/v1/consent/check"))
+        .header("authorization", format!("Bearer {key}"))
+        .json(&json!({"purpose": purpose, "contacts": contacts}))
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap_or_default())
+}
+
+fn answers(v: &Value) -> Vec<bool> {
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["may_contact"].as_bool().unwrap())
+        .collect()
+}
+
+async fn consent(app: &support::TestApp, c: i64, p: Purpose, on: bool) {
+    let change = Change {
+        purpose: p,
+        granted: on,
+        channel: Channel::Portal,
+        recorded_by: None,
+        notice_version: Some(1),
+    };
+    consents::record(&app.portal.db, c, change, Utc::now())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_bulk_check_says_yes_only_for_customers_who_said_yes_and_withdrawal_shows_at_once() {
+    let app = spawn_app().await;
+    let now = Utc::now();
+    let (_, key) = apikeys::create(
+        &app.portal.db,
+        "campaign tool",
+        &[Scope::ConsentCheck, Scope::ConsentChanges],
+        None,
+        now,
+    )
+    .await
+    .unwrap();
+    let yes = support::customer(&app, "yes@example.com", "zh").await;
+    let no = support::customer(&app, "no@example.com", "zh").await;
+    let restricted = support::customer(&app, "restricted@example.com", "zh").await;
+    let erased = support::customer(&app, "erased@example.com", "zh").await;
+    for c in [yes, restricted, erased] {
+        consent(&app, c, Purpose::MarketingEmail, true).await;
+    }
+    consent(&app, no, Purpose::MarketingSms, true).await;
+    // Restricted through a request; erased through one.
+    let officer = portal_core::staff::add(
+        &app.portal.db,
+        &portal_core::email::Email::parse("po@salon.example").unwrap(),
+        &portal_core::staff::StaffName::parse("负责人").unwrap(),
+        portal_core::staff::Role::PrivacyOfficer,
+    )
+    .await
+    .unwrap()
+    .id;
+    for (c, kind) in [(restricted, Kind::Restriction), (erased, Kind::Deletion)] {
+        let r = requests::submit(
+            &app.portal,
+            c,
+            kind,
+            &Details::default(),
+            Submitter::Customer,
+            now,
+        )
+        .await
+        .unwrap();
+        requests::approve(&app.portal, officer, r.id, now)
+            .await
+            .unwrap();
+    }
+    requests::fulfil::run_once(&app.portal, now).await.unwrap();
+
+    let contacts = [
+        "YES@example.com",
+        "no@example.com",
+        "restricted@example.com",
+        "erased@example.com",
+        "stranger@example.com",
+        "not a contact",
+    ];
+    let (status, body) = check(&app, &key, "marketing_email", &contacts).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        answers(&body),
+        vec![true, false, false, false, false, false]
+    );
+    assert_eq!(
+        body["results"][0]["contact"], "YES@example.com",
+        "answered in the order asked"
+    );
+    // A profile field never appears: only the contact as sent and yes/no.
+    let text = body.to_string();
+    assert!(!text.contains("测试顾客") && !text.contains("customer_id"));
+
+    // Withdrawal is visible on the next call, and in the feed.
+    consent(&app, yes, Purpose::MarketingEmail, false).await;
+    let (_, body) = check(&app, &key, "marketing_email", &["yes@example.com"]).await;
+    assert_eq!(answers(&body), vec![false]);
+    let feed: Value = app
+        .client
+        .get(app.url("/api/v1/consent/changes?since=0"))
+        .header("authorization", format!("Bearer {key}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let withdrawals = feed["withdrawals"].as_array().unwrap();
+    assert!(
+        withdrawals
+            .iter()
+            .any(|w| w["email"] == "yes@example.com" && w["purpose"] == "marketing_email")
+    );
+    let next = feed["next"].as_str().unwrap();
+    let later: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/consent/changes?since={next}")))
+        .header("authorization", format!("Bearer {key}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        later["withdrawals"].as_array().unwrap().len(),
+        0,
+        "nothing new after the cursor"
+    );
+}
+
+#[tokio::test]
+async fn keys_work_only_in_the_header_within_their_scope_until_revoked_and_errors_have_codes() {
+    let app = spawn_app().await;
+    let now = Utc::now();
+    let (id, key) = apikeys::create(&app.portal.db, "checker", &[Scope::ConsentCheck], None, now)
+        .await
+        .unwrap();
+    let code = |v: &Value| v["error"]["code"].as_str().unwrap_or_default().to_owned();
+    // In the query string: refused even with the right key, and said why.
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/consent/check?api_key={key}")))
+        .json(&json!({"purpose": "marketing_sms", "contacts": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(code(&r.json().await.unwrap()), "key_in_query");
+    let (s, b) = check(&app, "spp_nonsense", "marketing_sms", &[]).await;
+    assert_eq!(
+        (s, code(&b).as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_key")
+    );
+    let r = app
+        .client
+        .post(app.url("/api/v1/consent/check"))
+        .json(&json!({"purpose": "marketing_sms", "contacts": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(code(&r.json().await.unwrap()), "missing_key");
+    let (s, b) = check(&app, &key, "world_domination", &[]).await;
+    assert_eq!(
+        (s, code(&b).as_str()),
+        (StatusCode::BAD_REQUEST, "unknown_purpose")
+    );
+    let many: Vec<String> = (0..10_001).map(|i| format!("c{i}@example.com")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let (s, b) = check(&app, &key, "marketing_sms", &many).await;
+    assert_eq!(
+        (s, code(&b).as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "too_many_contacts")
+    );
+    let (s, _) = check(&app, &key, "marketing_sms", &many[..10_000]).await;
+    assert_eq!(s, StatusCode::OK, "10,000 contacts in one call");
+    // Out of scope.
+    let r = app
+        .client
+        .get(app.url("/api/v1/consent/changes"))
+        .header("authorization", format!("Bearer {key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(code(&r.json().await.unwrap()), "scope");
+    // Revoked: refused at once. The key itself was never stored.
+    apikeys::revoke(&app.portal.db, id, now).await.unwrap();
+    let (s, b) = check(&app, &key, "marketing_sms", &[]).await;
+    assert_eq!(
+        (s, code(&b).as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_key")
+    );
+    use sea_orm::{ConnectionTrait, sea_query::Query};
+    let stored = app
+        .portal
+        .db
+        .query_one(
+            &Query::select()
+                .column("key_hash")
+                .from("api_keys")
+                .to_owned(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let hash: Vec<u8> = stored.try_get("", "key_hash").unwrap();
+    assert_eq!(hash.len(), 32);
+    assert!(
+        !hash
+            .windows(8)
+            .any(|w| key.as_bytes().windows(8).any(|k| k == w))
+    );
+}
