@@ -178,6 +178,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("staff"), StaticSegment("security")) view=staff::SecurityPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("invite")) view=staff::team::InvitePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("team")) view=staff::team::TeamPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("marketing")) view=staff::marketing::MarketingPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("retention")) view=staff::retention::RetentionPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("sharing")) view=staff::sharing::SharingPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("audit")) view=staff::audit::AuditPage ssr=SsrMode::Async/>

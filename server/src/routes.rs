@@ -19,6 +19,7 @@ pub(crate) fn plain_routes() -> Router<AppState> {
         .route("/lang", post(set_lang))
         .route("/me/exports/{id}", get(download_export))
         .route("/me/photos/{id}", get(my_photo))
+        .route("/staff/marketing/export.csv", get(export_opted_in))
 }
 
 /// Downloads a customer's copy: only with a session of that customer that signed in within the
@@ -156,6 +157,94 @@ async fn my_photo(
             StatusCode::NOT_FOUND.into_response()
         }
     }
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    channel: String,
+}
+
+/// The opted-in contacts of one marketing channel as CSV, for marketing staff and the privacy
+/// officer only (the same role matrix as every staff action), each export audited.
+async fn export_opted_in(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<ExportQuery>,
+) -> Response {
+    use portal_core::{
+        access::{Action, authorize},
+        audit::{self, Actor, Entry},
+        consents::{self, Purpose},
+        sessions::{self, Subject},
+        staff::auth,
+    };
+    let p = &state.portal;
+    let now = chrono::Utc::now();
+    let name = if p.settings.cookies_secure() {
+        "__Host-portal_staff"
+    } else {
+        "portal_staff"
+    };
+    let member = match app::cookie_value(&headers, name) {
+        Some(token) => match sessions::resume(&p.db, &p.session_keys, &token, now).await {
+            Ok(Some(s)) => match s.subject {
+                Subject::Staff(id) => auth::member(&p.db, id).await.ok().flatten(),
+                Subject::Customer(_) => None,
+            },
+            _ => None,
+        },
+        None => None,
+    };
+    let role = match authorize(member.as_ref().map(|m| m.role), Action::ExportOptedIn) {
+        Ok(r) => r,
+        Err(portal_core::access::Denied::SignInRequired) => {
+            return Redirect::to("/staff/signin").into_response();
+        }
+        Err(portal_core::access::Denied::Forbidden) => {
+            return StatusCode::FORBIDDEN.into_response();
+        }
+    };
+    let Some(member) = member else {
+        return StatusCode::FORBIDDEN.into_response();
+    };
+    let Ok(channel) = Purpose::parse(&q.channel) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let (csv, n) = match consents::opted_in_csv(p, channel).await {
+        Ok(x) => x,
+        Err(portal_core::CoreError::Invalid(_)) => return StatusCode::BAD_REQUEST.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "opted-in export failed");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let reason = format!("{}: {n} contacts", channel.code());
+    let entry = Entry {
+        actor: Actor::Staff {
+            id: member.id,
+            role,
+        },
+        action: Action::ExportOptedIn,
+        subject: None,
+        reason: Some(&reason),
+    };
+    // No export without its audit row (fail closed).
+    if let Err(e) = audit::append(&p.db, &entry, now).await {
+        tracing::error!(error = %e, "opted-in export not audited; refused");
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    let disposition = format!("attachment; filename=\"{}.csv\"", channel.code());
+    let mut resp = (StatusCode::OK, csv).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp
 }
 
 /// A dead download link, in both languages (no page context here).

@@ -171,3 +171,143 @@ async fn current_states_rebuilt_from_the_ledger_equal_the_stored_ones() {
     let (code, _) = run(&["consents", "verify"]);
     assert_eq!(code, Some(0));
 }
+
+#[tokio::test]
+async fn marketing_sees_only_may_contact_counts_and_an_audited_export_of_the_opted_in() {
+    use app::staff::marketing::{ConsentCounts, ConsentLookup};
+    use portal_core::{
+        audit::{self, Filter},
+        staff::{Role, StaffName, auth},
+    };
+    let app = spawn_app().await;
+    let inv = auth::invite(
+        &app.portal.db,
+        &app.portal.vault,
+        &portal_core::email::Email::parse("mk@salon.example").unwrap(),
+        &StaffName::parse("市场").unwrap(),
+        Role::Marketing,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let mk = auth::accept_invitation(
+        &app.portal.db,
+        &inv.token,
+        "scissors mirror comb 2026",
+        "x",
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let token = sessions::start(
+        &app.portal.db,
+        &app.portal.session_keys,
+        Subject::Staff(mk),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let cookie = format!("__Host-portal_staff={token}");
+    let a = support::customer(&app, "opted.in@example.com", "zh").await;
+    let b = support::customer(&app, "=cmd@example.com", "zh").await;
+    let r = support::customer(&app, "frozen.in@example.com", "zh").await;
+    for c in [a, b, r] {
+        consents::record(
+            &app.portal.db,
+            c,
+            consents::Change {
+                purpose: Purpose::MarketingEmail,
+                granted: true,
+                channel: consents::Channel::FrontDesk,
+                recorded_by: None,
+                notice_version: Some(1),
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    }
+    app.portal
+        .db
+        .execute(
+            &Query::update()
+                .table("customers")
+                .value("restricted_at", Utc::now())
+                .and_where(Expr::col("id").eq(r))
+                .to_owned(),
+        )
+        .await
+        .unwrap();
+
+    let lookup = app
+        .client
+        .post(app.url(ConsentLookup::PATH))
+        .header("origin", PUBLIC_URL)
+        .header("accept", "text/html")
+        .header("cookie", &cookie)
+        .form(&[("contact", "opted.in@example.com")])
+        .send()
+        .await
+        .unwrap();
+    let location = lookup.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        location, "/staff/marketing?may=nyn",
+        "SMS no, email yes, WeChat no; no contact in the URL"
+    );
+
+    let counts: serde_json::Value = app
+        .client
+        .post(app.url(ConsentCounts::PATH))
+        .header("origin", PUBLIC_URL)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        serde_json::Value::is_null(&counts["keys"]),
+        "marketing does not manage API keys"
+    );
+    let email_count = counts["now"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x[0] == "marketing_email")
+        .unwrap()[1]
+        .clone();
+    assert_eq!(email_count, 2, "the restricted customer is not counted");
+    assert!(!counts.to_string().contains("测试顾客"), "no profile field");
+
+    let csv = app
+        .client
+        .get(app.url("/staff/marketing/export.csv?channel=marketing_email"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines,
+        vec!["email", "opted.in@example.com", "'=cmd@example.com"]
+    );
+    let exports = audit::list(
+        &app.portal.db,
+        &Filter {
+            action: Some(portal_core::access::Action::ExportOptedIn),
+            ..Default::default()
+        },
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(exports.len(), 1);
+    assert_eq!(
+        exports[0].reason.as_deref(),
+        Some("marketing_email: 2 contacts")
+    );
+}

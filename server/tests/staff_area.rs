@@ -10,6 +10,7 @@ use app::staff::{
     customers::{
         AddVisitNote, CustomerRecord, Intake, RecordVisit, SearchCustomers, UpdateContact,
     },
+    marketing::{ConsentCounts, ConsentLookup, RevokeApiKey},
     requests::{DecideRequest, RecordRequest, RequestQueue},
     retention::RetentionView,
     sharing::SharingView,
@@ -115,11 +116,17 @@ fn expected(role: Role, action: Action) -> bool {
         RecordVisit,
         AddVisitNote,
     ];
+    let marketing = [
+        ViewDashboard,
+        CheckConsentStatus,
+        ViewConsentCounts,
+        ExportOptedIn,
+    ];
     match role {
         Role::PrivacyOfficer => true,
         Role::FrontDesk => front_desk.contains(&action),
         Role::Stylist => stylist.contains(&action),
-        Role::Marketing => action == ViewDashboard,
+        Role::Marketing => marketing.contains(&action),
     }
 }
 
@@ -220,6 +227,38 @@ async fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server()
         outcome(Action::ManageSharing, r.status());
         let r = call(&app, RetentionView::PATH, &[], &w.cookie).await;
         outcome(Action::SetRetention, r.status());
+        let r = call(
+            &app,
+            RevokeApiKey::PATH,
+            &[("id", "999999".into())],
+            &w.cookie,
+        )
+        .await;
+        outcome(Action::ManageApiKeys, r.status());
+        let r = call(
+            &app,
+            ConsentLookup::PATH,
+            &[("contact", "target@example.com".into())],
+            &w.cookie,
+        )
+        .await;
+        outcome(Action::CheckConsentStatus, r.status());
+        let r = call(&app, ConsentCounts::PATH, &[], &w.cookie).await;
+        outcome(Action::ViewConsentCounts, r.status());
+        // The CSV export is a plain route: signed-out callers are sent to sign in.
+        let r = app
+            .client
+            .get(app.url("/staff/marketing/export.csv?channel=marketing_email"))
+            .header("cookie", &w.cookie)
+            .send()
+            .await
+            .unwrap();
+        let expected_status = match w.role {
+            Some(r) if expected(r, Action::ExportOptedIn) => StatusCode::OK,
+            Some(_) => StatusCode::FORBIDDEN,
+            None => StatusCode::SEE_OTHER,
+        };
+        assert_eq!(r.status(), expected_status, "{} → export_opted_in", w.label);
         // Record a question for the target, then (someone else) answer it.
         let r = call(
             &app,
@@ -384,6 +423,10 @@ async fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server()
             Action::DecideRequest,
             Action::ManageSharing,
             Action::SetRetention,
+            Action::ManageApiKeys,
+            Action::CheckConsentStatus,
+            Action::ViewConsentCounts,
+            Action::ExportOptedIn,
         ] {
             checked.insert(a.as_str());
         }

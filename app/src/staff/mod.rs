@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod customers;
+pub mod marketing;
 pub mod requests;
 pub mod retention;
 pub mod sharing;
@@ -459,6 +460,7 @@ pub fn StaffNav(me: Me) -> impl IntoView {
             {may("search_customers").then(|| view! { <A href="/staff/customers">{t.nav_customers}</A> })}
             {may("create_customer").then(|| view! { <A href="/staff/customers/new">{t.nav_new_customer}</A> })}
             {may("view_requests").then(|| view! { <A href="/staff/requests">{t.nav_requests}</A> })}
+            {may("view_consent_counts").then(|| view! { <A href="/staff/marketing">{t.nav_marketing}</A> })}
             {may("manage_sharing").then(|| view! { <A href="/staff/sharing">{t.nav_sharing}</A> })}
             {may("set_retention").then(|| view! { <A href="/staff/retention">{t.nav_retention}</A> })}
             {may("manage_staff").then(|| view! { <A href="/staff/team">{t.nav_team}</A> })}
@@ -540,7 +542,7 @@ fn PostureLine(item: PostureItem) -> impl IntoView {
 /// Bars drawn as SVG on the server: readable without JavaScript, each bar titled for screen
 /// readers and hover.
 #[component]
-fn WeekChart(weeks: Vec<(String, i64)>) -> impl IntoView {
+pub(crate) fn WeekChart(weeks: Vec<(String, i64)>) -> impl IntoView {
     let t = use_texts().staff;
     let max = weeks.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
     let (w, h, bar) = (360i64, 120i64, 24i64);

@@ -42,6 +42,14 @@ pub enum Action {
     DecideRequest,
     /// Keep the register of recipients and track passing requests on to them.
     ManageSharing,
+    /// Make and revoke consent API keys.
+    ManageApiKeys,
+    /// "May we contact them?" per channel for one contact, and nothing else.
+    CheckConsentStatus,
+    /// Counts per purpose, and their history.
+    ViewConsentCounts,
+    /// Export the opted-in contacts of one channel (CSV; audited).
+    ExportOptedIn,
     /// Preview and set the retention rules.
     SetRetention,
     /// The portal itself deleting what retention says is no longer needed (no role may).
@@ -55,7 +63,7 @@ pub enum Action {
 impl Action {
     /// Every action a member of staff can ask for, for the matrix test and the note. (The
     /// portal's own `PurgeRetained` is not among them: no role may.)
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 24] = [
         Action::ViewDashboard,
         Action::SearchCustomers,
         Action::ViewContact,
@@ -74,6 +82,10 @@ impl Action {
         Action::DecideRequest,
         Action::ManageSharing,
         Action::SetRetention,
+        Action::ManageApiKeys,
+        Action::CheckConsentStatus,
+        Action::ViewConsentCounts,
+        Action::ExportOptedIn,
         Action::ManageStaff,
         Action::ViewAuditLog,
     ];
@@ -100,6 +112,10 @@ impl Action {
             DecideRequest => "decide_request",
             ManageSharing => "manage_sharing",
             SetRetention => "set_retention",
+            ManageApiKeys => "manage_api_keys",
+            CheckConsentStatus => "check_consent_status",
+            ViewConsentCounts => "view_consent_counts",
+            ExportOptedIn => "export_opted_in",
             PurgeRetained => "purge_retained",
             ManageStaff => "manage_staff",
             ViewAuditLog => "view_audit_log",
@@ -139,8 +155,10 @@ impl Role {
                     | RecordVisit
                     | AddVisitNote
             ),
-            // Consent lookups, counts and exports arrive with the consent feature.
-            Role::Marketing => matches!(action, ViewDashboard),
+            Role::Marketing => matches!(
+                action,
+                ViewDashboard | CheckConsentStatus | ViewConsentCounts | ExportOptedIn
+            ),
         }
     }
 }

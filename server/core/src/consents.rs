@@ -484,3 +484,152 @@ pub async fn withdrawals_since(
     }
     Ok(out)
 }
+
+/// The marketing channels, for "may we contact them?".
+pub const CHANNELS: [Purpose; 3] = [
+    Purpose::MarketingSms,
+    Purpose::MarketingEmail,
+    Purpose::MarketingWechat,
+];
+
+/// The customer an email or phone belongs to (through the blind indexes), if any.
+pub async fn customer_by_contact(
+    portal: &crate::Portal,
+    contact: &str,
+) -> Result<Option<i64>, CoreError> {
+    let c = contact.trim();
+    let (column, index) = if c.contains('@') {
+        match crate::email::Email::parse(c) {
+            Ok(e) => ("email_index", portal.vault.email_index(&e)),
+            Err(_) => return Ok(None),
+        }
+    } else {
+        match crate::phone::Phone::parse(c) {
+            Ok(p) => ("phone_index", portal.vault.phone_index(&p)),
+            Err(_) => return Ok(None),
+        }
+    };
+    let q = Query::select()
+        .column("id")
+        .from("customers")
+        .and_where(Expr::col(column).eq(index))
+        .to_owned();
+    Ok(match portal.db.query_one(&q).await? {
+        Some(r) => Some(r.try_get("", "id")?),
+        None => None,
+    })
+}
+
+/// How many customers have each purpose on now (restricted customers count as off).
+pub async fn counts(db: &impl ConnectionTrait) -> Result<Vec<(Purpose, i64)>, CoreError> {
+    let mut out = Vec::new();
+    for p in Purpose::ALL {
+        let q = Query::select()
+            .expr_as(Expr::col(("consent_states", "customer_id")).count(), "n")
+            .from("consent_states")
+            .inner_join(
+                "customers",
+                Expr::col(("customers", "id")).equals(("consent_states", "customer_id")),
+            )
+            .and_where(Expr::col(("consent_states", "purpose")).eq(p.code()))
+            .and_where(Expr::col(("consent_states", "granted")).eq(true))
+            .and_where(Expr::col(("customers", "restricted_at")).is_null())
+            .to_owned();
+        let n: i64 = db
+            .query_one(&q)
+            .await?
+            .ok_or(CoreError::NotFound)?
+            .try_get("", "n")?;
+        out.push((p, n));
+    }
+    Ok(out)
+}
+
+/// Customers with `purpose` on at the end of each of the last `weeks` weeks, oldest first,
+/// replayed from the ledger.
+pub async fn counts_by_week(
+    db: &impl ConnectionTrait,
+    purpose: Purpose,
+    now: DateTime<Utc>,
+    weeks: i64,
+) -> Result<Vec<(DateTime<Utc>, i64)>, CoreError> {
+    let q = Query::select()
+        .columns(["customer_id", "granted", "at"])
+        .from("consent_events")
+        .and_where(Expr::col("purpose").eq(purpose.code()))
+        .order_by("id", Order::Asc)
+        .to_owned();
+    let events = db.query_all(&q).await?;
+    let mut on = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut i = 0;
+    for w in (0..weeks).rev() {
+        let end = now - chrono::Duration::weeks(w);
+        while i < events.len() {
+            let at: DateTime<Utc> = events[i].try_get("", "at")?;
+            if at > end {
+                break;
+            }
+            let c: i64 = events[i].try_get("", "customer_id")?;
+            if events[i].try_get::<bool>("", "granted")? {
+                on.insert(c);
+            } else {
+                on.remove(&c);
+            }
+            i += 1;
+        }
+        out.push((end, on.len() as i64));
+    }
+    Ok(out)
+}
+
+/// The opted-in contacts of one marketing channel, as CSV (`email` for email, `phone` for SMS
+/// and WeChat), restricted customers left out.
+pub async fn opted_in_csv(
+    portal: &crate::Portal,
+    channel: Purpose,
+) -> Result<(String, usize), CoreError> {
+    if !CHANNELS.contains(&channel) {
+        return Err(CoreError::Invalid("consent.channel"));
+    }
+    let q = Query::select()
+        .column(("consent_states", "customer_id"))
+        .from("consent_states")
+        .inner_join(
+            "customers",
+            Expr::col(("customers", "id")).equals(("consent_states", "customer_id")),
+        )
+        .and_where(Expr::col(("consent_states", "purpose")).eq(channel.code()))
+        .and_where(Expr::col(("consent_states", "granted")).eq(true))
+        .and_where(Expr::col(("customers", "restricted_at")).is_null())
+        .order_by(("consent_states", "customer_id"), Order::Asc)
+        .to_owned();
+    let header = if channel == Purpose::MarketingEmail {
+        "email"
+    } else {
+        "phone"
+    };
+    let mut csv = format!("{header}\r\n");
+    let mut n = 0;
+    for r in portal.db.query_all(&q).await? {
+        let id: i64 = r.try_get("", "customer_id")?;
+        let c = crate::customers::contact(&portal.db, &portal.vault, id).await?;
+        let value = if channel == Purpose::MarketingEmail {
+            c.email.map(|e| e.as_str().to_owned())
+        } else {
+            c.phone.map(|p| p.as_str().to_owned())
+        };
+        if let Some(mut v) = value {
+            // Addresses and E.164 numbers hold no comma, quote or line break. An address that a
+            // spreadsheet would read as a formula (=, +, -, @ first) is defused with a quote;
+            // phone numbers are `+` and digits only, which no spreadsheet can run.
+            if channel == Purpose::MarketingEmail && v.starts_with(['=', '+', '-', '@']) {
+                v.insert(0, '\'');
+            }
+            csv.push_str(&v);
+            csv.push_str("\r\n");
+            n += 1;
+        }
+    }
+    Ok((csv, n))
+}

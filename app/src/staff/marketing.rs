@@ -1,0 +1,278 @@
+//! Marketing in the staff area: per contact only "may we contact them?" per channel, counts per
+//! purpose with their history, and the opted-in contacts of one channel as CSV (audited). The
+//! privacy officer also manages the consent API keys here.
+
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use super::{StaffNav, staff_me};
+use crate::{ErrorNotice, PortalError, use_texts};
+
+#[cfg(feature = "ssr")]
+use super::gate;
+
+/// Looks a contact up; the answer (yes/no per channel, `y`/`n`) goes into the URL, the contact
+/// never does.
+#[server]
+pub async fn consent_lookup(contact: String) -> Result<(), PortalError> {
+    use portal_core::{access::Action, consents};
+    let c = gate::require(Action::CheckConsentStatus).await?;
+    let mut answers = String::new();
+    for channel in consents::CHANNELS {
+        let may = consents::may_contact(&c.portal, channel, std::slice::from_ref(&contact))
+            .await?
+            .first()
+            .copied()
+            .unwrap_or(false);
+        answers.push(if may { 'y' } else { 'n' });
+    }
+    if let Some(customer) = consents::customer_by_contact(&c.portal, &contact).await? {
+        let tx = portal_core::db::begin_write(&c.portal.db)
+            .await
+            .map_err(portal_core::CoreError::from)?;
+        c.audit(&tx, Action::CheckConsentStatus, Some(customer))
+            .await?;
+        tx.commit().await.map_err(portal_core::CoreError::from)?;
+    }
+    gate::back(&format!("/staff/marketing?may={answers}"))
+}
+
+/// Counts now, and weekly history of each marketing channel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CountsView {
+    /// `(purpose code, customers with it on)`.
+    pub now: Vec<(String, i64)>,
+    /// Per marketing channel: `(channel code, [(week ending, count)])`.
+    pub weekly: Vec<(String, Vec<(String, i64)>)>,
+    /// API keys, for the privacy officer only.
+    pub keys: Option<Vec<KeyRow>>,
+}
+
+/// One API key as the list shows it (never the key itself).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyRow {
+    pub id: i64,
+    pub name: String,
+    pub scopes: String,
+    pub created: String,
+    pub last_used: Option<String>,
+    pub revoked: bool,
+}
+
+/// The counts (and, for the officer, the API keys).
+#[server]
+pub async fn consent_counts() -> Result<CountsView, PortalError> {
+    use portal_core::{access::Action, apikeys, consents};
+    let c = gate::require(Action::ViewConsentCounts).await?;
+    let now = chrono::Utc::now();
+    let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+    let mut weekly = Vec::new();
+    for ch in consents::CHANNELS {
+        let w = consents::counts_by_week(&c.portal.db, ch, now, 12).await?;
+        weekly.push((
+            ch.code().to_owned(),
+            w.into_iter().map(|(d, n)| (day(d), n)).collect(),
+        ));
+    }
+    let keys = if c.member.role.may(Action::ManageApiKeys) {
+        Some(
+            apikeys::list(&c.portal.db)
+                .await?
+                .into_iter()
+                .map(|k| KeyRow {
+                    id: k.id,
+                    name: k.name,
+                    scopes: k.scopes,
+                    created: day(k.created_at),
+                    last_used: k.last_used_at.map(day),
+                    revoked: k.revoked_at.is_some(),
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Ok(CountsView {
+        now: consents::counts(&c.portal.db)
+            .await?
+            .into_iter()
+            .map(|(p, n)| (p.code().to_owned(), n))
+            .collect(),
+        weekly,
+        keys,
+    })
+}
+
+/// Makes an API key; it is shown once, on the next page only (in a short-lived cookie, never in
+/// a URL).
+#[server]
+pub async fn create_api_key(name: String, changes: Option<String>) -> Result<(), PortalError> {
+    use portal_core::{
+        CoreError,
+        access::Action,
+        apikeys::{self, Scope},
+    };
+    let c = gate::require(Action::ManageApiKeys).await?;
+    let mut scopes = vec![Scope::ConsentCheck];
+    if changes.is_some() {
+        scopes.push(Scope::ConsentChanges);
+    }
+    match apikeys::create(
+        &c.portal.db,
+        &name,
+        &scopes,
+        Some(c.member.id),
+        chrono::Utc::now(),
+    )
+    .await
+    {
+        Ok((_, key)) => {
+            crate::signin::ssr::set_cookie(&c.portal, "new_api_key", &key, 120);
+            gate::back("/staff/marketing?key=new")
+        }
+        Err(CoreError::Invalid(_)) => gate::back("/staff/marketing?error=invalid"),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The key just made, read once from its cookie (then the cookie is cleared).
+#[server]
+pub async fn take_new_api_key() -> Result<Option<String>, PortalError> {
+    use portal_core::access::Action;
+    let c = gate::require(Action::ManageApiKeys).await?;
+    let key = crate::signin::ssr::cookie("new_api_key").filter(|k| !k.is_empty());
+    crate::signin::ssr::set_cookie(&c.portal, "new_api_key", "", 0);
+    Ok(key)
+}
+
+/// Revokes a key at once.
+#[server]
+pub async fn revoke_api_key(id: i64) -> Result<(), PortalError> {
+    use portal_core::{CoreError, access::Action, apikeys};
+    let c = gate::require(Action::ManageApiKeys).await?;
+    match apikeys::revoke(&c.portal.db, id, chrono::Utc::now()).await {
+        Ok(()) | Err(CoreError::NotFound) => gate::back("/staff/marketing?done=revoked"),
+        Err(e) => Err(e.into()),
+    }
+}
+
+const CHANNEL_CODES: [&str; 3] = ["marketing_sms", "marketing_email", "marketing_wechat"];
+const PURPOSE_CODES: [&str; 6] = [
+    "marketing_sms",
+    "marketing_email",
+    "marketing_wechat",
+    "photos_portfolio",
+    "photos_social",
+    "sensitive_notes",
+];
+
+/// `/staff/marketing`.
+#[component]
+pub fn MarketingPage() -> impl IntoView {
+    let t = use_texts().staff;
+    let q = use_query_map();
+    let me = Resource::new(|| (), |_| staff_me());
+    let counts = Resource::new(|| (), |_| consent_counts());
+    let new_key = Resource::new(
+        move || q.read().get("key"),
+        |k| async move {
+            if k.is_some() {
+                take_new_api_key().await
+            } else {
+                Ok(None)
+            }
+        },
+    );
+    let name = move |code: &str| {
+        PURPOSE_CODES
+            .iter()
+            .position(|c| *c == code)
+            .map_or("", |i| use_texts().staff.purpose_names[i])
+    };
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
+            {move || Suspend::new(async move {
+                let (me, counts) = match (me.await, counts.await) {
+                    (Ok(m), Ok(c)) => (m, c),
+                    (Err(e), _) | (_, Err(e)) => return view! { <ErrorNotice error=e/> }.into_any(),
+                };
+                let new_key = new_key.await.ok().flatten();
+                let may = q.read().get("may");
+                view! {
+                    <StaffNav me=me/>
+                    <section class="card">
+                        <h1>{t.marketing_title}</h1>
+                        <form method="post" action=ConsentLookup::PATH>
+                            <label for="m-contact">{t.marketing_lookup}</label>
+                            <input id="m-contact" name="contact" type="search" required maxlength="254" autocomplete="off"/>
+                            <button type="submit" class="button">{t.search_button}</button>
+                        </form>
+                        {may.map(|m| view! {
+                            <dl class="facts" data-section="may-contact">
+                                {CHANNEL_CODES.iter().zip(m.chars()).map(|(code, a)| view! {
+                                    <dt>{name(code)}</dt>
+                                    <dd data-channel=*code>{if a == 'y' { t.may_yes } else { t.may_no }}</dd>
+                                }).collect_view()}
+                            </dl>
+                        })}
+                    </section>
+                    <section class="card">
+                        <h2>{t.marketing_counts}</h2>
+                        <dl class="facts">
+                            {counts.now.into_iter().map(|(code, n)| view! {
+                                <dt>{name(&code)}</dt><dd data-count=code.clone()>{n}</dd>
+                            }).collect_view()}
+                        </dl>
+                        {counts.weekly.into_iter().map(|(code, weeks)| view! {
+                            <h3>{name(&code)}</h3>
+                            <super::WeekChart weeks=weeks/>
+                        }).collect_view()}
+                    </section>
+                    <section class="card">
+                        <h2>{t.marketing_export}</h2>
+                        <ul class="lines">
+                            {CHANNEL_CODES.iter().map(|code| view! {
+                                <li><a href=format!("/staff/marketing/export.csv?channel={code}") download>{name(code)}" (CSV)"</a></li>
+                            }).collect_view()}
+                        </ul>
+                    </section>
+                    {counts.keys.map(|keys| view! {
+                        <section class="card" data-section="api-keys">
+                            <h2>{t.api_keys}</h2>
+                            {new_key.map(|k| view! {
+                                <p class="banner" role="status">{t.api_key_once}<br/><code class="secret" data-new-key="true">{k}</code></p>
+                            })}
+                            <table class="table">
+                                <thead><tr><th>{t.name}</th><th>{t.api_scopes}</th><th>{t.submitted}</th><th>{t.api_last_used}</th><th></th></tr></thead>
+                                <tbody>
+                                    {keys.into_iter().map(|KeyRow { id, name: n, scopes, created, last_used: used, revoked }| view! {
+                                        <tr data-key=id>
+                                            <td>{n}</td><td>{scopes}</td><td>{created}</td><td>{used.unwrap_or_default()}</td>
+                                            <td>{if revoked {
+                                                view! { <span>{t.api_revoked}</span> }.into_any()
+                                            } else {
+                                                view! {
+                                                    <form method="post" action=RevokeApiKey::PATH class="inline-form">
+                                                        <input type="hidden" name="id" value=id/>
+                                                        <button type="submit" class="link">{t.api_revoke}</button>
+                                                    </form>
+                                                }.into_any()
+                                            }}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <form method="post" action=CreateApiKey::PATH>
+                                <label for="k-name">{t.name}</label>
+                                <input id="k-name" name="name" type="text" required maxlength="100"/>
+                                <label class="check"><input type="checkbox" name="changes" value="on"/>{t.api_scope_changes}</label>
+                                <button type="submit" class="button">{t.api_create}</button>
+                            </form>
+                        </section>
+                    })}
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}
