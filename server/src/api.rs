@@ -15,8 +15,11 @@ use portal_core::{
     consents::{self, Purpose},
     signin::throttle::{self, Limit},
 };
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{
+    Modify, OpenApi, ToSchema,
+    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+};
 
 use crate::AppState;
 
@@ -34,6 +37,50 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/consent/check", post(check))
         .route("/api/v1/consent/changes", get(changes))
+        .route("/api/v1/openapi.json", get(openapi))
+}
+
+/// The OpenAPI document, generated from the handlers and types below.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Salon Privacy Portal consent API", version = "1"),
+    paths(check, changes),
+    components(schemas(CheckBody, CheckAnswer, CheckResult, ChangesAnswer, WithdrawalItem, ErrorBody, ErrorDetail)),
+    modifiers(&BearerKey)
+)]
+pub struct ApiDoc;
+
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        if let Some(c) = doc.components.as_mut() {
+            c.add_security_scheme(
+                "api_key",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+        }
+    }
+}
+
+/// `GET /api/v1/openapi.json`.
+async fn openapi() -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}
+
+/// The error body: a stable code for programs, a message for people.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// One error.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `key_in_query`, `missing_key`, `invalid_key`, `scope`, `rate_limited`, `bad_body`,
+    /// `unknown_purpose`, `too_many_contacts`, `bad_cursor`, `unavailable`.
+    code: String,
+    message: String,
 }
 
 /// An API error: a status and a stable code (plus a human message).
@@ -41,11 +88,13 @@ pub struct ApiError(StatusCode, &'static str, &'static str);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = (
-            self.0,
-            Json(json!({"error": {"code": self.1, "message": self.2}})),
-        )
-            .into_response();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.1.to_owned(),
+                message: self.2.to_owned(),
+            },
+        };
+        let mut r = (self.0, Json(body)).into_response();
         r.headers_mut().insert(
             header::CACHE_CONTROL,
             header::HeaderValue::from_static("no-store"),
@@ -127,14 +176,65 @@ async fn authorize(
     Ok(key)
 }
 
-#[derive(Deserialize)]
-struct CheckBody {
+/// A bulk check.
+#[derive(Deserialize, ToSchema)]
+pub struct CheckBody {
+    /// One of `marketing_sms`, `marketing_email`, `marketing_wechat`, `photos_portfolio`,
+    /// `photos_social`, `sensitive_notes`.
     purpose: String,
+    /// Up to 10,000 email addresses or phone numbers.
     contacts: Vec<String>,
 }
 
-/// `POST /api/v1/consent/check`: `{"purpose": "marketing_email", "contacts": [...]}` →
-/// `{"purpose": ..., "results": [{"contact": ..., "may_contact": bool}]}` in the same order.
+/// The answer, in the order asked.
+#[derive(Serialize, ToSchema)]
+pub struct CheckAnswer {
+    purpose: String,
+    results: Vec<CheckResult>,
+}
+
+/// One contact's answer: nothing but yes or no.
+#[derive(Serialize, ToSchema)]
+pub struct CheckResult {
+    contact: String,
+    /// False for unknown, restricted, erased (suppressed) and withdrawn contacts.
+    may_contact: bool,
+}
+
+/// Withdrawals after a cursor.
+#[derive(Serialize, ToSchema)]
+pub struct ChangesAnswer {
+    withdrawals: Vec<WithdrawalItem>,
+    /// Pass as `since` on the next call.
+    next: String,
+}
+
+/// One withdrawal.
+#[derive(Serialize, ToSchema)]
+pub struct WithdrawalItem {
+    cursor: i64,
+    purpose: String,
+    /// RFC 3339.
+    at: String,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+/// Whether each contact may be contacted for a purpose.
+#[utoipa::path(
+    post,
+    path = "/api/v1/consent/check",
+    request_body = CheckBody,
+    responses(
+        (status = 200, body = CheckAnswer),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 429, body = ErrorBody)
+    ),
+    security(("api_key" = []))
+)]
 async fn check(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -166,13 +266,20 @@ async fn check(
     let answers = consents::may_contact(&state.portal, purpose, &body.contacts)
         .await
         .map_err(internal)?;
-    let results: Vec<_> = body
+    let results = body
         .contacts
         .into_iter()
         .zip(answers)
-        .map(|(contact, may)| json!({"contact": contact, "may_contact": may}))
+        .map(|(contact, may_contact)| CheckResult {
+            contact,
+            may_contact,
+        })
         .collect();
-    Ok(Json(json!({"purpose": purpose.code(), "results": results})).into_response())
+    Ok(Json(CheckAnswer {
+        purpose: purpose.code().to_owned(),
+        results,
+    })
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -180,8 +287,20 @@ struct ChangesQuery {
     since: Option<String>,
 }
 
-/// `GET /api/v1/consent/changes?since=CURSOR`: withdrawals after the cursor, oldest first, with
-/// `next` to pass as `since` on the following call.
+/// Withdrawals after the cursor, oldest first (at most 1,000 per call).
+#[utoipa::path(
+    get,
+    path = "/api/v1/consent/changes",
+    params(("since" = Option<String>, Query, description = "a cursor from an earlier answer")),
+    responses(
+        (status = 200, body = ChangesAnswer),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 429, body = ErrorBody)
+    ),
+    security(("api_key" = []))
+)]
 async fn changes(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -203,5 +322,19 @@ async fn changes(
         .await
         .map_err(internal)?;
     let next = items.last().map_or(since, |w| w.cursor);
-    Ok(Json(json!({"withdrawals": items, "next": next.to_string()})).into_response())
+    let withdrawals = items
+        .into_iter()
+        .map(|w| WithdrawalItem {
+            cursor: w.cursor,
+            purpose: w.purpose.code().to_owned(),
+            at: w.at.to_rfc3339(),
+            email: w.email,
+            phone: w.phone,
+        })
+        .collect();
+    Ok(Json(ChangesAnswer {
+        withdrawals,
+        next: next.to_string(),
+    })
+    .into_response())
 }

@@ -245,3 +245,27 @@ async fn keys_work_only_in_the_header_within_their_scope_until_revoked_and_error
             .any(|w| key.as_bytes().windows(8).any(|k| k == w))
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_generated_from_the_handlers_and_describes_both_endpoints() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc["paths"]["/api/v1/consent/check"]["post"].is_object());
+    assert!(doc["paths"]["/api/v1/consent/changes"]["get"].is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["api_key"]["scheme"],
+        "bearer"
+    );
+    let body = &doc["components"]["schemas"]["CheckBody"]["properties"];
+    assert!(body["contacts"].is_object() && body["purpose"].is_object());
+    assert!(doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"].is_object());
+}
