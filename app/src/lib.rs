@@ -171,6 +171,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("me"), StaticSegment("requests")) view=me::RequestsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("me"), StaticSegment("email")) view=me::EmailChangePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("me"), StaticSegment("consents")) view=me::consents::ConsentsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("me"), StaticSegment("notice")) view=me::notice::NoticeConfirmPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("staff") view=staff::DashboardPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("signin")) view=staff::StaffSignInPage/>
                     <Route path=(StaticSegment("staff"), StaticSegment("code")) view=staff::StaffCodePage/>
@@ -178,6 +179,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("staff"), StaticSegment("security")) view=staff::SecurityPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("invite")) view=staff::team::InvitePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("team")) view=staff::team::TeamPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("notices")) view=staff::notices::NoticesPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("marketing")) view=staff::marketing::MarketingPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("retention")) view=staff::retention::RetentionPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("sharing")) view=staff::sharing::SharingPage ssr=SsrMode::Async/>

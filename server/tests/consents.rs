@@ -311,3 +311,71 @@ async fn marketing_sees_only_may_contact_counts_and_an_audited_export_of_the_opt
         Some("marketing_email: 2 contacts")
     );
 }
+
+#[tokio::test]
+async fn a_notice_needing_confirmation_comes_first_at_the_next_visit_until_confirmed() {
+    use app::me::notice::ConfirmNotice;
+    use portal_core::notices::NewNotice;
+    let app = spawn_app().await;
+    let c = support::customer(&app, "reader@example.com", "en").await;
+    let token = sessions::start(
+        &app.portal.db,
+        &app.portal.session_keys,
+        Subject::Customer(c),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let cookie = format!("__Host-portal_session={token}");
+    let get = |path: &'static str| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move {
+            app.client
+                .get(app.url(path))
+                .header("cookie", cookie)
+                .header("accept", "text/html")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(get("/me").await.status(), reqwest::StatusCode::OK);
+    let v = app
+        .portal
+        .publish_notice(NewNotice {
+            title_zh: "隐私政策（第二版）",
+            title_en: "Privacy notice (v2)",
+            body_zh: "我们更新了照片的使用方式。",
+            body_en: "We changed how photos are used.",
+            requires_confirmation: true,
+            published_by: None,
+        })
+        .await
+        .unwrap();
+    let r = get("/me").await;
+    assert_eq!(r.status(), reqwest::StatusCode::FOUND);
+    assert_eq!(r.headers()["location"], "/me/notice");
+    let page = get("/me/notice").await.text().await.unwrap();
+    assert!(
+        page.contains("我们更新了照片的使用方式。"),
+        "shown in the page language"
+    );
+    let confirmed = app
+        .client
+        .post(app.url(ConfirmNotice::PATH))
+        .header("origin", PUBLIC_URL)
+        .header("accept", "text/html")
+        .header("cookie", &cookie)
+        .form(&[("version", v.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.headers()["location"], "/me");
+    assert_eq!(get("/me").await.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        portal_core::notices::pending_confirmation(&app.portal.db, c)
+            .await
+            .unwrap(),
+        None
+    );
+}

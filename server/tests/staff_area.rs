@@ -11,6 +11,7 @@ use app::staff::{
         AddVisitNote, CustomerRecord, Intake, RecordVisit, SearchCustomers, UpdateContact,
     },
     marketing::{ConsentCounts, ConsentLookup, RevokeApiKey},
+    notices::PublishNotice,
     requests::{DecideRequest, RecordRequest, RequestQueue},
     retention::RetentionView,
     sharing::SharingView,
@@ -245,6 +246,19 @@ async fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server()
         outcome(Action::CheckConsentStatus, r.status());
         let r = call(&app, ConsentCounts::PATH, &[], &w.cookie).await;
         outcome(Action::ViewConsentCounts, r.status());
+        let r = call(
+            &app,
+            PublishNotice::PATH,
+            &[
+                ("title_zh", format!("第 {n} 版")),
+                ("title_en", format!("Version {n}")),
+                ("body_zh", "正文".into()),
+                ("body_en", "Text".into()),
+            ],
+            &w.cookie,
+        )
+        .await;
+        outcome(Action::PublishNotice, r.status());
         // The CSV export is a plain route: signed-out callers are sent to sign in.
         let r = app
             .client
@@ -427,6 +441,7 @@ async fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server()
             Action::CheckConsentStatus,
             Action::ViewConsentCounts,
             Action::ExportOptedIn,
+            Action::PublishNotice,
         ] {
             checked.insert(a.as_str());
         }

@@ -2,6 +2,7 @@
 //! requests" (make, follow and cancel requests). Phone first; every form is a plain POST.
 
 pub mod consents;
+pub mod notice;
 pub mod texts;
 
 /// The purposes in display order (as `portal_core::consents::Purpose::ALL`).

@@ -67,6 +67,9 @@ pub struct MeTexts {
     pub consent_unchanged: &'static str,
     pub turn_on: &'static str,
     pub turn_off: &'static str,
+    pub notice_new: &'static str,
+    pub notice_confirm: &'static str,
+    pub notice_nothing: &'static str,
     pub download: &'static str,
     pub export_until: fn(&str, i32) -> String,
 }
@@ -158,6 +161,9 @@ pub(crate) static ZH: MeTexts = MeTexts {
     consent_unchanged: "没有变化。",
     turn_on: "开启",
     turn_off: "关闭",
+    notice_new: "本店的隐私政策已更新，请阅读并确认后继续。",
+    notice_confirm: "我已阅读，确认",
+    notice_nothing: "没有需要确认的隐私政策。",
     download: "下载副本",
     export_until: |d, n| format!("{d} 前有效，还可下载 {n} 次"),
 };
@@ -256,6 +262,9 @@ pub(crate) static EN: MeTexts = MeTexts {
     consent_unchanged: "Nothing changed.",
     turn_on: "Turn on",
     turn_off: "Turn off",
+    notice_new: "The salon has updated its privacy notice. Please read and confirm it to continue.",
+    notice_confirm: "I have read it",
+    notice_nothing: "There is no notice to confirm.",
     download: "Download the copy",
     export_until: |d, n| format!("until {d}, {n} download(s) left"),
 };

@@ -82,6 +82,15 @@ pub(crate) mod ssr {
         if let Some(session) = current(&p).await?
             && let sessions::Subject::Customer(id) = session.subject
         {
+            // A notice marked "needs confirmation" comes first, on every customer page.
+            if page != "/me/notice"
+                && portal_core::notices::pending_confirmation(&p.db, id)
+                    .await?
+                    .is_some()
+            {
+                leptos_axum::redirect("/me/notice");
+                return Err(PortalError::SignInRequired);
+            }
             return Ok((p, id, session));
         }
         match portal_core::signin::landing(Some(page)) {

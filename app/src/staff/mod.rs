@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod customers;
 pub mod marketing;
+pub mod notices;
 pub mod requests;
 pub mod retention;
 pub mod sharing;
@@ -463,6 +464,7 @@ pub fn StaffNav(me: Me) -> impl IntoView {
             {may("view_consent_counts").then(|| view! { <A href="/staff/marketing">{t.nav_marketing}</A> })}
             {may("manage_sharing").then(|| view! { <A href="/staff/sharing">{t.nav_sharing}</A> })}
             {may("set_retention").then(|| view! { <A href="/staff/retention">{t.nav_retention}</A> })}
+            {may("publish_notice").then(|| view! { <A href="/staff/notices">{t.nav_notices}</A> })}
             {may("manage_staff").then(|| view! { <A href="/staff/team">{t.nav_team}</A> })}
             {may("view_audit_log").then(|| view! { <A href="/staff/audit">{t.nav_audit}</A> })}
             <A href="/staff/security">{t.nav_security}</A>

@@ -207,6 +207,12 @@ pub struct StaffTexts {
     pub api_scope_changes: &'static str,
     pub api_create: &'static str,
     pub nav_marketing: &'static str,
+    pub notices_title: &'static str,
+    pub notice_title: &'static str,
+    pub notice_body: &'static str,
+    pub notice_requires: &'static str,
+    pub notice_publish: &'static str,
+    pub nav_notices: &'static str,
 }
 
 pub(crate) static ZH: StaffTexts = StaffTexts {
@@ -429,6 +435,12 @@ pub(crate) static ZH: StaffTexts = StaffTexts {
     api_scope_changes: "也可读取撤回记录（changes）",
     api_create: "生成密钥",
     nav_marketing: "营销",
+    notices_title: "发布隐私政策新版本",
+    notice_title: "标题",
+    notice_body: "正文（空行分段）",
+    notice_requires: "需要顾客在下次登录时确认",
+    notice_publish: "发布",
+    nav_notices: "隐私政策",
 };
 
 pub(crate) static EN: StaffTexts = StaffTexts {
@@ -660,4 +672,10 @@ pub(crate) static EN: StaffTexts = StaffTexts {
     api_scope_changes: "May also read withdrawals (changes)",
     api_create: "Make a key",
     nav_marketing: "Marketing",
+    notices_title: "Publish a new privacy notice",
+    notice_title: "Title",
+    notice_body: "Text (blank lines between paragraphs)",
+    notice_requires: "Customers must confirm it at their next sign-in",
+    notice_publish: "Publish",
+    nav_notices: "Privacy notice",
 };

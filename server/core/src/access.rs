@@ -42,6 +42,8 @@ pub enum Action {
     DecideRequest,
     /// Keep the register of recipients and track passing requests on to them.
     ManageSharing,
+    /// Publish a privacy-notice version.
+    PublishNotice,
     /// Make and revoke consent API keys.
     ManageApiKeys,
     /// "May we contact them?" per channel for one contact, and nothing else.
@@ -63,7 +65,7 @@ pub enum Action {
 impl Action {
     /// Every action a member of staff can ask for, for the matrix test and the note. (The
     /// portal's own `PurgeRetained` is not among them: no role may.)
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 25] = [
         Action::ViewDashboard,
         Action::SearchCustomers,
         Action::ViewContact,
@@ -82,6 +84,7 @@ impl Action {
         Action::DecideRequest,
         Action::ManageSharing,
         Action::SetRetention,
+        Action::PublishNotice,
         Action::ManageApiKeys,
         Action::CheckConsentStatus,
         Action::ViewConsentCounts,
@@ -112,6 +115,7 @@ impl Action {
             DecideRequest => "decide_request",
             ManageSharing => "manage_sharing",
             SetRetention => "set_retention",
+            PublishNotice => "publish_notice",
             ManageApiKeys => "manage_api_keys",
             CheckConsentStatus => "check_consent_status",
             ViewConsentCounts => "view_consent_counts",

@@ -299,7 +299,8 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
                 title_en: "Privacy notice (2026 revision)",
                 body_zh: &format!("{}\n\n本次修订：新增社交媒体照片的单独授权，并说明我们与支付平台、短信服务商共享的信息。", notices::INITIAL.body_zh),
                 body_en: &format!("{}\n\nThis revision adds a separate consent for photos on social media and explains what we share with our payment platform and SMS provider.", notices::INITIAL.body_en),
-                requires_confirmation: true,
+                // Not "needs confirmation": the demo customers would all meet it first.
+                requires_confirmation: false,
                 published_by: Some(officer),
             },
         )

@@ -149,3 +149,30 @@ pub const INITIAL: NewNotice<'static> = NewNotice {
     requires_confirmation: false,
     published_by: None,
 };
+
+/// The newest notice version marked "needs confirmation" that `customer` has not yet confirmed
+/// (or been shown at the counter), if any.
+pub async fn pending_confirmation(
+    db: &impl ConnectionTrait,
+    customer: i64,
+) -> Result<Option<i32>, CoreError> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let Some(required) = entity::Entity::find()
+        .filter(entity::Column::RequiresConfirmation.eq(true))
+        .order_by_desc(entity::Column::Version)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let q = Query::select()
+        .column("id")
+        .from("notice_confirmations")
+        .and_where(Expr::col("customer_id").eq(customer))
+        .and_where(Expr::col("notice_version").gte(required.version))
+        .to_owned();
+    Ok(match db.query_one(&q).await? {
+        Some(_) => None,
+        None => Some(required.version),
+    })
+}
