@@ -382,6 +382,12 @@ async fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server()
         // Intake with one consent ticked: the record is created only with CreateCustomer, the
         // consent only with RecordCounterConsent as well.
         let phone = format!("1380000{:04}", n);
+        // The version in force now (the officer may have just published one above).
+        let shown = portal_core::notices::current(&app.portal.db)
+            .await
+            .unwrap()
+            .version
+            .to_string();
         let r = call(
             &app,
             Intake::PATH,
@@ -391,7 +397,7 @@ async fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server()
                 ("email", String::new()),
                 ("language", "zh".into()),
                 ("channel", "front_desk".into()),
-                ("notice_version", "1".into()),
+                ("notice_version", shown),
                 ("notice_shown", "on".into()),
                 ("marketing_sms", "on".into()),
             ],
