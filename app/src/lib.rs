@@ -172,6 +172,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("me"), StaticSegment("email")) view=me::EmailChangePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("me"), StaticSegment("consents")) view=me::consents::ConsentsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("me"), StaticSegment("notice")) view=me::notice::NoticeConfirmPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("me"), StaticSegment("photos")) view=me::photos::PhotosPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("staff") view=staff::DashboardPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("signin")) view=staff::StaffSignInPage/>
                     <Route path=(StaticSegment("staff"), StaticSegment("code")) view=staff::StaffCodePage/>
@@ -183,6 +184,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("staff"), StaticSegment("marketing")) view=staff::marketing::MarketingPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("retention")) view=staff::retention::RetentionPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("sharing")) view=staff::sharing::SharingPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("takedowns")) view=staff::takedowns::TakedownsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("audit")) view=staff::audit::AuditPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("requests")) view=staff::requests::QueuePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("requests"), ParamSegment("id")) view=staff::requests::RequestPage ssr=SsrMode::Async/>

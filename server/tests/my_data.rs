@@ -217,7 +217,7 @@ async fn photos_are_served_only_to_their_customers_session_and_never_cached() {
     };
     let owner = find("customer001@example.com").await;
     let other = find("customer002@example.com").await;
-    let photos = portal_core::mydata::photos(&app.portal.db, owner)
+    let photos = portal_core::photos::for_customer(&app.portal.db, owner, chrono::Utc::now())
         .await
         .unwrap();
     assert!(!photos.is_empty());

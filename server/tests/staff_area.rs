@@ -15,6 +15,7 @@ use app::staff::{
     requests::{DecideRequest, RecordRequest, RequestQueue},
     retention::RetentionView,
     sharing::SharingView,
+    takedowns::TakedownList,
     team::{ManageStaff, Team},
 };
 use chrono::Utc;
@@ -122,6 +123,7 @@ fn expected(role: Role, action: Action) -> bool {
         CheckConsentStatus,
         ViewConsentCounts,
         ExportOptedIn,
+        ProcessTakedowns,
     ];
     match role {
         Role::PrivacyOfficer => true,
@@ -222,6 +224,8 @@ async fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server()
         outcome(Action::ManageStaff, r.status());
         let r = call(&app, AuditLog::PATH, &[], &w.cookie).await;
         outcome(Action::ViewAuditLog, r.status());
+        let r = call(&app, TakedownList::PATH, &[], &w.cookie).await;
+        outcome(Action::ProcessTakedowns, r.status());
         let r = call(&app, RequestQueue::PATH, &[], &w.cookie).await;
         outcome(Action::ViewRequests, r.status());
         let r = call(&app, SharingView::PATH, &[("lang", "Zh".into())], &w.cookie).await;
@@ -447,6 +451,7 @@ async fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server()
             Action::CheckConsentStatus,
             Action::ViewConsentCounts,
             Action::ExportOptedIn,
+            Action::ProcessTakedowns,
             Action::PublishNotice,
         ] {
             checked.insert(a.as_str());

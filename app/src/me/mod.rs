@@ -3,6 +3,7 @@
 
 pub mod consents;
 pub mod notice;
+pub mod photos;
 pub mod texts;
 
 /// The purposes in display order (as `portal_core::consents::Purpose::ALL`).
@@ -206,6 +207,13 @@ pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
     let membership = record::membership(&p.db, &p.vault, id)
         .await?
         .map(|m| (m.card_masked, yuan(m.balance_cents), m.points));
+    let use_name = |code: &str| -> &'static str {
+        match photos::USES.iter().position(|c| *c == code) {
+            Some(0) => t.use_portfolio,
+            Some(i) => t.platform_names.get(i - 1).copied().unwrap_or(""),
+            None => "",
+        }
+    };
     let purpose_name = |p: Purpose| {
         Purpose::ALL
             .iter()
@@ -261,15 +269,26 @@ pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
                 ),
             })
             .collect(),
-        photos: mydata::photos(&p.db, id)
+        photos: portal_core::photos::for_customer(&p.db, id, chrono::Utc::now())
             .await?
             .into_iter()
             .map(|x| {
-                let uses = match x.platforms {
-                    Some(pl) => format!("{} · {} ({pl})", x.kind, x.permitted_use),
-                    None => format!("{} · {}", x.kind, x.permitted_use),
+                let uses = x
+                    .uses
+                    .iter()
+                    .map(|(u, end)| match end {
+                        Some(e) => {
+                            format!("{} ({} {})", use_name(&u.code()), t.photo_ends, day(*e))
+                        }
+                        None => use_name(&u.code()).to_owned(),
+                    })
+                    .collect::<Vec<_>>();
+                let uses = if uses.is_empty() {
+                    t.photo_no_public.to_owned()
+                } else {
+                    uses.join(", ")
                 };
-                (x.id, day(x.taken_at), uses)
+                (x.id, day(x.taken_at), format!("{} · {uses}", x.kind))
             })
             .collect(),
         consents: consents::states(&p.db, id)
@@ -326,6 +345,7 @@ pub(crate) fn MeNav() -> impl IntoView {
             <A href="/me">{t.nav_data}</A>
             <A href="/me/requests">{t.nav_requests}</A>
             <A href="/me/consents">{t.consents}</A>
+            <A href="/me/photos">{t.photo_uses}</A>
             <form method="post" action=SignOut::PATH class="inline">
                 <button type="submit" class="link">{use_texts().sign_out}</button>
             </form>
@@ -445,6 +465,7 @@ fn MyDataBody(d: MyDataView) -> impl IntoView {
                             </li>
                         }).collect_view()}
                     </ul>
+                    <p><A href="/me/photos">{t.photo_manage}</A></p>
                 }.into_any()
             }}
         </section>

@@ -9,6 +9,7 @@ pub mod notices;
 pub mod requests;
 pub mod retention;
 pub mod sharing;
+pub mod takedowns;
 pub mod team;
 pub mod texts;
 
@@ -462,6 +463,7 @@ pub fn StaffNav(me: Me) -> impl IntoView {
             {may("create_customer").then(|| view! { <A href="/staff/customers/new">{t.nav_new_customer}</A> })}
             {may("view_requests").then(|| view! { <A href="/staff/requests">{t.nav_requests}</A> })}
             {may("view_consent_counts").then(|| view! { <A href="/staff/marketing">{t.nav_marketing}</A> })}
+            {may("process_takedowns").then(|| view! { <A href="/staff/takedowns">{t.nav_takedowns}</A> })}
             {may("manage_sharing").then(|| view! { <A href="/staff/sharing">{t.nav_sharing}</A> })}
             {may("set_retention").then(|| view! { <A href="/staff/retention">{t.nav_retention}</A> })}
             {may("publish_notice").then(|| view! { <A href="/staff/notices">{t.nav_notices}</A> })}

@@ -97,7 +97,6 @@ async fn main() {
                         "content_type",
                         "file_name",
                         "size_bytes",
-                        "permitted_use",
                     ])
                     .values_panic([
                         id.into(),
@@ -106,7 +105,6 @@ async fn main() {
                         "image/png".into(),
                         file.clone().into(),
                         (PHOTO_BYTES as i64).into(),
-                        "internal".into(),
                     ])
                     .returning_col("id")
                     .to_owned(),

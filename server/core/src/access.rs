@@ -52,6 +52,8 @@ pub enum Action {
     ViewConsentCounts,
     /// Export the opted-in contacts of one channel (CSV; audited).
     ExportOptedIn,
+    /// See the photo takedown tasks (photo number, date, platform; no profile) and mark them done.
+    ProcessTakedowns,
     /// Preview and set the retention rules.
     SetRetention,
     /// The portal itself deleting what retention says is no longer needed (no role may).
@@ -65,7 +67,7 @@ pub enum Action {
 impl Action {
     /// Every action a member of staff can ask for, for the matrix test and the note. (The
     /// portal's own `PurgeRetained` is not among them: no role may.)
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Action::ViewDashboard,
         Action::SearchCustomers,
         Action::ViewContact,
@@ -89,6 +91,7 @@ impl Action {
         Action::CheckConsentStatus,
         Action::ViewConsentCounts,
         Action::ExportOptedIn,
+        Action::ProcessTakedowns,
         Action::ManageStaff,
         Action::ViewAuditLog,
     ];
@@ -120,6 +123,7 @@ impl Action {
             CheckConsentStatus => "check_consent_status",
             ViewConsentCounts => "view_consent_counts",
             ExportOptedIn => "export_opted_in",
+            ProcessTakedowns => "process_takedowns",
             PurgeRetained => "purge_retained",
             ManageStaff => "manage_staff",
             ViewAuditLog => "view_audit_log",
@@ -161,7 +165,11 @@ impl Role {
             ),
             Role::Marketing => matches!(
                 action,
-                ViewDashboard | CheckConsentStatus | ViewConsentCounts | ExportOptedIn
+                ViewDashboard
+                    | CheckConsentStatus
+                    | ViewConsentCounts
+                    | ExportOptedIn
+                    | ProcessTakedowns
             ),
         }
     }

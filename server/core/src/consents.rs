@@ -163,6 +163,13 @@ pub async fn record<C: ConnectionTrait + TransactionTrait>(
         )
         .to_owned();
     tx.execute(&upsert).await?;
+    if !change.granted {
+        let actor = crate::photos::Actor {
+            channel: change.channel,
+            staff: change.recorded_by,
+        };
+        crate::photos::on_purpose_withdrawn(&tx, customer, change.purpose, actor, now).await?;
+    }
     tx.commit().await?;
     Ok(event)
 }

@@ -588,8 +588,11 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
             for (kind, seed) in [("before", n as u8), ("after", n as u8 ^ 0x5a)] {
                 let bytes = demo_photo(seed);
                 let size = bytes.len() as i64;
-                let use_ = ["internal", "portfolio", "social"][rng.below(3)];
-                let platforms = (use_ == "social").then_some("wechat,xiaohongshu");
+                let uses: &[&str] = [
+                    &[][..],
+                    &["portfolio"][..],
+                    &["social:wechat", "social:xiaohongshu"][..],
+                ][rng.below(3)];
                 let pid = insert(
                     &tx,
                     "photos",
@@ -600,8 +603,6 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
                         "content_type",
                         "file_name",
                         "size_bytes",
-                        "permitted_use",
-                        "platforms",
                         "taken_by_staff_id",
                     ],
                     vec![
@@ -611,8 +612,6 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
                         v("image/png"),
                         v(""),
                         v(size),
-                        v(use_),
-                        v(platforms),
                         v(stylists[0]),
                     ],
                 )
@@ -629,6 +628,38 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
                     .and_where(sea_orm::sea_query::Expr::col("id").eq(pid))
                     .to_owned();
                 tx.execute(&update).await?;
+                for code in uses {
+                    insert_no_id(
+                        &tx,
+                        "photo_uses",
+                        &["photo_id", "use_code", "granted_at"],
+                        vec![v(pid), v(*code), v(since)],
+                    )
+                    .await?;
+                    insert_no_id(
+                        &tx,
+                        "photo_use_events",
+                        &[
+                            "photo_id",
+                            "customer_id",
+                            "use_code",
+                            "granted",
+                            "at",
+                            "channel",
+                            "reason",
+                        ],
+                        vec![
+                            v(pid),
+                            v(cid),
+                            v(*code),
+                            v(true),
+                            v(since),
+                            v("front_desk"),
+                            v("changed"),
+                        ],
+                    )
+                    .await?;
+                }
             }
         }
     }

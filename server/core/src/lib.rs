@@ -18,6 +18,7 @@ pub mod mail;
 pub mod mydata;
 pub mod notices;
 pub mod phone;
+pub mod photos;
 pub mod requests;
 pub mod retention;
 pub mod sessions;

@@ -202,44 +202,6 @@ pub async fn third_parties(db: &impl ConnectionTrait) -> Result<Vec<ThirdParty>,
         .collect()
 }
 
-/// One photo as "My data" lists it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PhotoInfo {
-    /// `photos.id`.
-    pub id: i64,
-    /// When it was taken.
-    pub taken_at: DateTime<Utc>,
-    /// `before` or `after`.
-    pub kind: String,
-    /// `internal`, `portfolio` or `social`.
-    pub permitted_use: String,
-    /// Named platforms, for social use.
-    pub platforms: Option<String>,
-}
-
-/// The customer's photos.
-pub async fn photos(db: &impl ConnectionTrait, customer: i64) -> Result<Vec<PhotoInfo>, CoreError> {
-    let q = Query::select()
-        .columns(["id", "taken_at", "kind", "permitted_use", "platforms"])
-        .from("photos")
-        .and_where(Expr::col("customer_id").eq(customer))
-        .order_by("id", Order::Asc)
-        .to_owned();
-    db.query_all(&q)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(PhotoInfo {
-                id: r.try_get("", "id")?,
-                taken_at: r.try_get("", "taken_at")?,
-                kind: r.try_get("", "kind")?,
-                permitted_use: r.try_get("", "permitted_use")?,
-                platforms: r.try_get("", "platforms")?,
-            })
-        })
-        .collect()
-}
-
 /// One of the customer's own photos, opened: `(content type, bytes)`; `NotFound` for anyone
 /// else's.
 pub async fn photo(

@@ -116,6 +116,8 @@ pub async fn erase(
         )
         .await?;
     }
+    // Published photos may still be up somewhere: the takedown tasks outlive the photos.
+    crate::photos::on_erasure(tx, customer, now).await?;
     let dir = &portal.settings.data_dir;
     let mut files: Vec<PathBuf> = file_names(tx, "photos", customer)
         .await?
@@ -131,6 +133,7 @@ pub async fn erase(
     for table in [
         "sensitive_notes",
         "service_profiles",
+        "photo_use_events",
         "photos",
         "consent_states",
         "consent_events",

@@ -61,22 +61,27 @@ async fn gather(portal: &Portal, customer: i64) -> Result<Gathered, CoreError> {
     let photo_rows = db
         .query_all(
             &Query::select()
-                .columns([
-                    "id",
-                    "taken_at",
-                    "kind",
-                    "content_type",
-                    "file_name",
-                    "permitted_use",
-                    "platforms",
-                    "use_ends_at",
-                ])
+                .columns(["id", "taken_at", "kind", "content_type", "file_name"])
                 .from("photos")
                 .and_where(Expr::col("customer_id").eq(customer))
                 .order_by("id", Order::Asc)
                 .to_owned(),
         )
         .await?;
+    // The public uses in force (internal record: every photo kept), with their end dates.
+    let mut public_uses: std::collections::HashMap<i64, Vec<Value>> =
+        crate::photos::for_customer(db, customer, Utc::now())
+            .await?
+            .into_iter()
+            .map(|p| {
+                let uses = p
+                    .uses
+                    .into_iter()
+                    .map(|(u, end)| json!({ "use": u.code(), "ends_at": end.map(day) }))
+                    .collect();
+                (p.id, uses)
+            })
+            .collect();
     let mut photo_meta = Vec::new();
     let mut photos = Vec::new();
     for r in photo_rows {
@@ -95,9 +100,7 @@ async fn gather(portal: &Portal, customer: i64) -> Result<Gathered, CoreError> {
             "file": name,
             "taken_at": day(r.try_get("", "taken_at")?),
             "kind": r.try_get::<String>("", "kind")?,
-            "permitted_use": r.try_get::<String>("", "permitted_use")?,
-            "platforms": r.try_get::<Option<String>>("", "platforms")?,
-            "use_ends_at": r.try_get::<Option<DateTime<Utc>>>("", "use_ends_at")?.map(day),
+            "public_uses": public_uses.remove(&id).unwrap_or_default(),
         }));
         photos.push((id, r.try_get::<String>("", "file_name")?, name));
     }

@@ -60,6 +60,11 @@ pub async fn run(portal: Portal, mut shutdown: tokio::sync::watch::Receiver<bool
         if let Err(e) = super::export::sweep(&portal, Utc::now()).await {
             tracing::error!(error = %e, "expired exports could not be swept");
         }
+        match crate::photos::lapse(&portal.db, Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(lapsed = n, "photo uses past their end date lapsed"),
+            Err(e) => tracing::error!(error = %e, "photo uses could not be lapsed"),
+        }
         match crate::retention::daily(&portal, Utc::now()).await {
             Ok(Some(r)) => tracing::info!(
                 notified = r.notified,

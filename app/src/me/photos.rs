@@ -1,0 +1,242 @@
+//! `/me/photos`: per-photo consent. Each photo lists the public uses it may have (the salon
+//! portfolio, each named social platform) and an optional end date; the customer changes them
+//! with one plain form per photo. A new public use needs an explicit tick; a withdrawn one opens
+//! a takedown task for staff (in the domain, `portal_core::photos`).
+
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use crate::{ErrorNotice, PortalError, use_texts};
+
+/// Public use codes in display order (the checkboxes' names are their last part).
+pub const USES: [&str; 6] = [
+    "portfolio",
+    "social:wechat",
+    "social:xiaohongshu",
+    "social:douyin",
+    "social:weibo",
+    "social:instagram",
+];
+
+/// One photo and its uses in force.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhotoRow {
+    /// `photos.id`.
+    pub id: i64,
+    /// Local date taken.
+    pub date: String,
+    /// `before` or `after`.
+    pub kind: String,
+    /// `(use code, end date)` of the uses in force.
+    pub uses: Vec<(String, Option<String>)>,
+}
+
+/// The signed-in customer's photos and whether the two photo purposes are on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MyPhotosView {
+    /// Photos, oldest first.
+    pub photos: Vec<PhotoRow>,
+    /// `photos_portfolio` is on.
+    pub portfolio_on: bool,
+    /// `photos_social` is on.
+    pub social_on: bool,
+}
+
+/// The signed-in customer's photos with their uses.
+#[server]
+pub async fn my_photos() -> Result<MyPhotosView, PortalError> {
+    use portal_core::{
+        consents::{self, Purpose},
+        photos, requests,
+    };
+    let (p, id, _) = crate::signin::ssr::customer("/me/photos").await?;
+    let cal = requests::calendar(&p);
+    let day = |t| cal.local_date(t).format("%Y-%m-%d").to_string();
+    let rows = photos::for_customer(&p.db, id, chrono::Utc::now())
+        .await?
+        .into_iter()
+        .map(|x| PhotoRow {
+            id: x.id,
+            date: day(x.taken_at),
+            kind: x.kind,
+            uses: x
+                .uses
+                .into_iter()
+                .map(|(u, end)| (u.code(), end.map(day)))
+                .collect(),
+        })
+        .collect();
+    Ok(MyPhotosView {
+        photos: rows,
+        portfolio_on: consents::granted(&p.db, id, Purpose::PhotosPortfolio).await?,
+        social_on: consents::granted(&p.db, id, Purpose::PhotosSocial).await?,
+    })
+}
+
+/// One checkbox per use is what a plain HTML form posts; clippy's argument limit does not fit a
+/// form, so it is lifted for this function alone.
+mod set_fn {
+    #![allow(clippy::too_many_arguments)]
+    use super::*;
+
+    /// Sets one photo's public uses to exactly the boxes ticked, ending on `until` (a local date,
+    /// inclusive; empty: until withdrawn).
+    #[server]
+    pub async fn set_photo_uses(
+        photo: i64,
+        portfolio: Option<String>,
+        wechat: Option<String>,
+        xiaohongshu: Option<String>,
+        douyin: Option<String>,
+        weibo: Option<String>,
+        instagram: Option<String>,
+        until: Option<String>,
+        confirm: Option<String>,
+    ) -> Result<(), PortalError> {
+        use portal_core::{
+            CoreError,
+            consents::Channel,
+            photos::{self, Actor, PhotoUse},
+            requests,
+        };
+        let (p, id, _) = crate::signin::ssr::customer("/me/photos").await?;
+        let back = |q: &str| leptos_axum::redirect(&format!("/me/photos?{q}#photo-{photo}"));
+        let ticked = [portfolio, wechat, xiaohongshu, douyin, weibo, instagram];
+        let mut wanted = Vec::new();
+        for (code, on) in USES.iter().zip(ticked) {
+            if on.is_some() {
+                let Ok(u) = PhotoUse::parse(code) else {
+                    back("error=invalid");
+                    return Ok(());
+                };
+                wanted.push(u);
+            }
+        }
+        let cal = requests::calendar(&p);
+        let ends = match until.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                Ok(d) => Some(cal.end_of(d)),
+                Err(_) => {
+                    back("error=date");
+                    return Ok(());
+                }
+            },
+        };
+        let now = chrono::Utc::now();
+        // Adding a public use needs the explicit tick; withdrawing never does.
+        let held: Vec<PhotoUse> = photos::for_customer(&p.db, id, now)
+            .await?
+            .into_iter()
+            .find(|x| x.id == photo)
+            .map(|x| x.uses.into_iter().map(|(u, _)| u).collect())
+            .unwrap_or_default();
+        if confirm.is_none() && wanted.iter().any(|u| !held.contains(u)) {
+            back(&format!("confirm={photo}"));
+            return Ok(());
+        }
+        let actor = Actor {
+            channel: Channel::Portal,
+            staff: None,
+        };
+        match photos::set_uses(&p.db, id, photo, &wanted, ends, actor, now).await {
+            Ok(_) => back("done=1"),
+            Err(CoreError::Invalid("photo_purpose_off")) => back("error=purpose"),
+            Err(CoreError::Invalid("photo_end")) => back("error=date"),
+            Err(CoreError::NotFound | CoreError::Invalid(_)) => back("error=invalid"),
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+}
+pub use set_fn::*;
+
+/// `/me/photos`.
+#[component]
+pub fn PhotosPage() -> impl IntoView {
+    let all = use_texts();
+    let t = all.me;
+    let q = use_query_map();
+    let data = Resource::new(|| (), |_| my_photos());
+    let use_name = move |code: &str| -> &'static str {
+        match USES.iter().position(|c| *c == code) {
+            Some(0) => t.use_portfolio,
+            Some(i) => t.platform_names.get(i - 1).copied().unwrap_or(""),
+            None => "",
+        }
+    };
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{all.loading}</p> }>
+            {move || Suspend::new(async move {
+                let d = match data.await {
+                    Ok(d) => d,
+                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
+                };
+                let asking: Option<i64> = q.read().get("confirm").and_then(|s| s.parse().ok());
+                let banner = {
+                    let q = q.read();
+                    q.get("done").map(|_| (t.photo_saved, "status")).or_else(|| {
+                        q.get("error").map(|e| match e.as_str() {
+                            "purpose" => (t.photo_purpose_off, "alert"),
+                            "date" => (t.photo_bad_date, "alert"),
+                            _ => (t.bad_request, "alert"),
+                        })
+                    })
+                };
+                view! {
+                    <super::MeNav/>
+                    <section class="card">
+                        <h1>{t.photo_uses}</h1>
+                        <p class="muted">{t.photo_uses_intro}</p>
+                        {banner.map(|(m, role)| view! { <p class="banner" role=role>{m}</p> })}
+                        {d.photos.is_empty().then(|| view! { <p class="muted">{t.none_yet}</p> })}
+                    </section>
+                    {d.photos.into_iter().map(|x| {
+                        let confirming = asking == Some(x.id);
+                        let until = x.uses.iter().find_map(|(_, e)| e.clone()).unwrap_or_default();
+                        let summary = if x.uses.is_empty() {
+                            t.photo_no_public.to_owned()
+                        } else {
+                            x.uses.iter().map(|(c, e)| match e {
+                                Some(e) => format!("{} ({} {e})", use_name(c), t.photo_ends),
+                                None => use_name(c).to_owned(),
+                            }).collect::<Vec<_>>().join(" · ")
+                        };
+                        view! {
+                            <section class="card photo" id=format!("photo-{}", x.id) data-photo=x.id.to_string()>
+                                <img src=format!("/me/photos/{}", x.id) alt=format!("{} {}", x.date, x.kind) width="96" height="96" loading="lazy"/>
+                                <p><span class="muted">{x.date.clone()}" · "{x.kind.clone()}</span></p>
+                                <p data-uses="">{summary}</p>
+                                <form method="post" action=SetPhotoUses::PATH>
+                                    <input type="hidden" name="photo" value=x.id.to_string()/>
+                                    <p class="muted">{t.photo_internal}</p>
+                                    {USES.iter().map(|code| {
+                                        let on = x.uses.iter().any(|(c, _)| c == code);
+                                        let name = code.rsplit(':').next().unwrap_or(code);
+                                        let purpose_on = if *code == "portfolio" { d.portfolio_on } else { d.social_on };
+                                        view! {
+                                            <label class="check" data-purpose-on=purpose_on.to_string()>
+                                                <input type="checkbox" name=name value="on" checked=on/>
+                                                {use_name(code)}
+                                            </label>
+                                        }
+                                    }).collect_view()}
+                                    <label>{t.photo_until}
+                                        <input type="date" name="until" value=until/>
+                                    </label>
+                                    <label class="check">
+                                        <input type="checkbox" name="confirm" value="yes" required=confirming/>
+                                        {t.photo_confirm}
+                                    </label>
+                                    {confirming.then(|| view! { <p class="banner" role="alert">{t.photo_confirm_needed}</p> })}
+                                    <button type="submit" class="button">{t.photo_save}</button>
+                                </form>
+                            </section>
+                        }
+                    }).collect_view()}
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,150 @@
+//! `/staff/takedowns`: photos that must come down from the portfolio or a social platform
+//! because the customer withdrew the use, its end date passed, the photo purpose was switched
+//! off, or the customer was erased. A task names the photo's number and date and the platform,
+//! nothing of the customer, so marketing can work it without seeing a profile.
+
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use super::{StaffNav, staff_me};
+use crate::{ErrorNotice, PortalError, use_texts};
+
+#[cfg(feature = "ssr")]
+use super::gate;
+
+/// One task as the queue shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TakedownRow {
+    /// Task id.
+    pub id: i64,
+    /// The photo's number.
+    pub photo: i64,
+    /// Local date the photo was taken.
+    pub taken: String,
+    /// Use code (`portfolio`, `social:wechat`, …).
+    pub used: String,
+    /// `changed`, `lapsed`, `consent_off` or `erased`.
+    pub reason: String,
+    /// Local date the task was opened.
+    pub opened: String,
+    /// Local date it was done.
+    pub done: Option<String>,
+}
+
+/// Open tasks (oldest first), then recently done ones.
+#[server]
+pub async fn takedown_list() -> Result<Vec<TakedownRow>, PortalError> {
+    use portal_core::{access::Action, photos, requests};
+    let c = gate::require(Action::ProcessTakedowns).await?;
+    let cal = requests::calendar(&c.portal);
+    let day = |t| cal.local_date(t).format("%Y-%m-%d").to_string();
+    Ok(photos::takedowns(&c.portal.db)
+        .await?
+        .into_iter()
+        .map(|x| TakedownRow {
+            id: x.id,
+            photo: x.photo_ref,
+            taken: day(x.photo_taken_at),
+            used: x.used.code(),
+            reason: x.reason,
+            opened: day(x.created_at),
+            done: x.done_at.map(day),
+        })
+        .collect())
+}
+
+/// Marks a task done (audited).
+#[server]
+pub async fn complete_takedown(id: i64) -> Result<(), PortalError> {
+    use portal_core::{CoreError, access::Action, photos};
+    let c = gate::require(Action::ProcessTakedowns).await?;
+    let tx = portal_core::db::begin_write(&c.portal.db)
+        .await
+        .map_err(CoreError::from)?;
+    match photos::complete_takedown(&tx, id, c.member.id, chrono::Utc::now()).await {
+        Ok(()) => {
+            c.audit(&tx, Action::ProcessTakedowns, None).await?;
+            tx.commit().await.map_err(CoreError::from)?;
+            gate::back("/staff/takedowns?done=1")
+        }
+        Err(CoreError::NotFound) => gate::back("/staff/takedowns?error=invalid"),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `/staff/takedowns`.
+#[component]
+pub fn TakedownsPage() -> impl IntoView {
+    let all = use_texts();
+    let t = all.staff;
+    let m = all.me;
+    let q = use_query_map();
+    let me = Resource::new(|| (), |_| staff_me());
+    let list = Resource::new(|| (), |_| takedown_list());
+    let use_name = move |code: &str| -> &'static str {
+        match crate::me::photos::USES.iter().position(|c| *c == code) {
+            Some(0) => m.use_portfolio,
+            Some(i) => m.platform_names.get(i - 1).copied().unwrap_or(""),
+            None => "",
+        }
+    };
+    let reason = move |r: &str| match r {
+        "changed" => t.takedown_reasons[0],
+        "lapsed" => t.takedown_reasons[1],
+        "consent_off" => t.takedown_reasons[2],
+        _ => t.takedown_reasons[3],
+    };
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{all.loading}</p> }>
+            {move || Suspend::new(async move {
+                let me = match me.await {
+                    Ok(m) => m,
+                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
+                };
+                let list = match list.await {
+                    Ok(l) => l,
+                    Err(e) => return view! { <StaffNav me=me/><ErrorNotice error=e/> }.into_any(),
+                };
+                let (open, done): (Vec<_>, Vec<_>) = list.into_iter().partition(|x| x.done.is_none());
+                view! {
+                    <StaffNav me=me/>
+                    {move || {
+                        let q = q.read();
+                        q.get("done").map(|_| t.saved).or_else(|| q.get("error").map(|_| t.invalid_input))
+                            .map(|m| view! { <p class="banner" role="status">{m}</p> })
+                    }}
+                    <section class="card">
+                        <h1>{t.takedowns_title}</h1>
+                        <p class="muted">{t.takedowns_intro}</p>
+                        {open.is_empty().then(|| view! { <p class="muted">{t.takedowns_none}</p> })}
+                        <ul class="lines" data-list="open">
+                            {open.into_iter().map(|x| view! {
+                                <li data-task=x.id.to_string() data-use=x.used.clone()>
+                                    <strong>{t.takedown_photo}" #"{x.photo}</strong>
+                                    " ("{x.taken}") · "{use_name(&x.used)}" · "{reason(&x.reason)}
+                                    <span class="muted">" · "{x.opened}</span>
+                                    <form method="post" action=CompleteTakedown::PATH>
+                                        <input type="hidden" name="id" value=x.id.to_string()/>
+                                        <button type="submit" class="button">{t.takedown_mark_done}</button>
+                                    </form>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    </section>
+                    <section class="card">
+                        <h2>{t.takedowns_done}</h2>
+                        <ul class="lines" data-list="done">
+                            {done.into_iter().map(|x| view! {
+                                <li data-task=x.id.to_string()>
+                                    {t.takedown_photo}" #"{x.photo}" · "{use_name(&x.used)}" · "{reason(&x.reason)}
+                                    <span class="muted">" · "{x.done.unwrap_or_default()}</span>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    </section>
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}
