@@ -62,7 +62,8 @@ e2e: build
 	cd end2end && CARGO_TARGET_DIR="$(TARGET_DIR)" npx playwright test
 
 ## bench: requests per second of the notice page (SSR, release) against a bare axum handler,
-## and the cost of sealing on opening a full customer record
+## the cost of sealing on opening a full customer record, the export of a large customer,
+## and the consent API against 1,000,000 generated customers (bulk rate vs the database, p99)
 bench: tools-test
 	@command -v wrk >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	@# Debian's wasm-opt 108 breaks hydration; npm's binaryen 132 is first on PATH.
@@ -70,6 +71,7 @@ bench: tools-test
 	server/bench/notice.sh "$(TARGET_DIR)/release/portal"
 	cargo bench -p portal-core --bench sealed_record
 	cargo bench -p portal-core --bench export
+	cargo bench -p server --bench consent_api
 
 clean:
 	cargo clean

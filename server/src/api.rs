@@ -27,11 +27,6 @@ use crate::AppState;
 pub const API_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// Contacts per check.
 pub const MAX_CONTACTS: usize = 10_000;
-/// Calls per key per minute.
-pub const PER_KEY: Limit = Limit {
-    max: 600,
-    window: chrono::Duration::minutes(1),
-};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -163,7 +158,12 @@ async fn authorize(
         ));
     }
     let bucket = p.vault.index("throttle/apikey", &key.id.to_string());
-    if !throttle::hit(&p.db, &bucket, PER_KEY, now)
+    // Calls per key per minute (`PORTAL_API_CALLS_PER_MINUTE`, default 600).
+    let per_key = Limit {
+        max: p.settings.api_calls_per_minute,
+        window: chrono::Duration::minutes(1),
+    };
+    if !throttle::hit(&p.db, &bucket, per_key, now)
         .await
         .map_err(internal)?
     {

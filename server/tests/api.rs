@@ -269,3 +269,29 @@ async fn the_openapi_document_is_generated_from_the_handlers_and_describes_both_
     assert!(body["contacts"].is_object() && body["purpose"].is_object());
     assert!(doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"].is_object());
 }
+
+#[tokio::test]
+async fn a_key_past_its_calls_per_minute_is_refused_with_429_and_other_keys_are_not() {
+    let app = support::spawn_app_with(|s| s.api_calls_per_minute = 3).await;
+    let now = Utc::now();
+    let make = |name: &'static str| {
+        let db = app.portal.db.clone();
+        async move {
+            apikeys::create(&db, name, &[Scope::ConsentCheck], None, now)
+                .await
+                .unwrap()
+                .1
+        }
+    };
+    let busy = make("busy tool").await;
+    let calm = make("calm tool").await;
+    for _ in 0..3 {
+        let (status, _) = check(&app, &busy, "marketing_email", &["a@example.com"]).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, body) = check(&app, &busy, "marketing_email", &["a@example.com"]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    let (status, _) = check(&app, &calm, "marketing_email", &["a@example.com"]).await;
+    assert_eq!(status, StatusCode::OK);
+}

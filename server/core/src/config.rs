@@ -85,6 +85,8 @@ pub struct Settings {
     /// `PORTAL_TRUSTED_PROXIES`: how many reverse proxies in front of the portal append to
     /// `X-Forwarded-For`; 0 (default) means the peer address is the client.
     pub trusted_proxies: usize,
+    /// `PORTAL_API_CALLS_PER_MINUTE`: calls one consent-API key may make per minute (default 600).
+    pub api_calls_per_minute: i64,
     /// Time between two scheduled backups (a day).
     pub backup_interval: Duration,
     /// First retry delay of the mail outbox; doubles per failure up to `mail_retry_max`.
@@ -221,6 +223,19 @@ impl Settings {
                 )
             })?,
         };
+        let api_calls_per_minute = match get("PORTAL_API_CALLS_PER_MINUTE") {
+            None => 600,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    bad(
+                        "PORTAL_API_CALLS_PER_MINUTE",
+                        "must be a whole number from 1 to 1000000",
+                    )
+                })?,
+        };
         let request_days = match get("PORTAL_REQUEST_DAYS") {
             None => 15,
             Some(v) => v
@@ -244,6 +259,7 @@ impl Settings {
                 })?,
         };
         Ok(Self {
+            api_calls_per_minute,
             request_days,
             holidays,
             trusted_proxies,
@@ -370,6 +386,7 @@ mod tests {
             ("PORTAL_BACKUP_KEEP", "0"),
             ("PORTAL_TRUSTED_PROXIES", "many"),
             ("PORTAL_REQUEST_DAYS", "0"),
+            ("PORTAL_API_CALLS_PER_MINUTE", "0"),
             ("PORTAL_HOLIDAYS", "2026-13-01"),
         ] {
             let err = with(&[(k, v)]).unwrap_err();
