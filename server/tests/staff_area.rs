@@ -1075,3 +1075,85 @@ async fn staff_see_a_restriction_and_only_the_officer_lifts_it() {
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn marketing_sees_only_may_contact_yes_or_no_and_never_a_profile_field() {
+    let app = spawn_app().await;
+    let m = staff(&app, "mkt.only@salon.example", Role::Marketing).await;
+    let cookie = cookie_for(&app, Subject::Staff(m)).await;
+    let target = support::customer(&app, "profile.secret@example.com", "zh").await;
+    record::record_visit(
+        &app.portal.db,
+        &app.portal.vault,
+        target,
+        &record::NewVisit {
+            at: Utc::now(),
+            services: "染发",
+            stylist: None,
+            amount_cents: 38800,
+            notes: Some("头皮敏感备注"),
+        },
+    )
+    .await
+    .unwrap();
+    consents::record(
+        &app.portal.db,
+        target,
+        consents::Change {
+            purpose: Purpose::MarketingEmail,
+            granted: true,
+            channel: consents::Channel::Portal,
+            recorded_by: None,
+            notice_version: Some(1),
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    // The lookup answers in the redirect: one letter per channel (SMS, email, WeChat).
+    let r = app
+        .client
+        .post(app.url(ConsentLookup::PATH))
+        .header("origin", PUBLIC_URL)
+        .header("accept", "text/html")
+        .header("cookie", &cookie)
+        .form(&[("contact", "profile.secret@example.com")])
+        .send()
+        .await
+        .unwrap();
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(to, "/staff/marketing?may=nyn");
+    let mut seen = String::new();
+    for path in [to.as_str(), "/staff/takedowns", "/staff"] {
+        let r = app
+            .client
+            .get(app.url(path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        seen.push_str(&r.text().await.unwrap());
+    }
+    let counts = call(&app, ConsentCounts::PATH, &[], &cookie).await;
+    seen.push_str(&counts.text().await.unwrap());
+    assert!(seen.contains("data-channel=\"marketing_email\""));
+    for field in ["测试顾客", "染发", "头皮敏感备注", "388"] {
+        assert!(!seen.contains(field), "marketing saw {field}");
+    }
+    // The one place contacts appear is the audited export of those who said yes to a channel.
+    let csv = app
+        .client
+        .get(app.url("/staff/marketing/export.csv?channel=marketing_email"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains("profile.secret@example.com"));
+    for field in ["测试顾客", "染发", "头皮敏感备注"] {
+        assert!(!csv.contains(field), "the export carries {field}");
+    }
+}

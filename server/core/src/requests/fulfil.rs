@@ -153,6 +153,17 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
         }
         tx.commit().await?;
         super::erase::remove_files(&files);
+        // SQLite keeps old page versions in its write-ahead log until a checkpoint; write them
+        // into the (zero-filling) database file and empty the log, so nothing of the erased
+        // customer waits there.
+        if portal.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite
+            && let Err(e) = portal
+                .db
+                .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                .await
+        {
+            tracing::warn!(error = %e, "write-ahead log not emptied after an erasure; the next checkpoint will");
+        }
         portal.outbox.notify();
         return Ok(true);
     }
