@@ -288,7 +288,8 @@ pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
                 } else {
                     uses.join(", ")
                 };
-                (x.id, day(x.taken_at), format!("{} · {uses}", x.kind))
+                let kind = t.photo_kinds[usize::from(x.kind == "after")];
+                (x.id, day(x.taken_at), format!("{kind} · {uses}"))
             })
             .collect(),
         consents: consents::states(&p.db, id)

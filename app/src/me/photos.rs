@@ -194,6 +194,7 @@ pub fn PhotosPage() -> impl IntoView {
                     </section>
                     {d.photos.into_iter().map(|x| {
                         let confirming = asking == Some(x.id);
+                        let kind = t.photo_kinds[usize::from(x.kind == "after")];
                         let until = x.uses.iter().find_map(|(_, e)| e.clone()).unwrap_or_default();
                         let summary = if x.uses.is_empty() {
                             t.photo_no_public.to_owned()
@@ -205,8 +206,8 @@ pub fn PhotosPage() -> impl IntoView {
                         };
                         view! {
                             <section class="card photo" id=format!("photo-{}", x.id) data-photo=x.id.to_string()>
-                                <img src=format!("/me/photos/{}", x.id) alt=format!("{} {}", x.date, x.kind) width="96" height="96" loading="lazy"/>
-                                <p><span class="muted">{x.date.clone()}" · "{x.kind.clone()}</span></p>
+                                <img src=format!("/me/photos/{}", x.id) alt=format!("{} {kind}", x.date) width="96" height="96" loading="lazy"/>
+                                <p><span class="muted">{x.date.clone()}" · "{kind}</span></p>
                                 <p data-uses="">{summary}</p>
                                 <form method="post" action=SetPhotoUses::PATH>
                                     <input type="hidden" name="photo" value=x.id.to_string()/>
