@@ -271,6 +271,17 @@ async fn withdrawing_a_public_use_ends_it_at_once_and_opens_one_takedown_task_fo
         "{html}"
     );
     assert!(html.contains("withdrawn by the customer"));
+    let dash = app
+        .client
+        .get(app.url("/staff"))
+        .header("cookie", &staff)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(dash.contains("data-figure=\"takedowns\">1<"), "{dash}");
     for field in ["photo.withdraw", "测试顾客"] {
         assert!(!html.contains(field), "the queue shows {field}");
     }

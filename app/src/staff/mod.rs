@@ -306,6 +306,8 @@ pub struct DashboardView {
     pub weeks: Vec<(String, i64)>,
     /// Only for the privacy officer.
     pub posture: Option<Vec<PostureItem>>,
+    /// Open photo takedown tasks, for those who work them.
+    pub takedowns: Option<i64>,
 }
 
 /// Requests and posture for the dashboard.
@@ -352,6 +354,11 @@ pub async fn staff_dashboard() -> Result<DashboardView, PortalError> {
     } else {
         None
     };
+    let takedowns = if c.member.role.may(Action::ProcessTakedowns) {
+        Some(portal_core::photos::open_takedowns(&c.portal.db).await?)
+    } else {
+        None
+    };
     Ok(DashboardView {
         me,
         open: d.open,
@@ -359,6 +366,7 @@ pub async fn staff_dashboard() -> Result<DashboardView, PortalError> {
         overdue: d.overdue,
         weeks,
         posture,
+        takedowns,
     })
 }
 
@@ -494,6 +502,9 @@ pub fn DashboardPage() -> impl IntoView {
                                 <div><dt>{t.open_requests}</dt><dd data-figure="open">{d.open}</dd></div>
                                 <div><dt>{t.due_soon}</dt><dd data-figure="due-soon">{d.due_soon}</dd></div>
                                 <div><dt>{t.overdue}</dt><dd data-figure="overdue">{d.overdue}</dd></div>
+                                {d.takedowns.map(|n| view! {
+                                    <div><dt><A href="/staff/takedowns">{t.nav_takedowns}</A></dt><dd data-figure="takedowns">{n}</dd></div>
+                                })}
                             </dl>
                         </section>
                         <section class="card">
