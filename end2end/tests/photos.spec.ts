@@ -117,7 +117,7 @@ test('a withdrawn photo use reaches the takedown queue, and marketing sees only 
   const photo = await changePhotoUses(customer, javaScriptEnabled);
 
   await officer.goto('/staff');
-  await officer.getByRole('link', { name: '照片下架' }).click();
+  await officer.getByRole('navigation', { name: '员工后台' }).getByRole('link', { name: '照片下架' }).click();
   await expect(officer).toHaveURL(/\/staff\/takedowns$/);
   await settled(officer, javaScriptEnabled);
   const task = officer.locator('[data-list=open] > li[data-use="social:wechat"]').filter({ hasText: `#${photo} ` }).last();

@@ -330,3 +330,36 @@ async fn behind_a_trusted_proxy_each_client_is_throttled_on_the_address_the_prox
         "the other client's mail"
     );
 }
+
+#[tokio::test]
+async fn the_per_address_sign_in_limit_follows_its_setting() {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = spawn_app_with(|s| {
+        s.smtp_url = Some(url);
+        s.signin_per_ip_per_hour = 2;
+    })
+    .await;
+    support::customer(&app, "zhou@example.com", "zh").await;
+    let ask = |email: &'static str| {
+        app.client
+            .post(app.url(RequestSignIn::PATH))
+            .header("origin", PUBLIC_URL)
+            .header("accept", "text/html")
+            .form(&[("email", email)])
+            .send()
+    };
+    for email in [
+        "nobody1@example.com",
+        "nobody2@example.com",
+        "zhou@example.com",
+    ] {
+        let r = ask(email).await.unwrap();
+        assert_eq!(location(&r), "/signin/sent");
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        sink.received().is_empty(),
+        "the third ask from this client was over its limit of 2"
+    );
+}

@@ -87,6 +87,9 @@ pub struct Settings {
     pub trusted_proxies: usize,
     /// `PORTAL_API_CALLS_PER_MINUTE`: calls one consent-API key may make per minute (default 600).
     pub api_calls_per_minute: i64,
+    /// `PORTAL_SIGNIN_PER_IP_PER_HOUR`: customer sign-in requests one client address may make per
+    /// hour (default 20). A salon whose customers share its shop Wi-Fi may need more.
+    pub signin_per_ip_per_hour: i64,
     /// Time between two scheduled backups (a day).
     pub backup_interval: Duration,
     /// First retry delay of the mail outbox; doubles per failure up to `mail_retry_max`.
@@ -236,6 +239,19 @@ impl Settings {
                     )
                 })?,
         };
+        let signin_per_ip_per_hour = match get("PORTAL_SIGNIN_PER_IP_PER_HOUR") {
+            None => crate::signin::throttle::PER_IP.max,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=100_000).contains(n))
+                .ok_or_else(|| {
+                    bad(
+                        "PORTAL_SIGNIN_PER_IP_PER_HOUR",
+                        "must be a whole number from 1 to 100000",
+                    )
+                })?,
+        };
         let request_days = match get("PORTAL_REQUEST_DAYS") {
             None => 15,
             Some(v) => v
@@ -259,6 +275,7 @@ impl Settings {
                 })?,
         };
         Ok(Self {
+            signin_per_ip_per_hour,
             api_calls_per_minute,
             request_days,
             holidays,
@@ -387,6 +404,7 @@ mod tests {
             ("PORTAL_TRUSTED_PROXIES", "many"),
             ("PORTAL_REQUEST_DAYS", "0"),
             ("PORTAL_API_CALLS_PER_MINUTE", "0"),
+            ("PORTAL_SIGNIN_PER_IP_PER_HOUR", "lots"),
             ("PORTAL_HOLIDAYS", "2026-13-01"),
         ] {
             let err = with(&[(k, v)]).unwrap_err();

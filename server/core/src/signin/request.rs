@@ -137,7 +137,10 @@ pub async fn request_link(
     let by_ip = throttle::hit(
         db,
         &vault.index("throttle/ip", client_ip),
-        throttle::PER_IP,
+        throttle::Limit {
+            max: portal.settings.signin_per_ip_per_hour,
+            ..throttle::PER_IP
+        },
         now,
     )
     .await?;

@@ -22,7 +22,8 @@ pub const PER_ADDRESS: Limit = Limit {
     max: 5,
     window: Duration::hours(1),
 };
-/// Twenty sign-in requests per client IP per hour.
+/// Twenty sign-in requests per client IP per hour (the default of
+/// `PORTAL_SIGNIN_PER_IP_PER_HOUR`).
 pub const PER_IP: Limit = Limit {
     max: 20,
     window: Duration::hours(1),
