@@ -11,7 +11,7 @@ use portal_core::{
     sessions::{self, Subject},
 };
 use reqwest::StatusCode;
-use support::{PUBLIC_URL, spawn_app};
+use support::spawn_app;
 
 async fn signed_in(app: &support::TestApp, customer: i64) -> String {
     let token = sessions::start(
@@ -26,18 +26,9 @@ async fn signed_in(app: &support::TestApp, customer: i64) -> String {
 }
 
 async fn post(app: &support::TestApp, path: &str, form: &[(&str, &str)], cookie: &str) -> String {
-    let r = app
-        .client
-        .post(app.url(path))
-        .header("origin", PUBLIC_URL)
-        .header("accept", "text/html")
-        .header("cookie", cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.browser_post(path, form, cookie).await;
     assert_eq!(r.status(), StatusCode::FOUND, "{path}");
-    r.headers()["location"].to_str().unwrap().to_owned()
+    support::location(&r)
 }
 
 async fn page(app: &support::TestApp, path: &str, cookie: &str) -> reqwest::Response {
@@ -95,6 +86,96 @@ async fn my_data_shows_every_category_to_its_customer_only_and_is_never_cached()
     let anon = page(&app, "/me", "").await;
     assert_eq!(anon.status(), StatusCode::FOUND);
     assert_eq!(anon.headers()["location"], "/signin");
+}
+
+#[tokio::test]
+async fn the_customer_reads_who_looked_and_how_each_consent_was_given_in_words_never_in_codes() {
+    use portal_core::{
+        access::Action,
+        audit::{self, Actor, Entry},
+        consents::{self, Change, Channel, Purpose},
+        staff::Role,
+    };
+    let app = spawn_app().await;
+    let me = support::customer(&app, "reader@example.com", "zh").await;
+    let desk_id = portal_core::staff::add(
+        &app.portal.db,
+        &portal_core::email::Email::parse("desk@salon.example").unwrap(),
+        &portal_core::staff::StaffName::parse("前台").unwrap(),
+        Role::FrontDesk,
+    )
+    .await
+    .unwrap()
+    .id;
+    let desk = Actor::Staff {
+        id: desk_id,
+        role: Role::FrontDesk,
+    };
+    audit::append(
+        &app.portal.db,
+        &Entry::on_customer(desk, Action::ViewContact, me),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    consents::record(
+        &app.portal.db,
+        me,
+        Change {
+            purpose: Purpose::MarketingSms,
+            granted: true,
+            channel: Channel::FrontDesk,
+            recorded_by: Some(desk_id),
+            notice_version: Some(1),
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let cookie = signed_in(&app, me).await;
+    for (lang, access, channel) in [
+        ("en", "Front desk · viewed: Contact", "said at the counter"),
+        ("zh", "前台 · 查看了：联系方式", "柜台口头确认"),
+    ] {
+        for path in ["/me", "/me/consents"] {
+            let html = app
+                .client
+                .get(app.url(path))
+                .header("cookie", format!("{cookie}; lang={lang}"))
+                .header("accept", "text/html")
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if path == "/me" {
+                assert!(html.contains(access), "{lang} {path}: access line");
+            }
+            assert!(html.contains(channel), "{lang} {path}: channel");
+            // The hydration data after the page may carry codes; the page itself never shows one.
+            let shown = html
+                .split("__RESOLVED_RESOURCES")
+                .next()
+                .unwrap_or_default();
+            for code in ["view_contact", "front_desk"] {
+                assert!(!shown.contains(code), "{lang} {path}: code {code} shown");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_pages_name_the_same_purposes_channels_kinds_and_states_the_domain_stores() {
+    use portal_core::consents::{Channel, Purpose};
+    let purposes: Vec<_> = Purpose::ALL.iter().map(|p| p.code()).collect();
+    assert_eq!(app::me::PURPOSES.to_vec(), purposes);
+    let channels = Channel::ALL.map(Channel::as_str);
+    assert_eq!(app::me::CHANNELS, channels);
+    let kinds: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(app::staff::requests::KINDS.to_vec(), kinds);
+    let states: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(app::staff::requests::STATES.to_vec(), states);
 }
 
 #[tokio::test]

@@ -149,7 +149,7 @@ pub fn ConsentsPage() -> impl IntoView {
                         <h2>{t.consent_history}</h2>
                         <ul class="lines">
                             {d.history.into_iter().map(|(date, code, on, channel)| view! {
-                                <li><span class="muted">{date}</span>" "{name(&code)}": "{if on { t.on } else { t.off }}" ("{channel}")"</li>
+                                <li><span class="muted">{date}</span>" "{name(&code)}": "{if on { t.on } else { t.off }}" ("{super::channel_name(t, &channel)}")"</li>
                             }).collect_view()}
                         </ul>
                     </section>

@@ -16,6 +16,51 @@ pub const PURPOSES: [&str; 6] = [
     "sensitive_notes",
 ];
 
+/// Consent channels as stored (`portal_core::consents::Channel`), in the order of the names.
+pub const CHANNELS: [&str; 3] = ["portal", "front_desk", "paper_form"];
+
+/// A stored consent channel in the customer's language; never the stored code itself.
+pub fn channel_name(t: &texts::MeTexts, code: &str) -> &'static str {
+    CHANNELS
+        .iter()
+        .position(|c| *c == code)
+        .and_then(|i| t.channel_names.get(i).copied())
+        .unwrap_or(t.channel_other)
+}
+
+/// One line of "who looked at my data": the role and what was done, in the customer's language.
+/// The match is exhaustive, so a new staff action must decide how customers read it.
+#[cfg(feature = "ssr")]
+fn access_text(all: &crate::i18n::Texts, role: Option<&str>, action: &str) -> String {
+    use portal_core::access::Action::{self, *};
+    let t = all.me;
+    let what = match Action::ALL.into_iter().find(|a| a.as_str() == action) {
+        Some(ViewContact) => (t.viewed)(t.contact),
+        Some(ViewServiceProfile) => (t.viewed)(t.profile),
+        Some(ViewSensitiveNotes) => (t.viewed)(t.sensitive),
+        Some(ViewVisits) => (t.viewed)(t.visits),
+        Some(ViewMembership) => (t.viewed)(t.membership),
+        Some(ViewConsents) => (t.viewed)(t.consents),
+        Some(EditContact) => (t.changed)(t.contact),
+        Some(RecordCounterConsent) => (t.changed)(t.consents),
+        Some(RecordVisit | AddVisitNote) => (t.changed)(t.visits),
+        Some(CreateCustomer) => t.access_created.to_owned(),
+        Some(ViewRequests | RecordRequest | DecideRequest) => t.access_request.to_owned(),
+        Some(CheckConsentStatus) => t.access_checked.to_owned(),
+        Some(ProcessTakedowns) => t.access_takedown.to_owned(),
+        Some(PurgeRetained) => t.access_purged.to_owned(),
+        Some(
+            ViewDashboard | SearchCustomers | ManageSharing | SetRetention | PublishNotice
+            | ManageApiKeys | ViewConsentCounts | ExportOptedIn | ManageStaff | ViewAuditLog,
+        )
+        | None => t.access_other.to_owned(),
+    };
+    match role {
+        Some(r) => format!("{} · {what}", crate::staff::role_name(all.staff, r)),
+        None => what,
+    }
+}
+
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
@@ -306,7 +351,7 @@ pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
                     "{}: {} ({})",
                     purpose_name(e.purpose),
                     if e.granted { t.on } else { t.off },
-                    e.channel
+                    channel_name(t, &e.channel)
                 ),
             })
             .collect(),
@@ -315,7 +360,7 @@ pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
             .into_iter()
             .map(|a| Line {
                 date: day(a.at),
-                text: format!("{} · {}", a.role.unwrap_or_default(), a.action),
+                text: access_text(lang.t(), a.role.as_deref(), &a.action),
             })
             .collect(),
         messages: mydata::messages(&p.db, &p.vault, id)

@@ -158,14 +158,6 @@ pub async fn revoke_api_key(id: i64) -> Result<(), PortalError> {
 }
 
 const CHANNEL_CODES: [&str; 3] = ["marketing_sms", "marketing_email", "marketing_wechat"];
-const PURPOSE_CODES: [&str; 6] = [
-    "marketing_sms",
-    "marketing_email",
-    "marketing_wechat",
-    "photos_portfolio",
-    "photos_social",
-    "sensitive_notes",
-];
 
 /// `/staff/marketing`.
 #[component]
@@ -185,7 +177,7 @@ pub fn MarketingPage() -> impl IntoView {
         },
     );
     let name = move |code: &str| {
-        PURPOSE_CODES
+        crate::me::PURPOSES
             .iter()
             .position(|c| *c == code)
             .map_or("", |i| use_texts().staff.purpose_names[i])

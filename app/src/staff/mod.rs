@@ -21,7 +21,11 @@ use crate::{ErrorNotice, PortalError, use_texts};
 
 /// The role names as the pages show them.
 pub fn role_label(role: &str) -> &'static str {
-    let t = use_texts().staff;
+    role_name(use_texts().staff, role)
+}
+
+/// A stored role code in the language of `t` (also for the customer's access log).
+pub fn role_name(t: &texts::StaffTexts, role: &str) -> &'static str {
     match role {
         "privacy_officer" => t.role_names[0],
         "front_desk" => t.role_names[1],

@@ -346,7 +346,8 @@ pub fn QueuePage() -> impl IntoView {
     }
 }
 
-const KINDS: [&str; 6] = [
+/// Request kinds as stored (`portal_core::requests::Kind::ALL`), in the order of the names.
+pub const KINDS: [&str; 6] = [
     "access",
     "correction",
     "deletion",
@@ -354,7 +355,8 @@ const KINDS: [&str; 6] = [
     "objection",
     "question",
 ];
-const STATES: [&str; 6] = [
+/// Request states as stored (`portal_core::requests::Status::ALL`), in the order of the names.
+pub const STATES: [&str; 6] = [
     "submitted",
     "in_review",
     "approved",

@@ -72,6 +72,9 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// Every channel, in the order the pages name them.
+    pub const ALL: [Channel; 3] = [Channel::Portal, Channel::FrontDesk, Channel::PaperForm];
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -12,10 +12,12 @@ use sea_orm::{
 
 use crate::{
     CoreError, Portal,
+    consents::{Channel, Purpose},
     customers::{self, CustomerName, NewCustomer, seal_text},
     email::Email,
     notices,
     phone::Phone,
+    requests::{Kind, Status},
     staff,
     vault::{Field, SecretKey, seal},
 };
@@ -116,31 +118,6 @@ const GIVEN: [&str; 16] = [
 const HAIR: [&str; 4] = ["straight", "wavy", "curly", "coily"];
 const SKIN: [&str; 4] = ["dry", "oily", "combination", "sensitive"];
 const SERVICES: [&str; 5] = ["cut", "colour", "perm", "facial", "scalp care"];
-const PURPOSES: [&str; 6] = [
-    "marketing_sms",
-    "marketing_email",
-    "marketing_wechat",
-    "photos_portfolio",
-    "photos_social",
-    "sensitive_notes",
-];
-const CHANNELS: [&str; 3] = ["portal", "front_desk", "paper"];
-const KINDS: [&str; 6] = [
-    "access",
-    "correction",
-    "deletion",
-    "restriction",
-    "objection",
-    "question",
-];
-const STATES: [&str; 6] = [
-    "submitted",
-    "in_review",
-    "approved",
-    "done",
-    "denied",
-    "cancelled",
-];
 
 /// Deterministic xorshift, so the demo salon is the same on every machine.
 struct Rng(u64);
@@ -394,7 +371,7 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
 
         // Consents: each purpose independently, some granted then withdrawn.
         let mut sensitive_ok = false;
-        for purpose in PURPOSES {
+        for purpose in Purpose::ALL.map(Purpose::code) {
             let roll = rng.below(10);
             if roll < 4 {
                 continue; // never asked: off
@@ -406,7 +383,7 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
             let mut at = since + Duration::hours(1);
             let mut last = (0, false);
             for granted in events {
-                let channel = CHANNELS[rng.below(3)];
+                let channel = Channel::ALL[rng.below(3)].as_str();
                 let by = if channel == "portal" {
                     None
                 } else {
@@ -666,13 +643,14 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
 
     // Requests in every state and of every kind, due 15 working days (21 calendar days) out.
     for (i, cid) in customer_ids.iter().take(18).enumerate() {
-        let status = STATES[i % STATES.len()];
+        let status = Status::ALL[i % Status::ALL.len()].as_str();
         // Approved requests are carried out by the running portal; in the demo only copies
         // (exports) wait in that state, so starting the demo never deletes a demo customer.
         let kind = if status == "approved" {
             "access"
         } else {
-            KINDS[(i + i / KINDS.len()) % KINDS.len()]
+            let n = Kind::ALL.len();
+            Kind::ALL[(i + i / n) % n].as_str()
         };
         let submitted = now - Duration::days(3 + 2 * i as i64);
         let decided = matches!(status, "approved" | "done" | "denied");

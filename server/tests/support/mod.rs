@@ -53,6 +53,25 @@ impl TestApp {
             .expect("request reaches the test server")
     }
 
+    /// Form POST as a page without JavaScript sends it: same origin, `Accept: text/html` (so
+    /// server functions answer with a redirect), and the browser's cookies.
+    pub async fn browser_post<F: serde::Serialize + ?Sized>(
+        &self,
+        path: &str,
+        form: &F,
+        cookie: &str,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("origin", PUBLIC_URL)
+            .header("accept", "text/html")
+            .header("cookie", cookie)
+            .form(form)
+            .send()
+            .await
+            .expect("request reaches the test server")
+    }
+
     /// Form POST as a same-origin browser would send it.
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         self.client
@@ -166,4 +185,12 @@ pub async fn customer(app: &TestApp, email: &str, language: &'static str) -> i64
         .await
         .expect("customer created")
         .0
+}
+
+/// Where a redirect points (panics when the response has no `Location`).
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers()["location"]
+        .to_str()
+        .expect("Location is text")
+        .to_owned()
 }
