@@ -20,19 +20,7 @@ use sea_orm::{
 use support::{PUBLIC_URL, spawn_app};
 
 async fn set(app: &support::TestApp, cookie: &str, form: &[(&str, &str)]) -> String {
-    app.client
-        .post(app.url(SetConsent::PATH))
-        .header("origin", PUBLIC_URL)
-        .header("accept", "text/html")
-        .header("cookie", cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-        .headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned()
+    support::location(&app.browser_post(SetConsent::PATH, form, cookie).await)
 }
 
 #[tokio::test]
@@ -240,16 +228,13 @@ async fn marketing_sees_only_may_contact_counts_and_an_audited_export_of_the_opt
         .unwrap();
 
     let lookup = app
-        .client
-        .post(app.url(ConsentLookup::PATH))
-        .header("origin", PUBLIC_URL)
-        .header("accept", "text/html")
-        .header("cookie", &cookie)
-        .form(&[("contact", "opted.in@example.com")])
-        .send()
-        .await
-        .unwrap();
-    let location = lookup.headers()["location"].to_str().unwrap().to_owned();
+        .browser_post(
+            ConsentLookup::PATH,
+            &[("contact", "opted.in@example.com")],
+            &cookie,
+        )
+        .await;
+    let location = support::location(&lookup);
     assert_eq!(
         location, "/staff/marketing?may=nyn",
         "SMS no, email yes, WeChat no; no contact in the URL"
@@ -361,15 +346,8 @@ async fn a_notice_needing_confirmation_comes_first_at_the_next_visit_until_confi
         "shown in the page language"
     );
     let confirmed = app
-        .client
-        .post(app.url(ConfirmNotice::PATH))
-        .header("origin", PUBLIC_URL)
-        .header("accept", "text/html")
-        .header("cookie", &cookie)
-        .form(&[("version", v.to_string())])
-        .send()
-        .await
-        .unwrap();
+        .browser_post(ConfirmNotice::PATH, &[("version", v.to_string())], &cookie)
+        .await;
     assert_eq!(confirmed.headers()["location"], "/me");
     assert_eq!(get("/me").await.status(), reqwest::StatusCode::OK);
     assert_eq!(

@@ -15,10 +15,10 @@ use portal_core::{
     staff::{Role, StaffName, auth},
 };
 use sea_orm::{
-    ConnectionTrait, Database, TransactionTrait,
+    ConnectionTrait, Database,
     sea_query::{Expr, ExprTrait, Query},
 };
-use support::{PUBLIC_URL, spawn_app};
+use support::spawn_app;
 
 const CUSTOMER: Actor = Actor {
     channel: Channel::Portal,
@@ -42,18 +42,9 @@ async fn signed_in(app: &support::TestApp, subject: Subject) -> String {
 
 /// Posts a form as a browser without JavaScript would; returns the redirect target.
 async fn post(app: &support::TestApp, path: &str, form: &[(&str, &str)], cookie: &str) -> String {
-    let r = app
-        .client
-        .post(app.url(path))
-        .header("origin", PUBLIC_URL)
-        .header("accept", "text/html")
-        .header("cookie", cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.browser_post(path, form, cookie).await;
     assert!(r.status().is_redirection(), "{path}: {}", r.status());
-    r.headers()["location"].to_str().unwrap().to_owned()
+    support::location(&r)
 }
 
 async fn photo(app: &support::TestApp, customer: i64) -> i64 {
@@ -395,7 +386,8 @@ async fn switching_a_photo_purpose_off_or_erasing_the_customer_ends_the_photo_us
     assert!(tasks.iter().all(|t| t.reason == "consent_off"));
 
     // Erasure: the portfolio use ends too, and the task outlives the photo.
-    let tx = app.portal.db.begin().await.unwrap();
+    // As the portal itself erases: the write lock first, since the background loop writes too.
+    let tx = portal_core::db::begin_write(&app.portal.db).await.unwrap();
     let erased = portal_core::requests::erase::erase(&app.portal, &tx, c, Utc::now()).await;
     assert!(erased.is_ok(), "{erased:?}");
     tx.commit().await.unwrap();

@@ -15,24 +15,6 @@ use portal_core::{
 use reqwest::StatusCode;
 use support::{PUBLIC_URL, eventually, smtp::SmtpSink, spawn_app_with};
 
-/// Form POST from a same-origin page; `cookie` as a browser would send it.
-async fn post(
-    app: &support::TestApp,
-    path: &str,
-    form: &[(&str, &str)],
-    cookie: &str,
-) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .header("origin", PUBLIC_URL)
-        .header("accept", "text/html")
-        .header("cookie", cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
 fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
         .get_all("set-cookie")
@@ -72,20 +54,12 @@ async fn a_customer_signs_in_by_link_and_by_code_and_signs_out_without_javascrip
         .unwrap();
 
     // Asking: the same answer for a known and an unknown address.
-    let known = post(
-        &app,
-        RequestSignIn::PATH,
-        &[("email", "li.na@example.com")],
-        "",
-    )
-    .await;
-    let unknown = post(
-        &app,
-        RequestSignIn::PATH,
-        &[("email", "nobody@example.com")],
-        "",
-    )
-    .await;
+    let known = app
+        .browser_post(RequestSignIn::PATH, &[("email", "li.na@example.com")], "")
+        .await;
+    let unknown = app
+        .browser_post(RequestSignIn::PATH, &[("email", "nobody@example.com")], "")
+        .await;
     for r in [&known, &unknown] {
         assert_eq!(r.status(), StatusCode::FOUND);
         assert_eq!(location(r), "/signin/sent");
@@ -95,13 +69,13 @@ async fn a_customer_signs_in_by_link_and_by_code_and_signs_out_without_javascrip
                 .contains("HttpOnly")
         );
     }
-    let bad = post(
-        &app,
-        RequestSignIn::PATH,
-        &[("email", "li.na@example.com\r\nBcc: x@evil.example")],
-        "",
-    )
-    .await;
+    let bad = app
+        .browser_post(
+            RequestSignIn::PATH,
+            &[("email", "li.na@example.com\r\nBcc: x@evil.example")],
+            "",
+        )
+        .await;
     assert_eq!(location(&bad), "/signin?error=email");
     let page = app
         .get_in("/signin?error=email", "en")
@@ -145,7 +119,9 @@ async fn a_customer_signs_in_by_link_and_by_code_and_signs_out_without_javascrip
     );
 
     // The button's POST signs this browser in.
-    let signed = post(&app, ConfirmLink::PATH, &[("t", &token)], "").await;
+    let signed = app
+        .browser_post(ConfirmLink::PATH, &[("t", &token)], "")
+        .await;
     assert_eq!(signed.status(), StatusCode::FOUND);
     assert_eq!(location(&signed), "/me");
     let session_cookie =
@@ -171,11 +147,15 @@ async fn a_customer_signs_in_by_link_and_by_code_and_signs_out_without_javascrip
     );
 
     // The link works once.
-    let again = post(&app, ConfirmLink::PATH, &[("t", &token)], "").await;
+    let again = app
+        .browser_post(ConfirmLink::PATH, &[("t", &token)], "")
+        .await;
     assert_eq!(location(&again), "/signin?error=expired");
 
     // Sign-out ends the session at once and clears site data; the old cookie is worthless.
-    let out = post(&app, SignOut::PATH, &[], &session).await;
+    let out = app
+        .browser_post(SignOut::PATH, &[] as &[(&str, &str)], &session)
+        .await;
     assert_eq!(location(&out), "/");
     assert_eq!(out.headers()["clear-site-data"], "\"cookies\", \"storage\"");
     assert!(
@@ -195,13 +175,9 @@ async fn a_customer_signs_in_by_link_and_by_code_and_signs_out_without_javascrip
     assert_eq!(location(&replay), "/signin");
 
     // The code path: typed into the browser that asked (it holds the pending cookie).
-    let asked = post(
-        &app,
-        RequestSignIn::PATH,
-        &[("email", "li.na@example.com")],
-        "",
-    )
-    .await;
+    let asked = app
+        .browser_post(RequestSignIn::PATH, &[("email", "li.na@example.com")], "")
+        .await;
     let pending = pair(&set_cookie(&asked, "signin_pending").unwrap());
     assert!(
         eventually(Duration::from_secs(10), || async {
@@ -212,15 +188,21 @@ async fn a_customer_signs_in_by_link_and_by_code_and_signs_out_without_javascrip
     let text = mail_text(&sink.received()[1].data);
     let code = text.split("where you asked: ").nth(1).unwrap()[..6].to_owned();
     let wrong = if code == "000000" { "000001" } else { "000000" };
-    let miss = post(&app, ConfirmCode::PATH, &[("code", wrong)], &pending).await;
+    let miss = app
+        .browser_post(ConfirmCode::PATH, &[("code", wrong)], &pending)
+        .await;
     assert_eq!(location(&miss), "/signin/sent?error=code");
-    let other_browser = post(&app, ConfirmCode::PATH, &[("code", &code)], "").await;
+    let other_browser = app
+        .browser_post(ConfirmCode::PATH, &[("code", &code)], "")
+        .await;
     assert_eq!(
         location(&other_browser),
         "/signin?error=expired",
         "the code only works where it was asked for"
     );
-    let ok = post(&app, ConfirmCode::PATH, &[("code", &code)], &pending).await;
+    let ok = app
+        .browser_post(ConfirmCode::PATH, &[("code", &code)], &pending)
+        .await;
     assert_eq!(location(&ok), "/me");
     assert!(set_cookie(&ok, "__Host-portal_session").is_some());
 }
@@ -250,13 +232,13 @@ async fn after_sign_in_the_customer_lands_only_on_an_allowlisted_customer_page()
     .into_iter()
     .enumerate()
     {
-        let asked = post(
-            &app,
-            RequestSignIn::PATH,
-            &[("email", "zhao@example.com"), ("next", next)],
-            "",
-        )
-        .await;
+        let asked = app
+            .browser_post(
+                RequestSignIn::PATH,
+                &[("email", "zhao@example.com"), ("next", next)],
+                "",
+            )
+            .await;
         let mut cookies = vec![pair(&set_cookie(&asked, "signin_pending").unwrap())];
         // Only an allowlisted page is remembered at all.
         let kept = set_cookie(&asked, "signin_next").unwrap();
@@ -273,13 +255,9 @@ async fn after_sign_in_the_customer_lands_only_on_an_allowlisted_customer_page()
         );
         let text = mail_text(&sink.received()[i].data);
         let code = text.split("where you asked: ").nth(1).unwrap()[..6].to_owned();
-        let ok = post(
-            &app,
-            ConfirmCode::PATH,
-            &[("code", &code)],
-            &cookies.join("; "),
-        )
-        .await;
+        let ok = app
+            .browser_post(ConfirmCode::PATH, &[("code", &code)], &cookies.join("; "))
+            .await;
         assert_eq!(location(&ok), lands, "next = {next:?}");
     }
 }

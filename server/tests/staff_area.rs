@@ -598,17 +598,7 @@ async fn the_privacy_officer_signs_in_over_http_only_with_a_second_factor() {
     };
     let post = |path: &'static str, form: Vec<(&'static str, String)>, cookie: String| {
         let app = &app;
-        async move {
-            app.client
-                .post(app.url(path))
-                .header("origin", PUBLIC_URL)
-                .header("accept", "text/html")
-                .header("cookie", cookie)
-                .form(&form)
-                .send()
-                .await
-                .unwrap()
-        }
+        async move { app.browser_post(path, &form, &cookie).await }
     };
     let wrong = post(
         StaffSignIn::PATH,
@@ -1112,16 +1102,13 @@ async fn marketing_sees_only_may_contact_yes_or_no_and_never_a_profile_field() {
     .unwrap();
     // The lookup answers in the redirect: one letter per channel (SMS, email, WeChat).
     let r = app
-        .client
-        .post(app.url(ConsentLookup::PATH))
-        .header("origin", PUBLIC_URL)
-        .header("accept", "text/html")
-        .header("cookie", &cookie)
-        .form(&[("contact", "profile.secret@example.com")])
-        .send()
-        .await
-        .unwrap();
-    let to = r.headers()["location"].to_str().unwrap().to_owned();
+        .browser_post(
+            ConsentLookup::PATH,
+            &[("contact", "profile.secret@example.com")],
+            &cookie,
+        )
+        .await;
+    let to = support::location(&r);
     assert_eq!(to, "/staff/marketing?may=nyn");
     let mut seen = String::new();
     for path in [to.as_str(), "/staff/takedowns", "/staff"] {

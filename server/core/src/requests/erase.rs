@@ -83,6 +83,7 @@ async fn file_names(
 
 /// Erases `customer` inside `tx`; returns the files to remove once `tx` has committed, what was
 /// kept, and the contact details (for the receipt, then dropped).
+/// `tx` must come from [`crate::db::begin_write`]: erasure reads before it writes.
 pub async fn erase(
     portal: &Portal,
     tx: &DatabaseTransaction,

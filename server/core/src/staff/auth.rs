@@ -300,20 +300,7 @@ pub async fn sign_in_password(
             pending: issued.token,
         }
     } else {
-        let sealed = vault::seal(
-            vault.system_key(),
-            PENDING_SECRET,
-            issued.id,
-            &new_totp_secret(),
-        );
-        tx.execute(
-            &Query::update()
-                .table("one_time_tokens")
-                .value("target_sealed", sealed)
-                .and_where(Expr::col("id").eq(issued.id))
-                .to_owned(),
-        )
-        .await?;
+        attach_new_secret(&tx, vault, issued.id).await?;
         Step::Enrol {
             pending: issued.token,
         }
@@ -517,22 +504,33 @@ pub async fn start_enrolment(
         now,
     )
     .await?;
+    attach_new_secret(&tx, &portal.vault, issued.id).await?;
+    tx.commit().await?;
+    Ok(issued.token)
+}
+
+/// Gives a pending enrolment token a fresh TOTP secret, sealed to that token's row, so the
+/// secret the page shows is the one the confirming code is checked against.
+async fn attach_new_secret(
+    tx: &impl ConnectionTrait,
+    vault: &crate::vault::Vault,
+    token: i64,
+) -> Result<(), CoreError> {
     let sealed = vault::seal(
-        portal.vault.system_key(),
+        vault.system_key(),
         PENDING_SECRET,
-        issued.id,
+        token,
         &new_totp_secret(),
     );
     tx.execute(
         &Query::update()
             .table("one_time_tokens")
             .value("target_sealed", sealed)
-            .and_where(Expr::col("id").eq(issued.id))
+            .and_where(Expr::col("id").eq(token))
             .to_owned(),
     )
     .await?;
-    tx.commit().await?;
-    Ok(issued.token)
+    Ok(())
 }
 
 /// Seals a TOTP secret for `staff` the way enrolment stores it (the demo salon uses this).
