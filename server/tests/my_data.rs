@@ -82,6 +82,27 @@ async fn my_data_shows_every_category_to_its_customer_only_and_is_never_cached()
         "nobody else's data"
     );
 
+    // A member reads the membership ledger in words (the demo's first customer has a card).
+    let member = portal_core::customers::find_by_email(
+        &app.portal.db,
+        &app.portal.vault,
+        &portal_core::email::Email::parse("customer001@example.com").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let html = page(&app, "/me", &signed_in(&app, member).await)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let shown = html
+        .split("__RESOLVED_RESOURCES")
+        .next()
+        .unwrap_or_default();
+    assert!(shown.contains("Top-up"), "ledger line in words");
+    assert!(!shown.contains("top_up"), "ledger kind shown as its code");
+
     // Signed out, the page sends the visitor to sign in and shows nothing.
     let anon = page(&app, "/me", "").await;
     assert_eq!(anon.status(), StatusCode::FOUND);

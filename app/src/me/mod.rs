@@ -307,7 +307,11 @@ pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
                 date: day(l.at),
                 text: format!(
                     "{} {} · {} → {}",
-                    l.kind,
+                    match l.kind.as_str() {
+                        "top_up" => t.ledger_top_up,
+                        "spend" => t.ledger_spend,
+                        _ => t.ledger_other,
+                    },
                     yuan(l.amount_cents),
                     l.points_delta,
                     yuan(l.balance_after_cents)
