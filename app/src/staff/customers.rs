@@ -786,14 +786,6 @@ pub fn IntakePage() -> impl IntoView {
     let q = use_query_map();
     let me = Resource::new(|| (), |_| staff_me());
     let version = Resource::new(|| (), |_| intake_notice_version());
-    let purposes = [
-        "marketing_sms",
-        "marketing_email",
-        "marketing_wechat",
-        "photos_portfolio",
-        "photos_social",
-        "sensitive_notes",
-    ];
     view! {
         <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
             {move || Suspend::new(async move {
@@ -829,7 +821,7 @@ pub fn IntakePage() -> impl IntoView {
                             </label>
                             <fieldset>
                                 <legend>{t.consents_legend}</legend>
-                                {purposes.into_iter().enumerate().map(|(i, p)| view! {
+                                {crate::me::PURPOSES.into_iter().enumerate().map(|(i, p)| view! {
                                     <label class="check">
                                         <input type="checkbox" name=p value="on"/>
                                         {t.purpose_names[i]}
