@@ -159,17 +159,9 @@ async fn the_customer_reads_who_looked_and_how_each_consent_was_given_in_words_n
         ("zh", "前台 · 查看了：联系方式", "柜台口头确认"),
     ] {
         for path in ["/me", "/me/consents"] {
-            let html = app
-                .client
-                .get(app.url(path))
-                .header("cookie", format!("{cookie}; lang={lang}"))
-                .header("accept", "text/html")
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            // The language cookie outranks the Accept-Language header `page` sends.
+            let with_lang = format!("{cookie}; lang={lang}");
+            let html = page(&app, path, &with_lang).await.text().await.unwrap();
             if path == "/me" {
                 assert!(html.contains(access), "{lang} {path}: access line");
             }
