@@ -15,16 +15,23 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 PORTAL := $(TARGET_DIR)/debug/portal
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run build tools tools-test test lint test-rust test-pg e2e bench clean
+.PHONY: run build build-release tools tools-test test lint test-rust test-pg e2e e2e-release bench clean
 
 ## run: install missing tools, build, load the demo salon on first run, serve on 127.0.0.1:3000
+## (mail goes to the dev mailbox, switched on by name, unless PORTAL_SMTP_URL is set)
+DEV_MAILBOX = $(if $(PORTAL_SMTP_URL),,PORTAL_DEV_MAILBOX=1)
 run: tools build
-	@LEPTOS_SITE_ROOT=target/site $(PORTAL) demo-data
+	@$(DEV_MAILBOX) LEPTOS_SITE_ROOT=target/site $(PORTAL) demo-data
 	@echo "Portal: http://127.0.0.1:3000  (stop with Ctrl-C)"
-	@LEPTOS_SITE_ROOT=target/site exec $(PORTAL) serve
+	@$(DEV_MAILBOX) LEPTOS_SITE_ROOT=target/site exec $(PORTAL) serve
 
 build:
 	cargo leptos build
+
+## build-release: what users deploy. Debian's wasm-opt 108 breaks hydration; npm's binaryen 132
+## (end2end/node_modules) is first on PATH.
+build-release: tools-test
+	PATH="$(CURDIR)/end2end/node_modules/.bin:$$PATH" cargo leptos build --release
 
 ## tools: the wasm target and the pinned cargo-leptos and wasm-bindgen CLI (installed once)
 tools:
@@ -40,7 +47,8 @@ tools-test: tools
 	@[ -x end2end/node_modules/.bin/playwright ] || (cd end2end && npm ci --no-audit --no-fund)
 
 ## test: formatting, clippy (server and wasm), Rust tests on SQLite and PostgreSQL, Playwright
-test: tools-test lint test-rust test-pg e2e
+## on the debug build, then the release build and the smoke specs against it
+test: tools-test lint test-rust test-pg e2e e2e-release
 
 lint:
 	cargo fmt --all -- --check
@@ -68,13 +76,16 @@ test-pg:
 e2e: build
 	cd end2end && CARGO_TARGET_DIR="$(TARGET_DIR)" npx playwright test
 
+## e2e-release: the specs tagged @smoke against the release binary and its optimised site (a
+## debug-only run once hid a production build that did not compile)
+e2e-release: build-release
+	cd end2end && CARGO_TARGET_DIR="$(TARGET_DIR)" PORTAL_E2E_PROFILE=release npx playwright test --grep @smoke
+
 ## bench: requests per second of the notice page (SSR, release) against a bare axum handler,
 ## the cost of sealing on opening a full customer record, the export of a large customer,
 ## and the consent API against 1,000,000 generated customers (bulk rate vs the database, p99)
-bench: tools-test
+bench: build-release
 	@command -v wrk >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
-	@# Debian's wasm-opt 108 breaks hydration; npm's binaryen 132 is first on PATH.
-	PATH="$(CURDIR)/end2end/node_modules/.bin:$$PATH" cargo leptos build --release
 	server/bench/notice.sh "$(TARGET_DIR)/release/portal"
 	cargo bench -p portal-core --bench sealed_record
 	cargo bench -p portal-core --bench export

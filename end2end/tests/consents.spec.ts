@@ -29,7 +29,7 @@ async function signIn(page: Page, email: string, jsEnabled: boolean) {
   await expect(page).toHaveURL(/\/me$/);
 }
 
-test('a customer switches consents on and off, with an explicit tick for sensitive notes', async ({ page, javaScriptEnabled }, info) => {
+test('a customer switches consents on and off, with an explicit tick for sensitive notes', { tag: '@smoke' }, async ({ page, javaScriptEnabled }, info) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));

@@ -28,7 +28,7 @@ async function noHorizontalScroll(page: Page) {
   expect(overflow).toBeLessThanOrEqual(0);
 }
 
-test('the privacy notice is shown in Chinese by default', async ({ page, javaScriptEnabled }) => {
+test('the privacy notice is shown in Chinese by default', { tag: '@smoke' }, async ({ page, javaScriptEnabled }) => {
   const errors = watchErrors(page);
   await page.goto('/privacy');
   await settled(page, javaScriptEnabled);

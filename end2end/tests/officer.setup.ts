@@ -19,7 +19,7 @@ function totp(base32: string, at = Date.now()): string {
   return String((mac.readUInt32BE(off) & 0x7fffffff) % 1_000_000).padStart(6, '0');
 }
 
-setup('the privacy officer signs in once', async ({ page }) => {
+setup('the privacy officer signs in once', { tag: '@smoke' }, async ({ page }) => {
   await page.goto('/staff/signin');
   await page.getByLabel(/电子邮箱|Email address/).fill('officer@salon.example');
   await page.getByLabel(/^密码$|^Password$/).fill('peony lantern officer 71');

@@ -45,7 +45,7 @@ async function noHorizontalScroll(page: Page) {
   expect(overflow).toBeLessThanOrEqual(0);
 }
 
-test('a customer reads their data, makes requests, follows them and cancels one', async ({ page, javaScriptEnabled }, info) => {
+test('a customer reads their data, makes requests, follows them and cancels one', { tag: '@smoke' }, async ({ page, javaScriptEnabled }, info) => {
   const errors = watchErrors(page);
   const n = customers[info.project.name];
   const email = `customer${String(n).padStart(3, '0')}@example.com`;

@@ -38,7 +38,7 @@ async function ask(page: Page, email: string, jsEnabled: boolean) {
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(/请查收邮件|Check your mail/);
 }
 
-test('a customer signs in by opening the link in another browser', async ({ page, browser, javaScriptEnabled }, info) => {
+test('a customer signs in by opening the link in another browser', { tag: '@smoke' }, async ({ page, browser, javaScriptEnabled }, info) => {
   const email = address(info.project.name, 0);
   await ask(page, email, javaScriptEnabled);
   const mail = await readMail(page, email);
@@ -60,7 +60,7 @@ test('a customer signs in by opening the link in another browser', async ({ page
   await other.close();
 });
 
-test('a customer signs in by typing the code where they asked', async ({ page, javaScriptEnabled }, info) => {
+test('a customer signs in by typing the code where they asked', { tag: '@smoke' }, async ({ page, javaScriptEnabled }, info) => {
   const email = address(info.project.name, 1);
   await ask(page, email, javaScriptEnabled);
   const mail = await readMail(page, email);

@@ -37,7 +37,7 @@ async function customerSignIn(page: Page, email: string, jsEnabled: boolean) {
   await expect(page).toHaveURL(/\/me$/);
 }
 
-test('a customer asks for restriction, the officer approves it, the portal carries it out', async ({ browser, javaScriptEnabled }, info) => {
+test('a customer asks for restriction, the officer approves it, the portal carries it out', { tag: '@smoke' }, async ({ browser, javaScriptEnabled }, info) => {
   test.setTimeout(150_000);
   const use = { ...info.project.use, baseURL: info.project.use.baseURL as string };
   const customerCtx = await browser.newContext(use);

@@ -62,7 +62,7 @@ async function signIn(page: Page, email: string, password: string, jsEnabled: bo
   await page.getByRole('button', { name: /登录|Sign in/ }).click();
 }
 
-test('a member of staff signs in with a password and an authenticator code', async ({ page, javaScriptEnabled }, info) => {
+test('a member of staff signs in with a password and an authenticator code', { tag: '@smoke' }, async ({ page, javaScriptEnabled }, info) => {
   const errors = watchErrors(page);
   const who = withSecondFactor[info.project.name];
   await signIn(page, who.email, 'a wrong password!', javaScriptEnabled);

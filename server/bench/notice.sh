@@ -11,7 +11,7 @@ data=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
 
 export PORTAL_DATA_DIR="$data" LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_SITE_ADDR="127.0.0.1:$port"
-export PORTAL_PUBLIC_URL="http://127.0.0.1:$port" RUST_LOG=warn
+export PORTAL_PUBLIC_URL="http://127.0.0.1:$port" PORTAL_DEV_MAILBOX=1 RUST_LOG=warn
 unset DATABASE_URL PORTAL_SMTP_URL PORTAL_CONFIG
 "$bin" demo-data >/dev/null
 "$bin" serve >/dev/null 2>&1 &

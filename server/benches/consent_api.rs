@@ -67,6 +67,8 @@ fn settings(dir: &Path, port0: bool) -> Settings {
     if port0 {
         env.insert("LEPTOS_SITE_ADDR".to_owned(), "127.0.0.1:0".to_owned());
     }
+    // No mail is sent by the API; the dev mailbox (loopback only) keeps the bench self-contained.
+    env.insert("PORTAL_DEV_MAILBOX".to_owned(), "1".to_owned());
     // The bench measures latency, not the per-key limit (which it would hit in 2 s).
     env.insert(
         "PORTAL_API_CALLS_PER_MINUTE".to_owned(),

@@ -137,6 +137,12 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
             }
             Err(code) => code,
         },
+        Command::DemoData if !demo_allowed(&settings) => {
+            eprintln!(
+                "configuration error: PORTAL_PUBLIC_URL: demo-data loads made-up customers and published staff passwords, so only into a portal on this machine (http://127.0.0.1, [::1] or localhost)"
+            );
+            EXIT_CONFIG
+        }
         Command::DemoData => match open(settings).await {
             Ok(p) => match portal_core::demo::load(&p).await {
                 Ok(portal_core::demo::Loaded::Now(n)) => {
@@ -156,6 +162,12 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
                 Ok(portal_core::demo::Loaded::Already) => {
                     println!("demo salon already loaded; nothing changed");
                     0
+                }
+                Err(portal_core::CoreError::Invalid("demo.not_empty")) => {
+                    eprintln!(
+                        "demo-data refused: this database already holds customers or staff; the demo salon goes only into a new database"
+                    );
+                    EXIT_CONFIG
                 }
                 Err(e) => {
                     eprintln!("demo-data failed: {e}");
@@ -334,7 +346,7 @@ fn report(done: Result<usize, String>, what: &str, started: std::time::Instant) 
 
 async fn open(settings: Settings) -> Result<Portal, i32> {
     if let Some(parent) = crate::sqlite_parent(&settings.database_url)
-        && let Err(e) = std::fs::create_dir_all(parent)
+        && let Err(e) = portal_core::db::create_private_dir(parent)
     {
         return Err(fail(StartError::Database(format!(
             "cannot create {}: {e}",
@@ -344,6 +356,12 @@ async fn open(settings: Settings) -> Result<Portal, i32> {
     Portal::open(settings)
         .await
         .map_err(|e| fail(StartError::from_core(e)))
+}
+
+/// The demo salon (published passwords and TOTP secrets) may go only into a portal that nobody
+/// else can reach.
+fn demo_allowed(settings: &Settings) -> bool {
+    settings.public_url.scheme() == "http" && portal_core::config::is_loopback(&settings.public_url)
 }
 
 fn fail(e: StartError) -> i32 {

@@ -80,7 +80,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let transport = Transport::from_settings(&settings)?;
         if let Some(parent) = sqlite_parent(&settings.database_url) {
-            std::fs::create_dir_all(parent).map_err(|e| {
+            portal_core::db::create_private_dir(parent).map_err(|e| {
                 StartError::Database(format!("cannot create {}: {e}", parent.display()))
             })?;
         }

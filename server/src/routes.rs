@@ -70,10 +70,10 @@ async fn download_export(
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    let bytes = match tokio::fs::read(&path).await {
-        Ok(b) => b,
+    let bytes = match export::open_file(portal, customer, &path).await {
+        Ok(b) => b.to_vec(),
         Err(e) => {
-            tracing::error!(error = %e, "export file missing");
+            tracing::error!(error = %e, "export file missing or unopenable");
             return gone();
         }
     };
@@ -228,8 +228,15 @@ async fn export_opted_in(
         subject: None,
         reason: Some(&reason),
     };
-    // No export without its audit row (fail closed).
-    if let Err(e) = audit::append(&p.db, &entry, now).await {
+    // No export without its audit row (fail closed), appended in a transaction of its own so
+    // that the chain's head is held until the row is in.
+    let audited = async {
+        let tx = portal_core::db::begin_write(&p.db).await?;
+        audit::append(&tx, &entry, now).await?;
+        tx.commit().await?;
+        Ok::<_, portal_core::CoreError>(())
+    };
+    if let Err(e) = audited.await {
         tracing::error!(error = %e, "opted-in export not audited; refused");
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }

@@ -295,3 +295,106 @@ async fn a_key_past_its_calls_per_minute_is_refused_with_429_and_other_keys_are_
     let (status, _) = check(&app, &calm, "marketing_email", &["a@example.com"]).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_changes_feed_gives_marketing_withdrawals_only_with_the_channels_own_contact_and_nothing_of_a_restricted_customer()
+ {
+    use portal_core::customers::{self, CustomerName, NewCustomer};
+    let app = spawn_app().await;
+    let now = Utc::now();
+    let (_, key) = apikeys::create(&app.portal.db, "sync", &[Scope::ConsentChanges], None, now)
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for (email, phone) in [
+        ("feed.a@example.com", "+86 139 0000 0991"),
+        ("feed.restricted@example.com", "+86 139 0000 0992"),
+    ] {
+        let new = NewCustomer {
+            name: CustomerName::parse("测试顾客").unwrap(),
+            email: Some(portal_core::email::Email::parse(email).unwrap()),
+            phone: Some(portal_core::phone::Phone::parse(phone).unwrap()),
+            language: "zh",
+            created_by: None,
+            at: now,
+        };
+        ids.push(
+            customers::create(&app.portal.db, &app.portal.vault, &new)
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    let (a, restricted) = (ids[0], ids[1]);
+    for c in [a, restricted] {
+        for p in Purpose::ALL {
+            consent(&app, c, p, true).await;
+            consent(&app, c, p, false).await;
+        }
+    }
+    let officer = portal_core::staff::add(
+        &app.portal.db,
+        &portal_core::email::Email::parse("po@salon.example").unwrap(),
+        &portal_core::staff::StaffName::parse("负责人").unwrap(),
+        portal_core::staff::Role::PrivacyOfficer,
+    )
+    .await
+    .unwrap()
+    .id;
+    let r = requests::submit(
+        &app.portal,
+        restricted,
+        Kind::Restriction,
+        &Details::default(),
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap();
+    requests::approve(&app.portal, officer, r.id, now)
+        .await
+        .unwrap();
+    requests::fulfil::run_once(&app.portal, now).await.unwrap();
+
+    let feed: Value = app
+        .client
+        .get(app.url("/api/v1/consent/changes?since=0"))
+        .header("authorization", format!("Bearer {key}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = feed["withdrawals"].as_array().unwrap();
+    let mut seen: Vec<(String, Value, Value)> = items
+        .iter()
+        .map(|w| {
+            (
+                w["purpose"].as_str().unwrap().to_owned(),
+                w["email"].clone(),
+                w["phone"].clone(),
+            )
+        })
+        .collect();
+    seen.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "marketing_email".into(),
+                json!("feed.a@example.com"),
+                Value::Null
+            ),
+            ("marketing_sms".into(), Value::Null, json!("+8613900000991")),
+            (
+                "marketing_wechat".into(),
+                Value::Null,
+                json!("+8613900000991")
+            ),
+        ],
+        "{feed}"
+    );
+    let text = feed.to_string();
+    assert!(!text.contains("feed.restricted") && !text.contains("0992"));
+}

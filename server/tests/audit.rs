@@ -205,3 +205,243 @@ async fn the_log_filters_by_staff_customer_and_action_and_a_rolled_back_change_l
         Verdict::Whole { rows: 3 }
     );
 }
+
+#[tokio::test]
+async fn every_audited_path_run_at_once_leaves_the_chain_whole_with_one_row_per_change() {
+    use app::staff::{
+        customers::CustomerRecord,
+        notices::PublishNotice,
+        requests::{DecideRequest, RecordRequest},
+        retention::SaveRetention,
+    };
+    use leptos::server_fn::ServerFn;
+    use portal_core::{
+        email::Email,
+        requests::{self, Details, Kind, Submitter},
+        sessions::{self, Subject},
+    };
+    let app = spawn_app().await;
+    let db = &app.portal.db;
+    let mut members = Vec::new();
+    for (email, role) in [
+        ("po@salon.example", Role::PrivacyOfficer),
+        ("desk@salon.example", Role::FrontDesk),
+        ("mk@salon.example", Role::Marketing),
+    ] {
+        let id = portal_core::staff::add(
+            db,
+            &Email::parse(email).unwrap(),
+            &portal_core::staff::StaffName::parse("员工").unwrap(),
+            role,
+        )
+        .await
+        .unwrap()
+        .id;
+        let token = sessions::start(db, &app.portal.session_keys, Subject::Staff(id), Utc::now())
+            .await
+            .unwrap();
+        members.push(format!("__Host-portal_staff={token}"));
+    }
+    let (po, desk, mk) = (members[0].clone(), members[1].clone(), members[2].clone());
+    let mut customers = Vec::new();
+    let mut open = Vec::new();
+    for i in 0..6 {
+        let c = support::customer(&app, &format!("chain{i}@example.com"), "zh").await;
+        customers.push(c);
+        let r = requests::submit(
+            &app.portal,
+            c,
+            Kind::Question,
+            &Details {
+                note: Some("?".into()),
+                ..Details::default()
+            },
+            Submitter::Customer,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        open.push(r.id);
+    }
+    let before = match audit::verify(db).await.unwrap() {
+        Verdict::Whole { rows } => rows,
+        broken => panic!("{broken:?}"),
+    };
+
+    let post = |path: &'static str, form: Vec<(&'static str, String)>, cookie: String| {
+        let client = app.client.clone();
+        let url = app.url(path);
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .header("origin", support::PUBLIC_URL)
+                .header("accept", "text/html")
+                .header("cookie", cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    let mut calls = Vec::new();
+    for (i, c) in customers.iter().enumerate() {
+        calls.push(post(
+            CustomerRecord::PATH,
+            vec![("id", c.to_string())],
+            desk.clone(),
+        ));
+        calls.push(post(
+            RecordRequest::PATH,
+            vec![
+                ("customer", c.to_string()),
+                ("kind", "restriction".into()),
+                ("note", "at the counter".into()),
+            ],
+            desk.clone(),
+        ));
+        let decision = if i % 2 == 0 { "review" } else { "assign" };
+        calls.push(post(
+            DecideRequest::PATH,
+            vec![("id", open[i].to_string()), ("decision", decision.into())],
+            po.clone(),
+        ));
+    }
+    for i in 0..3 {
+        calls.push(post(
+            PublishNotice::PATH,
+            vec![
+                ("title_zh", format!("隐私政策 {i}")),
+                ("title_en", format!("Privacy notice {i}")),
+                ("body_zh", "正文".into()),
+                ("body_en", "Body".into()),
+            ],
+            po.clone(),
+        ));
+        calls.push(post(
+            SaveRetention::PATH,
+            vec![
+                ("inactive_months", "36".into()),
+                ("notice_days", "30".into()),
+                ("request_years", "3".into()),
+            ],
+            po.clone(),
+        ));
+        let client = app.client.clone();
+        let url = app.url("/staff/marketing/export.csv?channel=marketing_email");
+        let cookie = mk.clone();
+        calls.push(tokio::spawn(async move {
+            client
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let n = calls.len();
+    for call in calls {
+        let status = call.await.unwrap();
+        assert!(
+            status.is_success() || status.is_redirection(),
+            "every call went through: {status}"
+        );
+    }
+    match audit::verify(db).await.unwrap() {
+        // Each call audits at least once (a record read audits each section it shows).
+        Verdict::Whole { rows } => assert!(rows - before >= n as u64, "{rows} - {before} < {n}"),
+        broken => panic!("the chain forked under concurrent appends: {broken:?}"),
+    }
+    let (code, out) = verify_command(&app);
+    assert_eq!(code, Some(0), "{out}");
+}
+
+#[tokio::test]
+async fn api_keys_made_and_revoked_and_sharing_register_changes_are_audited() {
+    use app::staff::{
+        marketing::{CreateApiKey, RevokeApiKey},
+        sharing::AddRecipient,
+    };
+    use leptos::server_fn::ServerFn;
+    use portal_core::{
+        email::Email,
+        sessions::{self, Subject},
+    };
+    let app = spawn_app().await;
+    let db = &app.portal.db;
+    let po = portal_core::staff::add(
+        db,
+        &Email::parse("po@salon.example").unwrap(),
+        &portal_core::staff::StaffName::parse("负责人").unwrap(),
+        Role::PrivacyOfficer,
+    )
+    .await
+    .unwrap()
+    .id;
+    let token = sessions::start(db, &app.portal.session_keys, Subject::Staff(po), Utc::now())
+        .await
+        .unwrap();
+    let cookie = format!("__Host-portal_staff={token}");
+    let app = &app;
+    let cookie = cookie.as_str();
+    let post = move |path: &'static str, form: Vec<(&'static str, String)>| async move {
+        app.browser_post(path, &form, cookie).await.status()
+    };
+    assert!(
+        post(CreateApiKey::PATH, vec![("name", "campaign tool".into())])
+            .await
+            .is_redirection()
+    );
+    let key = portal_core::apikeys::list(db).await.unwrap()[0].id;
+    assert!(
+        post(RevokeApiKey::PATH, vec![("id", key.to_string())])
+            .await
+            .is_redirection()
+    );
+    assert!(
+        post(
+            AddRecipient::PATH,
+            vec![
+                ("name", "SMS Gateway".into()),
+                ("data_zh", "手机号".into()),
+                ("data_en", "phone".into()),
+                ("purpose_zh", "发送短信".into()),
+                ("purpose_en", "sending SMS".into()),
+            ],
+        )
+        .await
+        .is_redirection()
+    );
+    let rows = audit::list(
+        db,
+        &Filter {
+            staff: Some(po),
+            ..Default::default()
+        },
+        20,
+    )
+    .await
+    .unwrap();
+    let subjects: Vec<(String, Option<String>)> = rows
+        .iter()
+        .map(|r| (r.action.clone(), r.subject_kind.clone()))
+        .collect();
+    for (action, kind, n) in [
+        ("manage_api_keys", "api_key", 2),
+        ("manage_sharing", "recipient", 1),
+    ] {
+        assert_eq!(
+            subjects
+                .iter()
+                .filter(|(a, k)| a == action && k.as_deref() == Some(kind))
+                .count(),
+            n,
+            "{subjects:?}"
+        );
+    }
+    assert!(matches!(
+        audit::verify(db).await.unwrap(),
+        Verdict::Whole { .. }
+    ));
+}

@@ -10,6 +10,7 @@ fn portal() -> Command {
         "DATABASE_URL",
         "PORTAL_PUBLIC_URL",
         "PORTAL_SMTP_URL",
+        "PORTAL_DEV_MAILBOX",
         "PORTAL_MAIL_FROM",
         "PORTAL_DATA_DIR",
         "LEPTOS_SITE_ADDR",
@@ -49,6 +50,72 @@ fn bad_configuration_prints_one_line_naming_the_setting_and_exits_2_before_liste
         assert!(
             stderr.starts_with(&format!("configuration error: {k}: ")),
             "{stderr}"
+        );
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "nothing listens"
+        );
+    }
+}
+
+#[test]
+fn without_smtp_the_portal_does_not_start_and_the_dev_mailbox_is_refused_on_a_public_address() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    for (setting, env) in [
+        // An unset SMTP setting used to publish every sign-in link at /dev/mailbox.
+        ("PORTAL_SMTP_URL", vec![]),
+        (
+            "PORTAL_DEV_MAILBOX",
+            vec![
+                ("PORTAL_DEV_MAILBOX", "1"),
+                ("PORTAL_PUBLIC_URL", "https://salon.example"),
+            ],
+        ),
+        (
+            "PORTAL_DEV_MAILBOX",
+            vec![
+                ("PORTAL_DEV_MAILBOX", "1"),
+                ("PORTAL_PUBLIC_URL", "http://salon.example"),
+            ],
+        ),
+        (
+            "PORTAL_DEV_MAILBOX",
+            vec![
+                ("PORTAL_DEV_MAILBOX", "1"),
+                ("PORTAL_PUBLIC_URL", "https://127.0.0.1:3000"),
+            ],
+        ),
+    ] {
+        let mut child = portal()
+            .arg("serve")
+            .env("PORTAL_DATA_DIR", dir.path())
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A portal that starts would serve for ever: give it 20 s to refuse, then fail.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{env:?}: the portal started instead of refusing");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{env:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("configuration error: {setting}: ")),
+            "{env:?}: {stderr}"
         );
         assert!(
             std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
@@ -220,4 +287,69 @@ fn backup_and_restore_commands_move_a_salon_and_refuse_a_damaged_archive() {
             .join(portal_core::vault::PREVIOUS_KEY_FILE)
             .exists()
     );
+}
+
+#[test]
+fn demo_data_refuses_a_public_address_and_a_database_with_real_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        portal()
+            .env("PORTAL_DATA_DIR", dir.path())
+            .envs(env.iter().copied())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for url in ["https://salon.example", "http://192.168.1.20:3000"] {
+        let out = run(&["demo-data"], &[("PORTAL_PUBLIC_URL", url)]);
+        assert_eq!(out.status.code(), Some(2), "{url}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .starts_with("configuration error: PORTAL_PUBLIC_URL: ")
+        );
+    }
+    let added = run(
+        &[
+            "staff",
+            "add",
+            "--email",
+            "real.officer@salon.example",
+            "--name",
+            "周店长",
+            "--role",
+            "privacy_officer",
+        ],
+        &[],
+    );
+    assert_eq!(added.status.code(), Some(0));
+    let out = run(&["demo-data"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already holds customers or staff"));
+    let listed = run(&["demo-data"], &[]);
+    assert!(
+        !String::from_utf8_lossy(&listed.stdout).contains("peony lantern"),
+        "no demo password was published into a real salon"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_directory_and_the_sqlite_file_are_the_portals_own() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("data");
+    let out = portal()
+        .env("PORTAL_DATA_DIR", &data)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "data directory");
+    assert_eq!(mode(&data.join("portal.db")), 0o600, "SQLite file");
 }

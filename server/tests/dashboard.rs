@@ -58,7 +58,8 @@ async fn the_posture_check_names_what_is_at_risk_now() {
     let app = spawn_app().await;
     let now = Utc::now();
     let p = dashboard::posture(&app.portal, now).await.unwrap();
-    assert_eq!(p.mail, MailTransport::DevMailbox);
+    // The test portal mails through a plain SMTP sink.
+    assert_eq!(p.mail, MailTransport::Plain);
     assert_eq!(p.key_file, KeyFile::Private);
     assert_eq!(p.last_backup, None);
     assert!(!p.backup_ok(now));

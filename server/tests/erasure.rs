@@ -189,7 +189,7 @@ async fn a_deleted_customer_leaves_no_value_in_any_table_or_file_and_everyone_el
         Err(portal_core::CoreError::Invalid("request.balance"))
     ));
     assert!(
-        requests::settle_balance(&app.portal, id, now)
+        requests::settle_balance(&app.portal, id, officer, now)
             .await
             .unwrap()
             > 0
@@ -344,4 +344,89 @@ async fn files_left_behind_by_a_crash_are_swept_once_an_hour_old() {
     assert_eq!(n, 1);
     assert!(!stray.exists());
     assert!(fresh.exists(), "nothing younger than an hour is touched");
+}
+
+#[tokio::test]
+async fn in_development_the_dev_mailbox_files_of_an_erased_customer_go_with_them() {
+    let app = spawn_app_with(|s| {
+        s.smtp_url = None;
+        s.dev_mailbox = true;
+    })
+    .await;
+    let id = support::customer(&app, "mailbox-erased@example.com", "zh").await;
+    let other = support::customer(&app, "mailbox-kept@example.com", "zh").await;
+    let dir = portal_core::mail::dev_mailbox_dir(&app.portal.settings.data_dir);
+    for (who, to) in [
+        (id, "mailbox-erased@example.com"),
+        (other, "mailbox-kept@example.com"),
+    ] {
+        let mail = portal_core::mail::OutgoingMail {
+            to: Email::parse(to).unwrap(),
+            subject: "subject".into(),
+            text: "body".into(),
+            html: None,
+        };
+        app.portal
+            .enqueue_mail(&app.portal.db, Some(who), "test", &mail)
+            .await
+            .unwrap();
+    }
+    app.portal.outbox.notify();
+    let holds = |needle: &'static str| {
+        let dir = dir.clone();
+        move || {
+            std::fs::read_dir(&dir).into_iter().flatten().any(|f| {
+                std::fs::read_to_string(f.unwrap().path())
+                    .unwrap_or_default()
+                    .contains(needle)
+            })
+        }
+    };
+    assert!(
+        eventually(StdDuration::from_secs(10), || {
+            let (a, b) = (holds("mailbox-erased"), holds("mailbox-kept"));
+            async move { a() && b() }
+        })
+        .await,
+        "both mails were delivered to the dev mailbox"
+    );
+    let officer = portal_core::staff::add(
+        &app.portal.db,
+        &Email::parse("po3@salon.example").unwrap(),
+        &portal_core::staff::StaffName::parse("负责人").unwrap(),
+        portal_core::staff::Role::PrivacyOfficer,
+    )
+    .await
+    .unwrap()
+    .id;
+    let now = Utc::now();
+    let r = requests::submit(
+        &app.portal,
+        id,
+        Kind::Deletion,
+        &Details::default(),
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap();
+    requests::approve(&app.portal, officer, r.id, now)
+        .await
+        .unwrap();
+    assert!(
+        eventually(StdDuration::from_secs(15), || async {
+            requests::get(&app.portal.db, r.id).await.unwrap().status == Status::Done
+        })
+        .await
+    );
+    let data_dir = &app.portal.settings.data_dir;
+    assert!(
+        portal_core::mail::dev_mail_files_of(data_dir, id).is_empty(),
+        "no mailbox file of the erased customer is left"
+    );
+    assert_eq!(
+        portal_core::mail::dev_mail_files_of(data_dir, other).len(),
+        1,
+        "another customer's mail stays"
+    );
 }

@@ -302,8 +302,13 @@ async fn oversized_request_bodies_are_refused() {
 }
 
 #[tokio::test]
-async fn the_dev_mailbox_lists_mail_only_when_no_smtp_server_is_configured() {
-    let app = spawn_app().await;
+async fn the_dev_mailbox_lists_mail_only_when_switched_on_by_name_and_never_by_a_missing_smtp_setting()
+ {
+    let app = spawn_app_with(|s| {
+        s.smtp_url = None;
+        s.dev_mailbox = true;
+    })
+    .await;
     let mail = portal_core::mail::OutgoingMail {
         to: portal_core::email::Email::parse("mailbox-test@example.com").unwrap(),
         subject: "您的登录链接".into(),
@@ -321,8 +326,21 @@ async fn the_dev_mailbox_lists_mail_only_when_no_smtp_server_is_configured() {
     })
     .await;
     assert!(listed, "the queued mail shows up in the dev mailbox");
+    // The files hold links and codes: only the portal's own user may read them.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = portal_core::mail::dev_mailbox_dir(&app.portal.settings.data_dir);
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700, "mailbox folder");
+        for f in std::fs::read_dir(&dir).unwrap() {
+            assert_eq!(mode(&f.unwrap().path()), 0o600, "mailbox file");
+        }
+    }
 
-    let with_smtp = spawn_app_with(|s| s.smtp_url = Some("smtp://127.0.0.1:1".into())).await;
+    // Mail configured, or nothing configured in settings at all: both doors are shut.
+    let with_smtp = spawn_app().await;
+    assert!(!with_smtp.portal.settings.dev_mailbox());
     let resp = with_smtp.get_in("/dev/mailbox", "en").await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let resp = with_smtp
@@ -333,6 +351,10 @@ async fn the_dev_mailbox_lists_mail_only_when_no_smtp_server_is_configured() {
         .await
         .unwrap();
     assert_ne!(resp.status(), StatusCode::OK);
+    assert!(
+        !resp.text().await.unwrap().contains("mailbox-test"),
+        "the server function hands out nothing"
+    );
 }
 
 #[tokio::test]

@@ -35,7 +35,12 @@ async fn queued_mail_is_delivered_once_through_smtp() {
     let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
     let id = app
         .portal
-        .enqueue_mail(&app.portal.db, None, "test", &mail("once@example.com"))
+        .enqueue_mail(
+            &app.portal.db,
+            Some(support::customer(&app, "once@example.com", "zh").await),
+            "test",
+            &mail("once@example.com"),
+        )
         .await
         .unwrap();
     app.portal.outbox.notify();
@@ -65,7 +70,12 @@ async fn mail_the_server_refuses_is_retried_with_backoff_until_accepted() {
     let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
     let id = app
         .portal
-        .enqueue_mail(&app.portal.db, None, "test", &mail("retry@example.com"))
+        .enqueue_mail(
+            &app.portal.db,
+            Some(support::customer(&app, "retry@example.com", "zh").await),
+            "test",
+            &mail("retry@example.com"),
+        )
         .await
         .unwrap();
     app.portal.outbox.notify();
@@ -98,7 +108,12 @@ async fn mail_is_kept_while_the_server_is_down_and_sent_when_it_returns() {
     let app = spawn_app_with(|s| s.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
     let id = app
         .portal
-        .enqueue_mail(&app.portal.db, None, "test", &mail("down@example.com"))
+        .enqueue_mail(
+            &app.portal.db,
+            Some(support::customer(&app, "down@example.com", "zh").await),
+            "test",
+            &mail("down@example.com"),
+        )
         .await
         .unwrap();
     app.portal.outbox.notify();
@@ -199,4 +214,35 @@ async fn mail_queued_in_a_transaction_that_rolls_back_is_never_sent() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rcpts: Vec<String> = sink.received().into_iter().flat_map(|r| r.rcpt).collect();
     assert_eq!(rcpts, vec!["<committed@example.com>".to_owned()]);
+}
+
+#[tokio::test]
+async fn mail_to_no_customer_is_gone_from_the_outbox_once_the_server_took_it() {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
+    let id = app
+        .portal
+        .enqueue_mail(&app.portal.db, None, "test", &mail("receipt@example.com"))
+        .await
+        .unwrap();
+    app.portal.outbox.notify();
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            !sink.received().is_empty()
+        })
+        .await
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            entity::Entity::find_by_id(id)
+                .one(&app.portal.db)
+                .await
+                .unwrap()
+                .is_none()
+        })
+        .await,
+        "an erasure receipt or invitation does not stay in the outbox after delivery"
+    );
+    assert_eq!(sink.received().len(), 1);
 }

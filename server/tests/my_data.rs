@@ -331,3 +331,65 @@ async fn photos_are_served_only_to_their_customers_session_and_never_cached() {
         .unwrap();
     assert!(html.contains(&format!("src=\"{path}\"")));
 }
+
+#[tokio::test]
+async fn deletion_and_a_new_sign_in_email_need_a_sign_in_of_the_last_ten_minutes() {
+    let app = spawn_app().await;
+    let me = support::customer(&app, "fresh.check@example.com", "en").await;
+    let stale = {
+        let token = sessions::start(
+            &app.portal.db,
+            &app.portal.session_keys,
+            Subject::Customer(me),
+            Utc::now() - chrono::Duration::minutes(11),
+        )
+        .await
+        .unwrap();
+        format!("__Host-portal_session={token}")
+    };
+    for form in [
+        vec![("kind", "deletion")],
+        vec![
+            ("kind", "correction"),
+            ("email", "someone.else@example.com"),
+        ],
+    ] {
+        assert_eq!(
+            post(&app, SubmitRequest::PATH, &form, &stale).await,
+            "/signin?next=/me/requests&fresh=request",
+            "{form:?}"
+        );
+    }
+    assert!(
+        requests::for_customer(&app.portal.db, me)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing was filed on a stale sign-in"
+    );
+    // Other requests need no fresh code; with a fresh one, deletion goes in.
+    assert_eq!(
+        post(
+            &app,
+            SubmitRequest::PATH,
+            &[("kind", "correction"), ("name", "New Name")],
+            &stale
+        )
+        .await,
+        "/me/requests?done=submitted"
+    );
+    let fresh = signed_in(&app, me).await;
+    assert_eq!(
+        post(&app, SubmitRequest::PATH, &[("kind", "deletion")], &fresh).await,
+        "/me/requests?done=submitted"
+    );
+    let page = app
+        .get_in("/signin?next=/me/requests&fresh=request", "en")
+        .await;
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("before asking for deletion or changing your sign-in email")
+    );
+}

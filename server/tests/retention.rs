@@ -227,3 +227,103 @@ async fn inactive_customers_are_told_then_deleted_and_old_closed_requests_purged
     // The deleted customer's queued notice went with their data; the returning one's stays.
     assert!(notices >= 1);
 }
+
+#[tokio::test]
+async fn a_sign_in_counts_as_activity_a_returning_customer_is_told_again_and_restricted_records_stay()
+ {
+    use portal_core::sessions::{self, Subject};
+    let app = spawn_app().await;
+    let now = Utc::now();
+    let long_ago = now - Duration::days(40 * 30);
+    let signs_in = support::customer(&app, "signs.in@example.com", "en").await;
+    let came_back = support::customer(&app, "came.back@example.com", "en").await;
+    let restricted = support::customer(&app, "restricted.keep@example.com", "en").await;
+    for c in [signs_in, came_back, restricted] {
+        set(&app, "customers", "created_at", c, long_ago).await;
+    }
+    set(&app, "customers", "restricted_at", restricted, long_ago).await;
+    // Told 38 months ago, back for a visit 37 months ago, inactive again since.
+    record::record_visit(
+        &app.portal.db,
+        &app.portal.vault,
+        came_back,
+        &record::NewVisit {
+            at: now - Duration::days(37 * 30),
+            services: "cut",
+            stylist: None,
+            amount_cents: 5000,
+            notes: None,
+        },
+    )
+    .await
+    .unwrap();
+    set(
+        &app,
+        "customers",
+        "retention_notified_at",
+        came_back,
+        now - Duration::days(38 * 30),
+    )
+    .await;
+    retention::save(
+        &app.portal.db,
+        &Rules {
+            enabled: true,
+            ..Rules::default()
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let rules = retention::rules(&app.portal.db).await.unwrap();
+    let p = retention::preview(&app.portal, &rules, now).await.unwrap();
+    let mut notify = p.to_notify.clone();
+    notify.sort();
+    assert_eq!(
+        notify,
+        vec![signs_in, came_back],
+        "the old notice was spent by the visit; restricted records are left alone"
+    );
+    assert!(
+        p.to_delete.is_empty(),
+        "nobody is deleted on a spent notice"
+    );
+
+    // Told now; one of them signs in during the notice period and is kept.
+    let ran = retention::run(&app.portal, now).await.unwrap();
+    assert_eq!((ran.notified, ran.deleted), (2, 0));
+    sessions::start(
+        &app.portal.db,
+        &app.portal.session_keys,
+        Subject::Customer(signs_in),
+        now + Duration::days(2),
+    )
+    .await
+    .unwrap();
+    let due = retention::run(&app.portal, now + Duration::days(31))
+        .await
+        .unwrap();
+    assert_eq!(
+        due.deleted, 1,
+        "only the one who neither visited nor signed in"
+    );
+    portal_core::customers::contact(&app.portal.db, &app.portal.vault, signs_in)
+        .await
+        .unwrap();
+    portal_core::customers::contact(&app.portal.db, &app.portal.vault, restricted)
+        .await
+        .unwrap();
+    assert!(
+        portal_core::customers::contact(&app.portal.db, &app.portal.vault, came_back)
+            .await
+            .is_err()
+    );
+    // The one kept was told by mail before.
+    let mail = portal_core::mydata::messages(&app.portal.db, &app.portal.vault, signs_in)
+        .await
+        .unwrap();
+    assert!(
+        mail.iter()
+            .any(|m| m.subject.contains("we will delete your data"))
+    );
+}

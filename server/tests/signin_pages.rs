@@ -341,3 +341,120 @@ async fn the_per_address_sign_in_limit_follows_its_setting() {
         "the third ask from this client was over its limit of 2"
     );
 }
+
+/// Everything a browser can see of an answer: status, redirect, cookies (names and attributes,
+/// values aside), body.
+async fn seen(resp: reqwest::Response) -> (StatusCode, Option<String>, Vec<String>, String) {
+    let status = resp.status();
+    let loc = resp
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let mut cookies: Vec<String> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| {
+            let c = v.to_str().unwrap();
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let name = pair.split('=').next().unwrap();
+            format!("{name}=…;{attrs}")
+        })
+        .collect();
+    cookies.sort();
+    (status, loc, cookies, resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn every_outcome_of_the_code_form_looks_the_same_for_a_known_and_an_unknown_address() {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
+    support::customer(&app, "known.code@example.com", "zh").await;
+    let mut pending = Vec::new();
+    for email in ["known.code@example.com", "unknown.code@example.com"] {
+        let r = app
+            .browser_post(RequestSignIn::PATH, &[("email", email)], "")
+            .await;
+        pending.push(pair(&set_cookie(&r, "signin_pending").unwrap()));
+    }
+    // Both requests are settled (the mail for the known one is queued after the answer).
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            !sink.received().is_empty()
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Wrong codes until the code is burned, then a right-looking one: the same sequence.
+    for attempt in 0..7 {
+        let mut answers = Vec::new();
+        for cookie in &pending {
+            let r = app
+                .browser_post(ConfirmCode::PATH, &[("code", "000000")], cookie)
+                .await;
+            answers.push(seen(r).await);
+        }
+        assert_eq!(answers[0], answers[1], "attempt {attempt}");
+        assert_eq!(answers[0].0, StatusCode::FOUND);
+    }
+    // A code form posted by a browser that never asked looks the same too.
+    let none = seen(
+        app.browser_post(ConfirmCode::PATH, &[("code", "000000")], "")
+            .await,
+    )
+    .await;
+    let burned = seen(
+        app.browser_post(ConfirmCode::PATH, &[("code", "000000")], &pending[1])
+            .await,
+    )
+    .await;
+    assert_eq!(none, burned);
+}
+
+#[tokio::test]
+async fn twenty_wrong_codes_in_a_day_stop_every_further_code_for_that_address_even_the_right_one() {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
+    support::customer(&app, "guessed@example.com", "en").await;
+    let ask = || async {
+        let r = app
+            .browser_post(RequestSignIn::PATH, &[("email", "guessed@example.com")], "")
+            .await;
+        pair(&set_cookie(&r, "signin_pending").unwrap())
+    };
+    for round in 1..=4 {
+        let cookie = ask().await;
+        assert!(
+            eventually(Duration::from_secs(10), || async {
+                sink.received().len() == round
+            })
+            .await
+        );
+        for _ in 0..5 {
+            app.browser_post(ConfirmCode::PATH, &[("code", "000000")], &cookie)
+                .await;
+        }
+    }
+    let cookie = ask().await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            sink.received().len() == 5
+        })
+        .await
+    );
+    let text = mail_text(&sink.received()[4].data);
+    let code: String = text
+        .split("Or type this code in the browser where you asked: ")
+        .nth(1)
+        .expect("the mail carries the code")
+        .chars()
+        .take(6)
+        .collect();
+    let r = app
+        .browser_post(ConfirmCode::PATH, &[("code", code.as_str())], &cookie)
+        .await;
+    assert_eq!(location(&r), "/signin?error=expired");
+    assert!(set_cookie(&r, "__Host-portal_session").is_none());
+}

@@ -255,3 +255,73 @@ async fn throttles_count_per_bucket_in_the_database() {
     );
     assert!(throttle::sweep(db, now + Duration::days(2)).await.unwrap() > 0);
 }
+
+async fn rows(app: &support::TestApp, table: &'static str) -> i64 {
+    use sea_orm::{
+        ConnectionTrait,
+        sea_query::{Expr, ExprTrait, Query},
+    };
+    app.portal
+        .db
+        .query_one(
+            &Query::select()
+                .expr_as(Expr::col("id").count(), "n")
+                .from(table)
+                .to_owned(),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "n")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_flooded_bucket_stops_growing_and_every_table_anonymous_traffic_writes_is_swept() {
+    use portal_core::sessions::{self, Subject};
+    let app = spawn_app().await;
+    let db = &app.portal.db;
+    let now = Utc::now();
+    let bucket = app.portal.vault.index("throttle/ip", "198.51.100.9");
+    for _ in 0..200 {
+        throttle::hit(db, &bucket, throttle::PER_ADDRESS, now)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        rows(&app, "throttle_hits").await,
+        2 * throttle::PER_ADDRESS.max,
+        "refused without a write once twice over the limit"
+    );
+    // Old hits, spent and expired tokens (a decoy among them), ended sessions.
+    let c = support::customer(&app, "swept@example.com", "zh").await;
+    let old = now - Duration::days(3);
+    issue(db, &app.portal.vault, c, Purpose::SignIn, old)
+        .await
+        .unwrap();
+    sessions::start(db, &app.portal.session_keys, Subject::Customer(c), old)
+        .await
+        .unwrap();
+    let live = issue(db, &app.portal.vault, c, Purpose::EmailChange, now)
+        .await
+        .unwrap();
+    sessions::start(db, &app.portal.session_keys, Subject::Customer(c), now)
+        .await
+        .unwrap();
+    let swept = portal_core::housekeeping::sweep(&app.portal, now + Duration::days(2))
+        .await
+        .unwrap();
+    assert_eq!(swept.throttle_hits, 2 * throttle::PER_ADDRESS.max as u64);
+    assert_eq!(rows(&app, "throttle_hits").await, 0);
+    assert_eq!(swept.tokens, 1, "{swept:?}");
+    assert_eq!(swept.sessions, 1, "{swept:?}");
+    assert_eq!(rows(&app, "one_time_tokens").await, 1);
+    assert_eq!(rows(&app, "sessions").await, 1);
+    assert_eq!(
+        spend_link(db, &live.token, Purpose::EmailChange, now)
+            .await
+            .unwrap(),
+        Some(c),
+        "a live token survives the sweep"
+    );
+}

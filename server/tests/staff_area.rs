@@ -1144,3 +1144,287 @@ async fn marketing_sees_only_may_contact_yes_or_no_and_never_a_profile_field() {
         assert!(!csv.contains(field), "the export carries {field}");
     }
 }
+
+#[tokio::test]
+async fn front_desk_typing_a_new_email_moves_no_sign_in_until_the_new_address_confirms() {
+    use app::{me::ConfirmEmailChange, signin::RequestSignIn};
+    let sink = support::smtp::SmtpSink::start().await;
+    let url = sink.url();
+    let app = support::spawn_app_with(|s| s.smtp_url = Some(url)).await;
+    let desk = staff(&app, "desk@salon.example", Role::FrontDesk).await;
+    let desk_cookie = cookie_for(&app, Subject::Staff(desk)).await;
+    let victim = support::customer(&app, "victim@example.com", "en").await;
+    let victim_cookie = cookie_for(&app, Subject::Customer(victim)).await;
+    let mail_to = |who: &'static str| {
+        sink.received()
+            .into_iter()
+            .filter(|m| m.rcpt.iter().any(|r| r.contains(who)))
+            .map(|m| m.data.replace("=\r\n", "").replace("=3D", "="))
+            .collect::<Vec<_>>()
+    };
+
+    let r = app
+        .browser_post(
+            UpdateContact::PATH,
+            &[
+                ("id", victim.to_string()),
+                ("name", "测试顾客".to_owned()),
+                ("phone", String::new()),
+                ("email", "desk.own@example.com".to_owned()),
+            ],
+            &desk_cookie,
+        )
+        .await;
+    assert_eq!(
+        support::location(&r),
+        format!("/staff/customers/{victim}?saved=confirm")
+    );
+    let new = Email::parse("desk.own@example.com").unwrap();
+    let old = Email::parse("victim@example.com").unwrap();
+    let (db, vault) = (&app.portal.db, &app.portal.vault);
+    let find = |e: Email| async move {
+        portal_core::customers::find_by_email(db, vault, &e)
+            .await
+            .unwrap()
+    };
+    assert_eq!(find(old.clone()).await, Some(victim), "sign-in stays");
+    assert_eq!(find(new.clone()).await, None);
+    // The old address is told; the new one gets only the confirmation link.
+    assert!(
+        support::eventually(std::time::Duration::from_secs(10), || async {
+            !mail_to("victim@").is_empty() && !mail_to("desk.own@").is_empty()
+        })
+        .await
+    );
+    // Asking for a sign-in link for the typed address sends nothing.
+    let asked = app
+        .browser_post(
+            RequestSignIn::PATH,
+            &[("email", "desk.own@example.com")],
+            "",
+        )
+        .await;
+    assert_eq!(support::location(&asked), "/signin/sent");
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let to_new = mail_to("desk.own@");
+    assert_eq!(to_new.len(), 1, "only the confirmation link went there");
+    assert!(!to_new[0].contains("/signin/link?t="));
+    assert!(
+        sessions::resume(
+            db,
+            &app.portal.session_keys,
+            victim_cookie.split('=').nth(1).unwrap(),
+            Utc::now()
+        )
+        .await
+        .unwrap()
+        .is_some(),
+        "the customer's session lives while nothing has moved"
+    );
+
+    // Once the new address confirms, it signs in, and the customer's old sessions are over.
+    let token: String = to_new[0]
+        .split("http://portal.test/me/email?t=")
+        .nth(1)
+        .expect("a confirmation link")
+        .chars()
+        .take(43)
+        .collect();
+    let done = app
+        .browser_post(ConfirmEmailChange::PATH, &[("t", token.as_str())], "")
+        .await;
+    assert_eq!(support::location(&done), "/me/email?done=1");
+    assert_eq!(find(new).await, Some(victim));
+    assert_eq!(find(old).await, None);
+    assert!(
+        sessions::resume(
+            db,
+            &app.portal.session_keys,
+            victim_cookie.split('=').nth(1).unwrap(),
+            Utc::now()
+        )
+        .await
+        .unwrap()
+        .is_none(),
+        "the customer's sessions end when the address changes"
+    );
+}
+
+#[tokio::test]
+async fn front_desk_never_sees_a_members_balance_and_settling_belongs_to_an_open_deletion_request()
+{
+    use app::staff::requests::{DecideRequest, RequestDetail};
+    use portal_core::requests::{self, Details, Kind, Submitter};
+    let app = spawn_app().await;
+    portal_core::demo::load(&app.portal).await.unwrap();
+    let officer = staff(&app, "po@salon.example", Role::PrivacyOfficer).await;
+    let po = cookie_for(&app, Subject::Staff(officer)).await;
+    let desk = staff(&app, "desk.two@salon.example", Role::FrontDesk).await;
+    let desk_cookie = cookie_for(&app, Subject::Staff(desk)).await;
+    // customer011 has money on the card (the demo gives it a membership with a balance).
+    let c = portal_core::customers::find_by_email(
+        &app.portal.db,
+        &app.portal.vault,
+        &Email::parse("customer011@example.com").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let balance = requests::balance_cents(&app.portal.db, c).await.unwrap();
+    assert!(balance > 0);
+    let submit = |kind| {
+        let p = app.portal.clone();
+        async move {
+            requests::submit(
+                &p,
+                c,
+                kind,
+                &Details::default(),
+                Submitter::Customer,
+                Utc::now(),
+            )
+            .await
+            .unwrap()
+            .id
+        }
+    };
+    let deletion = submit(Kind::Deletion).await;
+    let question = submit(Kind::Question).await;
+    let detail = |cookie: String| {
+        let form = [("id", deletion.to_string())];
+        let app = &app;
+        async move {
+            call(app, RequestDetail::PATH, &form, &cookie)
+                .await
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let seen_by_desk = detail(desk_cookie.clone()).await;
+    assert_eq!(seen_by_desk["id"], deletion, "front desk opens the request");
+    assert!(seen_by_desk["balance"].is_null(), "{seen_by_desk}");
+    assert!(!seen_by_desk["balance"].to_string().contains('¥'));
+    let seen_by_officer = detail(po.clone()).await;
+    assert!(
+        seen_by_officer["balance"]
+            .as_str()
+            .unwrap()
+            .starts_with('¥')
+    );
+
+    // "Balance settled" on the question (not a deletion) changes nothing.
+    let r = app
+        .browser_post(
+            DecideRequest::PATH,
+            &[("id", question.to_string()), ("decision", "settle".into())],
+            &po,
+        )
+        .await;
+    assert_eq!(
+        support::location(&r),
+        format!("/staff/requests/{question}?error=state")
+    );
+    assert_eq!(
+        requests::balance_cents(&app.portal.db, c).await.unwrap(),
+        balance
+    );
+}
+
+#[tokio::test]
+async fn a_restricted_record_refuses_every_staff_edit_until_the_restriction_is_lifted() {
+    let app = spawn_app().await;
+    let officer = staff(&app, "po@salon.example", Role::PrivacyOfficer).await;
+    let po = cookie_for(&app, Subject::Staff(officer)).await;
+    let c = support::customer(&app, "frozen.edit@example.com", "zh").await;
+    let visit = record::record_visit(
+        &app.portal.db,
+        &app.portal.vault,
+        c,
+        &record::NewVisit {
+            at: Utc::now(),
+            services: "cut",
+            stylist: None,
+            amount_cents: 100,
+            notes: None,
+        },
+    )
+    .await
+    .unwrap();
+    let r = portal_core::requests::submit(
+        &app.portal,
+        c,
+        portal_core::requests::Kind::Restriction,
+        &Default::default(),
+        portal_core::requests::Submitter::Customer,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    portal_core::requests::approve(&app.portal, officer, r.id, Utc::now())
+        .await
+        .unwrap();
+    portal_core::requests::fulfil::run_once(&app.portal, Utc::now())
+        .await
+        .unwrap();
+    let before = portal_core::customers::contact(&app.portal.db, &app.portal.vault, c)
+        .await
+        .unwrap();
+    let edits: [(&str, Vec<(&str, String)>); 3] = [
+        (
+            UpdateContact::PATH,
+            vec![
+                ("id", c.to_string()),
+                ("name", "改掉的名字".into()),
+                ("phone", String::new()),
+                ("email", "frozen.edit@example.com".into()),
+            ],
+        ),
+        (
+            RecordVisit::PATH,
+            vec![
+                ("id", c.to_string()),
+                ("services", "colour".into()),
+                ("amount", "88".into()),
+                ("notes", String::new()),
+            ],
+        ),
+        (
+            AddVisitNote::PATH,
+            vec![
+                ("id", c.to_string()),
+                ("visit", visit.to_string()),
+                ("note", "note".into()),
+            ],
+        ),
+    ];
+    for (path, form) in &edits {
+        let r = app.browser_post(path, form, &po).await;
+        assert_eq!(
+            support::location(&r),
+            format!("/staff/customers/{c}?error=restricted"),
+            "{path}"
+        );
+    }
+    let after = portal_core::customers::contact(&app.portal.db, &app.portal.vault, c)
+        .await
+        .unwrap();
+    assert_eq!(after.name, before.name);
+    let visits = record::visits(&app.portal.db, &app.portal.vault, c, 10)
+        .await
+        .unwrap();
+    assert_eq!(visits.len(), 1, "no visit added");
+    assert!(visits[0].notes.is_none(), "no note added");
+    let page = app
+        .client
+        .get(app.url(&format!("/staff/customers/{c}?error=restricted")))
+        .header("cookie", &po)
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("restricted and cannot be changed"));
+}

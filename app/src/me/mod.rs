@@ -147,13 +147,13 @@ pub async fn submit_request(
         CoreError,
         requests::{self, Details, Kind, Submitter},
     };
-    let (p, id, _) = crate::signin::ssr::customer("/me/requests").await?;
+    let (p, id, session) = crate::signin::ssr::customer("/me/requests").await?;
     let Ok(kind) = Kind::parse(&kind) else {
         leptos_axum::redirect("/me/requests?error=invalid");
         return Ok(());
     };
     let filled = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    let corrections = if kind == Kind::Correction {
+    let corrections: Vec<(String, String)> = if kind == Kind::Correction {
         [("name", name), ("phone", phone), ("email", email)]
             .into_iter()
             .filter_map(|(f, v)| filled(v).map(|v| (f.to_owned(), v)))
@@ -161,6 +161,13 @@ pub async fn submit_request(
     } else {
         Vec::new()
     };
+    // Email control is a low assurance: an irreversible deletion, or moving the address that
+    // signs the customer in, needs a sign-in of the last 10 minutes (security.md).
+    let moves_sign_in = corrections.iter().any(|(f, _)| f == "email");
+    if (kind == Kind::Deletion || moves_sign_in) && !session.is_fresh(chrono::Utc::now()) {
+        leptos_axum::redirect("/signin?next=/me/requests&fresh=request");
+        return Ok(());
+    }
     let details = Details {
         note: filled(note),
         corrections,

@@ -231,7 +231,10 @@ pub fn SignInPage() -> impl IntoView {
                 let msg = if e == "email" { t.signin_bad_email } else { t.signin_expired };
                 view! { <p class="banner" role="alert">{msg}</p> }
             })}
-            {move || q.read().get("fresh").map(|_| view! { <p class="banner" role="status">{t.signin_fresh}</p> })}
+            {move || q.read().get("fresh").map(|f| {
+                let m = if f == "request" { t.signin_fresh_request } else { t.signin_fresh };
+                view! { <p class="banner" role="status">{m}</p> }
+            })}
             <form method="post" action=RequestSignIn::PATH>
                 {move || next.get().map(|n| view! { <input type="hidden" name="next" value=n/> })}
                 <label for="email">{t.signin_email_label}</label>

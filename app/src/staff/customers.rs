@@ -279,6 +279,7 @@ pub async fn update_contact(
         customers::{CustomerName, record},
         email::Email,
         phone::Phone,
+        requests::email_change,
     };
     let c = gate::require(Action::EditContact).await?;
     let parsed = (
@@ -297,16 +298,28 @@ pub async fn update_contact(
     let tx = portal_core::db::begin_write(&c.portal.db)
         .await
         .map_err(CoreError::from)?;
-    match record::update_contact(&tx, &c.portal.vault, id, &change, chrono::Utc::now()).await {
-        Ok(()) => {}
+    let now = chrono::Utc::now();
+    let outcome = match email_change::staff_change_contact(&c.portal, &tx, id, change, now).await {
+        Ok(o) => o,
         Err(CoreError::Invalid("customer.contact_taken")) => {
             return gate::back(&format!("/staff/customers/{id}?error=taken"));
         }
+        Err(CoreError::Invalid("customer.restricted")) => {
+            return gate::back(&format!("/staff/customers/{id}?error=restricted"));
+        }
         Err(e) => return Err(e.into()),
-    }
+    };
     c.audit(&tx, Action::EditContact, Some(id)).await?;
     tx.commit().await.map_err(CoreError::from)?;
-    gate::back(&format!("/staff/customers/{id}?saved=1"))
+    c.portal.outbox.notify();
+    match outcome {
+        email_change::StaffContactOutcome::Saved => {
+            gate::back(&format!("/staff/customers/{id}?saved=1"))
+        }
+        email_change::StaffContactOutcome::EmailAwaitsConfirmation => {
+            gate::back(&format!("/staff/customers/{id}?saved=confirm"))
+        }
+    }
 }
 
 /// A stylist records a visit they did.
@@ -334,6 +347,9 @@ pub async fn record_visit(
         .map_err(CoreError::from)?;
     match record::record_visit(&tx, &c.portal.vault, id, &visit).await {
         Ok(_) => {}
+        Err(CoreError::Invalid("customer.restricted")) => {
+            return gate::back(&format!("/staff/customers/{id}?error=restricted"));
+        }
         Err(CoreError::Invalid(_)) => {
             return gate::back(&format!("/staff/customers/{id}?error=invalid"));
         }
@@ -373,6 +389,9 @@ pub async fn add_visit_note(id: i64, visit: i64, note: String) -> Result<(), Por
         .map_err(CoreError::from)?;
     match record::add_visit_note(&tx, &c.portal.vault, id, visit, &note).await {
         Ok(()) => {}
+        Err(CoreError::Invalid("customer.restricted")) => {
+            return gate::back(&format!("/staff/customers/{id}?error=restricted"));
+        }
         Err(CoreError::Invalid(_)) => {
             return gate::back(&format!("/staff/customers/{id}?error=invalid"));
         }
@@ -588,15 +607,17 @@ pub fn RecordPage() -> impl IntoView {
     let t = use_texts().staff;
     let banner = move || {
         let q = q.read();
-        if q.get("saved").is_some() {
-            Some(t.saved)
+        if let Some(saved) = q.get("saved") {
+            Some(if saved == "confirm" {
+                t.email_awaits_confirmation
+            } else {
+                t.saved
+            })
         } else {
-            q.get("error").map(|e| {
-                if e == "taken" {
-                    t.contact_taken
-                } else {
-                    t.invalid_input
-                }
+            q.get("error").map(|e| match e.as_str() {
+                "taken" => t.contact_taken,
+                "restricted" => t.record_restricted_no_edits,
+                _ => t.invalid_input,
             })
         }
     };

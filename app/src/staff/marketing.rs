@@ -118,16 +118,15 @@ pub async fn create_api_key(name: String, changes: Option<String>) -> Result<(),
     if changes.is_some() {
         scopes.push(Scope::ConsentChanges);
     }
-    match apikeys::create(
-        &c.portal.db,
-        &name,
-        &scopes,
-        Some(c.member.id),
-        chrono::Utc::now(),
-    )
-    .await
-    {
-        Ok((_, key)) => {
+    // The key and its audit row commit together.
+    let tx = portal_core::db::begin_write(&c.portal.db)
+        .await
+        .map_err(CoreError::from)?;
+    match apikeys::create(&tx, &name, &scopes, Some(c.member.id), chrono::Utc::now()).await {
+        Ok((id, key)) => {
+            c.audit_subject(&tx, Action::ManageApiKeys, "api_key", id)
+                .await?;
+            tx.commit().await.map_err(CoreError::from)?;
             crate::signin::ssr::set_cookie(&c.portal, "new_api_key", &key, 120);
             gate::back("/staff/marketing?key=new")
         }
@@ -151,8 +150,17 @@ pub async fn take_new_api_key() -> Result<Option<String>, PortalError> {
 pub async fn revoke_api_key(id: i64) -> Result<(), PortalError> {
     use portal_core::{CoreError, access::Action, apikeys};
     let c = gate::require(Action::ManageApiKeys).await?;
-    match apikeys::revoke(&c.portal.db, id, chrono::Utc::now()).await {
-        Ok(()) | Err(CoreError::NotFound) => gate::back("/staff/marketing?done=revoked"),
+    let tx = portal_core::db::begin_write(&c.portal.db)
+        .await
+        .map_err(CoreError::from)?;
+    match apikeys::revoke(&tx, id, chrono::Utc::now()).await {
+        Ok(()) => {
+            c.audit_subject(&tx, Action::ManageApiKeys, "api_key", id)
+                .await?;
+            tx.commit().await.map_err(CoreError::from)?;
+            gate::back("/staff/marketing?done=revoked")
+        }
+        Err(CoreError::NotFound) => gate::back("/staff/marketing?done=revoked"),
         Err(e) => Err(e.into()),
     }
 }

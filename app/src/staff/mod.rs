@@ -93,6 +93,25 @@ pub(crate) mod gate {
             Ok(())
         }
 
+        /// Appends an audit row for `action` on a subject that is not a customer (an API key,
+        /// a recipient, a pass-on task) in `db` (the caller's transaction).
+        pub async fn audit_subject(
+            &self,
+            db: &impl sea_orm::ConnectionTrait,
+            action: Action,
+            kind: &str,
+            id: i64,
+        ) -> Result<(), PortalError> {
+            let entry = Entry {
+                actor: self.actor(),
+                action,
+                subject: Some((kind, id)),
+                reason: None,
+            };
+            audit::append(db, &entry, Utc::now()).await?;
+            Ok(())
+        }
+
         /// Appends an audit row for `action` on `customer` in `db` (the caller's transaction).
         pub async fn audit(
             &self,

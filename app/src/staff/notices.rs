@@ -29,15 +29,9 @@ pub async fn publish_notice(
         requires_confirmation: requires_confirmation.is_some(),
         published_by: Some(c.member.id),
     };
+    // The audit row commits with the notice (published by this member of staff).
     match c.portal.publish_notice(new).await {
-        Ok(v) => {
-            let tx = portal_core::db::begin_write(&c.portal.db)
-                .await
-                .map_err(CoreError::from)?;
-            c.audit(&tx, Action::PublishNotice, None).await?;
-            tx.commit().await.map_err(CoreError::from)?;
-            gate::back(&format!("/staff/notices?done={v}"))
-        }
+        Ok(v) => gate::back(&format!("/staff/notices?done={v}")),
         Err(CoreError::Invalid(_)) => gate::back("/staff/notices?error=invalid"),
         Err(e) => Err(e.into()),
     }

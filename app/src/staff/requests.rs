@@ -126,7 +126,9 @@ pub async fn request_detail(id: i64) -> Result<RequestView, PortalError> {
             };
             corrections.push((field.clone(), old, new.clone(), d.approved.contains(field)));
         }
-        if r.kind == requests::Kind::Deletion {
+        // The balance is membership data: only roles that may see membership see it here.
+        if r.kind == requests::Kind::Deletion && c.member.role.may(Action::ViewMembership) {
+            c.audit(&tx, Action::ViewMembership, Some(customer)).await?;
             let cents = requests::balance_cents(&tx, customer).await?;
             balance = Some(format!("¥{}.{:02}", cents / 100, cents % 100));
         }
@@ -211,23 +213,29 @@ pub async fn decide_request(
                 .map(|_| ()),
             None => Err(CoreError::Invalid("request.extension")),
         },
-        "assign" => requests::assign(&p.db, id, me).await,
-        "settle" => match requests::get(&p.db, id).await?.customer {
-            Some(customer) => requests::settle_balance(p, customer, now).await.map(|_| ()),
-            None => Err(CoreError::Invalid("request.state")),
+        "assign" => requests::assign(&p.db, id, me, now).await,
+        // Settling belongs to an open deletion request, not to any request of the customer.
+        "settle" => match requests::get(&p.db, id).await? {
+            r if r.kind == requests::Kind::Deletion
+                && matches!(
+                    r.status,
+                    requests::Status::Submitted | requests::Status::InReview
+                ) =>
+            {
+                match r.customer {
+                    Some(customer) => requests::settle_balance(p, customer, me, now)
+                        .await
+                        .map(|_| ()),
+                    None => Err(CoreError::Invalid("request.state")),
+                }
+            }
+            _ => Err(CoreError::Invalid("request.state")),
         },
         _ => Err(CoreError::Invalid("request.decision")),
     };
-    let customer = requests::get(&p.db, id).await?.customer;
+    // Each decision wrote its audit row in its own transaction.
     match done {
-        Ok(()) => {
-            let tx = portal_core::db::begin_write(&p.db)
-                .await
-                .map_err(CoreError::from)?;
-            c.audit(&tx, Action::DecideRequest, customer).await?;
-            tx.commit().await.map_err(CoreError::from)?;
-            gate::back(&format!("/staff/requests/{id}?done={decision}"))
-        }
+        Ok(()) => gate::back(&format!("/staff/requests/{id}?done={decision}")),
         Err(CoreError::Invalid(key)) => {
             let key = key.replace("request.", "");
             gate::back(&format!("/staff/requests/{id}?error={key}"))
@@ -267,14 +275,8 @@ pub async fn record_request(
     )
     .await
     {
-        Ok(s) => {
-            let tx = portal_core::db::begin_write(&c.portal.db)
-                .await
-                .map_err(CoreError::from)?;
-            c.audit(&tx, Action::RecordRequest, Some(customer)).await?;
-            tx.commit().await.map_err(CoreError::from)?;
-            gate::back(&format!("/staff/requests/{}", s.id))
-        }
+        // Audited inside the request's own transaction (submitted by staff).
+        Ok(s) => gate::back(&format!("/staff/requests/{}", s.id)),
         Err(CoreError::Invalid(_)) => {
             gate::back(&format!("/staff/customers/{customer}?error=invalid"))
         }

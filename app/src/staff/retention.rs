@@ -65,11 +65,12 @@ pub async fn save_retention(
         notice_days: d,
         request_years: y,
     };
-    match retention::save(&c.portal.db, &rules, chrono::Utc::now()).await {
+    // The rules and their audit row commit together.
+    let tx = portal_core::db::begin_write(&c.portal.db)
+        .await
+        .map_err(CoreError::from)?;
+    match retention::save(&tx, &rules, chrono::Utc::now()).await {
         Ok(()) => {
-            let tx = portal_core::db::begin_write(&c.portal.db)
-                .await
-                .map_err(CoreError::from)?;
             c.audit(&tx, Action::SetRetention, None).await?;
             tx.commit().await.map_err(CoreError::from)?;
             gate::back("/staff/retention?done=saved")

@@ -68,8 +68,17 @@ pub async fn add_recipient(
         purpose_zh,
         purpose_en,
     };
-    match sharing::add(&c.portal.db, &r).await {
-        Ok(_) => gate::back("/staff/sharing?done=saved"),
+    // The register change and its audit row commit together.
+    let tx = portal_core::db::begin_write(&c.portal.db)
+        .await
+        .map_err(CoreError::from)?;
+    match sharing::add(&tx, &r).await {
+        Ok(id) => {
+            c.audit_subject(&tx, Action::ManageSharing, "recipient", id)
+                .await?;
+            tx.commit().await.map_err(CoreError::from)?;
+            gate::back("/staff/sharing?done=saved")
+        }
         Err(CoreError::Invalid(_)) => gate::back("/staff/sharing?error=invalid"),
         Err(e) => Err(e.into()),
     }
@@ -80,8 +89,16 @@ pub async fn add_recipient(
 pub async fn confirm_task(task: i64) -> Result<(), PortalError> {
     use portal_core::{CoreError, access::Action, sharing};
     let c = gate::require(Action::ManageSharing).await?;
-    match sharing::confirm(&c.portal.db, task, chrono::Utc::now()).await {
-        Ok(()) => gate::back("/staff/sharing?done=saved"),
+    let tx = portal_core::db::begin_write(&c.portal.db)
+        .await
+        .map_err(CoreError::from)?;
+    match sharing::confirm(&tx, task, chrono::Utc::now()).await {
+        Ok(()) => {
+            c.audit_subject(&tx, Action::ManageSharing, "pass_on_task", task)
+                .await?;
+            tx.commit().await.map_err(CoreError::from)?;
+            gate::back("/staff/sharing?done=saved")
+        }
         Err(CoreError::Invalid(_)) => gate::back("/staff/sharing?error=invalid"),
         Err(e) => Err(e.into()),
     }

@@ -87,6 +87,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("erased_at?", Time),
             ("restricted_at?", Time),
             ("retention_notified_at?", Time),
+            ("last_signed_in_at?", Time),
         ],
     ),
     (
@@ -344,6 +345,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("expires_at", Time),
             ("used_at?", Time),
             ("staff_id?", I64),
+            ("address_index?", Bytes),
         ],
     ),
     (
@@ -675,6 +677,16 @@ pub async fn last_backup(db: &impl ConnectionTrait) -> Result<Option<DateTime<Ut
     })
 }
 
+/// A file name a restore may write under the data directory: one plain name, no folders, no
+/// hidden or parent entries.
+fn safe_file_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 200
+        && !n.starts_with('.')
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
 /// Loads an archive into an empty database (and data directory). Checks everything first;
 /// writes all rows in one transaction. Returns the number of rows.
 pub async fn restore(portal: &Portal, scope: Scope, archive: &Path) -> Result<usize, RestoreError> {
@@ -715,6 +727,11 @@ pub async fn restore(portal: &Portal, scope: Scope, archive: &Path) -> Result<us
                 .ok_or(RestoreError::Unreadable)?;
             let mut exprs = Vec::with_capacity(cols.len());
             for (v, (spec, kind)) in values.iter().zip(cols.iter()) {
+                // A file name in a row becomes a path under the data directory: held to the
+                // same rule as the archive's own file names.
+                if col_name(spec).0 == "file_name" && !v.as_str().is_some_and(safe_file_name) {
+                    return Err(RestoreError::Unreadable);
+                }
                 exprs
                     .push(write_value(v, *kind, col_name(spec).1).ok_or(RestoreError::Unreadable)?);
             }
@@ -730,9 +747,7 @@ pub async fn restore(portal: &Portal, scope: Scope, archive: &Path) -> Result<us
     let mut files = Vec::new();
     if let Some(map) = doc["files"].as_object() {
         for (name, content) in map {
-            let rel = name
-                .strip_prefix("photos/")
-                .filter(|n| !n.is_empty() && !n.contains(['/', '\\']) && !n.starts_with('.'));
+            let rel = name.strip_prefix("photos/").filter(|n| safe_file_name(n));
             let rel = rel.ok_or(RestoreError::Unreadable)?;
             let data = content
                 .as_str()
@@ -884,6 +899,32 @@ pub async fn run_schedule(
         }
         if *shutdown.borrow() {
             break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_file_name;
+
+    #[test]
+    fn a_restored_row_may_name_only_a_plain_file_in_its_folder() {
+        for ok in ["3f2a9c.bin", "photo-12_a.jpg", "0123456789abcdef.zip"] {
+            assert!(safe_file_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "../master.key",
+            "/etc/passwd",
+            "a/b",
+            "a\\b",
+            ".hidden",
+            "..",
+            "name\n",
+            "名字.jpg",
+            &"a".repeat(201),
+        ] {
+            assert!(!safe_file_name(bad), "{bad:?}");
         }
     }
 }

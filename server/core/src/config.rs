@@ -58,8 +58,13 @@ pub struct Settings {
     pub database_url: String,
     /// `PORTAL_PUBLIC_URL`: the origin customers use; links and the Origin check derive from it.
     pub public_url: Url,
-    /// `PORTAL_SMTP_URL`: `smtp://host:port` or `smtps://…`; unset means the dev mailbox.
+    /// `PORTAL_SMTP_URL`: `smtp://host:port` or `smtps://…`. The server does not start
+    /// without it unless the dev mailbox is switched on.
     pub smtp_url: Option<String>,
+    /// `PORTAL_DEV_MAILBOX=1`: mail goes to files shown at `/dev/mailbox` instead of SMTP.
+    /// Development only: refused with an https or non-loopback public URL, and never implied
+    /// by a missing setting (that once published every sign-in link of a production portal).
+    pub dev_mailbox: bool,
     /// `PORTAL_MAIL_FROM`: the sender, `Name <address>` or a bare address.
     pub mail_from: String,
     /// `PORTAL_MASTER_KEY`: 32 bytes (base64 or hex); unset means the key file in the data dir.
@@ -90,6 +95,9 @@ pub struct Settings {
     /// `PORTAL_SIGNIN_PER_IP_PER_HOUR`: customer sign-in requests one client address may make per
     /// hour (default 20). A salon whose customers share its shop Wi-Fi may need more.
     pub signin_per_ip_per_hour: i64,
+    /// `PORTAL_SENT_MAIL_DAYS`: days a delivered mail to a customer is kept (they see it under
+    /// "My data"; default 30). Mail not addressed to a customer goes once delivered.
+    pub sent_mail_days: u32,
     /// Time between two scheduled backups (a day).
     pub backup_interval: Duration,
     /// First retry delay of the mail outbox; doubles per failure up to `mail_retry_max`.
@@ -187,6 +195,25 @@ impl Settings {
                 Some(u)
             }
         };
+        let dev_mailbox = match get("PORTAL_DEV_MAILBOX").as_deref() {
+            None | Some("0" | "false" | "no" | "off") => false,
+            Some("1" | "true" | "yes" | "on") => true,
+            Some(_) => return Err(bad("PORTAL_DEV_MAILBOX", "must be 1 or 0")),
+        };
+        if dev_mailbox {
+            if public_url.scheme() != "http" || !is_loopback(&public_url) {
+                return Err(bad(
+                    "PORTAL_DEV_MAILBOX",
+                    "is for development on this machine only: PORTAL_PUBLIC_URL must be http:// on 127.0.0.1, [::1] or localhost",
+                ));
+            }
+            if smtp_url.is_some() {
+                return Err(bad(
+                    "PORTAL_DEV_MAILBOX",
+                    "cannot be used together with PORTAL_SMTP_URL: choose one",
+                ));
+            }
+        }
         let mail_from = get("PORTAL_MAIL_FROM")
             .unwrap_or_else(|| "Salon Privacy Desk <privacy@salon.example>".into());
         if mail_from.parse::<lettre::message::Mailbox>().is_err() {
@@ -252,6 +279,19 @@ impl Settings {
                     )
                 })?,
         };
+        let sent_mail_days = match get("PORTAL_SENT_MAIL_DAYS") {
+            None => 30,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=3650).contains(n))
+                .ok_or_else(|| {
+                    bad(
+                        "PORTAL_SENT_MAIL_DAYS",
+                        "must be a whole number from 1 to 3650",
+                    )
+                })?,
+        };
         let request_days = match get("PORTAL_REQUEST_DAYS") {
             None => 15,
             Some(v) => v
@@ -275,6 +315,7 @@ impl Settings {
                 })?,
         };
         Ok(Self {
+            sent_mail_days,
             signin_per_ip_per_hour,
             api_calls_per_minute,
             request_days,
@@ -286,6 +327,7 @@ impl Settings {
             database_url,
             public_url,
             smtp_url,
+            dev_mailbox,
             mail_from,
             master_key: get("PORTAL_MASTER_KEY").map(Secret),
             data_dir,
@@ -304,28 +346,42 @@ impl Settings {
         self.public_url.origin().ascii_serialization()
     }
 
-    /// True when mail goes to files in the data directory instead of an SMTP server.
+    /// True when mail goes to files in the data directory instead of an SMTP server (only when
+    /// switched on by name with `PORTAL_DEV_MAILBOX`).
     pub fn dev_mailbox(&self) -> bool {
-        self.smtp_url.is_none()
+        self.dev_mailbox
     }
 
-    /// The client's address: the peer, or with `trusted_proxies` = n the n-th address from the
-    /// right of `X-Forwarded-For` (the one our own first proxy saw). Entries further left are
-    /// the client's to forge, so they are never used; a short or garbled header falls back to
-    /// the peer, which over-throttles rather than under-throttles.
+    /// The client's address as throttles count it: the peer, or with `trusted_proxies` = n the
+    /// n-th address from the right of `X-Forwarded-For` (the one our own first proxy saw).
+    /// Entries further left are the client's to forge, so they are never used; a short or
+    /// garbled header falls back to the peer, which over-throttles rather than under-throttles.
+    /// An IPv6 client counts by its /64 (one subscriber holds a whole /64 and can pick any
+    /// address in it); an IPv4 address mapped into IPv6 counts as the IPv4 address.
     pub fn client_ip(&self, peer: IpAddr, forwarded_for: &[&str]) -> IpAddr {
-        if self.trusted_proxies == 0 {
-            return peer;
+        let ip = if self.trusted_proxies == 0 {
+            peer
+        } else {
+            let hops: Vec<&str> = forwarded_for
+                .iter()
+                .flat_map(|h| h.split(','))
+                .map(str::trim)
+                .collect();
+            hops.len()
+                .checked_sub(self.trusted_proxies)
+                .and_then(|i| hops[i].parse().ok())
+                .unwrap_or(peer)
+        };
+        match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => {
+                    let prefix = u128::from(v6) & (u128::MAX << 64);
+                    IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+                }
+            },
+            v4 => v4,
         }
-        let hops: Vec<&str> = forwarded_for
-            .iter()
-            .flat_map(|h| h.split(','))
-            .map(str::trim)
-            .collect();
-        hops.len()
-            .checked_sub(self.trusted_proxies)
-            .and_then(|i| hops[i].parse().ok())
-            .unwrap_or(peer)
     }
 
     /// Cookies may drop `Secure` only for plain http on the local machine.
@@ -335,6 +391,17 @@ impl Settings {
             Some("127.0.0.1" | "localhost" | "[::1]")
         );
         !(self.public_url.scheme() == "http" && local)
+    }
+}
+
+/// True when the URL's host is this machine (127.0.0.0/8, ::1 or `localhost`), which no one
+/// else can reach.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -356,7 +423,10 @@ mod tests {
         let s = with(&[]).unwrap();
         assert_eq!(s.database_url, "sqlite://data/portal.db?mode=rwc");
         assert_eq!(s.public_origin(), "http://127.0.0.1:3000");
-        assert!(s.dev_mailbox());
+        assert!(
+            !s.dev_mailbox(),
+            "a missing SMTP setting never turns the dev mailbox on"
+        );
         assert!(!s.cookies_secure());
     }
 
@@ -385,9 +455,28 @@ mod tests {
         let two = with(&[("PORTAL_TRUSTED_PROXIES", "2")]).unwrap();
         assert_eq!(
             two.client_ip(peer, &["1.2.3.4, 2001:db8::7, 10.0.0.9"]),
-            "2001:db8::7".parse::<IpAddr>().unwrap()
+            "2001:db8::".parse::<IpAddr>().unwrap()
         );
         assert_eq!(two.client_ip(peer, &["10.0.0.9"]), peer);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_prefix_and_a_mapped_ipv4_as_ipv4() {
+        let direct = with(&[]).unwrap();
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:fffe".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(direct.client_ip(a, &[]), direct.client_ip(b, &[]));
+        assert_ne!(direct.client_ip(a, &[]), direct.client_ip(other, &[]));
+        assert_eq!(
+            direct.client_ip(a, &[]),
+            "2001:db8:1:2::".parse::<IpAddr>().unwrap()
+        );
+        let mapped: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
+        assert_eq!(
+            direct.client_ip(mapped, &[]),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]
@@ -406,6 +495,8 @@ mod tests {
             ("PORTAL_API_CALLS_PER_MINUTE", "0"),
             ("PORTAL_SIGNIN_PER_IP_PER_HOUR", "lots"),
             ("PORTAL_HOLIDAYS", "2026-13-01"),
+            ("PORTAL_DEV_MAILBOX", "maybe"),
+            ("PORTAL_SENT_MAIL_DAYS", "0"),
         ] {
             let err = with(&[(k, v)]).unwrap_err();
             assert_eq!(err.setting, k);
@@ -431,6 +522,37 @@ mod tests {
         assert_eq!(s.salon_name, "From Env");
         assert_eq!(s.data_dir, PathBuf::from("/srv/x"));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_dev_mailbox_is_on_only_by_name_and_only_for_plain_http_on_this_machine() {
+        for url in [
+            "http://127.0.0.1:3000",
+            "http://localhost:8080",
+            "http://[::1]:3000",
+        ] {
+            let s = with(&[("PORTAL_DEV_MAILBOX", "1"), ("PORTAL_PUBLIC_URL", url)]).unwrap();
+            assert!(s.dev_mailbox(), "{url}");
+        }
+        for url in [
+            "https://127.0.0.1:3000",
+            "https://salon.example",
+            "http://salon.example",
+            "http://192.168.1.20:3000",
+            "http://localhost.salon.example",
+        ] {
+            let err = with(&[("PORTAL_DEV_MAILBOX", "1"), ("PORTAL_PUBLIC_URL", url)]).unwrap_err();
+            assert_eq!(err.setting, "PORTAL_DEV_MAILBOX", "{url}");
+        }
+        let err = with(&[
+            ("PORTAL_DEV_MAILBOX", "1"),
+            ("PORTAL_SMTP_URL", "smtp://127.0.0.1:2525"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.setting, "PORTAL_DEV_MAILBOX");
+        let s = with(&[("PORTAL_SMTP_URL", "smtp://127.0.0.1:2525")]).unwrap();
+        assert!(!s.dev_mailbox());
+        assert!(!with(&[("PORTAL_DEV_MAILBOX", "0")]).unwrap().dev_mailbox());
     }
 
     #[test]

@@ -451,45 +451,65 @@ pub async fn may_contact(
         .collect())
 }
 
-/// One withdrawal, for marketing tools to sync.
+/// One withdrawal of a marketing purpose, for marketing tools to stop sending: the one
+/// contact detail that channel uses, nothing more.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Withdrawal {
     /// Pass back as `since` to continue after this one.
     pub cursor: i64,
-    /// Which switch was turned off.
+    /// Which marketing switch was turned off.
     pub purpose: Purpose,
     /// When.
     pub at: DateTime<Utc>,
-    /// The customer's email on record, if any.
+    /// The email on record, for `marketing_email` only.
     pub email: Option<String>,
-    /// The customer's phone on record, if any.
+    /// The phone on record, for `marketing_sms` and `marketing_wechat` only.
     pub phone: Option<String>,
 }
 
-/// Withdrawals after `since` (an event id), oldest first, at most `limit`.
+/// Withdrawals of a marketing purpose after `since` (an event id), oldest first, at most
+/// `limit`. The least a marketing tool needs (security.md): marketing purposes only (never
+/// sensitive notes or photos), the channel's own contact only, and nothing of a restricted or
+/// erased customer (their consent checks answer no in any case).
 pub async fn withdrawals_since(
     portal: &crate::Portal,
     since: i64,
     limit: u64,
 ) -> Result<Vec<Withdrawal>, CoreError> {
+    let e = |c: &'static str| Expr::col(("consent_events", c));
     let q = Query::select()
-        .columns(["id", "customer_id", "purpose", "at"])
+        .column(("consent_events", "id"))
+        .column(("consent_events", "customer_id"))
+        .column(("consent_events", "purpose"))
+        .column(("consent_events", "at"))
         .from("consent_events")
-        .and_where(Expr::col("id").gt(since))
-        .and_where(Expr::col("granted").eq(false))
-        .order_by("id", Order::Asc)
+        .inner_join(
+            "customers",
+            Expr::col(("customers", "id")).equals(("consent_events", "customer_id")),
+        )
+        .and_where(e("id").gt(since))
+        .and_where(e("granted").eq(false))
+        .and_where(e("purpose").is_in(CHANNELS.map(|p| p.code())))
+        .and_where(Expr::col(("customers", "restricted_at")).is_null())
+        .and_where(Expr::col(("customers", "erased_at")).is_null())
+        .order_by(("consent_events", "id"), Order::Asc)
         .limit(limit)
         .to_owned();
     let mut out = Vec::new();
     for r in portal.db.query_all(&q).await? {
         let customer: i64 = r.try_get("", "customer_id")?;
+        let purpose = Purpose::parse(&r.try_get::<String>("", "purpose")?)?;
         let contact = crate::customers::contact(&portal.db, &portal.vault, customer).await?;
+        let (email, phone) = match purpose {
+            Purpose::MarketingEmail => (contact.email.map(|e| e.as_str().to_owned()), None),
+            _ => (None, contact.phone.map(|p| p.as_str().to_owned())),
+        };
         out.push(Withdrawal {
             cursor: r.try_get("", "id")?,
-            purpose: Purpose::parse(&r.try_get::<String>("", "purpose")?)?,
+            purpose,
             at: r.try_get("", "at")?,
-            email: contact.email.map(|e| e.as_str().to_owned()),
-            phone: contact.phone.map(|p| p.as_str().to_owned()),
+            email,
+            phone,
         });
     }
     Ok(out)

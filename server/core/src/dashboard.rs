@@ -97,7 +97,7 @@ pub async fn requests_per_week(
 /// How mail leaves the portal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MailTransport {
-    /// No SMTP server: the dev mailbox.
+    /// The dev mailbox (switched on by name; development only).
     DevMailbox,
     /// `smtps://`, or `smtp://` with `tls=required`.
     Tls,
@@ -154,6 +154,7 @@ pub async fn posture(portal: &Portal, now: DateTime<Utc>) -> Result<Posture, Cor
         .ok_or(CoreError::NotFound)?
         .try_get("", "n")?;
     let mail = match &portal.settings.smtp_url {
+        _ if portal.settings.dev_mailbox() => MailTransport::DevMailbox,
         None => MailTransport::DevMailbox,
         Some(u) if u.starts_with("smtps://") || u.contains("tls=required") => MailTransport::Tls,
         Some(_) => MailTransport::Plain,

@@ -205,6 +205,16 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
         tx.rollback().await?;
         return Ok(Loaded::Already);
     }
+    // Made-up customers and published passwords never go beside real people's data.
+    for table in ["customers", "staff"] {
+        let any = tx
+            .query_one(&Query::select().column("id").from(table).limit(1).to_owned())
+            .await?;
+        if any.is_some() {
+            tx.rollback().await?;
+            return Err(CoreError::Invalid("demo.not_empty"));
+        }
+    }
     let now = Utc::now();
     let mut rng = Rng(0x005a_1011_5eed);
 

@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod email;
+pub mod housekeeping;
 pub mod mail;
 pub mod mydata;
 pub mod notices;
@@ -107,7 +108,15 @@ impl Portal {
 
     /// Publishes a new privacy notice and invalidates cached copies of the old one.
     pub async fn publish_notice(&self, new: notices::NewNotice<'_>) -> Result<i32, CoreError> {
-        let version = notices::publish(&self.db, new).await?;
+        let by = new.published_by;
+        let tx = db::begin_write(&self.db).await?;
+        let version = notices::publish(&tx, new).await?;
+        // Published by staff: the audit row commits with the notice.
+        if let Some(staff) = by {
+            let now = chrono::Utc::now();
+            audit::append_by_staff(&tx, staff, access::Action::PublishNotice, None, now).await?;
+        }
+        tx.commit().await?;
         self.notice_generation.fetch_add(1, Ordering::SeqCst);
         Ok(version)
     }

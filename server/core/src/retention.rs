@@ -123,9 +123,16 @@ pub async fn preview(
     let customers = db
         .query_all(
             &Query::select()
-                .columns(["id", "created_at", "retention_notified_at"])
+                .columns([
+                    "id",
+                    "created_at",
+                    "retention_notified_at",
+                    "last_signed_in_at",
+                ])
                 .from("customers")
                 .and_where(Expr::col("erased_at").is_null())
+                // A restricted record is frozen (it may be needed for a claim): never purged.
+                .and_where(Expr::col("restricted_at").is_null())
                 .to_owned(),
         )
         .await?;
@@ -133,6 +140,7 @@ pub async fn preview(
         let id: i64 = c.try_get("", "id")?;
         let created: DateTime<Utc> = c.try_get("", "created_at")?;
         let notified: Option<DateTime<Utc>> = c.try_get("", "retention_notified_at")?;
+        let signed_in: Option<DateTime<Utc>> = c.try_get("", "last_signed_in_at")?;
         let last_visit: Option<DateTime<Utc>> = db
             .query_one(
                 &Query::select()
@@ -147,11 +155,16 @@ pub async fn preview(
                     .ok()
                     .flatten()
             });
-        let active_since = last_visit.map_or(created, |v| Ord::max(v, created));
+        // A visit or a sign-in counts as activity, as the notice says.
+        let active_since = [last_visit, signed_in]
+            .into_iter()
+            .flatten()
+            .fold(created, Ord::max);
         if active_since >= cutoff {
             continue;
         }
-        match notified {
+        // A notice sent before the customer came back is spent: they are told again.
+        match notified.filter(|t| *t >= active_since) {
             None => p.to_notify.push(id),
             Some(t) if t <= now - Duration::days(rules.notice_days as i64) => p.to_delete.push(id),
             Some(_) => {}
@@ -193,7 +206,7 @@ fn notice(
         (
             format!("{salon}: we will delete your data on {when}"),
             format!(
-                "You have not visited {salon} for {} months. We keep data only as long as we need it, so we will delete your record on {when}, keeping only what accounting law requires without your name.\n\nIf you would like us to keep it (for example, to keep your preferences), visit us before then or sign in: {link}\nYou can also download a copy first.\n",
+                "You have not visited {salon} or signed in to its privacy portal for {} months. We keep data only as long as we need it, so we will delete your record on {when}, keeping only what accounting law requires without your name.\n\nTo keep it (for example, to keep your preferences), do one of these before {when}: have a visit recorded at the salon, or sign in to the privacy portal with this email address: {link}\nEither one counts; nothing else does. You can also download a copy first.\n",
                 rules.inactive_months
             ),
         )
@@ -201,7 +214,7 @@ fn notice(
         (
             format!("{salon}：您的信息将于 {when} 删除"),
             format!(
-                "您已有 {} 个月没有到店。我们只在需要期间保存您的信息，因此将于 {when} 删除您的档案（仅保留会计法规要求、且已去除姓名的记录）。\n\n如需保留（例如保留您的服务偏好），请在此之前到店，或登录：{link}\n您也可以先下载一份信息副本。\n",
+                "您已有 {} 个月没有到店，也没有登录隐私门户。我们只在需要期间保存您的信息，因此将于 {when} 删除您的档案（仅保留会计法规要求、且已去除姓名的记录）。\n\n如需保留（例如保留您的服务偏好），请在 {when} 之前做到以下任意一项：到店并登记一次服务，或用本邮箱登录隐私门户：{link}\n只有这两项算数。您也可以先下载一份信息副本。\n",
                 rules.inactive_months
             ),
         )
@@ -233,6 +246,9 @@ pub async fn run(portal: &Portal, now: DateTime<Utc>) -> Result<Ran, CoreError> 
         return Ok(ran);
     }
     let p = preview(portal, &r, now).await?;
+    let cutoff = now
+        .checked_sub_months(Months::new(r.inactive_months))
+        .unwrap_or(now);
     for id in p.to_notify {
         let tx = crate::db::begin_write(&portal.db).await?;
         let claimed = tx
@@ -241,7 +257,13 @@ pub async fn run(portal: &Portal, now: DateTime<Utc>) -> Result<Ran, CoreError> 
                     .table("customers")
                     .value("retention_notified_at", now)
                     .and_where(Expr::col("id").eq(id))
-                    .and_where(Expr::col("retention_notified_at").is_null())
+                    // Not told, or told before they came back (such a notice is older than
+                    // the inactivity cutoff); a replica that just told them wins.
+                    .cond_where(
+                        Expr::col("retention_notified_at")
+                            .is_null()
+                            .or(Expr::col("retention_notified_at").lt(cutoff)),
+                    )
                     .to_owned(),
             )
             .await?
@@ -268,6 +290,10 @@ pub async fn run(portal: &Portal, now: DateTime<Utc>) -> Result<Ran, CoreError> 
         let tx = crate::db::begin_write(&portal.db).await?;
         if crate::requests::balance_cents(&tx, id).await? > 0 {
             // Money on the card is the customer's: staff settle it first.
+            continue;
+        }
+        if crate::mydata::restricted(&tx, id).await? {
+            // Restricted since the preview: frozen, never purged.
             continue;
         }
         let lang = customers::language(&tx, id).await?;

@@ -26,6 +26,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Kept alive for the data directory's lifetime.
     pub data_dir: tempfile::TempDir,
+    /// The SMTP server this portal delivers to unless the test named another (a portal does
+    /// not start without one, outside the explicit dev mailbox).
+    pub sink: smtp::SmtpSink,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -104,9 +107,14 @@ pub async fn fresh_database_url(dir: &std::path::Path) -> String {
     }
 }
 
-/// Settings for a test: fresh data dir and database, port 0, fast mail retries.
+/// Settings for a test: fresh data dir and database, port 0, fast mail retries. Mail goes to
+/// the discard port (nothing listens there) unless the test names an SMTP server.
 pub async fn test_settings(dir: &std::path::Path) -> Settings {
     let mut env = HashMap::new();
+    env.insert(
+        "PORTAL_SMTP_URL".to_owned(),
+        "smtp://127.0.0.1:9".to_owned(),
+    );
     env.insert("PORTAL_DATA_DIR".to_owned(), dir.display().to_string());
     env.insert("LEPTOS_SITE_ADDR".to_owned(), "127.0.0.1:0".to_owned());
     env.insert("PORTAL_PUBLIC_URL".to_owned(), PUBLIC_URL.to_owned());
@@ -127,6 +135,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut settings = test_settings(data_dir.path()).await;
+    let sink = smtp::SmtpSink::start().await;
+    settings.smtp_url = Some(format!("smtp://127.0.0.1:{}", sink.port));
     adjust(&mut settings);
     let app = Application::build(settings)
         .await
@@ -148,6 +158,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         portal,
         client,
         data_dir,
+        sink,
         stop: Some(tx),
     }
 }

@@ -76,6 +76,36 @@ pub struct Row {
     pub reason: Option<String>,
 }
 
+/// Appends an action of staff member `staff` (with the role they hold now) inside `db`, the
+/// transaction of the change, so the change and its row commit together.
+pub async fn append_by_staff(
+    db: &impl ConnectionTrait,
+    staff: i64,
+    action: Action,
+    customer: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<i64, CoreError> {
+    let role: String = db
+        .query_one(
+            &Query::select()
+                .column("role")
+                .from("staff")
+                .and_where(Expr::col("id").eq(staff))
+                .to_owned(),
+        )
+        .await?
+        .ok_or(CoreError::NotFound)?
+        .try_get("", "role")?;
+    let role = role.parse::<Role>().map_err(|_| CoreError::NotFound)?;
+    let entry = Entry {
+        actor: Actor::Staff { id: staff, role },
+        action,
+        subject: customer.map(|c| ("customer", c)),
+        reason: None,
+    };
+    append(db, &entry, now).await
+}
+
 /// The row that serialises appends: every append first updates it, which takes PostgreSQL's
 /// row lock and SQLite's write lock until the transaction ends.
 const HEAD_KEY: &str = "audit_head";

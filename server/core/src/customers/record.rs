@@ -375,6 +375,18 @@ pub async fn update_contact<C: ConnectionTrait + TransactionTrait>(
     Ok(())
 }
 
+/// Refuses a staff change to a restricted (frozen) record with `customer.restricted`: the
+/// restriction stops processing, not only shows a banner, until the privacy officer lifts it.
+pub async fn refuse_if_restricted(
+    db: &impl ConnectionTrait,
+    customer: i64,
+) -> Result<(), CoreError> {
+    if crate::mydata::restricted(db, customer).await? {
+        return Err(CoreError::Invalid("customer.restricted"));
+    }
+    Ok(())
+}
+
 /// A visit to record.
 pub struct NewVisit<'a> {
     /// When.
@@ -407,6 +419,7 @@ pub async fn record_visit<C: ConnectionTrait + TransactionTrait>(
         return Err(CoreError::Invalid("visit.amount"));
     }
     let tx = crate::db::begin_write(outer).await?;
+    refuse_if_restricted(&tx, customer).await?;
     let key = vault.customer_key(&tx, customer).await?;
     let insert = Query::insert()
         .into_table("visits")
@@ -459,6 +472,7 @@ pub async fn add_visit_note<C: ConnectionTrait + TransactionTrait>(
         return Err(CoreError::Invalid("visit.note"));
     }
     let tx = crate::db::begin_write(outer).await?;
+    refuse_if_restricted(&tx, customer).await?;
     let q = Query::select()
         .column("notes_sealed")
         .from("visits")

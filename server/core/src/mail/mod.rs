@@ -135,6 +135,51 @@ pub fn dev_mailbox_dir(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("mailbox")
 }
 
+/// The file a dev-mailbox message is written to: the customer's id leads the name, so their
+/// mail can be removed with them on erasure.
+pub(crate) fn dev_mail_file_name(customer: Option<i64>, at: DateTime<Utc>, id: i64) -> String {
+    match customer {
+        Some(c) => format!("c{c}-{}-{id}.json", at.timestamp_millis()),
+        None => format!("s-{}-{id}.json", at.timestamp_millis()),
+    }
+}
+
+/// Writes `bytes` to a new file only the portal's own user may read (0600), in a folder only
+/// it may enter (0700).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        builder.mode(0o700);
+        builder.create(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path)?.write_all(bytes)
+}
+
+/// The dev-mailbox files of one customer (none when the dev mailbox is off or empty).
+pub fn dev_mail_files_of(data_dir: &Path, customer: i64) -> Vec<std::path::PathBuf> {
+    let prefix = format!("c{customer}-");
+    std::fs::read_dir(dev_mailbox_dir(data_dir))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".json"))
+        })
+        .collect()
+}
+
 /// Every message in the dev mailbox, newest first.
 pub fn read_dev_mailbox(data_dir: &Path) -> Result<Vec<DevMail>, CoreError> {
     let dir = dev_mailbox_dir(data_dir);

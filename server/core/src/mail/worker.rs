@@ -40,10 +40,17 @@ pub enum DeliveryError {
 }
 
 impl Transport {
-    /// The transport the settings ask for; a bad SMTP URL is a configuration error.
+    /// The transport the settings ask for; a bad or missing SMTP URL is a configuration error
+    /// (the dev mailbox is used only when switched on by name).
     pub fn from_settings(settings: &crate::Settings) -> Result<Self, ConfigError> {
         match &settings.smtp_url {
-            None => Ok(Self::DevMailbox(super::dev_mailbox_dir(&settings.data_dir))),
+            None if settings.dev_mailbox() => {
+                Ok(Self::DevMailbox(super::dev_mailbox_dir(&settings.data_dir)))
+            }
+            None => Err(ConfigError {
+                setting: "PORTAL_SMTP_URL",
+                problem: "not set: name your mail server (smtp://host:port or smtps://user:pass@host:465), or set PORTAL_DEV_MAILBOX=1 for development on this machine".into(),
+            }),
             Some(url) => {
                 let t = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|_| ConfigError {
@@ -57,7 +64,13 @@ impl Transport {
         }
     }
 
-    async fn send(&self, id: i64, from: &str, mail: &OutgoingMail) -> Result<(), DeliveryError> {
+    async fn send(
+        &self,
+        id: i64,
+        customer: Option<i64>,
+        from: &str,
+        mail: &OutgoingMail,
+    ) -> Result<(), DeliveryError> {
         match self {
             Self::Smtp(smtp) => {
                 let from: Mailbox = from.parse().map_err(|_| DeliveryError::Build)?;
@@ -95,12 +108,11 @@ impl Transport {
                     text: mail.text.clone(),
                 };
                 let bytes = serde_json::to_vec_pretty(&dev).map_err(|_| DeliveryError::Build)?;
-                tokio::fs::create_dir_all(dir)
+                let path = dir.join(super::dev_mail_file_name(customer, now, id));
+                // Links and codes live in these files: readable by the portal's user only.
+                tokio::task::spawn_blocking(move || super::write_private(&path, &bytes))
                     .await
-                    .map_err(|_| DeliveryError::Io)?;
-                let path = dir.join(format!("{}-{id}.json", now.timestamp_millis()));
-                tokio::fs::write(path, bytes)
-                    .await
+                    .map_err(|_| DeliveryError::Io)?
                     .map_err(|_| DeliveryError::Io)
             }
         }
@@ -173,7 +185,7 @@ pub async fn deliver_due(
         let result = match mail {
             Some(mail) => {
                 transport
-                    .send(row.id, &portal.settings.mail_from, &mail)
+                    .send(row.id, row.customer_id, &portal.settings.mail_from, &mail)
                     .await
             }
             None => Err(DeliveryError::Build),
@@ -209,7 +221,18 @@ pub async fn deliver_due(
                 tracing::warn!(mail_id = row.id, attempts, error = %e, retry_in_ms = wait.as_millis() as u64, "mail delivery failed; will retry");
             }
         }
-        update.exec(&portal.db).await?;
+        if result.is_ok() && row.customer_id.is_none() {
+            // Mail to no customer (staff invitations, erasure receipts, reminders to the
+            // officer) is shown nowhere once sent: its body, with the links and the erased
+            // address it may carry, goes as soon as the server took it.
+            entity::Entity::delete_many()
+                .filter(C::Id.eq(row.id))
+                .filter(C::ClaimedBy.eq(worker_id.to_owned()))
+                .exec(&portal.db)
+                .await?;
+        } else {
+            update.exec(&portal.db).await?;
+        }
     }
     Ok(sent)
 }

@@ -1,5 +1,7 @@
-//! A new email address (from an approved correction) applies only once confirmed through a
-//! link sent to that address: single use, 10 minutes, purpose-bound, a newer link kills older.
+//! A new email address (from an approved correction, or typed by staff) applies only once
+//! confirmed through a link sent to that address: single use, 10 minutes, purpose-bound, a
+//! newer link kills older. The address signs the customer in, so whoever types a new one must
+//! not be able to move sign-in to a mailbox of their own (security.md, "Defaults and growth").
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -115,23 +117,124 @@ async fn target(portal: &Portal, customer: i64, token: &str) -> Result<Email, Co
     Email::parse(&text).map_err(|_| CoreError::Invalid("email_change.stored"))
 }
 
-/// Spends the link (POST only) and applies the new address. `None` when the link no longer
-/// works; `Invalid("customer.contact_taken")` when the address belongs to someone else by now.
+/// Spends the link (POST only) and applies the new address; every session of the customer
+/// ends with the old address. `None` when the link no longer works;
+/// `Invalid("customer.contact_taken")` when the address belongs to someone else by now.
 pub async fn confirm(
     portal: &Portal,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, CoreError> {
-    let Some(customer) = spend_link(&portal.db, token, Purpose::EmailChange, now).await? else {
+    let tx = crate::db::begin_write(&portal.db).await?;
+    let Some(customer) = spend_link(&tx, token, Purpose::EmailChange, now).await? else {
         return Ok(None);
     };
     let email = target(portal, customer, token).await?;
-    let contact = customers::contact(&portal.db, &portal.vault, customer).await?;
+    let contact = customers::contact(&tx, &portal.vault, customer).await?;
     let change = customers::record::ContactChange {
         name: customers::CustomerName::parse(&contact.name)?,
         email: Some(email),
         phone: contact.phone,
     };
-    customers::record::update_contact(&portal.db, &portal.vault, customer, &change, now).await?;
+    customers::record::update_contact(&tx, &portal.vault, customer, &change, now).await?;
+    crate::sessions::end_all(&tx, crate::sessions::Subject::Customer(customer), now).await?;
+    tx.commit().await?;
     Ok(Some(customer))
+}
+
+/// What became of contact details staff typed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffContactOutcome {
+    /// Saved as typed (the email did not change).
+    Saved,
+    /// Name and phone saved; the new email waits for confirmation through a link sent to it,
+    /// and the old address (if any) was told.
+    EmailAwaitsConfirmation,
+}
+
+/// Staff replace a customer's contact details inside `tx`. A new email address does not move
+/// sign-in: it is mailed a confirmation link and applies only when that link is used; the old
+/// address is told at once. Clearing the address applies at once (it gives sign-in to no one)
+/// and ends the customer's sessions. An address of another customer is refused
+/// (`customer.contact_taken`).
+pub async fn staff_change_contact(
+    portal: &Portal,
+    tx: &DatabaseTransaction,
+    customer: i64,
+    change: customers::record::ContactChange,
+    now: DateTime<Utc>,
+) -> Result<StaffContactOutcome, CoreError> {
+    customers::record::refuse_if_restricted(tx, customer).await?;
+    let current = customers::contact(tx, &portal.vault, customer).await?;
+    let (old, new) = (current.email.clone(), change.email.clone());
+    let moved = match (&old, &new) {
+        (Some(o), Some(n)) => o.as_str() != n.as_str(),
+        (None, Some(_)) => true,
+        _ => false,
+    };
+    let cleared = old.is_some() && new.is_none();
+    let lang = customers::language(tx, customer).await?;
+    let mut apply = change;
+    if moved {
+        let new = new.clone().ok_or(CoreError::NotFound)?;
+        if let Some(other) = customers::find_by_email(tx, &portal.vault, &new).await?
+            && other != customer
+        {
+            return Err(CoreError::Invalid("customer.contact_taken"));
+        }
+        // Sign-in stays with the address on record until the new one answers.
+        apply.email = old.clone();
+        start(portal, tx, customer, &new, &lang, now).await?;
+    }
+    customers::record::update_contact(tx, &portal.vault, customer, &apply, now).await?;
+    if cleared {
+        crate::sessions::end_all(tx, crate::sessions::Subject::Customer(customer), now).await?;
+    }
+    if let Some(old) = old.filter(|_| moved || cleared) {
+        let mail = old_address_told(old, &lang, &portal.settings.salon_name, cleared);
+        portal
+            .enqueue_mail(tx, Some(customer), "email_change_notice", &mail)
+            .await?;
+    }
+    Ok(if moved {
+        StaffContactOutcome::EmailAwaitsConfirmation
+    } else {
+        StaffContactOutcome::Saved
+    })
+}
+
+/// The mail to the address on record when staff change or remove it.
+fn old_address_told(to: Email, lang: &str, salon: &str, cleared: bool) -> OutgoingMail {
+    let (subject, text) = match (lang == "en", cleared) {
+        (true, false) => (
+            format!("{salon}: a new email address was entered for you"),
+            format!(
+                "Hello,\n\nStaff at {salon} entered a new email address for your customer record. It will replace this one only when someone confirms it through the link we sent to the new address; until then you keep signing in with this address.\n\nIf you did not ask for this, tell the salon or reply to this mail.\n"
+            ),
+        ),
+        (true, true) => (
+            format!("{salon}: your email address was removed"),
+            format!(
+                "Hello,\n\nStaff at {salon} removed this email address from your customer record, so it no longer signs you in to the privacy portal.\n\nIf you did not ask for this, tell the salon or reply to this mail.\n"
+            ),
+        ),
+        (false, false) => (
+            format!("{salon}：有人为您登记了新邮箱"),
+            format!(
+                "您好！\n\n{salon}的员工为您的顾客档案登记了一个新邮箱。只有在新邮箱收到的确认链接被打开并确认后，它才会替换本邮箱；在此之前，您仍用本邮箱登录。\n\n如果不是您本人的要求，请告知门店或回复本邮件。\n"
+            ),
+        ),
+        (false, true) => (
+            format!("{salon}：您的邮箱已被移除"),
+            format!(
+                "您好！\n\n{salon}的员工已从您的顾客档案中移除本邮箱，本邮箱不能再用于登录隐私门户。\n\n如果不是您本人的要求，请告知门店或回复本邮件。\n"
+            ),
+        ),
+    };
+    OutgoingMail {
+        to,
+        subject,
+        text,
+        html: None,
+    }
 }

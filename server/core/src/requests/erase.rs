@@ -131,6 +131,10 @@ pub async fn erase(
             .into_iter()
             .map(|f| dir.join("exports").join(f)),
     );
+    // In development the delivered mail sits in files too; it goes with the customer.
+    if portal.settings.dev_mailbox() {
+        files.extend(crate::mail::dev_mail_files_of(dir, customer));
+    }
     for table in [
         "sensitive_notes",
         "service_profiles",

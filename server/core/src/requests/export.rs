@@ -156,14 +156,22 @@ fn html(salon: &str, files: &[(&'static str, Value)]) -> String {
     out
 }
 
+/// The export file on disk, sealed under the customer's key (security.md, "Data at rest"): the
+/// copy waits up to 72 hours for its downloads and must die with the customer's key.
+pub const FILE: vault::Field = vault::Field::new("exports", "file");
+
 fn write_zip(path: &Path, salon: &str, g: &Gathered, photo_dir: &Path) -> Result<u64, CoreError> {
-    let file = std::fs::File::create(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    let mut zip = ZipWriter::new(std::io::BufWriter::new(file));
+    let file = {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(path)?
+    };
+    let sealing =
+        vault::stream::SealingWriter::new(std::io::BufWriter::new(file), g.key.clone(), FILE)?;
+    // Written as a stream (no seeking back): the sealed chunks go out in order.
+    let mut zip = ZipWriter::new_stream(sealing);
     let deflated = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
     // Photos are already compressed.
     let stored = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
@@ -184,13 +192,13 @@ fn write_zip(path: &Path, salon: &str, g: &Gathered, photo_dir: &Path) -> Result
         zip.start_file(entry.as_str(), stored).map_err(bad)?;
         zip.write_all(&plain)?;
     }
-    let mut inner = zip.finish().map_err(bad)?;
-    inner.flush()?;
+    let sealing = zip.finish().map_err(bad)?.into_inner();
+    sealing.finish()?.flush()?;
     Ok(std::fs::metadata(path)?.len())
 }
 
-/// Writes the customer's copy to `exports/` and returns `(file name, size)`. The name is random
-/// and says nothing about the customer.
+/// Writes the customer's copy to `exports/`, sealed under their key, and returns
+/// `(file name, size)`. The name is random and says nothing about the customer.
 pub async fn build(portal: &Portal, customer: i64) -> Result<(String, u64), CoreError> {
     let g = gather(portal, customer).await?;
     let dir = dir(portal);
@@ -257,6 +265,20 @@ pub async fn ready(
 pub enum Refused {
     /// Not this customer's, expired, or used up.
     Gone,
+}
+
+/// Opens the sealed export file at `path` of `customer`: the ZIP to serve.
+pub async fn open_file(
+    portal: &Portal,
+    customer: i64,
+    path: &Path,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, CoreError> {
+    let key = portal.vault.customer_key(&portal.db, customer).await?;
+    let sealed = tokio::fs::read(path).await?;
+    tokio::task::spawn_blocking(move || vault::stream::open_file(&key, FILE, &sealed))
+        .await
+        .map_err(|_| CoreError::Invalid("export.task"))?
+        .map_err(CoreError::from)
 }
 
 /// Counts one download of `export` by `customer` (one conditional UPDATE, so 3 is 3 even when

@@ -50,7 +50,16 @@ pub async fn run_once(portal: &Portal, now: DateTime<Utc>) -> Result<usize, Core
 
 /// Runs [`run_once`] and the due-date reminders every `mail_poll` until `shutdown` turns true.
 pub async fn run(portal: Portal, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    // Housekeeping runs at start and then every ten minutes; it is cheap and idempotent.
+    let mut next_sweep = tokio::time::Instant::now();
     loop {
+        if tokio::time::Instant::now() >= next_sweep {
+            next_sweep += std::time::Duration::from_secs(600);
+            match crate::housekeeping::sweep(&portal, Utc::now()).await {
+                Ok(s) => tracing::debug!(?s, "housekeeping sweep"),
+                Err(e) => tracing::error!(error = %e, "housekeeping sweep failed"),
+            }
+        }
         if let Err(e) = run_once(&portal, Utc::now()).await {
             tracing::error!(error = %e, "request fulfilment could not read the queue");
         }

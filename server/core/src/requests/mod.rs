@@ -12,14 +12,14 @@ pub mod reminders;
 
 use chrono::{DateTime, Duration, Months, Utc};
 use sea_orm::{
-    ConnectionTrait, TransactionTrait,
+    ConnectionTrait, TransactionSession, TransactionTrait,
     sea_query::{Condition, Expr, ExprTrait, Order, Query},
 };
 use serde::{Deserialize, Serialize};
 
 pub use calendar::Calendar;
 
-use crate::{CoreError, Portal, customers, vault::Field};
+use crate::{CoreError, Portal, access::Action, audit, customers, vault::Field};
 
 /// Sealed request details (what the customer asked).
 pub const DETAILS: Field = Field::new("requests", "details_sealed");
@@ -514,6 +514,9 @@ pub async fn submit(
         )
         .await?;
         tell(portal, &tx, &request, mails::Change::Merged).await?;
+        if let Some(s) = staff {
+            audit::append_by_staff(&tx, s, Action::RecordRequest, Some(customer), now).await?;
+        }
         tx.commit().await?;
         portal.outbox.notify();
         return Ok(Submitted { id, merged: true });
@@ -559,6 +562,9 @@ pub async fn submit(
     event(&tx, id, staff, None, Status::Submitted, None, now).await?;
     let request = get(&tx, id).await?;
     tell(portal, &tx, &request, mails::Change::Received).await?;
+    if let Some(s) = staff {
+        audit::append_by_staff(&tx, s, Action::RecordRequest, Some(customer), now).await?;
+    }
     tx.commit().await?;
     portal.outbox.notify();
     Ok(Submitted { id, merged: false })
@@ -599,6 +605,9 @@ async fn transition(
     event(&tx, id, staff, Some(before.status), to, note, now).await?;
     let after = get(&tx, id).await?;
     tell(portal, &tx, &after, change).await?;
+    if let Some(s) = staff {
+        audit::append_by_staff(&tx, s, Action::DecideRequest, after.customer, now).await?;
+    }
     tx.commit().await?;
     portal.outbox.notify();
     Ok(after)
@@ -745,9 +754,11 @@ pub async fn balance_cents(db: &impl ConnectionTrait, customer: i64) -> Result<i
 pub async fn settle_balance(
     portal: &Portal,
     customer: i64,
+    staff: i64,
     now: DateTime<Utc>,
 ) -> Result<i64, CoreError> {
     let tx = crate::db::begin_write(&portal.db).await?;
+    audit::append_by_staff(&tx, staff, Action::DecideRequest, Some(customer), now).await?;
     let q = Query::select()
         .columns(["id", "balance_cents"])
         .from("memberships")
@@ -928,22 +939,32 @@ pub async fn extend(
     .await?;
     let after = get(&tx, id).await?;
     tell(portal, &tx, &after, mails::Change::Extended(&reason)).await?;
+    audit::append_by_staff(&tx, staff, Action::DecideRequest, after.customer, now).await?;
     tx.commit().await?;
     portal.outbox.notify();
     Ok(after)
 }
 
-/// Assigns a request to a member of staff.
-pub async fn assign(db: &impl ConnectionTrait, id: i64, staff: i64) -> Result<(), CoreError> {
+/// Assigns a request to a member of staff (who takes it themself), audited with the change.
+pub async fn assign<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    id: i64,
+    staff: i64,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    let tx = crate::db::begin_write(db).await?;
     let q = Query::update()
         .table("requests")
         .value("assigned_staff_id", staff)
         .and_where(Expr::col("id").eq(id))
         .and_where(Expr::col("status").is_in(OPEN))
         .to_owned();
-    if db.execute(&q).await?.rows_affected() != 1 {
+    if tx.execute(&q).await?.rows_affected() != 1 {
         return Err(CoreError::Invalid("request.state"));
     }
+    let customer = get(&tx, id).await?.customer;
+    audit::append_by_staff(&tx, staff, Action::DecideRequest, customer, now).await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -135,6 +135,17 @@ pub async fn start(
         ])
         .to_owned();
     db.execute(&insert).await?;
+    if let Some(id) = customer {
+        // A sign-in is activity: retention counts it, as its notice tells the customer.
+        db.execute(
+            &Query::update()
+                .table("customers")
+                .value("last_signed_in_at", now)
+                .and_where(Expr::col("id").eq(id))
+                .to_owned(),
+        )
+        .await?;
+    }
     let claims = Claims {
         sub,
         aud: AUDIENCE.into(),

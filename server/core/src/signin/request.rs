@@ -168,8 +168,9 @@ async fn deliver_link(
     now: DateTime<Utc>,
 ) -> Result<(), CoreError> {
     let (db, vault) = (&portal.db, &portal.vault);
+    let address = vault.index(ADDRESS_INDEX, email.as_str());
     let Some(customer) = customers::find_by_email(db, vault, &email).await? else {
-        return Ok(());
+        return decoy(db, browser, address, now).await;
     };
     let lang_row = db
         .query_one(
@@ -189,6 +190,7 @@ async fn deliver_link(
     let mark = Query::update()
         .table("one_time_tokens")
         .value("browser_hash", browser)
+        .value("address_index", address)
         .and_where(Expr::col("id").eq(issued.id))
         .to_owned();
     tx.execute(&mark).await?;
@@ -208,7 +210,61 @@ async fn deliver_link(
     Ok(())
 }
 
-/// Checks a code typed into the browser that holds `handle`.
+/// For an address not on record (or erased): a token row bound to the asking browser that no
+/// code opens and no link names, so the code step answers exactly as for a customer's wrong
+/// code (same redirect, same tries, same work) and tells nobody who is a customer.
+async fn decoy(
+    db: &impl ConnectionTrait,
+    browser: Vec<u8>,
+    address: Vec<u8>,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    let mut token_hash = [0u8; 32];
+    let mut code_mac = [0u8; 32];
+    for bytes in [&mut token_hash, &mut code_mac] {
+        rand::rngs::OsRng
+            .try_fill_bytes(bytes)
+            .expect("the operating system's random number generator");
+    }
+    let insert = Query::insert()
+        .into_table("one_time_tokens")
+        .columns([
+            "purpose",
+            "token_hash",
+            "code_mac",
+            "browser_hash",
+            "address_index",
+            "failed_attempts",
+            "created_at",
+            "expires_at",
+        ])
+        .values_panic([
+            Purpose::SignIn.as_str().into(),
+            token_hash.to_vec().into(),
+            code_mac.to_vec().into(),
+            browser.into(),
+            address.into(),
+            0i32.into(),
+            now.into(),
+            (now + Purpose::SignIn.lifetime()).into(),
+        ])
+        .to_owned();
+    db.execute(&insert).await?;
+    Ok(())
+}
+
+/// The keyed hash that names an address on sign-in tokens (the per-address throttle's).
+const ADDRESS_INDEX: &str = "throttle/email";
+
+/// Wrong codes allowed per address per day, across all its tokens: each token burns after 5,
+/// and a new one needs a new mail, so without this cap a patient guesser would get 5 tries per
+/// mail the address throttle lets through (NIST 800-63B 5.2.2).
+pub const MAX_WRONG_CODES_PER_DAY: i64 = 20;
+
+/// Checks a code typed into the browser that holds `handle`. Once the address the token was
+/// asked for has had [`MAX_WRONG_CODES_PER_DAY`] wrong codes, no code is checked for it until
+/// the day has passed; decoy tokens of unknown addresses count the same way, so the cap tells
+/// nobody who is a customer.
 pub async fn spend_code_for(
     portal: &Portal,
     handle: &str,
@@ -216,7 +272,7 @@ pub async fn spend_code_for(
     now: DateTime<Utc>,
 ) -> Result<CodeOutcome, CoreError> {
     let q = Query::select()
-        .column("id")
+        .columns(["id", "address_index"])
         .from("one_time_tokens")
         .and_where(Expr::col("browser_hash").eq(browser_hash(handle)))
         .and_where(Expr::col("purpose").eq(Purpose::SignIn.as_str()))
@@ -227,5 +283,22 @@ pub async fn spend_code_for(
         return Ok(CodeOutcome::Unusable);
     };
     let id: i64 = row.try_get("", "id")?;
+    if let Some(address) = row.try_get::<Option<Vec<u8>>>("", "address_index")? {
+        let wrong = Query::select()
+            .expr_as(Expr::col("failed_attempts").sum(), "n")
+            .from("one_time_tokens")
+            .and_where(Expr::col("address_index").eq(address))
+            .and_where(Expr::col("purpose").eq(Purpose::SignIn.as_str()))
+            .and_where(Expr::col("created_at").gt(now - chrono::Duration::days(1)))
+            .to_owned();
+        // SUM of an integer column is a 64-bit integer on both engines (NULL over no rows).
+        let n: i64 = match portal.db.query_one(&wrong).await? {
+            Some(r) => r.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
+            None => 0,
+        };
+        if n >= MAX_WRONG_CODES_PER_DAY {
+            return Ok(CodeOutcome::Unusable);
+        }
+    }
     spend_code(&portal.db, &portal.vault, id, code, Purpose::SignIn, now).await
 }

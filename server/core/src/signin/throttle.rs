@@ -31,18 +31,33 @@ pub const PER_IP: Limit = Limit {
 
 /// Records a hit on `bucket` (a keyed hash, never a plain address) and says whether it is within
 /// `limit`. The hit is written before counting, so concurrent replicas can only over-refuse.
+/// A bucket already twice over its limit is refused without a write: a flood grows the table
+/// by at most `2 * max` rows per bucket and window.
 pub async fn hit(
     db: &impl ConnectionTrait,
     bucket: &[u8],
     limit: Limit,
     now: DateTime<Utc>,
 ) -> Result<bool, CoreError> {
+    if count(db, bucket, limit, now).await? >= 2 * limit.max {
+        return Ok(false);
+    }
     let insert = Query::insert()
         .into_table("throttle_hits")
         .columns(["bucket", "at"])
         .values_panic([bucket.to_vec().into(), now.into()])
         .to_owned();
     db.execute(&insert).await?;
+    Ok(count(db, bucket, limit, now).await? <= limit.max)
+}
+
+/// Hits on `bucket` within the window ending at `now`.
+async fn count(
+    db: &impl ConnectionTrait,
+    bucket: &[u8],
+    limit: Limit,
+    now: DateTime<Utc>,
+) -> Result<i64, CoreError> {
     let count = Query::select()
         .expr_as(Expr::col("id").count(), "n")
         .from("throttle_hits")
@@ -50,12 +65,11 @@ pub async fn hit(
         .and_where(Expr::col("at").gt(now - limit.window))
         .and_where(Expr::col("at").lte(now))
         .to_owned();
-    let n: i64 = db
+    Ok(db
         .query_one(&count)
         .await?
         .ok_or(CoreError::NotFound)?
-        .try_get("", "n")?;
-    Ok(n <= limit.max)
+        .try_get("", "n")?)
 }
 
 /// Deletes hits older than the longest window; run now and then.

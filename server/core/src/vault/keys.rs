@@ -171,7 +171,7 @@ pub fn load_master_key(env_value: Option<&str>, data_dir: &Path) -> Result<Maste
     if let Some(key) = read_key_file(&path)? {
         return Ok(key);
     }
-    std::fs::create_dir_all(data_dir).map_err(|e| {
+    crate::db::create_private_dir(data_dir).map_err(|e| {
         bad(
             "PORTAL_DATA_DIR",
             format!("cannot create {}: {e}", data_dir.display()),

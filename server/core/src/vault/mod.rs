@@ -13,6 +13,7 @@
 
 mod keys;
 mod store;
+pub mod stream;
 
 use aes_gcm::{
     Aes256Gcm, Nonce,
