@@ -44,8 +44,9 @@ pub(crate) fn apply(router: axum::Router, settings: Arc<Settings>) -> axum::Rout
     )
 }
 
-/// The API's protections: the same request logs and headers, its own body limit, and no Origin
-/// check (callers are tools with keys, not browsers; keys never travel in cookies).
+/// The API's protections: the same request logs and headers, and no Origin check (callers are
+/// tools with keys, not browsers; keys never travel in cookies). No body limit here: the API
+/// checks the key before it reads a body, and reads at most `API_BODY_LIMIT` of it.
 pub(crate) fn apply_api(router: axum::Router, settings: Arc<Settings>) -> axum::Router {
     router.layer(
         ServiceBuilder::new()
@@ -58,8 +59,7 @@ pub(crate) fn apply_api(router: axum::Router, settings: Arc<Settings>) -> axum::
             )
             .layer(middleware::from_fn(move |req, next| {
                 security_headers(Arc::clone(&settings), req, next)
-            }))
-            .layer(RequestBodyLimitLayer::new(crate::api::API_BODY_LIMIT)),
+            })),
     )
 }
 
