@@ -287,7 +287,7 @@ pub fn ErrorNotice(error: PortalError) -> impl IntoView {
             }
             .into_any()
         }
-        PortalError::Invalid(_) => {
+        PortalError::Invalid(_) | PortalError::BadRequest | PortalError::TooLarge => {
             let t = use_texts().staff;
             view! {
                 <section class="card" role="alert">

@@ -11,17 +11,16 @@ use axum::{
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
+use http_body_util::BodyExt;
 use portal_core::Settings;
 use tower::ServiceBuilder;
-use tower_http::{
-    limit::RequestBodyLimitLayer,
-    trace::{DefaultOnResponse, TraceLayer},
-};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 /// Largest request body accepted anywhere (forms and server functions are small).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// Wraps `router` in the protections, outermost first: logging, headers, Origin, body limit.
+/// Wraps `router` in the protections, outermost first: logging, headers, server-function
+/// statuses, Origin, body limit.
 pub(crate) fn apply(router: axum::Router, settings: Arc<Settings>) -> axum::Router {
     let for_headers = Arc::clone(&settings);
     router.layer(
@@ -37,10 +36,13 @@ pub(crate) fn apply(router: axum::Router, settings: Arc<Settings>) -> axum::Rout
             .layer(middleware::from_fn(move |req, next| {
                 security_headers(Arc::clone(&for_headers), req, next)
             }))
+            .layer(middleware::from_fn(server_fn_status))
             .layer(middleware::from_fn(move |req, next| {
                 same_origin_only(Arc::clone(&settings), req, next)
             }))
-            .layer(RequestBodyLimitLayer::new(BODY_LIMIT)),
+            .layer(middleware::from_fn(|req, next| {
+                limit_body(BODY_LIMIT, req, next)
+            })),
     )
 }
 
@@ -155,4 +157,63 @@ async fn same_origin_only(settings: Arc<Settings>, req: Request, next: Next) -> 
         );
         resp
     }
+}
+
+/// Refuses a body over `limit` with 413, whether it announces its length or arrives in chunks.
+/// The body is read here (it is small) so that a handler never meets the limit halfway through
+/// reading, where a server function would report it as its own failure.
+async fn limit_body(limit: usize, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
+    }
+    let (parts, body) = req.into_parts();
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => {
+            next.run(Request::from_parts(parts, Body::from(collected.to_bytes())))
+                .await
+        }
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")
+        }
+        // The client broke off or sent a malformed body.
+        Err(_) => plain(StatusCode::BAD_REQUEST, "unreadable request body\n"),
+    }
+}
+
+/// Gives a failed server function the status its error stands for. The server-function layer
+/// answers 500 for every error; [`app::PortalError::status`] is the one mapping, so only the
+/// portal's own faults stay 500. Form posts (answered with a redirect) keep their redirect.
+async fn server_fn_status(req: Request, next: Next) -> Response {
+    use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
+    let resp = next.run(req).await;
+    if resp.status().is_redirection() || !resp.headers().contains_key(SERVER_FN_ERROR_HEADER) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    // The body is the JSON-encoded `PortalError`, a few bytes.
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
+    };
+    if let Ok(error) = serde_json::from_slice::<app::PortalError>(&bytes)
+        && let Ok(status) = StatusCode::from_u16(error.status())
+    {
+        parts.status = status;
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// A short plain-text answer (no page context here).
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    let mut resp = Response::new(Body::from(text));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
 }
