@@ -19,8 +19,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 /// Largest request body accepted anywhere (forms and server functions are small).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// Wraps `router` in the protections, outermost first: logging, headers, server-function
-/// statuses, Origin, body limit.
+/// Wraps `router` in the protections, outermost first: logging, headers, real redirects,
+/// server-function statuses, Origin, body limit.
 pub(crate) fn apply(router: axum::Router, settings: Arc<Settings>) -> axum::Router {
     let for_headers = Arc::clone(&settings);
     router.layer(
@@ -36,6 +36,7 @@ pub(crate) fn apply(router: axum::Router, settings: Arc<Settings>) -> axum::Rout
             .layer(middleware::from_fn(move |req, next| {
                 security_headers(Arc::clone(&for_headers), req, next)
             }))
+            .layer(middleware::from_fn(real_redirects))
             .layer(middleware::from_fn(server_fn_status))
             .layer(middleware::from_fn(move |req, next| {
                 same_origin_only(Arc::clone(&settings), req, next)
@@ -82,13 +83,15 @@ const STRICT_CSP: &str =
 
 async fn security_headers(settings: Arc<Settings>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
-    if path.starts_with("/dev/") && !settings.dev_mailbox() {
-        return StatusCode::NOT_FOUND.into_response();
-    }
     // One nonce per response, written here so the header and the page can never disagree.
     let nonce = leptos::nonce::Nonce::new();
-    req.extensions_mut().insert(nonce.clone());
-    let mut resp = next.run(req).await;
+    // The hidden dev mailbox answers a bare 404, but with every header below like any answer.
+    let mut resp = if path.starts_with("/dev/") && !settings.dev_mailbox() {
+        StatusCode::NOT_FOUND.into_response()
+    } else {
+        req.extensions_mut().insert(nonce.clone());
+        next.run(req).await
+    };
     let is_html = resp
         .headers()
         .get(header::CONTENT_TYPE)
@@ -205,6 +208,21 @@ async fn server_fn_status(req: Request, next: Next) -> Response {
         parts.status = status;
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Makes a GET that names a `Location` a real redirect. `leptos_axum::redirect` sets the 302
+/// only when the request accepts HTML and otherwise leaves the status (200, or the 401 of the
+/// staff gate) for its own client, which calls server functions with POST, never pages with
+/// GET. A GET with a `Location` is always a page or route that sends the visitor elsewhere.
+async fn real_redirects(req: Request, next: Next) -> Response {
+    let is_get = matches!(*req.method(), Method::GET | Method::HEAD);
+    let mut resp = next.run(req).await;
+    if is_get && !resp.status().is_redirection() && resp.headers().contains_key(header::LOCATION) {
+        *resp.status_mut() = StatusCode::FOUND;
+        // Leptos' hint to its own client ("redirect after this call") means nothing here.
+        resp.headers_mut().remove("serverfnredirect");
+    }
+    resp
 }
 
 /// A short plain-text answer (no page context here).

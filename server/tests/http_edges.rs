@@ -155,3 +155,106 @@ async fn server_function_bodies_over_the_limit_answer_413_whether_chunked_or_not
     );
     assert_eq!(raw_status(&app, head, chunked_form(1024)).await, 200);
 }
+
+#[tokio::test]
+async fn a_get_that_redirects_is_a_real_redirect_whatever_it_accepts() {
+    let app = spawn_app().await;
+    for (path, to) in [("/me", "/signin"), ("/staff", "/staff/signin")] {
+        for accept in [
+            None,
+            Some("*/*"),
+            Some("application/json"),
+            Some("text/html"),
+        ] {
+            let mut req = app.client.get(app.url(path));
+            if let Some(a) = accept {
+                req = req.header("accept", a);
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(
+                r.status(),
+                StatusCode::FOUND,
+                "{path} with Accept {accept:?}"
+            );
+            assert!(
+                support::location(&r).starts_with(to),
+                "{path} with Accept {accept:?}"
+            );
+            assert!(r.headers().get("serverfnredirect").is_none());
+        }
+    }
+}
+
+/// The headers every answer carries, whatever made it.
+const SECURITY_HEADERS: [&str; 7] = [
+    "content-security-policy",
+    "x-content-type-options",
+    "referrer-policy",
+    "x-frame-options",
+    "cross-origin-opener-policy",
+    "permissions-policy",
+    "cache-control",
+];
+
+#[tokio::test]
+async fn the_hidden_dev_mailbox_404_carries_the_same_security_headers_as_every_answer() {
+    let app = support::spawn_app_with(|s| s.smtp_url = Some("smtp://127.0.0.1:1".into())).await;
+    let hidden = app
+        .client
+        .get(app.url("/dev/mailbox"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+    let page = app
+        .client
+        .get(app.url("/no-such-page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    for name in SECURITY_HEADERS {
+        assert!(
+            hidden.headers().get(name).is_some(),
+            "{name} on the hidden mailbox"
+        );
+        assert!(page.headers().get(name).is_some(), "{name} on a 404 page");
+    }
+    assert_eq!(hidden.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(hidden.headers()["cache-control"], "no-store");
+    assert!(
+        hidden.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+}
+
+#[tokio::test]
+async fn the_language_switch_sends_only_ascii_percent_safe_paths_to_location() {
+    let app = spawn_app().await;
+    for (next, expected) in [
+        ("/%FF", "/"),
+        ("/caf%C3%A9", "/"),
+        ("/%E4%BD%A0%E5%A5%BD", "/"),
+        ("/privacy%09x", "/"),
+        ("/privacy/1?x=%2541", "/privacy/1?x=%41"),
+        ("/privacy/1", "/privacy/1"),
+    ] {
+        let r = app
+            .client
+            .post(app.url("/lang"))
+            .header("origin", PUBLIC_URL)
+            .header("content-type", FORM)
+            .body(format!("lang=en&next={next}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_redirection(), "{next}");
+        assert_eq!(
+            r.headers()["location"].as_bytes(),
+            expected.as_bytes(),
+            "next={next}"
+        );
+    }
+}
