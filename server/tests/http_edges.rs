@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use app::{me::CancelRequest, notices::GetNotice};
+use app::{me::CancelRequest, notices::GetNotice, staff::team::AcceptInvite};
 use leptos::server_fn::ServerFn;
 use reqwest::StatusCode;
 use support::{PUBLIC_URL, spawn_app};
@@ -256,5 +256,43 @@ async fn the_language_switch_sends_only_ascii_percent_safe_paths_to_location() {
             expected.as_bytes(),
             "next={next}"
         );
+    }
+}
+
+#[tokio::test]
+async fn an_invitation_token_with_a_control_character_non_ascii_or_over_long_never_breaks_the_request()
+ {
+    let app = spawn_app().await;
+    let long = "a".repeat(10_000);
+    let spaced = format!("{} b", "a".repeat(41));
+    let tokens = [
+        "abc\u{1}def",
+        "\r\nSet-Cookie: x=1",
+        "\u{7f}",
+        "éééééééééééééééééééééééééééééééééééééééééé",
+        "令牌",
+        long.as_str(),
+        spaced.as_str(),
+    ];
+    for t in tokens {
+        let form = [("t", t), ("password", "a long enough password 2026")];
+        // As a form without JavaScript posts it: a clean redirect that carries no token.
+        let r = app.browser_post(AcceptInvite::PATH, &form, "").await;
+        assert_eq!(r.status(), StatusCode::FOUND, "{t:?}");
+        assert_eq!(
+            r.headers()["location"].as_bytes(),
+            b"/staff/invite?error=expired",
+            "{t:?}"
+        );
+        // As the hydrated page calls it: an answer, never a 500.
+        let r = app
+            .client
+            .post(app.url(AcceptInvite::PATH))
+            .header("origin", PUBLIC_URL)
+            .form(&form)
+            .send()
+            .await
+            .expect("an answer, not a dropped connection");
+        assert!(!r.status().is_server_error(), "{t:?}: {}", r.status());
     }
 }
