@@ -20,7 +20,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Wraps `router` in the protections, outermost first: logging, headers, real redirects,
-/// server-function statuses, Origin, body limit.
+/// server-function statuses, Origin, GETs with effects, body limit.
 pub(crate) fn apply(router: axum::Router, settings: Arc<Settings>) -> axum::Router {
     let for_headers = Arc::clone(&settings);
     router.layer(
@@ -41,6 +41,7 @@ pub(crate) fn apply(router: axum::Router, settings: Arc<Settings>) -> axum::Rout
             .layer(middleware::from_fn(move |req, next| {
                 same_origin_only(Arc::clone(&settings), req, next)
             }))
+            .layer(middleware::from_fn(no_cross_site_effects))
             .layer(middleware::from_fn(|req, next| {
                 limit_body(BODY_LIMIT, req, next)
             })),
@@ -160,6 +161,69 @@ async fn same_origin_only(settings: Arc<Settings>, req: Request, next: Next) -> 
         );
         resp
     }
+}
+
+/// Whether a GET of `path` counts, audits or downloads: every staff page (its server functions
+/// audit reads as the page renders) and the CSV export, and the customer's export download
+/// (each one is counted). The staff sign-in and invitation pages are entrances, opened from mail.
+fn get_has_effects(path: &str) -> bool {
+    let staff = path == "/staff" || path.starts_with("/staff/");
+    let entrance = matches!(path, "/staff/signin" | "/staff/invite");
+    (staff && !entrance) || path.starts_with("/me/exports/")
+}
+
+/// Refuses a GET with effects that another site started (a link or a redirect from elsewhere
+/// carries the `SameSite=Lax` cookies along). Browsers always send `Sec-Fetch-Site`: only
+/// `same-origin` and `none` (typed, bookmarked) pass; tools without it are not browsers and
+/// carry no one's cookies by accident. The refusal offers a link on this site, so a person
+/// who meant to come here goes on with one click, and nothing has happened in between.
+async fn no_cross_site_effects(req: Request, next: Next) -> Response {
+    let is_get = matches!(*req.method(), Method::GET | Method::HEAD);
+    if !is_get || !get_has_effects(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let site = req.headers().get("sec-fetch-site").map(|v| v.as_bytes());
+    if matches!(site, None | Some(b"same-origin") | Some(b"none")) {
+        return next.run(req).await;
+    }
+    tracing::warn!(path = %req.uri().path(), "cross-site navigation to a page with effects refused");
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str())
+        .to_owned();
+    let href = html_escape(&target);
+    let body = format!(
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>继续 / Continue</title></head><body><main>\
+         <p>此链接来自其他网站。<a href=\"{href}\">继续打开此页面</a></p>\
+         <p lang=\"en\">This link came from another site. <a href=\"{href}\">Open the page</a></p>\
+         </main></body></html>\n"
+    );
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = StatusCode::FORBIDDEN;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp
+}
+
+/// Escapes text for an HTML attribute or element.
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Refuses a body over `limit` with 413, whether it announces its length or arrives in chunks.

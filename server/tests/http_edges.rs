@@ -296,3 +296,199 @@ async fn an_invitation_token_with_a_control_character_non_ascii_or_over_long_nev
         assert!(!r.status().is_server_error(), "{t:?}: {}", r.status());
     }
 }
+
+/// A member of staff with `role` and a live session cookie (the second factor is not the
+/// point here).
+async fn staff_cookie(
+    app: &support::TestApp,
+    email: &str,
+    role: portal_core::staff::Role,
+) -> String {
+    use portal_core::{email::Email, sessions, staff};
+    let id = staff::add(
+        &app.portal.db,
+        &Email::parse(email).unwrap(),
+        &staff::StaffName::parse("员工").unwrap(),
+        role,
+    )
+    .await
+    .unwrap()
+    .id;
+    let token = sessions::start(
+        &app.portal.db,
+        &app.portal.session_keys,
+        sessions::Subject::Staff(id),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    format!("__Host-portal_staff={token}")
+}
+
+async fn audit_rows(app: &support::TestApp) -> usize {
+    portal_core::audit::list(&app.portal.db, &portal_core::audit::Filter::default(), 1000)
+        .await
+        .unwrap()
+        .len()
+}
+
+/// A top-level navigation as a browser sends it, with `Sec-Fetch-Site` when given.
+async fn navigate(
+    app: &support::TestApp,
+    path: &str,
+    cookie: &str,
+    site: Option<&str>,
+) -> reqwest::Response {
+    let mut req = app
+        .client
+        .get(app.url(path))
+        .header("cookie", cookie)
+        .header("accept", "text/html")
+        .header("accept-language", "en");
+    if let Some(site) = site {
+        req = req
+            .header("sec-fetch-site", site)
+            .header("sec-fetch-mode", "navigate");
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_staff_page_that_audits_a_read_refuses_a_navigation_from_another_site_and_writes_nothing()
+{
+    let app = spawn_app().await;
+    let cookie = staff_cookie(
+        &app,
+        "desk@salon.example",
+        portal_core::staff::Role::FrontDesk,
+    )
+    .await;
+    let customer = support::customer(&app, "record@example.com", "en").await;
+    let path = format!("/staff/customers/{customer}");
+    let before = audit_rows(&app).await;
+    for site in ["cross-site", "same-site"] {
+        let r = navigate(&app, &path, &cookie, Some(site)).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{site}");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains(&format!("href=\"{path}\"")),
+            "a link to go on: {html}"
+        );
+        assert_eq!(audit_rows(&app).await, before, "{site}: no audit row");
+    }
+    // The same page from the site itself, typed in, or by a tool: read and audited.
+    for site in [Some("same-origin"), Some("none"), None] {
+        let seen = audit_rows(&app).await;
+        let r = navigate(&app, &path, &cookie, site).await;
+        assert_eq!(r.status(), StatusCode::OK, "{site:?}");
+        assert!(
+            audit_rows(&app).await > seen,
+            "{site:?}: the read is audited"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_opted_in_csv_export_refuses_a_navigation_from_another_site_and_writes_nothing() {
+    let app = spawn_app().await;
+    let cookie = staff_cookie(
+        &app,
+        "mk@salon.example",
+        portal_core::staff::Role::Marketing,
+    )
+    .await;
+    let path = "/staff/marketing/export.csv?channel=marketing_email";
+    let before = audit_rows(&app).await;
+    for site in ["cross-site", "same-site"] {
+        let r = navigate(&app, path, &cookie, Some(site)).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{site}");
+        assert_eq!(
+            audit_rows(&app).await,
+            before,
+            "{site}: no export, no audit row"
+        );
+    }
+    let r = navigate(&app, path, &cookie, Some("same-origin")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert_eq!(audit_rows(&app).await, before + 1, "the export is audited");
+}
+
+#[tokio::test]
+async fn an_export_download_refuses_a_navigation_from_another_site_and_is_not_used_up() {
+    use portal_core::requests::{self, Details, Kind, Status, Submitter, export};
+    let app = spawn_app().await;
+    let me = support::customer(&app, "copy@example.com", "en").await;
+    let officer = portal_core::staff::add(
+        &app.portal.db,
+        &portal_core::email::Email::parse("po@salon.example").unwrap(),
+        &portal_core::staff::StaffName::parse("负责人").unwrap(),
+        portal_core::staff::Role::PrivacyOfficer,
+    )
+    .await
+    .unwrap()
+    .id;
+    let now = chrono::Utc::now();
+    let r = requests::submit(
+        &app.portal,
+        me,
+        Kind::Access,
+        &Details::default(),
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap();
+    requests::approve(&app.portal, officer, r.id, now)
+        .await
+        .unwrap();
+    let db = &app.portal.db;
+    assert!(
+        support::eventually(Duration::from_secs(20), || async {
+            requests::get(db, r.id).await.unwrap().status == Status::Done
+        })
+        .await,
+        "the copy is built"
+    );
+    let ready = export::ready(db, me, chrono::Utc::now()).await.unwrap();
+    let path = format!("/me/exports/{}", ready[0].id);
+    let token = portal_core::sessions::start(
+        db,
+        &app.portal.session_keys,
+        portal_core::sessions::Subject::Customer(me),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let cookie = format!("__Host-portal_session={token}");
+    // Three refused cross-site attempts use up nothing of the three downloads.
+    for site in ["cross-site", "same-site", "cross-site"] {
+        let r = navigate(&app, &path, &cookie, Some(site)).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{site}");
+    }
+    for n in 1..=3 {
+        let r = navigate(&app, &path, &cookie, Some("same-origin")).await;
+        assert_eq!(r.status(), StatusCode::OK, "download {n}");
+        assert_eq!(r.headers()["content-type"], "application/zip");
+    }
+    let r = navigate(&app, &path, &cookie, Some("same-origin")).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "three downloads, then gone"
+    );
+}
+
+#[tokio::test]
+async fn the_staff_sign_in_and_invitation_pages_open_from_a_link_in_mail() {
+    let app = spawn_app().await;
+    for path in ["/staff/signin", "/staff/invite?t=x"] {
+        let r = navigate(&app, path, "", Some("cross-site")).await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    }
+}
