@@ -94,6 +94,22 @@ pub fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
         })
 }
 
+/// Sends the visitor to `path`, a relative path the server built. `leptos_axum::redirect`
+/// panics on a path that is not a valid header value, so a path that request data made
+/// unwritable (a control character, non-ASCII, a space) goes home instead.
+#[cfg(feature = "ssr")]
+pub fn redirect(path: &str) {
+    let writable =
+        path.starts_with('/') && path.len() <= 2048 && path.bytes().all(|b| b.is_ascii_graphic());
+    if writable {
+        leptos_axum::redirect(path);
+    } else {
+        // The path may carry a token or an address: never log it.
+        tracing::warn!("redirect to an unwritable path refused; sent home");
+        leptos_axum::redirect("/");
+    }
+}
+
 /// The texts of the page's language.
 pub fn use_texts() -> &'static Texts {
     use_context::<Site>()
@@ -287,7 +303,7 @@ pub fn ErrorNotice(error: PortalError) -> impl IntoView {
             }
             .into_any()
         }
-        PortalError::Invalid(_) => {
+        PortalError::Invalid(_) | PortalError::BadRequest | PortalError::TooLarge => {
             let t = use_texts().staff;
             view! {
                 <section class="card" role="alert">

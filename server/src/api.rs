@@ -1,9 +1,10 @@
 //! The consent API for marketing tools (`/api/v1`): keys only in the `Authorization` header,
 //! scoped and rate-limited; errors as JSON with a stable code. No cookies, no Origin check (not
-//! a browser API), its own body limit.
+//! a browser API), its own body limit (read only after the key is checked).
 
 use axum::{
     Json, Router,
+    body::Bytes,
     extract::{Query, State},
     http::{HeaderMap, StatusCode, Uri, header},
     response::{IntoResponse, Response},
@@ -73,7 +74,7 @@ pub struct ErrorBody {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// `key_in_query`, `missing_key`, `invalid_key`, `scope`, `rate_limited`, `bad_body`,
-    /// `unknown_purpose`, `too_many_contacts`, `bad_cursor`, `unavailable`.
+    /// `body_too_large`, `unknown_purpose`, `too_many_contacts`, `bad_cursor`, `unavailable`.
     code: String,
     message: String,
 }
@@ -239,10 +240,12 @@ async fn check(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    body: Result<Json<CheckBody>, axum::extract::rejection::JsonRejection>,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
+    // The key first: without one, nothing of the body is read, whatever its size or shape.
     authorize(&state, &headers, &uri, Scope::ConsentCheck).await?;
-    let Ok(Json(body)) = body else {
+    let bytes = read_body(&headers, body).await?;
+    let Ok(body) = serde_json::from_slice::<CheckBody>(&bytes) else {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
             "bad_body",
@@ -282,6 +285,35 @@ async fn check(
     .into_response())
 }
 
+/// Reads a body of at most [`API_BODY_LIMIT`] bytes, announced or chunked; past it, 413.
+async fn read_body(headers: &HeaderMap, body: axum::body::Body) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let too_large = ApiError(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        "the body may be at most 4 MiB",
+    );
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > API_BODY_LIMIT as u64) {
+        return Err(too_large);
+    }
+    match http_body_util::Limited::new(body, API_BODY_LIMIT)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large),
+        Err(_) => Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            "the body could not be read",
+        )),
+    }
+}
+
 #[derive(Deserialize)]
 struct ChangesQuery {
     since: Option<String>,
@@ -305,9 +337,16 @@ async fn changes(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    Query(q): Query<ChangesQuery>,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers, &uri, Scope::ConsentChanges).await?;
+    // The query is read after the key, like the check's body.
+    let Ok(Query(q)) = Query::<ChangesQuery>::try_from_uri(&uri) else {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "bad_cursor",
+            "since must be a cursor from an earlier answer",
+        ));
+    };
     let since = match q.since.as_deref() {
         None | Some("") => 0,
         Some(s) => s.parse::<i64>().map_err(|_| {

@@ -6,6 +6,7 @@ mod api;
 pub mod cli;
 mod http_guard;
 pub mod page_cache;
+pub use api::API_BODY_LIMIT;
 pub use http_guard::BODY_LIMIT;
 mod routes;
 

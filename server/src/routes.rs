@@ -315,13 +315,24 @@ async fn set_lang(State(state): State<AppState>, Form(form): Form<LangForm>) -> 
     resp
 }
 
-/// Only same-site relative paths: `//evil`, `/\evil`, schemes and control characters go home.
+/// Only same-site relative paths of plain ASCII reach `Location`: `//evil`, `/\evil`, schemes,
+/// control characters, spaces, non-ASCII (say a `%FF` the form decoding made into a character)
+/// and a `%` not followed by two hex digits all go home.
 pub(crate) fn safe_next(next: &str) -> &str {
+    const ALLOWED: &[u8] = b"-._~/?&=+#:@!$'()*,;%";
+    let bytes = next.as_bytes();
+    let percent_ok = bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || (bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
     let ok = next.starts_with('/')
         && !next.starts_with("//")
-        && !next.starts_with("/\\")
-        && !next.chars().any(|c| c.is_control() || c == '\\')
-        && next.len() <= 512;
+        && next.len() <= 512
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || ALLOWED.contains(b))
+        && percent_ok;
     if ok { next } else { "/" }
 }
 
@@ -332,7 +343,17 @@ mod tests {
     #[test]
     fn only_local_relative_paths_are_followed_after_switching_language() {
         assert_eq!(safe_next("/privacy/2"), "/privacy/2");
+        assert_eq!(safe_next("/me/requests?done=1#x"), "/me/requests?done=1#x");
+        assert_eq!(safe_next("/caf%C3%A9"), "/caf%C3%A9");
         for evil in [
+            "/\u{FFFD}",
+            "/café",
+            "/%FF%",
+            "/%G0",
+            "/a b",
+            "/a\tb",
+            "/a\"b",
+            "/<script>",
             "//evil.example",
             "/\\evil.example",
             "https://evil.example",

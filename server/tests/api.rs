@@ -397,4 +397,115 @@ async fn the_changes_feed_gives_marketing_withdrawals_only_with_the_channels_own
     );
     let text = feed.to_string();
     assert!(!text.contains("feed.restricted") && !text.contains("0992"));
+
+/// 10,000 contacts of 254 characters each, as the README promises a call may carry (about 2.6 MB
+/// of JSON, over axum's default 2 MiB and under the API's 4 MiB).
+fn longest_contacts() -> Vec<String> {
+    (0..10_000)
+        .map(|i| {
+            let local = format!("c{i:05}");
+            let domain = "d".repeat(254 - local.len() - "@.example".len());
+            format!("{local}@{domain}.example")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_check_of_10000_contacts_of_254_characters_is_answered_up_to_the_documented_4_mib() {
+    let app = spawn_app().await;
+    let (_, key) = apikeys::create(
+        &app.portal.db,
+        "bulk",
+        &[Scope::ConsentCheck],
+        None,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let contacts = longest_contacts();
+    assert!(contacts.iter().all(|c| c.len() == 254));
+    let body =
+        serde_json::to_vec(&json!({"purpose": "marketing_email", "contacts": contacts})).unwrap();
+    assert!(body.len() > 2 * 1024 * 1024 && body.len() < 4 * 1024 * 1024);
+    let r = app
+        .client
+        .post(app.url("/api/v1/consent/check"))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(answers(&v).len(), 10_000);
+    assert!(
+        answers(&v).iter().all(|yes| !yes),
+        "unknown contacts are a no"
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_4_mib_gets_413_body_too_large_as_json() {
+    let app = spawn_app().await;
+    let (_, key) = apikeys::create(
+        &app.portal.db,
+        "bulk",
+        &[Scope::ConsentCheck],
+        None,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let padding = "x".repeat(server::API_BODY_LIMIT + 1);
+    let body =
+        serde_json::to_vec(&json!({"purpose": "marketing_email", "contacts": [padding]})).unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/consent/check"))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        server::API_BODY_LIMIT,
+        4 * 1024 * 1024,
+        "as the README says"
+    );
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "body_too_large");
+    assert!(v["error"]["message"].is_string());
+}
+
+#[tokio::test]
+async fn without_a_valid_key_any_body_gets_401_before_it_is_read() {
+    let app = spawn_app().await;
+    let huge = vec![b'x'; server::API_BODY_LIMIT + 1];
+    let bodies: [(&str, Vec<u8>); 3] = [
+        ("over the limit", huge),
+        ("not JSON", b"{{{ not json".to_vec()),
+        ("the wrong shape", br#"{"contacts": 3}"#.to_vec()),
+    ];
+    for (what, body) in bodies {
+        for auth in [None, Some("Bearer spp_nonsense")] {
+            let mut req = app
+                .client
+                .post(app.url("/api/v1/consent/check"))
+                .header("content-type", "application/json")
+                .body(body.clone());
+            if let Some(a) = auth {
+                req = req.header("authorization", a);
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{what}, {auth:?}");
+            let v: Value = r.json().await.unwrap();
+            assert!(
+                ["missing_key", "invalid_key"].contains(&v["error"]["code"].as_str().unwrap()),
+                "{what}"
+            );
+        }
+    }
 }

@@ -190,7 +190,7 @@ pub(crate) mod gate {
 
     /// Redirects (for forms) to `path`; returns `Ok` so the form's POST ends with a 302.
     pub fn back(path: &str) -> Result<(), PortalError> {
-        leptos_axum::redirect(path);
+        crate::redirect(path);
         Ok(())
     }
 }

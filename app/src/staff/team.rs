@@ -140,6 +140,10 @@ pub async fn peek_invite(t: String) -> Result<Option<String>, PortalError> {
 pub async fn accept_invite(t: String, password: String) -> Result<(), PortalError> {
     use portal_core::staff::auth::{self, AuthError, PasswordProblem};
     let p = crate::signin::ssr::portal()?;
+    // A token of the wrong shape is no invitation; it never reaches the database or a Location.
+    if !portal_core::signin::well_formed_token(&t) {
+        return gate::back("/staff/invite?error=expired");
+    }
     let again = |e: &str| gate::back(&format!("/staff/invite?t={t}&error={e}"));
     match auth::accept_invitation(
         &p.db,

@@ -229,6 +229,15 @@ async fn customer_of(
     })
 }
 
+/// Whether `token` has the shape of the tokens this portal issues (43 URL-safe base64
+/// characters, 256 bits): anything else is refused before it reaches a query or a redirect.
+pub fn well_formed_token(token: &str) -> bool {
+    token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Spends a link token: one conditional UPDATE, so of any number of concurrent attempts exactly
 /// one gets the customer. Never call this on GET.
 pub async fn spend_link(
