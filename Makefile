@@ -87,9 +87,11 @@ e2e-release: build-release
 bench: build-release
 	@command -v wrk >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	server/bench/notice.sh "$(TARGET_DIR)/release/portal"
-	cargo bench -p portal-core --bench sealed_record
-	cargo bench -p portal-core --bench export
-	cargo bench -p server --bench consent_api
+	@# The same flag as the release site build (always-erase-components), so the benches reuse
+	@# its release build of the tree instead of compiling it a second time.
+	RUSTFLAGS="--cfg erase_components" cargo bench -p portal-core --bench sealed_record
+	RUSTFLAGS="--cfg erase_components" cargo bench -p portal-core --bench export
+	RUSTFLAGS="--cfg erase_components" cargo bench -p server --bench consent_api
 
 clean:
 	cargo clean
