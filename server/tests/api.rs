@@ -397,6 +397,7 @@ async fn the_changes_feed_gives_marketing_withdrawals_only_with_the_channels_own
     );
     let text = feed.to_string();
     assert!(!text.contains("feed.restricted") && !text.contains("0992"));
+}
 
 /// 10,000 contacts of 254 characters each, as the README promises a call may carry (about 2.6 MB
 /// of JSON, over axum's default 2 MiB and under the API's 4 MiB).
