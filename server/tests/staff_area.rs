@@ -1275,14 +1275,11 @@ async fn front_desk_never_sees_a_members_balance_and_settling_belongs_to_an_open
     let submit = |kind| {
         let p = app.portal.clone();
         async move {
-            requests::submit(
-                &p,
-                c,
-                kind,
-                &Details::default(),
-                Submitter::Customer,
-                Utc::now(),
-            )
+            let details = Details {
+                note: Some("?".into()),
+                ..Details::default()
+            };
+            requests::submit(&p, c, kind, &details, Submitter::Customer, Utc::now())
             .await
             .unwrap()
             .id
