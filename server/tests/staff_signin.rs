@@ -255,7 +255,7 @@ async fn parallel_wrong_guesses_against_one_account_get_at_most_five_password_ve
         verified <= auth::FREE_FAILURES as u64,
         "{verified} verifications for 40 parallel guesses"
     );
-    assert!(failed >= 1 && failed <= auth::FREE_FAILURES, "{failed}");
+    assert!((1..=auth::FREE_FAILURES).contains(&failed), "{failed}");
     // The account is now delayed for everyone without a trusted browser.
     assert!(matches!(
         auth::sign_in_password(
