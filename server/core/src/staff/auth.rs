@@ -473,12 +473,13 @@ pub async fn sweep_buckets_hourly(
 fn address_bucket(vault: &crate::vault::Vault, email_input: &str) -> Vec<u8> {
     let normalised = match Email::parse(email_input) {
         Ok(e) => e.as_str().to_owned(),
+        // Cut before lowering, so a huge field costs no more than a long address.
         Err(_) => email_input
             .trim()
-            .to_lowercase()
             .chars()
             .take(254)
-            .collect(),
+            .collect::<String>()
+            .to_lowercase(),
     };
     vault.index("throttle/staff-account", &normalised)
 }
@@ -615,7 +616,10 @@ pub async fn sign_in_password(
 ///   and delayed buckets none, whoever they belong to.
 /// - The per-address budget only ever delays untrusted browsers: a member at the salon's
 ///   shared address, on a browser they signed in with before, still gets in after an attacker
-///   there has spent it (and the delay is never permanent for anyone).
+///   there has spent it (and the delay is never permanent for anyone). The price, chosen on
+///   purpose: a browser never used for this account, at a delayed client address, waits out
+///   that delay (an hour at most) or signs in from elsewhere. A higher per-address ceiling
+///   instead would still let anyone at the salon's address shut everyone out, only later.
 /// - At most [`HASH_PERMITS`] hashes run at once; beyond a short wait the answer is
 ///   [`AuthError::Busy`] and the reservations are given back.
 pub async fn sign_in_from(
