@@ -593,3 +593,46 @@ async fn sign_in_delays_are_swept_a_day_after_the_last_failure_and_not_before() 
     // One bucket for the address typed, one for each client address.
     assert_eq!(swept, 1 + auth::FREE_FAILURES as u64);
 }
+
+#[tokio::test]
+async fn wrong_second_factor_codes_delay_the_code_step_for_a_while_not_for_good() {
+    let app = spawn_app().await;
+    let id = staff_with_password(&app, "po2@salon.example", Role::PrivacyOfficer).await;
+    let t0 = Utc::now();
+    let url = enrol_officer(&app, "po2@salon.example", t0).await;
+    let t1 = t0 + Duration::seconds(60);
+    let step = |at: DateTime<Utc>| {
+        let portal = app.portal.clone();
+        async move {
+            match auth::sign_in_password(&portal, "po2@salon.example", PASSWORD, "ip", at).await {
+                Ok(Step::Code { pending }) => pending,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let right = code_at(&url, t1);
+    let wrong = if right == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
+    let pending = step(t1).await;
+    for _ in 0..auth::FREE_FAILURES {
+        let _ = auth::sign_in_code(&app.portal, &pending, wrong, t1).await;
+    }
+    // A new step with the right password: the right code is still refused while delayed ...
+    let pending = step(t1).await;
+    assert!(matches!(
+        auth::sign_in_code(&app.portal, &pending, &right, t1).await,
+        Err(AuthError::Failed)
+    ));
+    // ... and heard once the minute has passed.
+    let t2 = t1 + auth::FIRST_DELAY + Duration::seconds(1);
+    let pending = step(t2).await;
+    assert_eq!(
+        auth::sign_in_code(&app.portal, &pending, &code_at(&url, t2), t2)
+            .await
+            .unwrap(),
+        id
+    );
+}
