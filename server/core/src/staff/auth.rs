@@ -171,7 +171,7 @@ impl From<sea_orm::DbErr> for AuthError {
 }
 
 /// A hash to verify against when the address is unknown, so both paths cost one Argon2 run.
-/// Made on a blocking thread (the first call hashes).
+/// Made on a hashing thread (the first call hashes).
 fn decoy_hash() -> &'static str {
     static DECOY: OnceLock<String> = OnceLock::new();
     DECOY.get_or_init(|| hash_password("decoy password that matches nothing"))
@@ -179,7 +179,7 @@ fn decoy_hash() -> &'static str {
 
 /// Bounds the Argon2 runs of this process (19 MiB and two passes each): without it, 200
 /// parallel bad sign-ins took the portal to 3.9 GiB. A static because a process serves one
-/// portal; the permit travels into the blocking task, so a client that hangs up mid-hash
+/// portal; the permit travels into the hashing job, so a client that hangs up mid-hash
 /// cannot free it early.
 static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASH_PERMITS);
 
