@@ -8,6 +8,7 @@ mod m20261130_000001_staff_sign_in;
 mod m20261130_000002_request_workflow;
 mod m20261130_000003_photo_uses;
 mod m20261201_000001_hardening;
+mod m20261201_000005_staff_signin_buckets;
 
 /// Every migration of the portal, in the order they apply.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000002_request_workflow::Migration),
             Box::new(m20261130_000003_photo_uses::Migration),
             Box::new(m20261201_000001_hardening::Migration),
+            Box::new(m20261201_000005_staff_signin_buckets::Migration),
         ]
     }
 }

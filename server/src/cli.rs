@@ -1,4 +1,4 @@
-//! The `portal` command: `serve` (default), `migrate`, `demo-data`, `staff add`.
+//! The `portal` command: `serve` (default), `migrate`, `demo-data`, `staff add`, `staff unlock`.
 
 use clap::{Parser, Subcommand};
 use portal_core::{Portal, Settings, backup, email::Email, staff};
@@ -93,6 +93,11 @@ enum StaffCommand {
         /// privacy_officer, front_desk, stylist or marketing.
         #[arg(long)]
         role: String,
+    },
+    /// Lift the sign-in delays of an account (after checking with the person); audited.
+    Unlock {
+        /// The account's work email address.
+        email: String,
     },
 }
 
@@ -278,6 +283,32 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
             Err(code) => code,
         },
         Command::Staff {
+            command: StaffCommand::Unlock { email },
+        } => {
+            let Ok(email) = Email::parse(&email) else {
+                eprintln!("error: EMAIL: not a valid email address");
+                return EXIT_CONFIG;
+            };
+            let p = match open(settings).await {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            match unlock(&p, &email).await {
+                Ok(id) => {
+                    println!("staff member {id} unlocked: their sign-in delays are lifted");
+                    0
+                }
+                Err(portal_core::CoreError::NotFound) => {
+                    eprintln!("error: EMAIL: no staff member has this address");
+                    EXIT_CONFIG
+                }
+                Err(e) => {
+                    eprintln!("staff unlock failed: {e}; nothing was changed");
+                    1
+                }
+            }
+        }
+        Command::Staff {
             command: StaffCommand::Add { email, name, role },
         } => {
             let parsed = (
@@ -314,6 +345,12 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
             }
         }
     }
+}
+
+/// Unlocks `email`; the audit row names the portal's own operator.
+async fn unlock(p: &Portal, email: &Email) -> Result<i64, portal_core::CoreError> {
+    let actor = portal_core::audit::Actor::System;
+    staff::auth::unlock_by_email(p, email, actor, chrono::Utc::now()).await
 }
 
 /// Exit status when `audit verify` finds a broken chain.

@@ -353,3 +353,81 @@ fn the_data_directory_and_the_sqlite_file_are_the_portals_own() {
     assert_eq!(mode(&data), 0o700, "data directory");
     assert_eq!(mode(&data.join("portal.db")), 0o600, "SQLite file");
 }
+
+#[test]
+fn staff_unlock_lifts_an_accounts_sign_in_delay_and_refuses_an_unknown_address() {
+    use portal_core::staff::auth::{self, AuthError, Step};
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        portal()
+            .env("PORTAL_DATA_DIR", dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let added = run(&[
+        "staff",
+        "add",
+        "--email",
+        "desk@salon.example",
+        "--name",
+        "前台",
+        "--role",
+        "front_desk",
+    ]);
+    assert_eq!(added.status.code(), Some(0));
+    let stdout = String::from_utf8(added.stdout).unwrap();
+    let password = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("initial password (shown once): "))
+        .unwrap()
+        .to_owned();
+    // The same database as the binary's, opened in this process to sign in.
+    let env: std::collections::HashMap<String, String> = [(
+        "PORTAL_DATA_DIR".to_owned(),
+        dir.path().display().to_string(),
+    )]
+    .into();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let attempt = |password: String| {
+        let env = env.clone();
+        rt.block_on(async move {
+            let settings = portal_core::Settings::from_sources(&env).unwrap();
+            let p = portal_core::Portal::open(settings).await.unwrap();
+            auth::sign_in_password(
+                &p,
+                "desk@salon.example",
+                &password,
+                "192.0.2.7",
+                chrono::Utc::now(),
+            )
+            .await
+        })
+    };
+    for _ in 0..auth::FREE_FAILURES {
+        assert!(matches!(
+            attempt("wrong password!!".into()),
+            Err(AuthError::Failed)
+        ));
+    }
+    assert!(matches!(attempt(password.clone()), Err(AuthError::Delayed)));
+
+    let unknown = run(&["staff", "unlock", "nobody@salon.example"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no staff member"));
+    let bad = run(&["staff", "unlock", "not an address"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(matches!(attempt(password.clone()), Err(AuthError::Delayed)));
+
+    let out = run(&["staff", "unlock", "DESK@salon.example"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unlocked"));
+    assert!(matches!(attempt(password), Ok(Step::Done { .. })));
+    let audited = run(&["audit", "verify"]);
+    assert_eq!(audited.status.code(), Some(0));
+}

@@ -1425,3 +1425,257 @@ async fn a_restricted_record_refuses_every_staff_edit_until_the_restriction_is_l
         .unwrap();
     assert!(page.contains("restricted and cannot be changed"));
 }
+
+/// A form post of the staff sign-in page, from the browser holding `cookie`.
+async fn staff_sign_in_post(
+    app: &support::TestApp,
+    email: &str,
+    password: &str,
+    cookie: &str,
+) -> reqwest::Response {
+    app.browser_post(
+        StaffSignIn::PATH,
+        &[("email", email), ("password", password)],
+        cookie,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn after_an_attacker_at_the_salons_address_spends_its_budget_a_member_on_their_own_browser_still_signs_in()
+ {
+    let app = spawn_app().await;
+    staff(&app, "desk@salon.example", Role::FrontDesk).await;
+    staff(&app, "li@salon.example", Role::Stylist).await;
+    // Every request of this test comes from 127.0.0.1: the salon's one shared address.
+    let first = staff_sign_in_post(&app, "desk@salon.example", PASSWORD, "").await;
+    assert_eq!(support::location(&first), "/staff");
+    let device = set_cookie(&first, "__Host-staff_device");
+    // The attacker spends the desk account's own budget, then the address's.
+    for _ in 0..auth::FREE_FAILURES {
+        let r = staff_sign_in_post(&app, "desk@salon.example", "wrong password!!", "").await;
+        assert_eq!(support::location(&r), "/staff/signin?error=failed");
+    }
+    for i in auth::FREE_FAILURES..auth::FREE_FAILURES_PER_IP {
+        let r = staff_sign_in_post(&app, &format!("guess{i}@salon.example"), "wrong!!", "").await;
+        assert_eq!(support::location(&r), "/staff/signin?error=failed", "{i}");
+    }
+    let r = staff_sign_in_post(&app, "guess@salon.example", "wrong!!", "").await;
+    assert_eq!(support::location(&r), "/staff/signin?error=wait");
+    // The member at the same address, on the browser they signed in with before, gets in.
+    let ok = staff_sign_in_post(
+        &app,
+        "desk@salon.example",
+        PASSWORD,
+        device.as_deref().unwrap_or(""),
+    )
+    .await;
+    assert_eq!(support::location(&ok), "/staff");
+    assert!(
+        device.is_some(),
+        "the first sign-in made the browser trusted"
+    );
+    assert!(set_cookie(&ok, "__Host-portal_staff").is_some());
+    // What the design gives up, stated: a browser never signed in with waits out the
+    // address's delay (at most an hour), and says so in the member's language.
+    let new_browser = staff_sign_in_post(&app, "li@salon.example", PASSWORD, "").await;
+    assert_eq!(support::location(&new_browser), "/staff/signin?error=wait");
+    let page = app
+        .get_in("/staff/signin?error=wait", "en")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Wait a few minutes"), "{page}");
+}
+
+#[tokio::test]
+async fn becoming_privacy_officer_ends_the_members_sessions_so_the_second_factor_is_asked_for() {
+    let app = spawn_app().await;
+    let officer = staff(&app, "po@salon.example", Role::PrivacyOfficer).await;
+    let po = cookie_for(&app, Subject::Staff(officer)).await;
+    let stylist = staff(&app, "rising@salon.example", Role::Stylist).await;
+    let theirs = cookie_for(&app, Subject::Staff(stylist)).await;
+    assert_eq!(
+        call(&app, StaffDashboard::PATH, &[], &theirs)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let r = call(
+        &app,
+        ManageStaff::PATH,
+        &[
+            ("staff", stylist.to_string()),
+            ("change", "role".into()),
+            ("role", "privacy_officer".into()),
+        ],
+        &po,
+    )
+    .await;
+    assert!(
+        r.status().is_redirection() || r.status().is_success(),
+        "{}",
+        r.status()
+    );
+    assert_eq!(
+        call(&app, StaffDashboard::PATH, &[], &theirs)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "the session without a second factor ended"
+    );
+    let again = staff_sign_in_post(&app, "rising@salon.example", PASSWORD, "").await;
+    assert_eq!(support::location(&again), "/staff/enrol");
+    // Other role changes keep the session.
+    let desk = staff(&app, "desk@salon.example", Role::FrontDesk).await;
+    let desk_cookie = cookie_for(&app, Subject::Staff(desk)).await;
+    call(
+        &app,
+        ManageStaff::PATH,
+        &[
+            ("staff", desk.to_string()),
+            ("change", "role".into()),
+            ("role", "marketing".into()),
+        ],
+        &po,
+    )
+    .await;
+    assert_eq!(
+        call(&app, StaffDashboard::PATH, &[], &desk_cookie)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+async fn count(app: &support::TestApp, sql: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let backend = app.portal.db.get_database_backend();
+    app.portal
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(backend, sql))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "n")
+        .unwrap()
+}
+
+async fn sealed_secret(app: &support::TestApp, id: i64) -> Option<Vec<u8>> {
+    use sea_orm::EntityTrait;
+    portal_core::staff::entity::Entity::find_by_id(id)
+        .one(&app.portal.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .totp_secret_sealed
+}
+
+#[tokio::test]
+async fn replacing_a_second_factor_needs_a_code_from_the_current_one_and_is_audited_and_mailed() {
+    use app::staff::StaffStartEnrolment;
+    let app = spawn_app().await;
+    let officer = staff(&app, "po@salon.example", Role::PrivacyOfficer).await;
+    // Enrolled a minute ago, so the code of this minute is fresh.
+    let earlier = Utc::now() - chrono::Duration::seconds(90);
+    let auth::Step::Enrol { pending } =
+        auth::sign_in_password(&app.portal, "po@salon.example", PASSWORD, "ip", earlier)
+            .await
+            .unwrap()
+    else {
+        panic!("enrolment expected");
+    };
+    let url = auth::enrolment(&app.portal, &pending, earlier)
+        .await
+        .unwrap()
+        .unwrap()
+        .url;
+    let old = totp_rs::TOTP::from_url_unchecked(&url).unwrap();
+    auth::sign_in_code(
+        &app.portal,
+        &pending,
+        &old.generate(earlier.timestamp() as u64),
+        earlier,
+    )
+    .await
+    .unwrap();
+    let po = cookie_for(&app, Subject::Staff(officer)).await;
+    let secret_before = sealed_secret(&app, officer).await;
+    let audits = "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'set_second_factor'";
+    let mails = "SELECT COUNT(*) AS n FROM mail_outbox WHERE template = 'staff_second_factor'";
+    let (audits_before, mails_before) = (count(&app, audits).await, count(&app, mails).await);
+
+    let now = Utc::now().timestamp() as u64;
+    let near: Vec<String> = [now - 30, now, now + 30]
+        .iter()
+        .map(|t| old.generate(*t))
+        .collect();
+    let wrong = (0..4)
+        .map(|i| format!("{i}{i}{i}{i}{i}{i}"))
+        .find(|c| !near.contains(c))
+        .unwrap();
+    for form in [vec![], vec![("current_code", wrong.as_str())]] {
+        let r = app
+            .browser_post(StaffStartEnrolment::PATH, &form, &po)
+            .await;
+        assert_eq!(
+            support::location(&r),
+            "/staff/security?error=code",
+            "{form:?}"
+        );
+        assert!(
+            set_cookie(&r, "staff_step").is_none(),
+            "no enrolment started"
+        );
+    }
+    assert_eq!(sealed_secret(&app, officer).await, secret_before);
+    assert_eq!(count(&app, audits).await, audits_before);
+    assert_eq!(count(&app, mails).await, mails_before);
+    let page = app
+        .client
+        .get(app.url("/staff/security?error=code"))
+        .header("accept-language", "en")
+        .header("cookie", &po)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("your second factor is unchanged"), "{page}");
+
+    // With a code from the current authenticator the replacement starts ...
+    let current = old.generate(Utc::now().timestamp() as u64);
+    let r = app
+        .browser_post(
+            StaffStartEnrolment::PATH,
+            &[("current_code", current.as_str())],
+            &po,
+        )
+        .await;
+    assert_eq!(support::location(&r), "/staff/enrol");
+    let step = set_cookie(&r, "staff_step").expect("an enrolment step");
+    let token = step.trim_start_matches("staff_step=");
+    let new_url = auth::enrolment(&app.portal, token, Utc::now())
+        .await
+        .unwrap()
+        .unwrap()
+        .url;
+    let new_code = totp_rs::TOTP::from_url_unchecked(&new_url)
+        .unwrap()
+        .generate(Utc::now().timestamp() as u64);
+    // ... and the first code of the new secret makes it, audited and mailed.
+    let done = app
+        .browser_post(
+            StaffCode::PATH,
+            &[("code", new_code.as_str()), ("page", "enrol")],
+            &step,
+        )
+        .await;
+    assert_eq!(support::location(&done), "/staff");
+    assert_ne!(sealed_secret(&app, officer).await, secret_before);
+    assert_eq!(count(&app, audits).await, audits_before + 1);
+    assert_eq!(count(&app, mails).await, mails_before + 1);
+    assert_eq!(audits_before, 1, "the first enrolment is audited too");
+}

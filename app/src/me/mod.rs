@@ -51,7 +51,8 @@ fn access_text(all: &crate::i18n::Texts, role: Option<&str>, action: &str) -> St
         Some(PurgeRetained) => t.access_purged.to_owned(),
         Some(
             ViewDashboard | SearchCustomers | ManageSharing | SetRetention | PublishNotice
-            | ManageApiKeys | ViewConsentCounts | ExportOptedIn | ManageStaff | ViewAuditLog,
+            | ManageApiKeys | ViewConsentCounts | ExportOptedIn | ManageStaff | ViewAuditLog
+            | SetSecondFactor,
         )
         | None => t.access_other.to_owned(),
     };

@@ -49,7 +49,13 @@ pub async fn audit_log(
         customer: num(customer),
         action: action
             .filter(|a| !a.is_empty())
-            .and_then(|a| Action::ALL.into_iter().find(|x| x.as_str() == a)),
+            // Second-factor changes are no matrix action but the officer filters by them too.
+            .and_then(|a| {
+                Action::ALL
+                    .into_iter()
+                    .chain([Action::SetSecondFactor])
+                    .find(|x| x.as_str() == a)
+            }),
         before: num(before),
     };
     let rows = audit::list(&c.portal.db, &filter, 50)

@@ -173,7 +173,17 @@ pub(crate) mod gate {
         }
     }
 
-    /// Starts a staff session and lands on the dashboard.
+    /// The browser's device token (`auth::device_token`), kept after sign-out.
+    pub fn device_cookie(p: &Portal) -> &'static str {
+        if p.settings.cookies_secure() {
+            "__Host-staff_device"
+        } else {
+            "staff_device"
+        }
+    }
+
+    /// Starts a staff session and lands on the dashboard. The browser becomes trusted for this
+    /// account: its later attempts count on a delay of their own (see `auth::sign_in_from`).
     pub async fn sign_in(p: &Portal, staff: i64) -> Result<(), PortalError> {
         let token =
             sessions::start(&p.db, &p.session_keys, Subject::Staff(staff), Utc::now()).await?;
@@ -184,6 +194,12 @@ pub(crate) mod gate {
             sessions::ABSOLUTE.num_seconds(),
         );
         web::set_cookie(p, STEP, "", 0);
+        web::set_cookie(
+            p,
+            device_cookie(p),
+            &auth::device_token(&p.vault, staff),
+            auth::DEVICE_FOR.num_seconds(),
+        );
         leptos_axum::redirect("/staff");
         Ok(())
     }
@@ -201,7 +217,9 @@ pub async fn staff_sign_in(email: String, password: String) -> Result<(), Portal
     use portal_core::staff::auth::{self, AuthError, Step};
     let p = crate::signin::ssr::portal()?;
     let ip = crate::signin::ssr::client_ip(&p).await;
-    match auth::sign_in_password(&p, &email, &password, &ip, chrono::Utc::now()).await {
+    let device = crate::signin::ssr::cookie(gate::device_cookie(&p));
+    let now = chrono::Utc::now();
+    match auth::sign_in_from(&p, &email, &password, &ip, device.as_deref(), now).await {
         Ok(Step::Done { staff }) => gate::sign_in(&p, staff).await,
         Ok(Step::Code { pending }) => {
             crate::signin::ssr::set_cookie(&p, gate::STEP, &pending, 300);
@@ -212,6 +230,9 @@ pub async fn staff_sign_in(email: String, password: String) -> Result<(), Portal
             gate::back("/staff/enrol")
         }
         Err(AuthError::Core(e)) => Err(e.into()),
+        // Neither says whether the account exists: unknown addresses are delayed alike.
+        Err(AuthError::Delayed) => gate::back("/staff/signin?error=wait"),
+        Err(AuthError::Busy) => gate::back("/staff/signin?error=busy"),
         Err(_) => gate::back("/staff/signin?error=failed"),
     }
 }
@@ -254,16 +275,31 @@ pub async fn staff_enrolment() -> Result<Option<EnrolView>, PortalError> {
     }
 }
 
-/// A signed-in member of staff starts setting up a second factor.
+/// A signed-in member of staff starts setting up a second factor, or replaces theirs: then
+/// `current_code`, from the authenticator they have now, is required.
 #[server]
-pub async fn staff_start_enrolment() -> Result<(), PortalError> {
-    use portal_core::{access::Action, staff::auth};
+pub async fn staff_start_enrolment(current_code: Option<String>) -> Result<(), PortalError> {
+    use portal_core::{
+        access::Action,
+        staff::auth::{self, AuthError},
+    };
     let c = gate::require(Action::ViewDashboard).await?;
-    let pending = auth::start_enrolment(&c.portal, c.member.id, chrono::Utc::now())
-        .await
-        .map_err(|_| PortalError::Internal)?;
-    crate::signin::ssr::set_cookie(&c.portal, gate::STEP, &pending, 300);
-    gate::back("/staff/enrol")
+    let started = auth::start_enrolment(
+        &c.portal,
+        c.member.id,
+        current_code.as_deref(),
+        chrono::Utc::now(),
+    )
+    .await;
+    match started {
+        Ok(pending) => {
+            crate::signin::ssr::set_cookie(&c.portal, gate::STEP, &pending, 300);
+            gate::back("/staff/enrol")
+        }
+        Err(AuthError::WrongCode | AuthError::Delayed) => gate::back("/staff/security?error=code"),
+        Err(AuthError::Core(e)) => Err(e.into()),
+        Err(_) => Err(PortalError::Internal),
+    }
 }
 
 /// Ends the staff session at once and clears the browser's site data.
@@ -407,7 +443,13 @@ pub fn StaffSignInPage() -> impl IntoView {
         <section class="card">
             <h1>{t.signin_title}</h1>
             {move || error.get().map(|e| {
-                let msg = match e.as_str() { "expired" => t.step_expired, "password_set" => t.password_set, _ => t.signin_failed };
+                let msg = match e.as_str() {
+                    "expired" => t.step_expired,
+                    "password_set" => t.password_set,
+                    "wait" => t.signin_wait,
+                    "busy" => t.signin_busy,
+                    _ => t.signin_failed,
+                };
                 view! { <p class="banner" role="alert">{msg}</p> }
             })}
             <form method="post" action=StaffSignIn::PATH>
@@ -611,6 +653,7 @@ pub(crate) fn WeekChart(weeks: Vec<(String, i64)>) -> impl IntoView {
 #[component]
 pub fn SecurityPage() -> impl IntoView {
     let t = use_texts().staff;
+    let error = error_param();
     let me = Resource::new(|| (), |_| staff_me());
     view! {
         <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
@@ -620,8 +663,16 @@ pub fn SecurityPage() -> impl IntoView {
                         <StaffNav me=m.clone()/>
                         <section class="card">
                             <h1>{t.security_title}</h1>
+                            {move || error.get().map(|_| view! { <p class="banner" role="alert">{t.security_code_wrong}</p> })}
                             {if m.has_totp {
-                                view! { <p>{t.security_on}</p> }.into_any()
+                                view! {
+                                    <p>{t.security_on}</p>
+                                    <form method="post" action=StaffStartEnrolment::PATH>
+                                        <label for="current_code">{t.security_current_code}</label>
+                                        <input id="current_code" name="current_code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required/>
+                                        <button type="submit" class="button">{t.security_replace}</button>
+                                    </form>
+                                }.into_any()
                             } else {
                                 view! {
                                     <p>{t.security_off}</p>

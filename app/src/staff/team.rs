@@ -30,21 +30,23 @@ pub struct AccountView {
 pub async fn team() -> Result<Vec<AccountView>, PortalError> {
     use portal_core::{access::Action, staff::auth};
     let c = gate::require(Action::ManageStaff).await?;
-    Ok(auth::accounts(&c.portal.db, chrono::Utc::now())
-        .await?
-        .into_iter()
-        .map(|a| AccountView {
-            is_me: a.id == c.member.id,
-            id: a.id,
-            name: a.name,
-            email: a.email,
-            role: a.role.as_str().to_owned(),
-            active: a.active,
-            has_totp: a.has_totp,
-            locked: a.locked,
-            pending: a.pending,
-        })
-        .collect())
+    Ok(
+        auth::accounts(&c.portal.db, &c.portal.vault, chrono::Utc::now())
+            .await?
+            .into_iter()
+            .map(|a| AccountView {
+                is_me: a.id == c.member.id,
+                id: a.id,
+                name: a.name,
+                email: a.email,
+                role: a.role.as_str().to_owned(),
+                active: a.active,
+                has_totp: a.has_totp,
+                locked: a.locked,
+                pending: a.pending,
+            })
+            .collect(),
+    )
 }
 
 /// Invites a new member of staff by email.
@@ -115,7 +117,7 @@ pub async fn manage_staff(
             _ => return gate::back("/staff/team?error=invalid"),
         },
         "deactivate" => auth::deactivate(&tx, staff, now).await,
-        "unlock" => auth::unlock(&tx, staff).await,
+        "unlock" => auth::unlock(&tx, &c.portal.vault, staff).await,
         _ => return gate::back("/staff/team?error=invalid"),
     };
     match done {

@@ -62,6 +62,10 @@ pub enum Action {
     ManageStaff,
     /// Browse and verify the audit log.
     ViewAuditLog,
+    /// A member of staff sets up or replaces their own second factor. Every signed-in member
+    /// may, for themself only, so it is not in [`Action::ALL`] (the matrix of other people's
+    /// data); it names the audit row of the change.
+    SetSecondFactor,
 }
 
 impl Action {
@@ -127,6 +131,7 @@ impl Action {
             PurgeRetained => "purge_retained",
             ManageStaff => "manage_staff",
             ViewAuditLog => "view_audit_log",
+            SetSecondFactor => "set_second_factor",
         }
     }
 }
@@ -137,6 +142,9 @@ impl Role {
         use Action::*;
         if action == PurgeRetained {
             return false;
+        }
+        if action == SetSecondFactor {
+            return true;
         }
         match self {
             Role::PrivacyOfficer => true,

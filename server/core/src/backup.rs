@@ -353,6 +353,15 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         &[("id", I64), ("bucket", Bytes), ("at", Time)],
     ),
     (
+        "staff_signin_buckets",
+        &[
+            ("bucket", Bytes),
+            ("failures", I32),
+            ("blocked_until?", Time),
+            ("last_failure_at", Time),
+        ],
+    ),
+    (
         "mail_outbox",
         &[
             ("id", I64),

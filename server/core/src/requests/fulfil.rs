@@ -69,6 +69,9 @@ pub async fn run(portal: Portal, mut shutdown: tokio::sync::watch::Receiver<bool
         if let Err(e) = super::export::sweep(&portal, Utc::now()).await {
             tracing::error!(error = %e, "expired exports could not be swept");
         }
+        if let Err(e) = crate::staff::auth::sweep_buckets_hourly(&portal.db, Utc::now()).await {
+            tracing::error!(error = %e, "staff sign-in delays could not be swept");
+        }
         match crate::photos::lapse(&portal.db, Utc::now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(lapsed = n, "photo uses past their end date lapsed"),
