@@ -106,6 +106,26 @@ async fn a_copy_is_built_after_approval_and_downloaded_three_times_by_its_custom
         .unwrap();
     let file = export::dir(&app.portal).join(file);
     assert!(file.exists());
+    // At rest the copy is sealed under the customer's key: no ZIP, no value in the clear.
+    let at_rest = std::fs::read(&file).unwrap();
+    assert!(!at_rest.starts_with(b"PK"), "not a plain ZIP on disk");
+    for clear in [
+        &b"customer021@example.com"[..],
+        b"index.html",
+        b"contact.json",
+    ] {
+        assert!(
+            !at_rest.windows(clear.len()).any(|w| w == clear),
+            "{} in the clear",
+            String::from_utf8_lossy(clear)
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
 
     // Someone else, or a stale sign-in, gets nothing.
     let theirs = session(&app, other, Utc::now()).await;

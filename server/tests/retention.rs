@@ -265,6 +265,24 @@ async fn a_sign_in_counts_as_activity_a_returning_customer_is_told_again_and_res
         now - Duration::days(38 * 30),
     )
     .await;
+    // The server's own daily run has passed (rules off), so every run below is this test's.
+    assert!(
+        support::eventually(std::time::Duration::from_secs(10), || async {
+            app.portal
+                .db
+                .query_one(
+                    &Query::select()
+                        .column("key")
+                        .from("settings")
+                        .and_where(Expr::col("key").eq("retention_last_run"))
+                        .to_owned(),
+                )
+                .await
+                .unwrap()
+                .is_some()
+        })
+        .await
+    );
     retention::save(
         &app.portal.db,
         &Rules {

@@ -1280,9 +1280,9 @@ async fn front_desk_never_sees_a_members_balance_and_settling_belongs_to_an_open
                 ..Details::default()
             };
             requests::submit(&p, c, kind, &details, Submitter::Customer, Utc::now())
-            .await
-            .unwrap()
-            .id
+                .await
+                .unwrap()
+                .id
         }
     };
     let deletion = submit(Kind::Deletion).await;
