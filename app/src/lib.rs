@@ -99,8 +99,12 @@ pub fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
 /// unwritable (a control character, non-ASCII, a space) goes home instead.
 #[cfg(feature = "ssr")]
 pub fn redirect(path: &str) {
-    let writable =
-        path.starts_with('/') && path.len() <= 2048 && path.bytes().all(|b| b.is_ascii_graphic());
+    // Same-site only: `//host` and `/\host` would leave the site.
+    let writable = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && path.len() <= 2048
+        && path.bytes().all(|b| b.is_ascii_graphic());
     if writable {
         leptos_axum::redirect(path);
     } else {

@@ -108,10 +108,23 @@ pub const EXIT_CONFIG: i32 = 2;
 pub async fn run(cli: Cli, settings: Settings) -> i32 {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
+            let local = demo_allowed(&settings);
             let app = match Application::build(settings).await {
                 Ok(app) => app,
                 Err(e) => return fail(e),
             };
+            // The demo salon's staff passwords are published in the README: never served where
+            // anyone else can reach it.
+            if !local
+                && portal_core::demo::is_loaded(&app.portal().db)
+                    .await
+                    .unwrap_or(true)
+            {
+                eprintln!(
+                    "configuration error: PORTAL_PUBLIC_URL: this database holds the demo salon (published passwords); serve it only on this machine, or start from a new database"
+                );
+                return EXIT_CONFIG;
+            }
             let s = &app.portal().settings;
             tracing::info!(port = app.port(), public_url = %s.public_url, "portal listening");
             if s.dev_mailbox() {

@@ -87,7 +87,7 @@ async fn security_headers(settings: Arc<Settings>, mut req: Request, next: Next)
     // One nonce per response, written here so the header and the page can never disagree.
     let nonce = leptos::nonce::Nonce::new();
     // The hidden dev mailbox answers a bare 404, but with every header below like any answer.
-    let mut resp = if path.starts_with("/dev/") && !settings.dev_mailbox() {
+    let mut resp = if is_dev_mailbox(&path) && !dev_mailbox_request(&settings, req.headers()) {
         StatusCode::NOT_FOUND.into_response()
     } else {
         req.extensions_mut().insert(nonce.clone());
@@ -131,6 +131,31 @@ async fn security_headers(settings: Arc<Settings>, mut req: Request, next: Next)
         set(h, header::CACHE_CONTROL, "no-store");
     }
     resp
+}
+
+/// The dev mailbox's page and its server function.
+fn is_dev_mailbox(path: &str) -> bool {
+    use leptos::server_fn::ServerFn;
+    path.starts_with("/dev/") || path == app::mailbox::DevMailbox::PATH
+}
+
+/// Whether a request may see the dev mailbox: only when it is switched on, and only when the
+/// request names this machine's own public host (`Host`) and came through no proxy, so that
+/// neither a proxy in front nor a page on a rebound DNS name can read the links and codes.
+fn dev_mailbox_request(settings: &Settings, headers: &axum::http::HeaderMap) -> bool {
+    let expected = settings
+        .public_url
+        .host_str()
+        .map(|h| match settings.public_url.port() {
+            Some(p) => format!("{h}:{p}"),
+            None => h.to_owned(),
+        });
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    settings.dev_mailbox()
+        && host.is_some()
+        && host.map(str::to_owned) == expected
+        && !headers.contains_key("x-forwarded-for")
+        && !headers.contains_key(header::FORWARDED)
 }
 
 /// Refuses a state-changing request that a browser says came from another site (CSRF).

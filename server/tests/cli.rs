@@ -431,3 +431,44 @@ fn staff_unlock_lifts_an_accounts_sign_in_delay_and_refuses_an_unknown_address()
     let audited = run(&["audit", "verify"]);
     assert_eq!(audited.status.code(), Some(0));
 }
+
+#[test]
+fn a_database_with_the_demo_salon_is_never_served_on_a_public_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = portal()
+        .env("PORTAL_DATA_DIR", dir.path())
+        .arg("demo-data")
+        .output()
+        .unwrap();
+    assert_eq!(loaded.status.code(), Some(0));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = portal()
+        .arg("serve")
+        .env("PORTAL_DATA_DIR", dir.path())
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("PORTAL_PUBLIC_URL", "https://salon.example")
+        .env("PORTAL_SMTP_URL", "smtp://127.0.0.1:9")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the demo salon was served on a public address");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with(
+            "configuration error: PORTAL_PUBLIC_URL: this database holds the demo salon"
+        )
+    );
+}

@@ -320,12 +320,34 @@ async fn the_dev_mailbox_lists_mail_only_when_switched_on_by_name_and_never_by_a
         .await
         .unwrap();
     app.portal.outbox.notify();
+    let mailbox = |host: &'static str, forwarded: bool| {
+        let mut r = app
+            .client
+            .get(app.url("/dev/mailbox"))
+            .header("host", host)
+            .header("accept-language", "en");
+        if forwarded {
+            r = r.header("x-forwarded-for", "203.0.113.9");
+        }
+        r.send()
+    };
     let listed = support::eventually(Duration::from_secs(10), || async {
-        let html = app.get_in("/dev/mailbox", "en").await.text().await.unwrap();
+        let html = mailbox("portal.test", false)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         html.contains("您的登录链接") && html.contains("Hello from the outbox")
     })
     .await;
     assert!(listed, "the queued mail shows up in the dev mailbox");
+    // Reached through a proxy, or under another name (a rebound DNS name), it is not there.
+    for (host, forwarded) in [("evil.example", false), ("portal.test", true)] {
+        let r = mailbox(host, forwarded).await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{host} {forwarded}");
+        assert!(!r.text().await.unwrap().contains("Hello from the outbox"));
+    }
     // The files hold links and codes: only the portal's own user may read them.
     #[cfg(unix)]
     {

@@ -1146,13 +1146,16 @@ async fn marketing_sees_only_may_contact_yes_or_no_and_never_a_profile_field() {
 }
 
 #[tokio::test]
-async fn front_desk_typing_a_new_email_moves_no_sign_in_until_the_new_address_confirms() {
+async fn front_desk_typing_a_new_email_moves_no_sign_in_until_the_officer_decides_and_the_new_address_confirms()
+ {
     use app::{me::ConfirmEmailChange, signin::RequestSignIn};
+    use portal_core::requests::{self, Kind, Status};
     let sink = support::smtp::SmtpSink::start().await;
     let url = sink.url();
     let app = support::spawn_app_with(|s| s.smtp_url = Some(url)).await;
     let desk = staff(&app, "desk@salon.example", Role::FrontDesk).await;
     let desk_cookie = cookie_for(&app, Subject::Staff(desk)).await;
+    let officer = staff(&app, "po@salon.example", Role::PrivacyOfficer).await;
     let victim = support::customer(&app, "victim@example.com", "en").await;
     let victim_cookie = cookie_for(&app, Subject::Customer(victim)).await;
     let mail_to = |who: &'static str| {
@@ -1162,7 +1165,26 @@ async fn front_desk_typing_a_new_email_moves_no_sign_in_until_the_new_address_co
             .map(|m| m.data.replace("=\r\n", "").replace("=3D", "="))
             .collect::<Vec<_>>()
     };
+    let (db, vault) = (&app.portal.db, &app.portal.vault);
+    let find = |e: &'static str| async move {
+        portal_core::customers::find_by_email(db, vault, &Email::parse(e).unwrap())
+            .await
+            .unwrap()
+    };
+    let keys = &app.portal.session_keys;
+    let alive = |cookie: String| async move {
+        sessions::resume(
+            db,
+            keys,
+            cookie.split('=').nth(1).unwrap(),
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+        .is_some()
+    };
 
+    // Front desk types an address of their own: nothing is mailed there, nothing moves.
     let r = app
         .browser_post(
             UpdateContact::PATH,
@@ -1177,26 +1199,14 @@ async fn front_desk_typing_a_new_email_moves_no_sign_in_until_the_new_address_co
         .await;
     assert_eq!(
         support::location(&r),
-        format!("/staff/customers/{victim}?saved=confirm")
+        format!("/staff/customers/{victim}?saved=officer")
     );
-    let new = Email::parse("desk.own@example.com").unwrap();
-    let old = Email::parse("victim@example.com").unwrap();
-    let (db, vault) = (&app.portal.db, &app.portal.vault);
-    let find = |e: Email| async move {
-        portal_core::customers::find_by_email(db, vault, &e)
-            .await
-            .unwrap()
-    };
-    assert_eq!(find(old.clone()).await, Some(victim), "sign-in stays");
-    assert_eq!(find(new.clone()).await, None);
-    // The old address is told; the new one gets only the confirmation link.
-    assert!(
-        support::eventually(std::time::Duration::from_secs(10), || async {
-            !mail_to("victim@").is_empty() && !mail_to("desk.own@").is_empty()
-        })
-        .await
+    assert_eq!(
+        find("victim@example.com").await,
+        Some(victim),
+        "sign-in stays"
     );
-    // Asking for a sign-in link for the typed address sends nothing.
+    assert_eq!(find("desk.own@example.com").await, None);
     let asked = app
         .browser_post(
             RequestSignIn::PATH,
@@ -1205,24 +1215,64 @@ async fn front_desk_typing_a_new_email_moves_no_sign_in_until_the_new_address_co
         )
         .await;
     assert_eq!(support::location(&asked), "/signin/sent");
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    let to_new = mail_to("desk.own@");
-    assert_eq!(to_new.len(), 1, "only the confirmation link went there");
-    assert!(!to_new[0].contains("/signin/link?t="));
+    // The customer is told at the address on record that a correction was asked for.
     assert!(
-        sessions::resume(
-            db,
-            &app.portal.session_keys,
-            victim_cookie.split('=').nth(1).unwrap(),
-            Utc::now()
-        )
+        support::eventually(std::time::Duration::from_secs(10), || async {
+            !mail_to("victim@").is_empty()
+        })
         .await
-        .unwrap()
-        .is_some(),
-        "the customer's session lives while nothing has moved"
     );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        mail_to("desk.own@").is_empty(),
+        "no link, no code to the typed address"
+    );
+    assert!(alive(victim_cookie.clone()).await);
+    let filed = requests::for_customer(db, victim).await.unwrap();
+    assert_eq!(filed.len(), 1);
+    assert_eq!(
+        (filed[0].kind, filed[0].submitted_by_staff),
+        (Kind::Correction, Some(desk))
+    );
+    // Removing the address is the officer's too.
+    let r = app
+        .browser_post(
+            UpdateContact::PATH,
+            &[
+                ("id", victim.to_string()),
+                ("name", "测试顾客".to_owned()),
+                ("phone", String::new()),
+                ("email", String::new()),
+            ],
+            &desk_cookie,
+        )
+        .await;
+    assert_eq!(
+        support::location(&r),
+        format!("/staff/customers/{victim}?error=email_officer")
+    );
+    assert_eq!(find("victim@example.com").await, Some(victim));
 
-    // Once the new address confirms, it signs in, and the customer's old sessions are over.
+    // The officer approves; the new address gets a link; using it moves sign-in and ends the
+    // customer's sessions.
+    requests::approve_correction(
+        &app.portal,
+        officer,
+        filed[0].id,
+        &["email".into()],
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        support::eventually(std::time::Duration::from_secs(15), || async {
+            requests::get(db, filed[0].id).await.unwrap().status == Status::Done
+                && !mail_to("desk.own@").is_empty()
+        })
+        .await
+    );
+    let to_new = mail_to("desk.own@");
+    assert!(!to_new[0].contains("/signin/link?t="));
     let token: String = to_new[0]
         .split("http://portal.test/me/email?t=")
         .nth(1)
@@ -1234,18 +1284,10 @@ async fn front_desk_typing_a_new_email_moves_no_sign_in_until_the_new_address_co
         .browser_post(ConfirmEmailChange::PATH, &[("t", token.as_str())], "")
         .await;
     assert_eq!(support::location(&done), "/me/email?done=1");
-    assert_eq!(find(new).await, Some(victim));
-    assert_eq!(find(old).await, None);
+    assert_eq!(find("desk.own@example.com").await, Some(victim));
+    assert_eq!(find("victim@example.com").await, None);
     assert!(
-        sessions::resume(
-            db,
-            &app.portal.session_keys,
-            victim_cookie.split('=').nth(1).unwrap(),
-            Utc::now()
-        )
-        .await
-        .unwrap()
-        .is_none(),
+        !alive(victim_cookie).await,
         "the customer's sessions end when the address changes"
     );
 }

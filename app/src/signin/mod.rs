@@ -162,6 +162,10 @@ pub async fn confirm_code(code: String) -> Result<(), PortalError> {
             leptos_axum::redirect("/signin?error=expired");
             Ok(())
         }
+        CodeOutcome::UseLink => {
+            leptos_axum::redirect("/signin/sent?error=use_link");
+            Ok(())
+        }
     }
 }
 
@@ -254,7 +258,10 @@ pub fn SentPage() -> impl IntoView {
         <section class="card">
             <h1>{t.signin_sent_title}</h1>
             <p>{t.signin_sent_body}</p>
-            {move || error.get().map(|_| view! { <p class="banner" role="alert">{t.signin_bad_code}</p> })}
+            {move || error.get().map(|e| {
+                let msg = if e == "use_link" { t.signin_use_link } else { t.signin_bad_code };
+                view! { <p class="banner" role="alert">{msg}</p> }
+            })}
             <form method="post" action=ConfirmCode::PATH>
                 <label for="code">{t.signin_code_label}</label>
                 <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required/>

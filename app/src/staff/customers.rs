@@ -299,16 +299,21 @@ pub async fn update_contact(
         .await
         .map_err(CoreError::from)?;
     let now = chrono::Utc::now();
-    let outcome = match email_change::staff_change_contact(&c.portal, &tx, id, change, now).await {
-        Ok(o) => o,
-        Err(CoreError::Invalid("customer.contact_taken")) => {
-            return gate::back(&format!("/staff/customers/{id}?error=taken"));
-        }
-        Err(CoreError::Invalid("customer.restricted")) => {
-            return gate::back(&format!("/staff/customers/{id}?error=restricted"));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let role = c.member.role;
+    let outcome =
+        match email_change::staff_change_contact(&c.portal, &tx, id, change, role, now).await {
+            Ok(o) => o,
+            Err(CoreError::Invalid("customer.contact_taken")) => {
+                return gate::back(&format!("/staff/customers/{id}?error=taken"));
+            }
+            Err(CoreError::Invalid("customer.email_officer_only")) => {
+                return gate::back(&format!("/staff/customers/{id}?error=email_officer"));
+            }
+            Err(CoreError::Invalid("customer.restricted")) => {
+                return gate::back(&format!("/staff/customers/{id}?error=restricted"));
+            }
+            Err(e) => return Err(e.into()),
+        };
     c.audit(&tx, Action::EditContact, Some(id)).await?;
     tx.commit().await.map_err(CoreError::from)?;
     c.portal.outbox.notify();
@@ -318,6 +323,24 @@ pub async fn update_contact(
         }
         email_change::StaffContactOutcome::EmailAwaitsConfirmation => {
             gate::back(&format!("/staff/customers/{id}?saved=confirm"))
+        }
+        email_change::StaffContactOutcome::EmailGoesToOfficer(new) => {
+            // A correction request the officer decides (audited in its own transaction);
+            // the customer is told at the address on record.
+            let details = portal_core::requests::Details {
+                corrections: vec![("email".to_owned(), new.as_str().to_owned())],
+                ..Default::default()
+            };
+            portal_core::requests::submit(
+                &c.portal,
+                id,
+                portal_core::requests::Kind::Correction,
+                &details,
+                portal_core::requests::Submitter::Staff(c.member.id),
+                now,
+            )
+            .await?;
+            gate::back(&format!("/staff/customers/{id}?saved=officer"))
         }
     }
 }
@@ -608,15 +631,16 @@ pub fn RecordPage() -> impl IntoView {
     let banner = move || {
         let q = q.read();
         if let Some(saved) = q.get("saved") {
-            Some(if saved == "confirm" {
-                t.email_awaits_confirmation
-            } else {
-                t.saved
+            Some(match saved.as_str() {
+                "confirm" => t.email_awaits_confirmation,
+                "officer" => t.email_goes_to_officer,
+                _ => t.saved,
             })
         } else {
             q.get("error").map(|e| match e.as_str() {
                 "taken" => t.contact_taken,
                 "restricted" => t.record_restricted_no_edits,
+                "email_officer" => t.email_removal_officer_only,
                 _ => t.invalid_input,
             })
         }

@@ -86,6 +86,10 @@ pub struct StaffTexts {
     pub saved: &'static str,
     /// After staff typed a new email: it applies only once the customer confirms it.
     pub email_awaits_confirmation: &'static str,
+    /// After front desk typed a new email: it went to the privacy officer as a request.
+    pub email_goes_to_officer: &'static str,
+    /// Removing a customer's email is the privacy officer's.
+    pub email_removal_officer_only: &'static str,
     pub nav_takedowns: &'static str,
     pub takedowns_title: &'static str,
     pub takedowns_intro: &'static str,
@@ -324,6 +328,8 @@ pub(crate) static ZH: StaffTexts = StaffTexts {
     save: "保存",
     saved: "已保存。",
     email_awaits_confirmation: "已保存。新邮箱须由顾客通过发到新邮箱的链接确认后才生效；在此之前顾客仍用原邮箱登录，原邮箱已收到通知。",
+    email_goes_to_officer: "姓名和手机号已保存。邮箱用于登录，更改须由隐私负责人审批：已为此登记一条更正申请，顾客会在原邮箱收到通知。",
+    email_removal_officer_only: "邮箱用于登录，只有隐私负责人可以删除。请登记一条更正申请。",
     nav_takedowns: "照片下架",
     takedowns_title: "照片下架任务",
     takedowns_intro: "顾客撤回了照片的公开用途、用途到期、关闭了照片用途，或其数据已被删除：请把这些照片从作品集或相应平台撤下，然后标记完成。",
@@ -572,6 +578,8 @@ pub(crate) static EN: StaffTexts = StaffTexts {
     save: "Save",
     saved: "Saved.",
     email_awaits_confirmation: "Saved. The new email applies only once the customer confirms it through the link sent to it; until then they sign in with the old address, which has been told.",
+    email_goes_to_officer: "Name and phone saved. The email signs the customer in, so the privacy officer decides a change to it: a correction request has been filed, and the customer is told at the address on record.",
+    email_removal_officer_only: "The email signs the customer in; only the privacy officer can remove it. File a correction request instead.",
     nav_takedowns: "Photo takedowns",
     takedowns_title: "Photo takedown tasks",
     takedowns_intro: "The customer withdrew a public use, the use reached its end date, the photo purpose was switched off, or the customer's data was erased: take these photos down from the portfolio or the platform, then mark them done.",

@@ -222,10 +222,16 @@ impl Settings {
                 "must be an address or `Name <address>`",
             ));
         }
-        let site_addr = get("LEPTOS_SITE_ADDR")
+        let site_addr: SocketAddr = get("LEPTOS_SITE_ADDR")
             .unwrap_or_else(|| "127.0.0.1:3000".into())
             .parse()
             .map_err(|_| bad("LEPTOS_SITE_ADDR", "must be host:port, e.g. 127.0.0.1:3000"))?;
+        if dev_mailbox && !site_addr.ip().is_loopback() {
+            return Err(bad(
+                "PORTAL_DEV_MAILBOX",
+                "is for development on this machine only: LEPTOS_SITE_ADDR must listen on a loopback address",
+            ));
+        }
         let log_json = match get("PORTAL_LOG_FORMAT").as_deref() {
             None | Some("text") => false,
             Some("json") => true,
@@ -547,6 +553,13 @@ mod tests {
         let err = with(&[
             ("PORTAL_DEV_MAILBOX", "1"),
             ("PORTAL_SMTP_URL", "smtp://127.0.0.1:2525"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.setting, "PORTAL_DEV_MAILBOX");
+        // Listening beyond this machine publishes the mailbox whatever the public URL says.
+        let err = with(&[
+            ("PORTAL_DEV_MAILBOX", "1"),
+            ("LEPTOS_SITE_ADDR", "0.0.0.0:3000"),
         ])
         .unwrap_err();
         assert_eq!(err.setting, "PORTAL_DEV_MAILBOX");

@@ -191,6 +191,20 @@ fn v<T: Into<sea_orm::Value>>(x: T) -> SimpleExpr {
     SimpleExpr::Value(x.into())
 }
 
+/// Whether the demo salon was loaded into this database.
+pub async fn is_loaded(db: &impl ConnectionTrait) -> Result<bool, CoreError> {
+    Ok(db
+        .query_one(
+            &Query::select()
+                .column("key")
+                .from("settings")
+                .and_where(Expr::col("key").eq(MARKER))
+                .to_owned(),
+        )
+        .await?
+        .is_some())
+}
+
 /// Loads the demo salon unless it is there already.
 pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
     let tx = portal.db.begin().await?;

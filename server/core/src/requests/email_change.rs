@@ -143,25 +143,35 @@ pub async fn confirm(
 }
 
 /// What became of contact details staff typed in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StaffContactOutcome {
     /// Saved as typed (the email did not change).
     Saved,
     /// Name and phone saved; the new email waits for confirmation through a link sent to it,
     /// and the old address (if any) was told.
     EmailAwaitsConfirmation,
+    /// Name and phone saved; the new email is for the privacy officer to decide: the caller
+    /// files it as a correction request once this transaction has committed.
+    EmailGoesToOfficer(Email),
 }
 
-/// Staff replace a customer's contact details inside `tx`. A new email address does not move
-/// sign-in: it is mailed a confirmation link and applies only when that link is used; the old
-/// address is told at once. Clearing the address applies at once (it gives sign-in to no one)
-/// and ends the customer's sessions. An address of another customer is refused
-/// (`customer.contact_taken`).
+/// Staff replace a customer's contact details inside `tx`. The email signs the customer in,
+/// and whoever types a new one might own it (a link to it proves nothing then), so:
+/// - a member of staff other than the privacy officer never changes it here: a new address
+///   becomes a correction request for the officer ([`StaffContactOutcome::EmailGoesToOfficer`];
+///   the person who records a request never decides it), and removing it is refused
+///   (`customer.email_officer_only`);
+/// - the privacy officer's new address is mailed a confirmation link and applies only when
+///   that link is used; the old address is told at once. The officer's removal applies at once
+///   (it gives sign-in to no one) and ends the customer's sessions.
+///
+/// An address of another customer is refused (`customer.contact_taken`).
 pub async fn staff_change_contact(
     portal: &Portal,
     tx: &DatabaseTransaction,
     customer: i64,
     change: customers::record::ContactChange,
+    by: crate::staff::Role,
     now: DateTime<Utc>,
 ) -> Result<StaffContactOutcome, CoreError> {
     customers::record::refuse_if_restricted(tx, customer).await?;
@@ -173,17 +183,26 @@ pub async fn staff_change_contact(
         _ => false,
     };
     let cleared = old.is_some() && new.is_none();
+    let officer = by == crate::staff::Role::PrivacyOfficer;
+    if cleared && !officer {
+        return Err(CoreError::Invalid("customer.email_officer_only"));
+    }
+    if let Some(new) = new.as_ref().filter(|_| moved)
+        && let Some(other) = customers::find_by_email(tx, &portal.vault, new).await?
+        && other != customer
+    {
+        return Err(CoreError::Invalid("customer.contact_taken"));
+    }
     let lang = customers::language(tx, customer).await?;
     let mut apply = change;
     if moved {
         let new = new.clone().ok_or(CoreError::NotFound)?;
-        if let Some(other) = customers::find_by_email(tx, &portal.vault, &new).await?
-            && other != customer
-        {
-            return Err(CoreError::Invalid("customer.contact_taken"));
-        }
-        // Sign-in stays with the address on record until the new one answers.
+        // Sign-in stays with the address on record until the change is decided and confirmed.
         apply.email = old.clone();
+        if !officer {
+            customers::record::update_contact(tx, &portal.vault, customer, &apply, now).await?;
+            return Ok(StaffContactOutcome::EmailGoesToOfficer(new));
+        }
         start(portal, tx, customer, &new, &lang, now).await?;
     }
     customers::record::update_contact(tx, &portal.vault, customer, &apply, now).await?;

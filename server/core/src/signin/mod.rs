@@ -111,6 +111,8 @@ pub enum CodeOutcome {
     Wrong { tries_left: i32 },
     /// Expired, used, burned, superseded or of another purpose.
     Unusable,
+    /// Too many wrong codes for this address today: only the link in the mail works now.
+    UseLink,
 }
 
 pub(crate) fn token_hash(token: &str) -> Vec<u8> {

@@ -127,13 +127,7 @@ pub async fn request_link(
         handle: URL_SAFE_NO_PAD.encode(raw),
     };
     let (db, vault) = (&portal.db, &portal.vault);
-    let by_address = throttle::hit(
-        db,
-        &vault.index("throttle/email", email.as_str()),
-        throttle::PER_ADDRESS,
-        now,
-    )
-    .await?;
+    // The client first: a client over its limit adds no row for every address it makes up.
     let by_ip = throttle::hit(
         db,
         &vault.index("throttle/ip", client_ip),
@@ -144,6 +138,14 @@ pub async fn request_link(
         now,
     )
     .await?;
+    let by_address = by_ip
+        && throttle::hit(
+            db,
+            &vault.index("throttle/email", email.as_str()),
+            throttle::PER_ADDRESS,
+            now,
+        )
+        .await?;
     if !(by_address && by_ip) {
         tracing::info!("sign-in request throttled");
         return Ok(pending);
@@ -226,6 +228,17 @@ async fn decoy(
             .try_fill_bytes(bytes)
             .expect("the operating system's random number generator");
     }
+    // As a real request kills the customer's older links, a new decoy kills the older decoys
+    // of the address: a browser holding an older one sees what it would see for a customer.
+    let kill = Query::update()
+        .table("one_time_tokens")
+        .value("expires_at", now)
+        .and_where(Expr::col("address_index").eq(address.clone()))
+        .and_where(Expr::col("purpose").eq(Purpose::SignIn.as_str()))
+        .and_where(Expr::col("used_at").is_null())
+        .and_where(Expr::col("expires_at").gt(now))
+        .to_owned();
+    db.execute(&kill).await?;
     let insert = Query::insert()
         .into_table("one_time_tokens")
         .columns([
@@ -263,8 +276,8 @@ pub const MAX_WRONG_CODES_PER_DAY: i64 = 20;
 
 /// Checks a code typed into the browser that holds `handle`. Once the address the token was
 /// asked for has had [`MAX_WRONG_CODES_PER_DAY`] wrong codes, no code is checked for it until
-/// the day has passed; decoy tokens of unknown addresses count the same way, so the cap tells
-/// nobody who is a customer.
+/// the day has passed (the mailed link keeps working); decoy tokens of unknown addresses count
+/// the same way, so the cap tells nobody who is a customer.
 pub async fn spend_code_for(
     portal: &Portal,
     handle: &str,
@@ -280,7 +293,10 @@ pub async fn spend_code_for(
         .limit(1)
         .to_owned();
     let Some(row) = portal.db.query_one(&q).await? else {
-        return Ok(CodeOutcome::Unusable);
+        // No token for this browser (yet: the mail is made after the answer, and takes longer
+        // for a customer than a decoy does): answered as a wrong code, so a quick guess tells
+        // nothing either.
+        return Ok(CodeOutcome::Wrong { tries_left: 0 });
     };
     let id: i64 = row.try_get("", "id")?;
     if let Some(address) = row.try_get::<Option<Vec<u8>>>("", "address_index")? {
@@ -297,7 +313,9 @@ pub async fn spend_code_for(
             None => 0,
         };
         if n >= MAX_WRONG_CODES_PER_DAY {
-            return Ok(CodeOutcome::Unusable);
+            // Anyone who knows the address can spend these tries; the link in the mail still
+            // works, so the customer is sent there rather than locked out.
+            return Ok(CodeOutcome::UseLink);
         }
     }
     spend_code(&portal.db, &portal.vault, id, code, Purpose::SignIn, now).await
