@@ -86,8 +86,9 @@ pub async fn enqueue<C: ConnectionTrait + TransactionTrait>(
     let body = zeroize::Zeroizing::new(
         serde_json::to_vec(mail).map_err(|_| CoreError::Invalid("mail.unserialisable"))?,
     );
-    // Insert and seal in one (nested) transaction: no worker ever sees the row unsealed.
-    let db = outer.begin().await?;
+    // Insert and seal in one (nested) transaction: no worker ever sees the row unsealed. It
+    // reads (the key) before it writes, so on SQLite it takes the write lock first.
+    let db = crate::db::begin_write(outer).await?;
     let key = match customer_id {
         Some(id) => vault.customer_key(&db, id).await?,
         None => vault.system_key().clone(),
