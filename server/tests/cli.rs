@@ -22,6 +22,25 @@ fn portal() -> Command {
     cmd
 }
 
+/// Runs `cmd` (a `portal serve` expected to refuse) for at most 20 s: a portal that starts
+/// would serve for ever, which fails the test instead of hanging it.
+fn refused(mut cmd: Command, what: &str) -> std::process::Output {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what}: the portal started instead of refusing");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn bad_configuration_prints_one_line_naming_the_setting_and_exits_2_before_listening() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -91,25 +110,12 @@ fn without_smtp_the_portal_does_not_start_and_the_dev_mailbox_is_refused_on_a_pu
             ],
         ),
     ] {
-        let mut child = portal()
-            .arg("serve")
+        let mut cmd = portal();
+        cmd.arg("serve")
             .env("PORTAL_DATA_DIR", dir.path())
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .envs(env.iter().copied())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // A portal that starts would serve for ever: give it 20 s to refuse, then fail.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while child.try_wait().unwrap().is_none() {
-            if std::time::Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("{env:?}: the portal started instead of refusing");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let out = child.wait_with_output().unwrap();
+            .envs(env.iter().copied());
+        let out = refused(cmd, &format!("{env:?}"));
         assert_eq!(out.status.code(), Some(2), "{env:?}");
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(stderr.lines().count(), 1, "{env:?}: {stderr}");
@@ -446,25 +452,13 @@ fn a_database_with_the_demo_salon_is_never_served_on_a_public_address() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = portal()
-        .arg("serve")
+    let mut cmd = portal();
+    cmd.arg("serve")
         .env("PORTAL_DATA_DIR", dir.path())
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
         .env("PORTAL_PUBLIC_URL", "https://salon.example")
-        .env("PORTAL_SMTP_URL", "smtp://127.0.0.1:9")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the demo salon was served on a public address");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
+        .env("PORTAL_SMTP_URL", "smtp://127.0.0.1:9");
+    let out = refused(cmd, "the demo salon on a public address");
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).starts_with(
