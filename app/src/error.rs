@@ -76,6 +76,7 @@ impl From<portal_core::CoreError> for PortalError {
         match e {
             portal_core::CoreError::NotFound => PortalError::NotFound,
             portal_core::CoreError::Invalid(key) => PortalError::Invalid(key.to_owned()),
+            portal_core::CoreError::Refused(r) => PortalError::Invalid(r.key().to_owned()),
             other => {
                 tracing::error!(error = %other, "request failed");
                 PortalError::Internal

@@ -4,89 +4,25 @@
 //! error (each language must fill every field of [`Texts`]), it costs nothing at run time and
 //! adds nothing to the wasm bundle beyond the strings themselves.
 
-use serde::{Deserialize, Serialize};
+pub use portal_vocab::Lang;
 
-/// The two languages of the portal.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Lang {
-    /// Simplified Chinese, the default.
-    #[default]
-    Zh,
-    /// English.
-    En,
+/// The catalogue of a language (a trait: `Lang` lives in the vocabulary crate).
+pub trait Catalogue {
+    /// The catalogue for this language.
+    fn t(self) -> &'static Texts;
 }
 
-/// Name of the cookie that remembers the chosen language.
-pub const LANG_COOKIE: &str = "lang";
-
-impl Lang {
-    /// Short code used in the cookie and forms.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Zh => "zh",
-            Lang::En => "en",
-        }
-    }
-
-    /// Value of `<html lang>`.
-    pub fn html_lang(self) -> &'static str {
-        match self {
-            Lang::Zh => "zh-CN",
-            Lang::En => "en",
-        }
-    }
-
-    /// Parses a code or a language tag (`zh`, `zh-CN`, `en-GB`…).
-    pub fn from_tag(tag: &str) -> Option<Lang> {
-        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
-        match primary.as_str() {
-            "zh" => Some(Lang::Zh),
-            "en" => Some(Lang::En),
-            _ => None,
-        }
-    }
-
-    /// The remembered choice wins; else the best `Accept-Language` match; else Chinese.
-    pub fn negotiate(cookie: Option<&str>, accept_language: Option<&str>) -> Lang {
-        if let Some(lang) = cookie.and_then(Lang::from_tag) {
-            return lang;
-        }
-        let mut best: Option<(f32, Lang)> = None;
-        for part in accept_language.unwrap_or_default().split(',') {
-            let mut pieces = part.split(';');
-            let Some(lang) = pieces.next().and_then(Lang::from_tag) else {
-                continue;
-            };
-            let q = pieces
-                .find_map(|p| {
-                    p.trim()
-                        .strip_prefix("q=")
-                        .and_then(|q| q.parse::<f32>().ok())
-                })
-                .unwrap_or(1.0);
-            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
-                best = Some((q, lang));
-            }
-        }
-        best.map(|(_, l)| l).unwrap_or_default()
-    }
-
-    /// The other language (the switch offers it).
-    pub fn other(self) -> Lang {
-        match self {
-            Lang::Zh => Lang::En,
-            Lang::En => Lang::Zh,
-        }
-    }
-
-    /// The catalogue for this language.
-    pub fn t(self) -> &'static Texts {
+impl Catalogue for Lang {
+    fn t(self) -> &'static Texts {
         match self {
             Lang::Zh => &ZH,
             Lang::En => &EN,
         }
     }
 }
+
+/// Name of the cookie that remembers the chosen language.
+pub const LANG_COOKIE: &str = "lang";
 
 /// Every string shown to people. Add a field here and the compiler asks for both languages.
 pub struct Texts {

@@ -8,6 +8,9 @@
 
 pub mod error;
 pub mod i18n;
+use i18n::Catalogue;
+#[cfg(feature = "ssr")]
+pub mod identity;
 pub mod mailbox;
 pub mod me;
 pub mod notices;
@@ -41,7 +44,7 @@ impl Site {
         let parts = use_context::<http::request::Parts>();
         let lang = parts
             .map(|p| {
-                let cookie = cookie_value(&p.headers, i18n::LANG_COOKIE);
+                let cookie = identity::cookie_value(&p.headers, i18n::LANG_COOKIE);
                 let accept = p
                     .headers
                     .get(http::header::ACCEPT_LANGUAGE)
@@ -78,20 +81,6 @@ impl Site {
             salon_name: String::new(),
         }
     }
-}
-
-/// Reads one cookie from the request headers.
-#[cfg(feature = "ssr")]
-pub fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == name).then(|| v.to_owned())
-        })
 }
 
 /// Sends the visitor to `path`, a relative path the server built. `leptos_axum::redirect`

@@ -181,7 +181,9 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
                     println!("demo salon already loaded; nothing changed");
                     0
                 }
-                Err(portal_core::CoreError::Invalid("demo.not_empty")) => {
+                Err(portal_core::CoreError::Refused(portal_core::Refusal::Setup(
+                    portal_core::error::SetupRefusal::DemoNotEmpty,
+                ))) => {
                     eprintln!(
                         "demo-data refused: this database already holds customers or staff; the demo salon goes only into a new database"
                     );
@@ -207,7 +209,9 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
                     );
                     0
                 }
-                Err(portal_core::CoreError::Invalid("keys.rotate_needs_key_file")) => {
+                Err(portal_core::CoreError::Refused(portal_core::Refusal::Setup(
+                    portal_core::error::SetupRefusal::RotateNeedsKeyFile,
+                ))) => {
                     eprintln!(
                         "error: PORTAL_MASTER_KEY is set; rotation works on the key file in PORTAL_DATA_DIR"
                     );
@@ -347,7 +351,9 @@ pub async fn run(cli: Cli, settings: Settings) -> i32 {
                     println!("initial password (shown once): {}", new.initial_password);
                     0
                 }
-                Err(portal_core::CoreError::Invalid("staff.exists")) => {
+                Err(portal_core::CoreError::Refused(portal_core::Refusal::Staff(
+                    portal_core::staff::Refusal::Exists,
+                ))) => {
                     eprintln!("error: --email: a staff member with this address exists already");
                     EXIT_CONFIG
                 }

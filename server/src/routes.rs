@@ -1,6 +1,9 @@
 //! Plain axum routes: health, the language switch, and the bare handler for benchmarks.
 
-use app::i18n::{LANG_COOKIE, Lang};
+use app::{
+    i18n::Lang,
+    identity::{Cookie, CustomerSession, NoIdentity, StaffMember},
+};
 use axum::{
     Form, Json, Router,
     extract::State,
@@ -26,37 +29,20 @@ pub(crate) fn plain_routes() -> Router<AppState> {
 /// last 10 minutes (else a fresh sign-in first), at most 3 times, within 72 hours.
 async fn download_export(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    who: Result<CustomerSession, NoIdentity>,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
-    use portal_core::{
-        requests::export,
-        sessions::{self, Subject},
-    };
+    use portal_core::requests::export;
     let portal = &state.portal;
     let now = chrono::Utc::now();
-    let name = if portal.settings.cookies_secure() {
-        "__Host-portal_session"
-    } else {
-        "portal_session"
-    };
     let again = Redirect::to("/signin?next=/me/requests&fresh=1").into_response();
     let Ok(id) = id.parse::<i64>() else {
         return gone();
     };
-    let Some(token) = app::cookie_value(&headers, name) else {
-        return again;
-    };
-    let session = match sessions::resume(&portal.db, &portal.session_keys, &token, now).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return again,
-        Err(e) => {
-            tracing::error!(error = %e, "export download: session check failed");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
-        }
-    };
-    let Subject::Customer(customer) = session.subject else {
-        return again;
+    let CustomerSession { customer, session } = match who {
+        Ok(s) => s,
+        Err(NoIdentity::SignedOut) => return again,
+        Err(e) => return e.into_response(),
     };
     // Email control is a low assurance: a copy of everything needs a recent proof.
     if !session.is_fresh(now) {
@@ -94,41 +80,16 @@ async fn download_export(
     resp
 }
 
-/// The signed-in customer's session, if the request carries a live one.
-async fn customer_of(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Option<i64>, ()> {
-    use portal_core::sessions::{self, Subject};
-    let portal = &state.portal;
-    let name = if portal.settings.cookies_secure() {
-        "__Host-portal_session"
-    } else {
-        "portal_session"
-    };
-    let Some(token) = app::cookie_value(headers, name) else {
-        return Ok(None);
-    };
-    match sessions::resume(&portal.db, &portal.session_keys, &token, chrono::Utc::now()).await {
-        Ok(Some(s)) => Ok(match s.subject {
-            Subject::Customer(c) => Some(c),
-            Subject::Staff(_) => None,
-        }),
-        Ok(None) => Ok(None),
-        Err(e) => {
-            tracing::error!(error = %e, "session check failed");
-            Err(())
-        }
-    }
-}
-
 /// A photo, only to the session of the customer it belongs to; never cached.
 async fn my_photo(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    who: Result<CustomerSession, NoIdentity>,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
-    let customer = match customer_of(&state, &headers).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
-        Err(()) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    let customer = match who {
+        Ok(s) => s.customer,
+        Err(NoIdentity::SignedOut) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => return e.into_response(),
     };
     let Ok(id) = id.parse::<i64>() else {
         return StatusCode::NOT_FOUND.into_response();
@@ -168,32 +129,20 @@ struct ExportQuery {
 /// officer only (the same role matrix as every staff action), each export audited.
 async fn export_opted_in(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    who: Result<StaffMember, NoIdentity>,
     axum::extract::Query(q): axum::extract::Query<ExportQuery>,
 ) -> Response {
     use portal_core::{
         access::{Action, authorize},
         audit::{self, Actor, Entry},
         consents::{self, Purpose},
-        sessions::{self, Subject},
-        staff::auth,
     };
     let p = &state.portal;
     let now = chrono::Utc::now();
-    let name = if p.settings.cookies_secure() {
-        "__Host-portal_staff"
-    } else {
-        "portal_staff"
-    };
-    let member = match app::cookie_value(&headers, name) {
-        Some(token) => match sessions::resume(&p.db, &p.session_keys, &token, now).await {
-            Ok(Some(s)) => match s.subject {
-                Subject::Staff(id) => auth::member(&p.db, id).await.ok().flatten(),
-                Subject::Customer(_) => None,
-            },
-            _ => None,
-        },
-        None => None,
+    let member = match who {
+        Ok(s) => Some(s.member),
+        Err(NoIdentity::SignedOut) => None,
+        Err(e) => return e.into_response(),
     };
     let role = match authorize(member.as_ref().map(|m| m.role), Action::ExportOptedIn) {
         Ok(r) => r,
@@ -212,7 +161,9 @@ async fn export_opted_in(
     };
     let (csv, n) = match consents::opted_in_csv(p, channel).await {
         Ok(x) => x,
-        Err(portal_core::CoreError::Invalid(_)) => return StatusCode::BAD_REQUEST.into_response(),
+        Err(portal_core::CoreError::Invalid(_) | portal_core::CoreError::Refused(_)) => {
+            return StatusCode::BAD_REQUEST.into_response();
+        }
         Err(e) => {
             tracing::error!(error = %e, "opted-in export failed");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
@@ -298,19 +249,10 @@ struct LangForm {
 async fn set_lang(State(state): State<AppState>, Form(form): Form<LangForm>) -> Response {
     let mut resp = Redirect::to(safe_next(&form.next)).into_response();
     // An unknown language changes nothing: the visitor just lands back where they were.
-    if let Some(lang) = Lang::from_tag(&form.lang) {
-        let secure = if state.portal.settings.cookies_secure() {
-            "; Secure"
-        } else {
-            ""
-        };
-        let cookie = format!(
-            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}",
-            lang.code()
-        );
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            resp.headers_mut().insert(header::SET_COOKIE, v);
-        }
+    if let Some(lang) = Lang::from_tag(&form.lang)
+        && let Some(v) = Cookie::Lang.set(&state.portal, lang.code(), 31_536_000)
+    {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     resp
 }

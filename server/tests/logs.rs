@@ -1,6 +1,7 @@
 //! Logs carry no personal values: this test captures everything the portal logs, with the
 //! production filter, while personal values pass through URLs, forms and mail.
 
+#[path = "blackbox/support/mod.rs"]
 mod support;
 
 use std::{

@@ -2,6 +2,7 @@
 //! and small. In a file of its own, so no other test shares the process while it measures
 //! (the portal runs inside this test process, so `VmRSS` is the portal's memory).
 
+#[path = "blackbox/support/mod.rs"]
 mod support;
 
 use std::{

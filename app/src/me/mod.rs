@@ -66,6 +66,8 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "ssr")]
+use crate::i18n::Catalogue;
 use crate::{ErrorNotice, PortalError, signin::SignOut, use_texts};
 
 /// One request as the customer sees it.
@@ -186,7 +188,9 @@ pub async fn submit_request(
     {
         Ok(s) if s.merged => leptos_axum::redirect("/me/requests?done=merged"),
         Ok(_) => leptos_axum::redirect("/me/requests?done=submitted"),
-        Err(CoreError::Invalid(_)) => leptos_axum::redirect("/me/requests?error=invalid"),
+        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
+            leptos_axum::redirect("/me/requests?error=invalid")
+        }
         Err(e) => return Err(e.into()),
     }
     Ok(())
@@ -199,7 +203,7 @@ pub async fn cancel_request(id: i64) -> Result<(), PortalError> {
     let (p, customer, _) = crate::signin::ssr::customer("/me/requests").await?;
     match requests::cancel(&p, customer, id, chrono::Utc::now()).await {
         Ok(_) => leptos_axum::redirect("/me/requests?done=cancelled"),
-        Err(CoreError::Invalid(_) | CoreError::NotFound) => {
+        Err(CoreError::Invalid(_) | CoreError::Refused(_) | CoreError::NotFound) => {
             leptos_axum::redirect("/me/requests?error=invalid")
         }
         Err(e) => return Err(e.into()),
@@ -674,7 +678,9 @@ pub async fn confirm_email_change(t: String) -> Result<(), PortalError> {
     match email_change::confirm(&p, &t, chrono::Utc::now()).await {
         Ok(Some(_)) => leptos_axum::redirect("/me/email?done=1"),
         Ok(None) => leptos_axum::redirect("/me/email?error=expired"),
-        Err(CoreError::Invalid(_)) => leptos_axum::redirect("/me/email?error=taken"),
+        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
+            leptos_axum::redirect("/me/email?error=taken")
+        }
         Err(e) => return Err(e.into()),
     }
     Ok(())

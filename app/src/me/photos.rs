@@ -142,9 +142,15 @@ mod set_fn {
         };
         match photos::set_uses(&p.db, id, photo, &wanted, ends, actor, now).await {
             Ok(_) => back("done=1"),
-            Err(CoreError::Invalid("photo_purpose_off")) => back("error=purpose"),
-            Err(CoreError::Invalid("photo_end")) => back("error=date"),
-            Err(CoreError::NotFound | CoreError::Invalid(_)) => back("error=invalid"),
+            Err(CoreError::Refused(portal_core::Refusal::Photo(
+                portal_core::photos::Refusal::PurposeOff,
+            ))) => back("error=purpose"),
+            Err(CoreError::Refused(portal_core::Refusal::Photo(
+                portal_core::photos::Refusal::EndInPast,
+            ))) => back("error=date"),
+            Err(CoreError::NotFound | CoreError::Invalid(_) | CoreError::Refused(_)) => {
+                back("error=invalid")
+            }
             Err(e) => return Err(e.into()),
         }
         Ok(())

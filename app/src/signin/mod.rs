@@ -4,51 +4,45 @@
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
 
+#[cfg(feature = "ssr")]
+use crate::identity::Cookie;
 use crate::{PortalError, use_texts};
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
-    use http::{HeaderValue, header};
+    use http::header;
     use leptos::prelude::*;
     use portal_core::{Portal, sessions};
 
-    use crate::PortalError;
-
-    pub const PENDING: &str = "signin_pending";
-    /// The allowlisted page to land on after sign-in, kept by the browser that asked.
-    pub const NEXT: &str = "signin_next";
+    use crate::{
+        PortalError,
+        identity::{Cookie, CustomerSession},
+    };
 
     pub fn portal() -> Result<Portal, PortalError> {
         use_context::<Portal>().ok_or(PortalError::Internal)
     }
 
-    /// `__Host-` needs `Secure`, which plain-http localhost cannot have.
-    pub fn session_cookie(p: &Portal) -> &'static str {
-        if p.settings.cookies_secure() {
-            "__Host-portal_session"
-        } else {
-            "portal_session"
-        }
-    }
-
-    pub fn set_cookie(p: &Portal, name: &str, value: &str, max_age: i64) {
-        let secure = if p.settings.cookies_secure() {
-            "; Secure"
-        } else {
-            ""
-        };
-        let cookie =
-            format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
-        if let (Some(resp), Ok(v)) = (
+    /// Sets `c` on the response (`max_age` 0 clears it).
+    pub fn set_cookie(p: &Portal, c: Cookie, value: &str, max_age: i64) {
+        if let (Some(resp), Some(v)) = (
             use_context::<leptos_axum::ResponseOptions>(),
-            HeaderValue::from_str(&cookie),
+            c.set(p, value, max_age),
         ) {
             resp.append_header(header::SET_COOKIE, v);
         }
     }
 
-    pub fn cookie(name: &str) -> Option<String> {
-        use_context::<http::request::Parts>().and_then(|p| crate::cookie_value(&p.headers, name))
+    /// The value of `c` in this request.
+    pub fn cookie(p: &Portal, c: Cookie) -> Option<String> {
+        use_context::<http::request::Parts>().and_then(|parts| c.read(p, &parts.headers))
+    }
+
+    /// The request's headers (empty outside a request).
+    pub fn headers() -> http::HeaderMap {
+        use_context::<http::request::Parts>()
+            .map(|p| p.headers)
+            .unwrap_or_default()
     }
 
     /// The client's address, for throttles (never logged or stored in the clear).
@@ -68,19 +62,19 @@ pub(crate) mod ssr {
         p.settings.client_ip(peer.ip(), &forwarded).to_string()
     }
 
-    pub async fn current(p: &Portal) -> Result<Option<sessions::Session>, PortalError> {
-        let Some(token) = cookie(session_cookie(p)) else {
-            return Ok(None);
-        };
-        Ok(sessions::resume(&p.db, &p.session_keys, &token, chrono::Utc::now()).await?)
+    /// The customer signed in on this request, if any.
+    pub async fn current(p: &Portal) -> Result<Option<CustomerSession>, PortalError> {
+        Ok(CustomerSession::from_headers(p, &headers()).await?)
     }
 
     /// The signed-in customer of this request, or a redirect to `/signin` that comes back to
     /// `page` afterwards (every customer page starts here).
     pub async fn customer(page: &str) -> Result<(Portal, i64, sessions::Session), PortalError> {
         let p = portal()?;
-        if let Some(session) = current(&p).await?
-            && let sessions::Subject::Customer(id) = session.subject
+        if let Some(CustomerSession {
+            customer: id,
+            session,
+        }) = current(&p).await?
         {
             // A notice marked "needs confirmation" comes first, on every customer page.
             if page != "/me/notice"
@@ -110,13 +104,13 @@ pub(crate) mod ssr {
         .await?;
         set_cookie(
             p,
-            session_cookie(p),
+            Cookie::CustomerSession,
             &token,
             sessions::ABSOLUTE.num_seconds(),
         );
-        set_cookie(p, PENDING, "", 0);
-        set_cookie(p, NEXT, "", 0);
-        let next = cookie(NEXT);
+        set_cookie(p, Cookie::SignInPending, "", 0);
+        set_cookie(p, Cookie::SignInNext, "", 0);
+        let next = cookie(p, Cookie::SignInNext);
         leptos_axum::redirect(portal_core::signin::landing(next.as_deref()));
         Ok(())
     }
@@ -130,10 +124,10 @@ pub async fn request_sign_in(email: String, next: Option<String>) -> Result<(), 
     let p = ssr::portal()?;
     match request_link(&p, &email, &ssr::client_ip(&p).await, chrono::Utc::now()).await {
         Ok(pending) => {
-            ssr::set_cookie(&p, ssr::PENDING, &pending.handle, 600);
+            ssr::set_cookie(&p, Cookie::SignInPending, &pending.handle, 600);
             match landing(next.as_deref()) {
-                HOME => ssr::set_cookie(&p, ssr::NEXT, "", 0),
-                page => ssr::set_cookie(&p, ssr::NEXT, page, 600),
+                HOME => ssr::set_cookie(&p, Cookie::SignInNext, "", 0),
+                page => ssr::set_cookie(&p, Cookie::SignInNext, page, 600),
             }
             leptos_axum::redirect("/signin/sent");
             Ok(())
@@ -151,7 +145,7 @@ pub async fn request_sign_in(email: String, next: Option<String>) -> Result<(), 
 pub async fn confirm_code(code: String) -> Result<(), PortalError> {
     use portal_core::signin::{CodeOutcome, spend_code_for};
     let p = ssr::portal()?;
-    let handle = ssr::cookie(ssr::PENDING).unwrap_or_default();
+    let handle = ssr::cookie(&p, Cookie::SignInPending).unwrap_or_default();
     match spend_code_for(&p, &handle, &code, chrono::Utc::now()).await? {
         CodeOutcome::Accepted(customer) => ssr::sign_in(&p, customer).await,
         CodeOutcome::Wrong { .. } => {
@@ -202,9 +196,9 @@ pub async fn peek_sign_in_link(t: String) -> Result<Option<String>, PortalError>
 pub async fn sign_out() -> Result<(), PortalError> {
     let p = ssr::portal()?;
     if let Some(s) = ssr::current(&p).await? {
-        portal_core::sessions::end(&p.db, &s.id, chrono::Utc::now()).await?;
+        portal_core::sessions::end(&p.db, &s.session.id, chrono::Utc::now()).await?;
     }
-    ssr::set_cookie(&p, ssr::session_cookie(&p), "", 0);
+    ssr::set_cookie(&p, Cookie::CustomerSession, "", 0);
     if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
         resp.insert_header(
             http::HeaderName::from_static("clear-site-data"),

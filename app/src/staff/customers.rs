@@ -47,32 +47,18 @@ pub struct FoundView {
 /// The names of listed customers (each read audited).
 #[server]
 pub async fn found_customers(found: String) -> Result<Vec<FoundView>, PortalError> {
-    use portal_core::{access::Action, customers};
+    use portal_core::{access::Action, customers::open};
     let c = gate::require(Action::SearchCustomers).await?;
     let ids: Vec<i64> = found
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
-        .take(portal_core::customers::record::MAX_RESULTS)
         .collect();
-    let tx = portal_core::db::begin_write(&c.portal.db)
-        .await
-        .map_err(portal_core::CoreError::from)?;
-    let mut out = Vec::new();
-    for id in ids {
-        match customers::contact(&tx, &c.portal.vault, id).await {
-            Ok(contact) => {
-                c.audit(&tx, Action::SearchCustomers, Some(id)).await?;
-                out.push(FoundView {
-                    id,
-                    name: contact.name,
-                });
-            }
-            Err(portal_core::CoreError::NotFound) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    tx.commit().await.map_err(portal_core::CoreError::from)?;
-    Ok(out)
+    let (me, role, now) = (c.member.id, c.member.role, chrono::Utc::now());
+    let names = open::names(&c.portal, me, role, &ids, now).await?;
+    Ok(names
+        .into_iter()
+        .map(|(id, name)| FoundView { id, name })
+        .collect())
 }
 
 /// Contact details.
@@ -143,125 +129,88 @@ fn yuan(cents: i64) -> String {
     format!("{}.{:02}", cents / 100, (cents % 100).abs())
 }
 
-/// Opens a record: every part the role may see, each read written to the audit log in the same
-/// transaction (no read without its audit row).
+/// Opens a record: every part the role may see, each read audited with it (`customers::open`).
 #[server]
 pub async fn customer_record(id: i64) -> Result<RecordView, PortalError> {
-    use portal_core::{
-        access::Action,
-        consents::{self, Purpose},
-        customers::{self, record},
-    };
+    use portal_core::{access::Action, customers::open};
     let me = staff_me().await?;
     let c = gate::require(Action::SearchCustomers).await?;
-    let (p, role) = (&c.portal, c.member.role);
-    let tx = portal_core::db::begin_write(&p.db)
-        .await
-        .map_err(portal_core::CoreError::from)?;
-    let contact = customers::contact(&tx, &p.vault, id).await?;
-    c.audit(&tx, Action::SearchCustomers, Some(id)).await?;
-    let mut view = RecordView {
-        id,
-        me,
-        restricted: portal_core::mydata::restricted(&tx, id).await?,
-        name: contact.name.clone(),
-        contact: None,
-        profile: None,
-        sensitive: None,
-        visits: None,
-        membership: None,
-        consents: None,
-    };
-    if role.may(Action::ViewContact) {
-        c.audit(&tx, Action::ViewContact, Some(id)).await?;
-        view.contact = Some(ContactView {
-            phone: contact.phone.map(|p| p.as_str().to_owned()),
-            email: contact.email.map(|e| e.as_str().to_owned()),
-        });
+    let now = chrono::Utc::now();
+    let r = open::open(&c.portal, c.member.id, c.member.role, id, now).await?;
+    Ok(RecordView::new(id, me, r))
+}
+
+#[cfg(feature = "ssr")]
+impl RecordView {
+    /// The page's view of an opened record: text as the page shows it.
+    fn new(id: i64, me: Me, r: portal_core::customers::open::OpenedRecord) -> Self {
+        let day = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d").to_string();
+        RecordView {
+            id,
+            me,
+            restricted: r.restricted,
+            name: r.name,
+            contact: r.contact.map(|c| ContactView {
+                phone: c.phone.map(|p| p.as_str().to_owned()),
+                email: c.email.map(|e| e.as_str().to_owned()),
+            }),
+            profile: r.profile.map(|found| {
+                let recorded = found.is_some();
+                let s = found.unwrap_or_default();
+                ProfileView {
+                    recorded,
+                    hair_type: s.hair_type,
+                    skin_type: s.skin_type,
+                    preferred_stylist: s.preferred_stylist,
+                    preferences: s.preferences,
+                }
+            }),
+            sensitive: r.sensitive.map(|s| SensitiveView {
+                consented: s.consented,
+                notes: s
+                    .notes
+                    .into_iter()
+                    .map(|n| (n.category, n.body, day(n.at)))
+                    .collect(),
+            }),
+            visits: r.visits.map(|vs| {
+                vs.into_iter()
+                    .map(|v| VisitView {
+                        id: v.id,
+                        date: day(v.at),
+                        services: v.services,
+                        stylist: v.stylist,
+                        amount: yuan(v.amount_cents),
+                        notes: v.notes,
+                    })
+                    .collect()
+            }),
+            membership: r.membership.map(|m| {
+                m.into_iter()
+                    .map(|m| MembershipView {
+                        card: m.card_masked,
+                        balance: yuan(m.balance_cents),
+                        points: m.points,
+                    })
+                    .collect()
+            }),
+            consents: r.consents.map(|cs| {
+                cs.into_iter()
+                    .map(|(p, on)| (p.code().to_owned(), on))
+                    .collect()
+            }),
+        }
     }
-    if role.may(Action::ViewServiceProfile) {
-        c.audit(&tx, Action::ViewServiceProfile, Some(id)).await?;
-        let found = record::service_profile(&tx, &p.vault, id).await?;
-        let recorded = found.is_some();
-        let s = found.unwrap_or_default();
-        view.profile = Some(ProfileView {
-            recorded,
-            hair_type: s.hair_type,
-            skin_type: s.skin_type,
-            preferred_stylist: s.preferred_stylist,
-            preferences: s.preferences,
-        });
-    }
-    if role.may(Action::ViewSensitiveNotes) {
-        let consented = consents::granted(&tx, id, Purpose::SensitiveNotes).await?;
-        let notes = if consented {
-            c.audit(&tx, Action::ViewSensitiveNotes, Some(id)).await?;
-            record::sensitive_notes(&tx, &p.vault, id)
-                .await?
-                .into_iter()
-                .map(|n| (n.category, n.body, n.at.format("%Y-%m-%d").to_string()))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        view.sensitive = Some(SensitiveView { consented, notes });
-    }
-    if role.may(Action::ViewVisits) {
-        c.audit(&tx, Action::ViewVisits, Some(id)).await?;
-        view.visits = Some(
-            record::visits(&tx, &p.vault, id, 50)
-                .await?
-                .into_iter()
-                .map(|v| VisitView {
-                    id: v.id,
-                    date: v.at.format("%Y-%m-%d").to_string(),
-                    services: v.services,
-                    stylist: v.stylist,
-                    amount: yuan(v.amount_cents),
-                    notes: v.notes,
-                })
-                .collect(),
-        );
-    }
-    if role.may(Action::ViewMembership) {
-        c.audit(&tx, Action::ViewMembership, Some(id)).await?;
-        view.membership = Some(
-            record::membership(&tx, &p.vault, id)
-                .await?
-                .into_iter()
-                .map(|m| MembershipView {
-                    card: m.card_masked,
-                    balance: yuan(m.balance_cents),
-                    points: m.points,
-                })
-                .collect(),
-        );
-    }
-    if role.may(Action::ViewConsents) {
-        c.audit(&tx, Action::ViewConsents, Some(id)).await?;
-        view.consents = Some(
-            consents::states(&tx, id)
-                .await?
-                .into_iter()
-                .map(|(p, on)| (p.code().to_owned(), on))
-                .collect(),
-        );
-    }
-    tx.commit().await.map_err(portal_core::CoreError::from)?;
-    Ok(view)
 }
 
 /// The privacy officer lifts a restriction (the reason for it has gone).
 #[server]
 pub async fn lift_restriction(id: i64) -> Result<(), PortalError> {
-    use portal_core::{CoreError, access::Action, requests::fulfil};
+    use portal_core::{access::Action, requests::fulfil};
     let c = gate::require(Action::DecideRequest).await?;
-    let tx = portal_core::db::begin_write(&c.portal.db)
-        .await
-        .map_err(CoreError::from)?;
-    fulfil::lift_restriction(&tx, id).await?;
-    c.audit(&tx, Action::DecideRequest, Some(id)).await?;
-    tx.commit().await.map_err(CoreError::from)?;
+    let lift = async |tx: &_| fulfil::lift_restriction(tx, id).await;
+    c.audited(Action::DecideRequest, lift, |_| Some(("customer", id)))
+        .await?;
     gate::back(&format!("/staff/customers/{id}?saved=1"))
 }
 
@@ -274,12 +223,12 @@ pub async fn update_contact(
     email: String,
 ) -> Result<(), PortalError> {
     use portal_core::{
-        CoreError,
+        CoreError, Refusal,
         access::Action,
-        customers::{CustomerName, record},
+        customers::{self, CustomerName, record},
         email::Email,
         phone::Phone,
-        requests::email_change,
+        requests::email_change::{self, StaffContactOutcome as Outcome},
     };
     let c = gate::require(Action::EditContact).await?;
     let parsed = (
@@ -295,54 +244,20 @@ pub async fn update_contact(
         return gate::back(&format!("/staff/customers/{id}?error=invalid"));
     };
     let change = record::ContactChange { name, email, phone };
-    let tx = portal_core::db::begin_write(&c.portal.db)
-        .await
-        .map_err(CoreError::from)?;
-    let now = chrono::Utc::now();
-    let role = c.member.role;
-    let outcome =
-        match email_change::staff_change_contact(&c.portal, &tx, id, change, role, now).await {
-            Ok(o) => o,
-            Err(CoreError::Invalid("customer.contact_taken")) => {
-                return gate::back(&format!("/staff/customers/{id}?error=taken"));
-            }
-            Err(CoreError::Invalid("customer.email_officer_only")) => {
-                return gate::back(&format!("/staff/customers/{id}?error=email_officer"));
-            }
-            Err(CoreError::Invalid("customer.restricted")) => {
-                return gate::back(&format!("/staff/customers/{id}?error=restricted"));
-            }
-            Err(e) => return Err(e.into()),
-        };
-    c.audit(&tx, Action::EditContact, Some(id)).await?;
-    tx.commit().await.map_err(CoreError::from)?;
-    c.portal.outbox.notify();
-    match outcome {
-        email_change::StaffContactOutcome::Saved => {
-            gate::back(&format!("/staff/customers/{id}?saved=1"))
-        }
-        email_change::StaffContactOutcome::EmailAwaitsConfirmation => {
-            gate::back(&format!("/staff/customers/{id}?saved=confirm"))
-        }
-        email_change::StaffContactOutcome::EmailGoesToOfficer(new) => {
-            // A correction request the officer decides (audited in its own transaction);
-            // the customer is told at the address on record.
-            let details = portal_core::requests::Details {
-                corrections: vec![("email".to_owned(), new.as_str().to_owned())],
-                ..Default::default()
-            };
-            portal_core::requests::submit(
-                &c.portal,
-                id,
-                portal_core::requests::Kind::Correction,
-                &details,
-                portal_core::requests::Submitter::Staff(c.member.id),
-                now,
-            )
-            .await?;
-            gate::back(&format!("/staff/customers/{id}?saved=officer"))
-        }
-    }
+    let (me, now) = (c.member.id, chrono::Utc::now());
+    let done = email_change::staff_edit_contact(&c.portal, me, c.member.role, id, change, now);
+    let to = match done.await {
+        Ok(Outcome::Saved) => "saved=1",
+        Ok(Outcome::EmailAwaitsConfirmation) => "saved=confirm",
+        Ok(Outcome::EmailGoesToOfficer(_)) => "saved=officer",
+        Err(CoreError::Refused(Refusal::Customer(r))) => match r {
+            customers::Refusal::ContactTaken => "error=taken",
+            customers::Refusal::EmailOfficerOnly => "error=email_officer",
+            customers::Refusal::Restricted => "error=restricted",
+        },
+        Err(e) => return Err(e.into()),
+    };
+    gate::back(&format!("/staff/customers/{id}?{to}"))
 }
 
 /// A stylist records a visit they did.
@@ -365,21 +280,23 @@ pub async fn record_visit(
         amount_cents,
         notes: Some(notes.as_str()),
     };
-    let tx = portal_core::db::begin_write(&c.portal.db)
+    let vault = &c.portal.vault;
+    let change = async |tx: &_| record::record_visit(tx, vault, id, &visit).await;
+    match c
+        .audited(Action::RecordVisit, change, |_| Some(("customer", id)))
         .await
-        .map_err(CoreError::from)?;
-    match record::record_visit(&tx, &c.portal.vault, id, &visit).await {
+    {
         Ok(_) => {}
-        Err(CoreError::Invalid("customer.restricted")) => {
+        Err(CoreError::Refused(portal_core::Refusal::Customer(
+            portal_core::customers::Refusal::Restricted,
+        ))) => {
             return gate::back(&format!("/staff/customers/{id}?error=restricted"));
         }
-        Err(CoreError::Invalid(_)) => {
+        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
             return gate::back(&format!("/staff/customers/{id}?error=invalid"));
         }
         Err(e) => return Err(e.into()),
     }
-    c.audit(&tx, Action::RecordVisit, Some(id)).await?;
-    tx.commit().await.map_err(CoreError::from)?;
     gate::back(&format!("/staff/customers/{id}?saved=1"))
 }
 
@@ -407,21 +324,23 @@ fn parse_yuan(s: &str) -> Option<i64> {
 pub async fn add_visit_note(id: i64, visit: i64, note: String) -> Result<(), PortalError> {
     use portal_core::{CoreError, access::Action, customers::record};
     let c = gate::require(Action::AddVisitNote).await?;
-    let tx = portal_core::db::begin_write(&c.portal.db)
+    let vault = &c.portal.vault;
+    let change = async |tx: &_| record::add_visit_note(tx, vault, id, visit, &note).await;
+    match c
+        .audited(Action::AddVisitNote, change, |_| Some(("customer", id)))
         .await
-        .map_err(CoreError::from)?;
-    match record::add_visit_note(&tx, &c.portal.vault, id, visit, &note).await {
+    {
         Ok(()) => {}
-        Err(CoreError::Invalid("customer.restricted")) => {
+        Err(CoreError::Refused(portal_core::Refusal::Customer(
+            portal_core::customers::Refusal::Restricted,
+        ))) => {
             return gate::back(&format!("/staff/customers/{id}?error=restricted"));
         }
-        Err(CoreError::Invalid(_)) => {
+        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
             return gate::back(&format!("/staff/customers/{id}?error=invalid"));
         }
         Err(e) => return Err(e.into()),
     }
-    c.audit(&tx, Action::AddVisitNote, Some(id)).await?;
-    tx.commit().await.map_err(CoreError::from)?;
     gate::back(&format!("/staff/customers/{id}?saved=1"))
 }
 
@@ -462,19 +381,20 @@ mod intake_fn {
         send_link: Option<String>,
     ) -> Result<(), PortalError> {
         use portal_core::{
-            CoreError,
+            CoreError, Refusal,
             access::Action,
-            consents::{self, Change, Channel, Purpose},
-            customers::{self, CustomerName, NewCustomer},
+            consents::{Channel, Purpose},
+            customers::{
+                self, CustomerName, NewCustomer,
+                intake::{self, Intake, Intaken},
+            },
             email::Email,
             phone::Phone,
         };
         let c = gate::require(Action::CreateCustomer).await?;
-        let may_record = gate::require(Action::RecordCounterConsent).await.is_ok();
         if notice_shown.is_none() {
             return gate::back("/staff/customers/new?error=notice");
         }
-        let current = portal_core::notices::current(&c.portal.db).await?.version;
         let parsed = (
             CustomerName::parse(&name),
             Phone::parse(&phone),
@@ -488,32 +408,8 @@ mod intake_fn {
         let (Ok(name), Ok(phone), Ok(email), Some(channel)) = parsed else {
             return gate::back("/staff/customers/new?error=invalid");
         };
-        if notice_version != current {
-            // The form showed an older notice than the one now in force: show it again.
-            return gate::back("/staff/customers/new?error=notice");
-        }
         let now = chrono::Utc::now();
-        let new = NewCustomer {
-            name,
-            email: email.clone(),
-            phone: Some(phone),
-            language: if language == "en" { "en" } else { "zh" },
-            created_by: Some(c.member.id),
-            at: now,
-        };
-        let tx = portal_core::db::begin_write(&c.portal.db)
-            .await
-            .map_err(CoreError::from)?;
-        let id = match customers::create(&tx, &c.portal.vault, &new).await {
-            Ok((id, _)) => id,
-            Err(CoreError::Invalid("customer.contact_taken")) => {
-                return gate::back("/staff/customers/new?error=taken");
-            }
-            Err(e) => return Err(e.into()),
-        };
-        c.audit(&tx, Action::CreateCustomer, Some(id)).await?;
-        consents::record_notice(&tx, id, current, channel, Some(c.member.id), now).await?;
-        let chosen = [
+        let ticked = [
             (Purpose::MarketingSms, marketing_sms),
             (Purpose::MarketingEmail, marketing_email),
             (Purpose::MarketingWechat, marketing_wechat),
@@ -521,37 +417,32 @@ mod intake_fn {
             (Purpose::PhotosSocial, photos_social),
             (Purpose::SensitiveNotes, sensitive_notes),
         ];
-        let mut recorded = false;
-        for (purpose, ticked) in chosen {
-            if ticked.is_some() && may_record {
-                let change = Change {
-                    purpose,
-                    granted: true,
-                    channel,
-                    recorded_by: Some(c.member.id),
-                    notice_version: Some(current),
-                };
-                consents::record(&tx, id, change, now).await?;
-                recorded = true;
+        let form = Intake {
+            customer: NewCustomer {
+                name,
+                email,
+                phone: Some(phone),
+                language: if language == "en" { "en" } else { "zh" },
+                created_by: None,
+                at: now,
+            },
+            notice_version,
+            channel,
+            consents: ticked
+                .into_iter()
+                .filter_map(|(p, on)| on.map(|_| p))
+                .collect(),
+            send_link: send_link.is_some(),
+        };
+        match intake::intake(&c.portal, c.member.id, c.member.role, form, now).await {
+            Ok(Intaken::Created(id)) => gate::back(&format!("/staff/customers/{id}?saved=1")),
+            // The form showed an older notice than the one now in force: show it again.
+            Ok(Intaken::NoticeOutdated) => gate::back("/staff/customers/new?error=notice"),
+            Err(CoreError::Refused(Refusal::Customer(customers::Refusal::ContactTaken))) => {
+                gate::back("/staff/customers/new?error=taken")
             }
+            Err(e) => Err(e.into()),
         }
-        if recorded {
-            c.audit(&tx, Action::RecordCounterConsent, Some(id)).await?;
-        }
-        if let (Some(_), Some(to)) = (send_link, email) {
-            let mail = portal_core::mail::portal_invitation(
-                to,
-                new.language,
-                &c.portal.settings.salon_name,
-                &c.portal.settings.public_url,
-            );
-            c.portal
-                .enqueue_mail(&tx, Some(id), "portal_link", &mail)
-                .await?;
-        }
-        tx.commit().await.map_err(CoreError::from)?;
-        c.portal.outbox.notify();
-        gate::back(&format!("/staff/customers/{id}?saved=1"))
     }
 }
 

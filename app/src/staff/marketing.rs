@@ -11,6 +11,8 @@ use crate::{ErrorNotice, PortalError, use_texts};
 
 #[cfg(feature = "ssr")]
 use super::gate;
+#[cfg(feature = "ssr")]
+use crate::identity::Cookie;
 
 /// Looks a contact up; the answer (yes/no per channel, `y`/`n`) goes into the URL, the contact
 /// never does.
@@ -28,12 +30,11 @@ pub async fn consent_lookup(contact: String) -> Result<(), PortalError> {
         answers.push(if may { 'y' } else { 'n' });
     }
     if let Some(customer) = consents::customer_by_contact(&c.portal, &contact).await? {
-        let tx = portal_core::db::begin_write(&c.portal.db)
-            .await
-            .map_err(portal_core::CoreError::from)?;
-        c.audit(&tx, Action::CheckConsentStatus, Some(customer))
-            .await?;
-        tx.commit().await.map_err(portal_core::CoreError::from)?;
+        let nothing = async |_: &_| Ok(());
+        c.audited(Action::CheckConsentStatus, nothing, |_| {
+            Some(("customer", customer))
+        })
+        .await?;
     }
     gate::back(&format!("/staff/marketing?may={answers}"))
 }
@@ -119,18 +120,17 @@ pub async fn create_api_key(name: String, changes: Option<String>) -> Result<(),
         scopes.push(Scope::ConsentChanges);
     }
     // The key and its audit row commit together.
-    let tx = portal_core::db::begin_write(&c.portal.db)
-        .await
-        .map_err(CoreError::from)?;
-    match apikeys::create(&tx, &name, &scopes, Some(c.member.id), chrono::Utc::now()).await {
-        Ok((id, key)) => {
-            c.audit_subject(&tx, Action::ManageApiKeys, "api_key", id)
-                .await?;
-            tx.commit().await.map_err(CoreError::from)?;
-            crate::signin::ssr::set_cookie(&c.portal, "new_api_key", &key, 120);
+    let (me, now) = (c.member.id, chrono::Utc::now());
+    let change = async |tx: &_| apikeys::create(tx, &name, &scopes, Some(me), now).await;
+    let subject = |(id, _): &(i64, String)| Some(("api_key", *id));
+    match c.audited(Action::ManageApiKeys, change, subject).await {
+        Ok((_, key)) => {
+            crate::signin::ssr::set_cookie(&c.portal, Cookie::NewApiKey, &key, 120);
             gate::back("/staff/marketing?key=new")
         }
-        Err(CoreError::Invalid(_)) => gate::back("/staff/marketing?error=invalid"),
+        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
+            gate::back("/staff/marketing?error=invalid")
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -140,8 +140,8 @@ pub async fn create_api_key(name: String, changes: Option<String>) -> Result<(),
 pub async fn take_new_api_key() -> Result<Option<String>, PortalError> {
     use portal_core::access::Action;
     let c = gate::require(Action::ManageApiKeys).await?;
-    let key = crate::signin::ssr::cookie("new_api_key").filter(|k| !k.is_empty());
-    crate::signin::ssr::set_cookie(&c.portal, "new_api_key", "", 0);
+    let key = crate::signin::ssr::cookie(&c.portal, Cookie::NewApiKey).filter(|k| !k.is_empty());
+    crate::signin::ssr::set_cookie(&c.portal, Cookie::NewApiKey, "", 0);
     Ok(key)
 }
 
@@ -150,16 +150,12 @@ pub async fn take_new_api_key() -> Result<Option<String>, PortalError> {
 pub async fn revoke_api_key(id: i64) -> Result<(), PortalError> {
     use portal_core::{CoreError, access::Action, apikeys};
     let c = gate::require(Action::ManageApiKeys).await?;
-    let tx = portal_core::db::begin_write(&c.portal.db)
+    let change = async |tx: &_| apikeys::revoke(tx, id, chrono::Utc::now()).await;
+    match c
+        .audited(Action::ManageApiKeys, change, |_| Some(("api_key", id)))
         .await
-        .map_err(CoreError::from)?;
-    match apikeys::revoke(&tx, id, chrono::Utc::now()).await {
-        Ok(()) => {
-            c.audit_subject(&tx, Action::ManageApiKeys, "api_key", id)
-                .await?;
-            tx.commit().await.map_err(CoreError::from)?;
-            gate::back("/staff/marketing?done=revoked")
-        }
+    {
+        Ok(()) => gate::back("/staff/marketing?done=revoked"),
         Err(CoreError::NotFound) => gate::back("/staff/marketing?done=revoked"),
         Err(e) => Err(e.into()),
     }

@@ -17,6 +17,8 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "ssr")]
+use crate::identity::Cookie;
 use crate::{ErrorNotice, PortalError, use_texts};
 
 /// The role names as the pages show them.
@@ -40,26 +42,18 @@ pub(crate) mod gate {
     use chrono::Utc;
     use leptos::prelude::*;
     use portal_core::{
-        Portal,
+        CoreError, Portal,
         access::{Action, Denied, authorize},
-        audit::{self, Actor, Entry},
+        audit::{self, Actor},
         sessions::{self, Subject},
         staff::auth::{self, Member},
     };
 
-    use crate::{PortalError, signin::ssr as web};
-
-    /// The second-factor step's cookie (5 minutes).
-    pub const STEP: &str = "staff_step";
-
-    /// `__Host-` needs `Secure`, which plain-http localhost cannot have.
-    pub fn session_cookie(p: &Portal) -> &'static str {
-        if p.settings.cookies_secure() {
-            "__Host-portal_staff"
-        } else {
-            "portal_staff"
-        }
-    }
+    use crate::{
+        PortalError,
+        identity::{Cookie, StaffMember},
+        signin::ssr as web,
+    };
 
     /// A staff member allowed to do what they asked.
     pub struct Caller {
@@ -76,57 +70,16 @@ pub(crate) mod gate {
             }
         }
 
-        /// Appends an audit row for `action` on another member of staff.
-        pub async fn audit_staff(
+        /// Runs `change` with its audit row for `action` in one transaction (see
+        /// `audit::audited`); `subject` names what the row is about from the change's result.
+        pub async fn audited<T>(
             &self,
-            db: &impl sea_orm::ConnectionTrait,
             action: Action,
-            staff: i64,
-        ) -> Result<(), PortalError> {
-            let entry = Entry {
-                actor: self.actor(),
-                action,
-                subject: Some(("staff", staff)),
-                reason: None,
-            };
-            audit::append(db, &entry, Utc::now()).await?;
-            Ok(())
-        }
-
-        /// Appends an audit row for `action` on a subject that is not a customer (an API key,
-        /// a recipient, a pass-on task) in `db` (the caller's transaction).
-        pub async fn audit_subject(
-            &self,
-            db: &impl sea_orm::ConnectionTrait,
-            action: Action,
-            kind: &str,
-            id: i64,
-        ) -> Result<(), PortalError> {
-            let entry = Entry {
-                actor: self.actor(),
-                action,
-                subject: Some((kind, id)),
-                reason: None,
-            };
-            audit::append(db, &entry, Utc::now()).await?;
-            Ok(())
-        }
-
-        /// Appends an audit row for `action` on `customer` in `db` (the caller's transaction).
-        pub async fn audit(
-            &self,
-            db: &impl sea_orm::ConnectionTrait,
-            action: Action,
-            customer: Option<i64>,
-        ) -> Result<(), PortalError> {
-            let entry = Entry {
-                actor: self.actor(),
-                action,
-                subject: customer.map(|c| ("customer", c)),
-                reason: None,
-            };
-            audit::append(db, &entry, Utc::now()).await?;
-            Ok(())
+            change: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<T, CoreError>,
+            subject: impl FnOnce(&T) -> Option<(&'static str, i64)>,
+        ) -> Result<T, CoreError> {
+            let (db, now) = (&self.portal.db, Utc::now());
+            audit::audited(db, self.actor(), action, now, change, subject).await
         }
     }
 
@@ -138,18 +91,8 @@ pub(crate) mod gate {
 
     /// The signed-in staff member, re-read from the database on every request, so a
     /// deactivation or a role change applies at once. A database error refuses (fail closed).
-    pub async fn current(p: &Portal) -> Result<Option<(Member, sessions::Session)>, PortalError> {
-        let Some(token) = web::cookie(session_cookie(p)) else {
-            return Ok(None);
-        };
-        let Some(session) = sessions::resume(&p.db, &p.session_keys, &token, Utc::now()).await?
-        else {
-            return Ok(None);
-        };
-        let Subject::Staff(id) = session.subject else {
-            return Ok(None);
-        };
-        Ok(auth::member(&p.db, id).await?.map(|m| (m, session)))
+    pub async fn current(p: &Portal) -> Result<Option<StaffMember>, PortalError> {
+        Ok(StaffMember::from_headers(p, &web::headers()).await?)
     }
 
     /// The one gate of the staff area.
@@ -157,10 +100,10 @@ pub(crate) mod gate {
         let portal = web::portal()?;
         let current = current(&portal).await?;
         match (
-            authorize(current.as_ref().map(|(m, _)| m.role), action),
+            authorize(current.as_ref().map(|s| s.member.role), action),
             current,
         ) {
-            (Ok(_), Some((member, _))) => Ok(Caller { portal, member }),
+            (Ok(_), Some(StaffMember { member, .. })) => Ok(Caller { portal, member }),
             (Err(Denied::Forbidden), _) => {
                 set_status(http::StatusCode::FORBIDDEN);
                 Err(PortalError::Forbidden)
@@ -173,15 +116,6 @@ pub(crate) mod gate {
         }
     }
 
-    /// The browser's device token (`auth::device_token`), kept after sign-out.
-    pub fn device_cookie(p: &Portal) -> &'static str {
-        if p.settings.cookies_secure() {
-            "__Host-staff_device"
-        } else {
-            "staff_device"
-        }
-    }
-
     /// Starts a staff session and lands on the dashboard. The browser becomes trusted for this
     /// account: its later attempts count on a delay of their own (see `auth::sign_in_from`).
     pub async fn sign_in(p: &Portal, staff: i64) -> Result<(), PortalError> {
@@ -189,14 +123,14 @@ pub(crate) mod gate {
             sessions::start(&p.db, &p.session_keys, Subject::Staff(staff), Utc::now()).await?;
         web::set_cookie(
             p,
-            session_cookie(p),
+            Cookie::StaffSession,
             &token,
             sessions::ABSOLUTE.num_seconds(),
         );
-        web::set_cookie(p, STEP, "", 0);
+        web::set_cookie(p, Cookie::StaffStep, "", 0);
         web::set_cookie(
             p,
-            device_cookie(p),
+            Cookie::StaffDevice,
             &auth::device_token(&p.vault, staff),
             auth::DEVICE_FOR.num_seconds(),
         );
@@ -217,16 +151,16 @@ pub async fn staff_sign_in(email: String, password: String) -> Result<(), Portal
     use portal_core::staff::auth::{self, AuthError, Step};
     let p = crate::signin::ssr::portal()?;
     let ip = crate::signin::ssr::client_ip(&p).await;
-    let device = crate::signin::ssr::cookie(gate::device_cookie(&p));
+    let device = crate::signin::ssr::cookie(&p, Cookie::StaffDevice);
     let now = chrono::Utc::now();
     match auth::sign_in_from(&p, &email, &password, &ip, device.as_deref(), now).await {
         Ok(Step::Done { staff }) => gate::sign_in(&p, staff).await,
         Ok(Step::Code { pending }) => {
-            crate::signin::ssr::set_cookie(&p, gate::STEP, &pending, 300);
+            crate::signin::ssr::set_cookie(&p, Cookie::StaffStep, &pending, 300);
             gate::back("/staff/code")
         }
         Ok(Step::Enrol { pending }) => {
-            crate::signin::ssr::set_cookie(&p, gate::STEP, &pending, 300);
+            crate::signin::ssr::set_cookie(&p, Cookie::StaffStep, &pending, 300);
             gate::back("/staff/enrol")
         }
         Err(AuthError::Core(e)) => Err(e.into()),
@@ -242,7 +176,7 @@ pub async fn staff_sign_in(email: String, password: String) -> Result<(), Portal
 pub async fn staff_code(code: String, page: String) -> Result<(), PortalError> {
     use portal_core::staff::auth::{self, AuthError};
     let p = crate::signin::ssr::portal()?;
-    let pending = crate::signin::ssr::cookie(gate::STEP).unwrap_or_default();
+    let pending = crate::signin::ssr::cookie(&p, Cookie::StaffStep).unwrap_or_default();
     match auth::sign_in_code(&p, &pending, &code, chrono::Utc::now()).await {
         Ok(staff) => gate::sign_in(&p, staff).await,
         Err(AuthError::WrongCode) if page == "enrol" => gate::back("/staff/enrol?error=code"),
@@ -264,7 +198,7 @@ pub struct EnrolView {
 pub async fn staff_enrolment() -> Result<Option<EnrolView>, PortalError> {
     use portal_core::staff::auth::{self, AuthError};
     let p = crate::signin::ssr::portal()?;
-    let pending = crate::signin::ssr::cookie(gate::STEP).unwrap_or_default();
+    let pending = crate::signin::ssr::cookie(&p, Cookie::StaffStep).unwrap_or_default();
     match auth::enrolment(&p, &pending, chrono::Utc::now()).await {
         Ok(e) => Ok(e.map(|e| EnrolView {
             qr_svg: e.qr_svg,
@@ -293,7 +227,7 @@ pub async fn staff_start_enrolment(current_code: Option<String>) -> Result<(), P
     .await;
     match started {
         Ok(pending) => {
-            crate::signin::ssr::set_cookie(&c.portal, gate::STEP, &pending, 300);
+            crate::signin::ssr::set_cookie(&c.portal, Cookie::StaffStep, &pending, 300);
             gate::back("/staff/enrol")
         }
         Err(AuthError::WrongCode | AuthError::Delayed) => gate::back("/staff/security?error=code"),
@@ -306,10 +240,10 @@ pub async fn staff_start_enrolment(current_code: Option<String>) -> Result<(), P
 #[server]
 pub async fn staff_sign_out() -> Result<(), PortalError> {
     let p = crate::signin::ssr::portal()?;
-    if let Some((_, s)) = gate::current(&p).await? {
+    if let Some(crate::identity::StaffMember { session: s, .. }) = gate::current(&p).await? {
         portal_core::sessions::end(&p.db, &s.id, chrono::Utc::now()).await?;
     }
-    crate::signin::ssr::set_cookie(&p, gate::session_cookie(&p), "", 0);
+    crate::signin::ssr::set_cookie(&p, Cookie::StaffSession, "", 0);
     if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
         resp.insert_header(
             http::HeaderName::from_static("clear-site-data"),

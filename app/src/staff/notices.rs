@@ -32,7 +32,9 @@ pub async fn publish_notice(
     // The audit row commits with the notice (published by this member of staff).
     match c.portal.publish_notice(new).await {
         Ok(v) => gate::back(&format!("/staff/notices?done={v}")),
-        Err(CoreError::Invalid(_)) => gate::back("/staff/notices?error=invalid"),
+        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
+            gate::back("/staff/notices?error=invalid")
+        }
         Err(e) => Err(e.into()),
     }
 }

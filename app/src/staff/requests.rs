@@ -89,80 +89,48 @@ pub struct RequestView {
 /// audited.
 #[server]
 pub async fn request_detail(id: i64) -> Result<RequestView, PortalError> {
-    use portal_core::{access::Action, customers, requests};
+    use portal_core::{access::Action, requests};
     let me = staff_me().await?;
     let c = gate::require(Action::ViewRequests).await?;
-    let p = &c.portal;
-    let r = requests::get(&p.db, id).await?;
-    let d = requests::details(&p.db, &p.vault, id).await?;
-    let cal = requests::calendar(p);
+    let now = chrono::Utc::now();
+    let o = requests::open::open(&c.portal, c.member.id, c.member.role, id, now).await?;
+    let cal = requests::calendar(&c.portal);
     let day = |t: chrono::DateTime<chrono::Utc>| cal.local_date(t).format("%Y-%m-%d").to_string();
-    let tx = portal_core::db::begin_write(&p.db)
-        .await
-        .map_err(portal_core::CoreError::from)?;
-    let mut name = None;
-    let mut corrections = Vec::new();
-    let mut balance = None;
-    if let Some(customer) = r.customer {
-        let contact = customers::contact(&tx, &p.vault, customer).await?;
-        c.audit(&tx, Action::ViewRequests, Some(customer)).await?;
-        name = Some(contact.name.clone());
-        if !d.corrections.is_empty() {
-            c.audit(&tx, Action::ViewContact, Some(customer)).await?;
-        }
-        for (field, new) in &d.corrections {
-            let old = match field.as_str() {
-                "name" => contact.name.clone(),
-                "phone" => contact
-                    .phone
-                    .as_ref()
-                    .map(|x| x.as_str().to_owned())
-                    .unwrap_or_default(),
-                _ => contact
-                    .email
-                    .as_ref()
-                    .map(|x| x.as_str().to_owned())
-                    .unwrap_or_default(),
-            };
-            corrections.push((field.clone(), old, new.clone(), d.approved.contains(field)));
-        }
-        // The balance is membership data: only roles that may see membership see it here.
-        if r.kind == requests::Kind::Deletion && c.member.role.may(Action::ViewMembership) {
-            c.audit(&tx, Action::ViewMembership, Some(customer)).await?;
-            let cents = requests::balance_cents(&tx, customer).await?;
-            balance = Some(format!("¥{}.{:02}", cents / 100, cents % 100));
-        }
-    }
-    tx.commit().await.map_err(portal_core::CoreError::from)?;
-    let history = requests::events(&p.db, id)
-        .await?
-        .into_iter()
-        .map(|e| {
-            (
-                day(e.at),
-                e.from.unwrap_or_default(),
-                e.to,
-                e.note.unwrap_or_default(),
-            )
-        })
-        .collect();
+    let (r, d) = (o.request, o.details);
     Ok(RequestView {
         me,
         id,
         customer: r.customer,
-        customer_name: name,
+        customer_name: o.customer_name,
         kind: r.kind.as_str().to_owned(),
         status: r.status.as_str().to_owned(),
         submitted_on: day(r.submitted_at),
         due_on: day(r.due_at),
         extended: r.extended_at.is_some(),
         note: d.note,
-        corrections,
+        corrections: o
+            .corrections
+            .into_iter()
+            .map(|c| (c.field, c.old, c.new, c.approved))
+            .collect(),
         decision_reason: r.decision_reason.or(r.extension_reason),
         outcome: r.outcome,
         recorded_by_me: r.submitted_by_staff == Some(c.member.id),
-        balance,
-        history,
+        balance: o
+            .balance_cents
+            .map(|cents| format!("¥{}.{:02}", cents / 100, cents % 100)),
+        history: o
+            .history
+            .into_iter()
+            .map(|e| {
+                (
+                    day(e.at),
+                    e.from.unwrap_or_default(),
+                    e.to,
+                    e.note.unwrap_or_default(),
+                )
+            })
+            .collect(),
     })
 }
 
@@ -177,67 +145,25 @@ pub async fn decide_request(
     apply_phone: Option<String>,
     apply_email: Option<String>,
 ) -> Result<(), PortalError> {
-    use portal_core::{CoreError, access::Action, requests};
-    let c = gate::require(Action::DecideRequest).await?;
-    let (p, me, now) = (&c.portal, c.member.id, chrono::Utc::now());
-    let reason = reason.unwrap_or_default();
-    let done = match decision.as_str() {
-        "review" => requests::start_review(p, me, id, now).await.map(|_| ()),
-        "approve" => {
-            let r = requests::get(&p.db, id).await?;
-            if r.kind == requests::Kind::Correction {
-                let fields: Vec<String> = [
-                    ("name", apply_name),
-                    ("phone", apply_phone),
-                    ("email", apply_email),
-                ]
-                .into_iter()
-                .filter(|(_, on)| on.is_some())
-                .map(|(f, _)| f.to_owned())
-                .collect();
-                requests::approve_correction(p, me, id, &fields, now)
-                    .await
-                    .map(|_| ())
-            } else {
-                requests::approve(p, me, id, now).await.map(|_| ())
-            }
-        }
-        "deny" => requests::deny(p, me, id, &reason, now).await.map(|_| ()),
-        "answer" => requests::answer(p, me, id, &reason, now).await.map(|_| ()),
-        "extend" => match new_due
-            .as_deref()
-            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        {
-            Some(d) => requests::extend(p, me, id, &reason, d, now)
-                .await
-                .map(|_| ()),
-            None => Err(CoreError::Invalid("request.extension")),
-        },
-        "assign" => requests::assign(&p.db, id, me, now).await,
-        // Settling belongs to an open deletion request, not to any request of the customer.
-        "settle" => match requests::get(&p.db, id).await? {
-            r if r.kind == requests::Kind::Deletion
-                && matches!(
-                    r.status,
-                    requests::Status::Submitted | requests::Status::InReview
-                ) =>
-            {
-                match r.customer {
-                    Some(customer) => requests::settle_balance(p, customer, me, now)
-                        .await
-                        .map(|_| ()),
-                    None => Err(CoreError::Invalid("request.state")),
-                }
-            }
-            _ => Err(CoreError::Invalid("request.state")),
-        },
-        _ => Err(CoreError::Invalid("request.decision")),
+    use portal_core::{
+        CoreError,
+        access::Action,
+        requests::decide::{self, Decision},
     };
-    // Each decision wrote its audit row in its own transaction.
+    let c = gate::require(Action::DecideRequest).await?;
+    let apply = [
+        ("name", apply_name.is_some()),
+        ("phone", apply_phone.is_some()),
+        ("email", apply_email.is_some()),
+    ];
+    let done = match Decision::parse(&decision, reason, new_due.as_deref(), &apply) {
+        Ok(d) => decide::decide(&c.portal, c.member.id, id, d, chrono::Utc::now()).await,
+        Err(e) => Err(e),
+    };
     match done {
         Ok(()) => gate::back(&format!("/staff/requests/{id}?done={decision}")),
-        Err(CoreError::Invalid(key)) => {
-            let key = key.replace("request.", "");
+        Err(e @ (CoreError::Invalid(_) | CoreError::Refused(_))) => {
+            let key = e.key().unwrap_or_default().replace("request.", "");
             gate::back(&format!("/staff/requests/{id}?error={key}"))
         }
         Err(e) => Err(e.into()),
@@ -277,7 +203,7 @@ pub async fn record_request(
     {
         // Audited inside the request's own transaction (submitted by staff).
         Ok(s) => gate::back(&format!("/staff/requests/{}", s.id)),
-        Err(CoreError::Invalid(_)) => {
+        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
             gate::back(&format!("/staff/customers/{customer}?error=invalid"))
         }
         Err(e) => Err(e.into()),

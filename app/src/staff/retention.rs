@@ -66,16 +66,12 @@ pub async fn save_retention(
         request_years: y,
     };
     // The rules and their audit row commit together.
-    let tx = portal_core::db::begin_write(&c.portal.db)
-        .await
-        .map_err(CoreError::from)?;
-    match retention::save(&tx, &rules, chrono::Utc::now()).await {
-        Ok(()) => {
-            c.audit(&tx, Action::SetRetention, None).await?;
-            tx.commit().await.map_err(CoreError::from)?;
-            gate::back("/staff/retention?done=saved")
+    let change = async |tx: &_| retention::save(tx, &rules, chrono::Utc::now()).await;
+    match c.audited(Action::SetRetention, change, |_| None).await {
+        Ok(()) => gate::back("/staff/retention?done=saved"),
+        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
+            gate::back("/staff/retention?error=invalid")
         }
-        Err(CoreError::Invalid(_)) => gate::back("/staff/retention?error=invalid"),
         Err(e) => Err(e.into()),
     }
 }

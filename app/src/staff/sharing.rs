@@ -69,17 +69,15 @@ pub async fn add_recipient(
         purpose_en,
     };
     // The register change and its audit row commit together.
-    let tx = portal_core::db::begin_write(&c.portal.db)
+    let change = async |tx: &_| sharing::add(tx, &r).await;
+    match c
+        .audited(Action::ManageSharing, change, |&id| Some(("recipient", id)))
         .await
-        .map_err(CoreError::from)?;
-    match sharing::add(&tx, &r).await {
-        Ok(id) => {
-            c.audit_subject(&tx, Action::ManageSharing, "recipient", id)
-                .await?;
-            tx.commit().await.map_err(CoreError::from)?;
-            gate::back("/staff/sharing?done=saved")
+    {
+        Ok(_) => gate::back("/staff/sharing?done=saved"),
+        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
+            gate::back("/staff/sharing?error=invalid")
         }
-        Err(CoreError::Invalid(_)) => gate::back("/staff/sharing?error=invalid"),
         Err(e) => Err(e.into()),
     }
 }
@@ -89,17 +87,13 @@ pub async fn add_recipient(
 pub async fn confirm_task(task: i64) -> Result<(), PortalError> {
     use portal_core::{CoreError, access::Action, sharing};
     let c = gate::require(Action::ManageSharing).await?;
-    let tx = portal_core::db::begin_write(&c.portal.db)
-        .await
-        .map_err(CoreError::from)?;
-    match sharing::confirm(&tx, task, chrono::Utc::now()).await {
-        Ok(()) => {
-            c.audit_subject(&tx, Action::ManageSharing, "pass_on_task", task)
-                .await?;
-            tx.commit().await.map_err(CoreError::from)?;
-            gate::back("/staff/sharing?done=saved")
+    let change = async |tx: &_| sharing::confirm(tx, task, chrono::Utc::now()).await;
+    let subject = |_: &()| Some(("pass_on_task", task));
+    match c.audited(Action::ManageSharing, change, subject).await {
+        Ok(()) => gate::back("/staff/sharing?done=saved"),
+        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
+            gate::back("/staff/sharing?error=invalid")
         }
-        Err(CoreError::Invalid(_)) => gate::back("/staff/sharing?error=invalid"),
         Err(e) => Err(e.into()),
     }
 }

@@ -59,15 +59,10 @@ pub async fn takedown_list() -> Result<Vec<TakedownRow>, PortalError> {
 pub async fn complete_takedown(id: i64) -> Result<(), PortalError> {
     use portal_core::{CoreError, access::Action, photos};
     let c = gate::require(Action::ProcessTakedowns).await?;
-    let tx = portal_core::db::begin_write(&c.portal.db)
-        .await
-        .map_err(CoreError::from)?;
-    match photos::complete_takedown(&tx, id, c.member.id, chrono::Utc::now()).await {
-        Ok(()) => {
-            c.audit(&tx, Action::ProcessTakedowns, None).await?;
-            tx.commit().await.map_err(CoreError::from)?;
-            gate::back("/staff/takedowns?done=1")
-        }
+    let (me, now) = (c.member.id, chrono::Utc::now());
+    let change = async |tx: &_| photos::complete_takedown(tx, id, me, now).await;
+    match c.audited(Action::ProcessTakedowns, change, |_| None).await {
+        Ok(()) => gate::back("/staff/takedowns?done=1"),
         Err(CoreError::NotFound) => gate::back("/staff/takedowns?error=invalid"),
         Err(e) => Err(e.into()),
     }

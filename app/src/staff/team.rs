@@ -53,11 +53,10 @@ pub async fn team() -> Result<Vec<AccountView>, PortalError> {
 #[server]
 pub async fn invite_staff(email: String, name: String, role: String) -> Result<(), PortalError> {
     use portal_core::{
-        CoreError,
+        CoreError, Refusal,
         access::Action,
         email::Email,
-        mail::staff_invitation,
-        staff::{Role, StaffName, auth},
+        staff::{self, Role, StaffName, team},
     };
     let c = gate::require(Action::ManageStaff).await?;
     let parsed = (
@@ -68,26 +67,14 @@ pub async fn invite_staff(email: String, name: String, role: String) -> Result<(
     let (Ok(email), Ok(name), Ok(role)) = parsed else {
         return gate::back("/staff/team?error=invalid");
     };
-    let p = &c.portal;
-    let tx = portal_core::db::begin_write(&p.db)
-        .await
-        .map_err(CoreError::from)?;
-    let inv = match auth::invite(&tx, &p.vault, &email, &name, role, chrono::Utc::now()).await {
-        Ok(inv) => inv,
-        Err(CoreError::Invalid("staff.exists")) => return gate::back("/staff/team?error=exists"),
-        Err(e) => return Err(e.into()),
-    };
-    let mail = staff_invitation(
-        email,
-        &p.settings.salon_name,
-        &p.settings.public_url,
-        &inv.token,
-    );
-    p.enqueue_mail(&tx, None, "staff_invite", &mail).await?;
-    c.audit_staff(&tx, Action::ManageStaff, inv.staff).await?;
-    tx.commit().await.map_err(CoreError::from)?;
-    p.outbox.notify();
-    gate::back("/staff/team?done=invited")
+    let now = chrono::Utc::now();
+    match team::invite(&c.portal, c.actor(), email, &name, role, now).await {
+        Ok(_) => gate::back("/staff/team?done=invited"),
+        Err(CoreError::Refused(Refusal::Staff(staff::Refusal::Exists))) => {
+            gate::back("/staff/team?error=exists")
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Changes, deactivates or unlocks another member of staff (never oneself, so the salon cannot
@@ -101,33 +88,23 @@ pub async fn manage_staff(
     use portal_core::{
         CoreError,
         access::Action,
-        staff::{Role, auth},
+        staff::{
+            Role,
+            team::{self, StaffChange},
+        },
     };
     let c = gate::require(Action::ManageStaff).await?;
-    if staff == c.member.id {
-        return gate::back("/staff/team?error=invalid");
-    }
-    let now = chrono::Utc::now();
-    let tx = portal_core::db::begin_write(&c.portal.db)
-        .await
-        .map_err(CoreError::from)?;
-    let done = match change.as_str() {
-        "role" => match role.as_deref().map(str::parse::<Role>) {
-            Some(Ok(r)) => auth::set_role(&tx, staff, r, now).await,
-            _ => return gate::back("/staff/team?error=invalid"),
-        },
-        "deactivate" => auth::deactivate(&tx, staff, now).await,
-        "unlock" => auth::unlock(&tx, &c.portal.vault, staff).await,
+    let change = match (change.as_str(), role.as_deref().map(str::parse::<Role>)) {
+        ("role", Some(Ok(r))) => StaffChange::Role(r),
+        ("deactivate", _) => StaffChange::Deactivate,
+        ("unlock", _) => StaffChange::Unlock,
         _ => return gate::back("/staff/team?error=invalid"),
     };
-    match done {
-        Ok(()) => {}
-        Err(CoreError::NotFound) => return gate::back("/staff/team?error=invalid"),
-        Err(e) => return Err(e.into()),
+    match team::change(&c.portal, c.actor(), staff, change, chrono::Utc::now()).await {
+        Ok(()) => gate::back("/staff/team?done=saved"),
+        Err(CoreError::NotFound | CoreError::Refused(_)) => gate::back("/staff/team?error=invalid"),
+        Err(e) => Err(e.into()),
     }
-    c.audit_staff(&tx, Action::ManageStaff, staff).await?;
-    tx.commit().await.map_err(CoreError::from)?;
-    gate::back("/staff/team?done=saved")
 }
 
 /// The invited person's name, if the link still works. Spends nothing.

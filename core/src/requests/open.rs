@@ -1,0 +1,101 @@
+//! A member of staff opens a request: the request, its history and, where it names a customer,
+//! their name (and for a correction the values on record beside the asked-for ones, and for a
+//! deletion the open balance to roles that see membership). Each read of customer data is
+//! audited in the same transaction.
+
+use chrono::{DateTime, Utc};
+
+use super::{Details, Event, Kind, Request};
+use crate::{
+    CoreError, Portal,
+    access::Action,
+    audit::{self, Actor, Entry},
+    customers,
+    staff::Role,
+};
+
+/// One asked-for correction beside the value on record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Correction {
+    /// `name`, `phone` or `email`.
+    pub field: String,
+    /// The value on record now (empty when none).
+    pub old: String,
+    /// The value asked for.
+    pub new: String,
+    /// The officer approved this field.
+    pub approved: bool,
+}
+
+/// What a member of staff sees of one request.
+#[derive(Clone, Debug)]
+pub struct OpenedRequest {
+    /// The request.
+    pub request: Request,
+    /// Its details (note, corrections asked for).
+    pub details: Details,
+    /// The customer's name, while the record exists.
+    pub customer_name: Option<String>,
+    /// The corrections asked for, beside the values on record.
+    pub corrections: Vec<Correction>,
+    /// A deletion's open stored-value balance, to roles that see membership.
+    pub balance_cents: Option<i64>,
+    /// What happened to it, oldest first.
+    pub history: Vec<Event>,
+}
+
+/// Opens request `id` for member of staff `staff` holding `role`.
+pub async fn open(
+    portal: &Portal,
+    staff: i64,
+    role: Role,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<OpenedRequest, CoreError> {
+    let (db, vault) = (&portal.db, &portal.vault);
+    let request = super::get(db, id).await?;
+    let details = super::details(db, vault, id).await?;
+    let actor = Actor::Staff { id: staff, role };
+    let mut out = OpenedRequest {
+        customer_name: None,
+        corrections: Vec::new(),
+        balance_cents: None,
+        history: Vec::new(),
+        request,
+        details,
+    };
+    if let Some(customer) = out.request.customer {
+        let tx = crate::db::begin_write(db).await?;
+        let read = async |action| {
+            let entry = Entry::on_customer(actor, action, customer);
+            audit::append(&tx, &entry, now).await.map(drop)
+        };
+        let contact = customers::contact(&tx, vault, customer).await?;
+        read(Action::ViewRequests).await?;
+        if !out.details.corrections.is_empty() {
+            read(Action::ViewContact).await?;
+        }
+        for (field, new) in &out.details.corrections {
+            let old = match field.as_str() {
+                "name" => Some(contact.name.clone()),
+                "phone" => contact.phone.as_ref().map(|x| x.as_str().to_owned()),
+                _ => contact.email.as_ref().map(|x| x.as_str().to_owned()),
+            };
+            out.corrections.push(Correction {
+                field: field.clone(),
+                old: old.unwrap_or_default(),
+                new: new.clone(),
+                approved: out.details.approved.contains(field),
+            });
+        }
+        // The balance is membership data: only roles that may see membership see it here.
+        if out.request.kind == Kind::Deletion && role.may(Action::ViewMembership) {
+            read(Action::ViewMembership).await?;
+            out.balance_cents = Some(super::balance_cents(&tx, customer).await?);
+        }
+        out.customer_name = Some(contact.name);
+        tx.commit().await?;
+    }
+    out.history = super::events(db, id).await?;
+    Ok(out)
+}
