@@ -5,6 +5,82 @@
 //! adds nothing to the wasm bundle beyond the strings themselves.
 
 pub use portal_vocab::Lang;
+use portal_vocab::{Channel, Kind, Purpose, Role, Status};
+
+/// One text for each word of a vocabulary, looked up by the word itself through an exhaustive
+/// match: a new purpose, channel, kind, state or role without its text does not compile.
+macro_rules! per_word {
+    ($(#[$doc:meta])* $name:ident, $word:ty, { $($field:ident => $variant:ident),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug)]
+        pub struct $name {
+            $(
+                #[doc = concat!("The text for `", stringify!($variant), "`.")]
+                pub $field: &'static str,
+            )*
+        }
+
+        impl $name {
+            /// The text for `w`.
+            pub fn get(&self, w: $word) -> &'static str {
+                match w {
+                    $(<$word>::$variant => self.$field,)*
+                }
+            }
+        }
+    };
+}
+
+per_word!(
+    /// A text per consent purpose.
+    PerPurpose, Purpose, {
+        marketing_sms => MarketingSms,
+        marketing_email => MarketingEmail,
+        marketing_wechat => MarketingWechat,
+        photos_portfolio => PhotosPortfolio,
+        photos_social => PhotosSocial,
+        sensitive_notes => SensitiveNotes,
+    }
+);
+per_word!(
+    /// A text per consent channel.
+    PerChannel, Channel, {
+        portal => Portal,
+        front_desk => FrontDesk,
+        paper_form => PaperForm,
+    }
+);
+per_word!(
+    /// A text per request kind.
+    PerKind, Kind, {
+        access => Access,
+        correction => Correction,
+        deletion => Deletion,
+        restriction => Restriction,
+        objection => Objection,
+        question => Question,
+    }
+);
+per_word!(
+    /// A text per request state.
+    PerStatus, Status, {
+        submitted => Submitted,
+        in_review => InReview,
+        approved => Approved,
+        done => Done,
+        denied => Denied,
+        cancelled => Cancelled,
+    }
+);
+per_word!(
+    /// A text per staff role.
+    PerRole, Role, {
+        privacy_officer => PrivacyOfficer,
+        front_desk => FrontDesk,
+        stylist => Stylist,
+        marketing => Marketing,
+    }
+);
 
 /// The catalogue of a language (a trait: `Lang` lives in the vocabulary crate).
 pub trait Catalogue {

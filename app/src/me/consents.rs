@@ -4,6 +4,7 @@
 
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
+use portal_vocab::Purpose;
 use serde::{Deserialize, Serialize};
 
 use crate::{ErrorNotice, PortalError, use_texts};
@@ -92,13 +93,7 @@ pub fn ConsentsPage() -> impl IntoView {
     let t = all.me;
     let q = use_query_map();
     let data = Resource::new(|| (), |_| my_consents());
-    let name = move |code: &str| {
-        super::PURPOSES
-            .iter()
-            .position(|c| *c == code)
-            .and_then(|i| t.purpose_names.get(i).copied())
-            .unwrap_or("")
-    };
+    let name = move |code: &str| Purpose::parse(code).map_or("", |p| t.purpose_names.get(p));
     view! {
         <Suspense fallback=move || view! { <p class="muted">{all.loading}</p> }>
             {move || Suspend::new(async move {
@@ -119,8 +114,8 @@ pub fn ConsentsPage() -> impl IntoView {
                                 .map(|m| view! { <p class="banner" role="status">{m}</p> })
                         }}
                         <ul class="switches">
-                            {d.states.into_iter().enumerate().map(|(i, (code, on))| {
-                                let explain = t.purpose_explanations.get(i).copied().unwrap_or("");
+                            {d.states.into_iter().map(|(code, on)| {
+                                let explain = Purpose::parse(&code).map_or("", |p| t.purpose_explanations.get(p));
                                 let needs = NEEDS_CONFIRMATION.contains(&code.as_str());
                                 let confirming = asking.as_deref() == Some(code.as_str());
                                 view! {

@@ -6,26 +6,9 @@ pub mod notice;
 pub mod photos;
 pub mod texts;
 
-/// The purposes in display order (as `portal_core::consents::Purpose::ALL`).
-pub const PURPOSES: [&str; 6] = [
-    "marketing_sms",
-    "marketing_email",
-    "marketing_wechat",
-    "photos_portfolio",
-    "photos_social",
-    "sensitive_notes",
-];
-
-/// Consent channels as stored (`portal_core::consents::Channel`), in the order of the names.
-pub const CHANNELS: [&str; 3] = ["portal", "front_desk", "paper_form"];
-
 /// A stored consent channel in the customer's language; never the stored code itself.
 pub fn channel_name(t: &texts::MeTexts, code: &str) -> &'static str {
-    CHANNELS
-        .iter()
-        .position(|c| *c == code)
-        .and_then(|i| t.channel_names.get(i).copied())
-        .unwrap_or(t.channel_other)
+    portal_vocab::Channel::parse(code).map_or(t.channel_other, |c| t.channel_names.get(c))
 }
 
 /// One line of "who looked at my data": the role and what was done, in the customer's language.
@@ -74,10 +57,10 @@ use crate::{ErrorNotice, PortalError, signin::SignOut, use_texts};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MyRequest {
     pub id: i64,
-    /// Index into the kind names (order of `portal_core::requests::Kind::ALL`).
-    pub kind: usize,
-    /// Index into the status names (order of `Status::ALL`).
-    pub status: usize,
+    /// What was asked for.
+    pub kind: portal_vocab::Kind,
+    /// Where it is.
+    pub status: portal_vocab::Status,
     pub submitted_on: String,
     pub due_on: String,
     pub reason: Option<String>,
@@ -88,7 +71,7 @@ pub struct MyRequest {
 /// The customer's requests, newest first.
 #[server]
 pub async fn my_requests() -> Result<Vec<MyRequest>, PortalError> {
-    use portal_core::requests::{self, Kind, Status};
+    use portal_core::requests::{self, Status};
     let (p, id, _) = crate::signin::ssr::customer("/me/requests").await?;
     let cal = requests::calendar(&p);
     Ok(requests::for_customer(&p.db, id)
@@ -96,8 +79,8 @@ pub async fn my_requests() -> Result<Vec<MyRequest>, PortalError> {
         .into_iter()
         .map(|r| MyRequest {
             id: r.id,
-            kind: Kind::ALL.iter().position(|k| *k == r.kind).unwrap_or(0),
-            status: Status::ALL.iter().position(|s| *s == r.status).unwrap_or(0),
+            kind: r.kind,
+            status: r.status,
             submitted_on: cal
                 .local_date(r.submitted_at)
                 .format("%Y-%m-%d")
@@ -236,7 +219,7 @@ pub struct MyDataView {
     /// `(photo id, date, kind and permitted use)`.
     pub photos: Vec<(i64, String, String)>,
     /// `(purpose index, on)`.
-    pub consents: Vec<(usize, bool)>,
+    pub consents: Vec<(portal_vocab::Purpose, bool)>,
     pub consent_history: Vec<Line>,
     pub access_log: Vec<Line>,
     pub messages: Vec<Line>,
@@ -248,7 +231,7 @@ pub struct MyDataView {
 #[server]
 pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
     use portal_core::{
-        consents::{self, Purpose},
+        consents,
         customers::{self, record},
         mydata, requests,
     };
@@ -270,13 +253,6 @@ pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
             Some(i) => t.platform_names.get(i - 1).copied().unwrap_or(""),
             None => "",
         }
-    };
-    let purpose_name = |p: Purpose| {
-        Purpose::ALL
-            .iter()
-            .position(|x| *x == p)
-            .and_then(|i| t.purpose_names.get(i).copied())
-            .unwrap_or_default()
     };
     Ok(MyDataView {
         masked_email: contact
@@ -353,11 +329,7 @@ pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
                 (x.id, day(x.taken_at), format!("{kind} · {uses}"))
             })
             .collect(),
-        consents: consents::states(&p.db, id)
-            .await?
-            .into_iter()
-            .map(|(x, on)| (Purpose::ALL.iter().position(|y| *y == x).unwrap_or(0), on))
-            .collect(),
+        consents: consents::states(&p.db, id).await?.into_iter().collect(),
         consent_history: consents::history(&p.db, id)
             .await?
             .into_iter()
@@ -365,7 +337,7 @@ pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
                 date: day(e.at),
                 text: format!(
                     "{}: {} ({})",
-                    purpose_name(e.purpose),
+                    t.purpose_names.get(e.purpose),
                     if e.granted { t.on } else { t.off },
                     channel_name(t, &e.channel)
                 ),
@@ -534,8 +506,8 @@ fn MyDataBody(d: MyDataView) -> impl IntoView {
         <section class="card" data-section="consents">
             <h2>{t.consents}</h2>
             <dl class="facts">
-                {d.consents.clone().into_iter().map(|(i, on)| view! {
-                    <dt>{t.purpose_names.get(i).copied().unwrap_or("")}</dt>
+                {d.consents.clone().into_iter().map(|(p, on)| view! {
+                    <dt>{t.purpose_names.get(p)}</dt>
                     <dd>{if on { t.on } else { t.off }}</dd>
                 }).collect_view()}
             </dl>
@@ -583,14 +555,6 @@ pub fn RequestsPage() -> impl IntoView {
             })
             .or_else(|| q.get("error").map(|_| t.bad_request))
     };
-    let kinds = [
-        "access",
-        "correction",
-        "deletion",
-        "restriction",
-        "objection",
-        "question",
-    ];
     view! {
         <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
             {move || Suspend::new(async move {
@@ -621,8 +585,8 @@ pub fn RequestsPage() -> impl IntoView {
                         <ul class="requests">
                             {list.into_iter().map(|r| view! {
                                 <li data-request=r.id>
-                                    <strong>{t.kind_names.get(r.kind).copied().unwrap_or("")}</strong>
-                                    " · "<span class="tag" data-status=r.status>{t.status_names.get(r.status).copied().unwrap_or("")}</span>
+                                    <strong>{t.kind_names.get(r.kind)}</strong>
+                                    " · "<span class="tag" data-status=r.status.as_str()>{t.status_names.get(r.status)}</span>
                                     <br/><span class="muted">{(t.submitted_on)(&r.submitted_on)}" · "{(t.due_by)(&r.due_on)}</span>
                                     {r.reason.clone().map(|x| view! { <p>{t.reason}": "{x}</p> })}
                                     {r.outcome.clone().map(|x| view! { <p>{t.outcome}": "{x}</p> })}
@@ -641,7 +605,7 @@ pub fn RequestsPage() -> impl IntoView {
                         <form method="post" action=SubmitRequest::PATH>
                             <label for="kind">{t.kind_label}</label>
                             <select id="kind" name="kind">
-                                {kinds.into_iter().enumerate().map(|(i, k)| view! { <option value=k>{t.kind_names[i]}</option> }).collect_view()}
+                                {portal_vocab::Kind::ALL.map(|k| view! { <option value=k.as_str()>{t.kind_names.get(k)}</option> }).collect_view()}
                             </select>
                             <label for="note">{t.note_label}</label>
                             <textarea id="note" name="note" maxlength="2000" rows="4"></textarea>

@@ -121,7 +121,7 @@ pub struct RecordView {
     /// The open membership, if any (empty list when there is none).
     pub membership: Option<Vec<MembershipView>>,
     /// `(purpose code, on)`.
-    pub consents: Option<Vec<(String, bool)>>,
+    pub consents: Option<Vec<(portal_vocab::Purpose, bool)>>,
 }
 
 #[cfg(feature = "ssr")]
@@ -194,11 +194,7 @@ impl RecordView {
                     })
                     .collect()
             }),
-            consents: r.consents.map(|cs| {
-                cs.into_iter()
-                    .map(|(p, on)| (p.code().to_owned(), on))
-                    .collect()
-            }),
+            consents: r.consents,
         }
     }
 }
@@ -691,8 +687,8 @@ fn RecordBody(r: RecordView) -> impl IntoView {
                     <input type="hidden" name="customer" value=id/>
                     <label for="rr-kind">{t.kind}</label>
                     <select id="rr-kind" name="kind">
-                        {["access", "correction", "deletion", "restriction", "objection", "question"].into_iter().enumerate().map(|(i, k)| view! {
-                            <option value=k>{t.kind_names[i]}</option>
+                        {portal_vocab::Kind::ALL.map(|k| view! {
+                            <option value=k.as_str()>{t.kind_names.get(k)}</option>
                         }).collect_view()}
                     </select>
                     <label for="rr-note">{t.notes}</label>
@@ -705,9 +701,9 @@ fn RecordBody(r: RecordView) -> impl IntoView {
             <section class="card" data-section="consents">
                 <h2>{t.consents}</h2>
                 <dl class="facts">
-                    {cs.into_iter().enumerate().map(|(i, (code, on))| view! {
-                        <dt>{t.purpose_names.get(i).copied().unwrap_or("")}</dt>
-                        <dd data-purpose=code>{if on { t.on } else { t.off }}</dd>
+                    {cs.into_iter().map(|(p, on)| view! {
+                        <dt>{t.purpose_names.get(p)}</dt>
+                        <dd data-purpose=p.code()>{if on { t.on } else { t.off }}</dd>
                     }).collect_view()}
                 </dl>
             </section>
@@ -757,10 +753,10 @@ pub fn IntakePage() -> impl IntoView {
                             </label>
                             <fieldset>
                                 <legend>{t.consents_legend}</legend>
-                                {crate::me::PURPOSES.into_iter().enumerate().map(|(i, p)| view! {
+                                {portal_vocab::Purpose::ALL.map(|p| view! {
                                     <label class="check">
-                                        <input type="checkbox" name=p value="on"/>
-                                        {t.purpose_names[i]}
+                                        <input type="checkbox" name=p.code() value="on"/>
+                                        {t.purpose_names.get(p)}
                                     </label>
                                 }).collect_view()}
                             </fieldset>

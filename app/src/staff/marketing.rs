@@ -181,10 +181,7 @@ pub fn MarketingPage() -> impl IntoView {
         },
     );
     let name = move |code: &str| {
-        crate::me::PURPOSES
-            .iter()
-            .position(|c| *c == code)
-            .map_or("", |i| use_texts().staff.purpose_names[i])
+        portal_vocab::Purpose::parse(code).map_or("", |p| use_texts().staff.purpose_names.get(p))
     };
     view! {
         <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>

@@ -28,12 +28,9 @@ pub fn role_label(role: &str) -> &'static str {
 
 /// A stored role code in the language of `t` (also for the customer's access log).
 pub fn role_name(t: &texts::StaffTexts, role: &str) -> &'static str {
-    match role {
-        "privacy_officer" => t.role_names[0],
-        "front_desk" => t.role_names[1],
-        "stylist" => t.role_names[2],
-        _ => t.role_names[3],
-    }
+    // An unknown code (never stored by the portal) reads as the least powerful role.
+    let role = role.parse().unwrap_or(portal_vocab::Role::Marketing);
+    t.role_names.get(role)
 }
 
 /// The server-side gate and helpers shared by the staff server functions.

@@ -7,6 +7,7 @@ use leptos_router::{
     components::A,
     hooks::{use_params_map, use_query_map},
 };
+use portal_vocab::{Kind, Status};
 use serde::{Deserialize, Serialize};
 
 use super::{Me, StaffNav, staff_me};
@@ -238,12 +239,12 @@ pub fn QueuePage() -> impl IntoView {
                             <label for="f-kind">{t.kind}</label>
                             <select id="f-kind" name="kind">
                                 <option value="">{t.all}</option>
-                                {KINDS.iter().enumerate().map(|(i, k)| view! { <option value=*k>{t.kind_names[i]}</option> }).collect_view()}
+                                {Kind::ALL.map(|k| view! { <option value=k.as_str()>{t.kind_names.get(k)}</option> }).collect_view()}
                             </select>
                             <label for="f-status">{t.status}</label>
                             <select id="f-status" name="status">
                                 <option value="">{t.open_states}</option>
-                                {STATES.iter().enumerate().map(|(i, s)| view! { <option value=*s>{t.status_names[i]}</option> }).collect_view()}
+                                {Status::ALL.map(|s| view! { <option value=s.as_str()>{t.status_names.get(s)}</option> }).collect_view()}
                             </select>
                             <label for="f-due">{t.due}</label>
                             <select id="f-due" name="due">
@@ -274,39 +275,12 @@ pub fn QueuePage() -> impl IntoView {
     }
 }
 
-/// Request kinds as stored (`portal_core::requests::Kind::ALL`), in the order of the names.
-pub const KINDS: [&str; 6] = [
-    "access",
-    "correction",
-    "deletion",
-    "restriction",
-    "objection",
-    "question",
-];
-/// Request states as stored (`portal_core::requests::Status::ALL`), in the order of the names.
-pub const STATES: [&str; 6] = [
-    "submitted",
-    "in_review",
-    "approved",
-    "done",
-    "denied",
-    "cancelled",
-];
-
 fn kind_name(k: &str) -> &'static str {
-    let t = use_texts().staff;
-    KINDS
-        .iter()
-        .position(|x| *x == k)
-        .map_or("", |i| t.kind_names[i])
+    Kind::parse(k).map_or("", |k| use_texts().staff.kind_names.get(k))
 }
 
 fn status_name(s: &str) -> &'static str {
-    let t = use_texts().staff;
-    STATES
-        .iter()
-        .position(|x| *x == s)
-        .map_or("", |i| t.status_names[i])
+    Status::parse(s).map_or("", |s| use_texts().staff.status_names.get(s))
 }
 
 /// `/staff/requests/{id}`.

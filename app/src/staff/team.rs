@@ -141,7 +141,7 @@ pub async fn accept_invite(t: String, password: String) -> Result<(), PortalErro
     }
 }
 
-const ROLES: [&str; 4] = ["privacy_officer", "front_desk", "stylist", "marketing"];
+use portal_vocab::Role;
 
 /// `/staff/team`.
 #[component]
@@ -187,7 +187,7 @@ pub fn TeamPage() -> impl IntoView {
                             <label for="inv-role">{t.role}</label>
                             <select id="inv-role" name="role">
                                 // The least powerful role that serves customers is the default.
-                                {ROLES.map(|r| view! { <option value=r selected=r == "front_desk">{role_label(r)}</option> }).collect_view()}
+                                {Role::ALL.map(|r| view! { <option value=r.as_str() selected=r == Role::FrontDesk>{t.role_names.get(r)}</option> }).collect_view()}
                             </select>
                             <button type="submit" class="button">{t.invite_button}</button>
                         </form>
@@ -223,7 +223,7 @@ fn AccountRow(a: AccountView) -> impl IntoView {
                         <input type="hidden" name="staff" value=id/>
                         <input type="hidden" name="change" value="role"/>
                         <select name="role" aria-label=t.change_role>
-                            {ROLES.map(|r| view! { <option value=r selected=r == a.role>{role_label(r)}</option> }).collect_view()}
+                            {Role::ALL.map(|r| view! { <option value=r.as_str() selected=r.as_str() == a.role>{t.role_names.get(r)}</option> }).collect_view()}
                         </select>
                         <button type="submit" class="link">{t.change_role}</button>
                     </form>

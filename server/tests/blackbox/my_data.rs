@@ -170,19 +170,6 @@ async fn the_customer_reads_who_looked_and_how_each_consent_was_given_in_words_n
     }
 }
 
-#[test]
-fn the_pages_name_the_same_purposes_channels_kinds_and_states_the_domain_stores() {
-    use portal_core::consents::{Channel, Purpose};
-    let purposes: Vec<_> = Purpose::ALL.iter().map(|p| p.code()).collect();
-    assert_eq!(app::me::PURPOSES.to_vec(), purposes);
-    let channels = Channel::ALL.map(Channel::as_str);
-    assert_eq!(app::me::CHANNELS, channels);
-    let kinds: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-    assert_eq!(app::staff::requests::KINDS.to_vec(), kinds);
-    let states: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).collect();
-    assert_eq!(app::staff::requests::STATES.to_vec(), states);
-}
-
 #[tokio::test]
 async fn a_customer_makes_follows_and_cancels_requests_without_javascript() {
     let app = spawn_app().await;
