@@ -57,9 +57,9 @@ lint:
 
 # One test at a time inside each test binary, as in production one portal per process: with
 # several portals in one process (each test on its own Tokio runtime) a server-rendered page
-# stalled now and then (consents.rs: 2 of ~40 runs at 4 threads, 0 of 140 at one; one portal
-# on one runtime never stalled in 960 requests under CPU load). Cost measured: SQLite pass 45 s
-# of tests (about the same as in parallel), PostgreSQL pass 102 s (47 s in parallel).
+# stalls now and then (2026-12-02, leptos 0.8.23, which already has the Suspense races of
+# leptos #4851/#4853 fixed: in a parallel run of the black-box binary a GET /me timed out, 1 of
+# 139 tests; 0 of 154 serially). Cost: SQLite 102 s serial against 50 s parallel.
 TEST_ARGS := -- --test-threads=1
 
 test-rust:

@@ -5,7 +5,7 @@
 //! adds nothing to the wasm bundle beyond the strings themselves.
 
 pub use portal_vocab::Lang;
-use portal_vocab::{Channel, Kind, Purpose, Role, Status};
+use portal_vocab::{Channel, Kind, Platform, Purpose, Role, Status};
 
 /// One text for each word of a vocabulary, looked up by the word itself through an exhaustive
 /// match: a new purpose, channel, kind, state or role without its text does not compile.
@@ -70,6 +70,16 @@ per_word!(
         done => Done,
         denied => Denied,
         cancelled => Cancelled,
+    }
+);
+per_word!(
+    /// A text per social platform.
+    PerPlatform, Platform, {
+        wechat => WeChat,
+        xiaohongshu => Xiaohongshu,
+        douyin => Douyin,
+        weibo => Weibo,
+        instagram => Instagram,
     }
 );
 per_word!(

@@ -26,6 +26,49 @@ pub struct Change {
     pub notice_version: Option<i32>,
 }
 
+/// What came of a customer's switch in the portal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switched {
+    /// Turned on.
+    On,
+    /// Turned off.
+    Off,
+    /// It already was as asked: nothing recorded.
+    Unchanged,
+    /// Turning this purpose on needs the explicit confirmation, which was not given: nothing
+    /// recorded.
+    NeedsConfirmation,
+}
+
+/// The customer turns one switch on or off in the portal, at once, as an event in the ledger
+/// naming the notice in force. Purposes that need explicit confirmation (health data,
+/// published photos: [`Purpose::needs_explicit_confirmation`]) turn on only with `confirmed`.
+pub async fn customer_switch(
+    portal: &crate::Portal,
+    customer: i64,
+    purpose: Purpose,
+    on: bool,
+    confirmed: bool,
+    now: DateTime<Utc>,
+) -> Result<Switched, CoreError> {
+    if on && purpose.needs_explicit_confirmation() && !confirmed {
+        return Ok(Switched::NeedsConfirmation);
+    }
+    if granted(&portal.db, customer, purpose).await? == on {
+        return Ok(Switched::Unchanged);
+    }
+    let version = crate::notices::current(&portal.db).await?.version;
+    let change = Change {
+        purpose,
+        granted: on,
+        channel: Channel::Portal,
+        recorded_by: None,
+        notice_version: Some(version),
+    };
+    record(&portal.db, customer, change, now).await?;
+    Ok(if on { Switched::On } else { Switched::Off })
+}
+
 /// Appends the event and sets the current state, in one (nested) transaction.
 pub async fn record<C: ConnectionTrait + TransactionTrait>(
     outer: &C,

@@ -225,3 +225,61 @@ pub async fn photo(
     let plain = crate::vault::open(&key, crate::demo::fields::PHOTO_FILE, photo, &sealed)?;
     Ok((content_type, plain.to_vec()))
 }
+
+/// Everything kept about one customer, as "My data" shows it (read, never written).
+pub struct Everything {
+    /// Contact details.
+    pub contact: crate::customers::Contact,
+    /// Processing is restricted.
+    pub restricted: bool,
+    /// The service profile, if recorded.
+    pub profile: Option<crate::customers::record::ServiceProfile>,
+    /// Sensitive notes.
+    pub sensitive: Vec<crate::customers::record::SensitiveNote>,
+    /// Visits, newest first (at most [`VISITS_SHOWN`]).
+    pub visits: Vec<crate::customers::record::Visit>,
+    /// The open membership card.
+    pub membership: Option<crate::customers::record::Membership>,
+    /// The stored-value ledger.
+    pub ledger: Vec<LedgerLine>,
+    /// Photos with their public uses.
+    pub photos: Vec<crate::photos::PhotoUses>,
+    /// Each purpose's current state.
+    pub consents: Vec<(crate::consents::Purpose, bool)>,
+    /// Every consent change, newest first.
+    pub consent_history: Vec<crate::consents::Event>,
+    /// Who looked at the data (by role).
+    pub access_log: Vec<Access>,
+    /// Mail the portal sent them.
+    pub messages: Vec<Message>,
+    /// Who the salon passes data to.
+    pub third_parties: Vec<ThirdParty>,
+}
+
+/// How many visits "My data" lists.
+pub const VISITS_SHOWN: u64 = 500;
+
+/// Reads everything kept about `customer`.
+pub async fn everything(
+    portal: &crate::Portal,
+    customer: i64,
+    now: DateTime<Utc>,
+) -> Result<Everything, CoreError> {
+    use crate::customers::{self, record};
+    let (db, vault) = (&portal.db, &portal.vault);
+    Ok(Everything {
+        contact: customers::contact(db, vault, customer).await?,
+        restricted: restricted(db, customer).await?,
+        profile: record::service_profile(db, vault, customer).await?,
+        sensitive: record::sensitive_notes(db, vault, customer).await?,
+        visits: record::visits(db, vault, customer, VISITS_SHOWN).await?,
+        membership: record::membership(db, vault, customer).await?,
+        ledger: ledger(db, customer).await?,
+        photos: crate::photos::for_customer(db, customer, now).await?,
+        consents: crate::consents::states(db, customer).await?,
+        consent_history: crate::consents::history(db, customer).await?,
+        access_log: access_log(db, customer).await?,
+        messages: messages(db, vault, customer).await?,
+        third_parties: third_parties(db).await?,
+    })
+}

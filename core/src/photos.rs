@@ -175,6 +175,44 @@ pub struct Outcome {
     pub takedowns: usize,
 }
 
+/// What came of a customer's change in the portal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CustomerChange {
+    /// Applied.
+    Applied(Outcome),
+    /// It adds a public use the photo does not have, and the explicit tick was not given:
+    /// nothing changed (withdrawing never needs the tick).
+    NeedsConfirmation,
+}
+
+/// The customer sets the public uses of their photo in the portal. A use the photo does not
+/// have yet needs `confirmed` (the explicit tick); then as [`set_uses`].
+pub async fn customer_sets_uses(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    customer: i64,
+    photo: i64,
+    wanted: &[PhotoUse],
+    ends: Option<DateTime<Utc>>,
+    confirmed: bool,
+    now: DateTime<Utc>,
+) -> Result<CustomerChange, CoreError> {
+    let held: Vec<PhotoUse> = for_customer(db, customer, now)
+        .await?
+        .into_iter()
+        .find(|x| x.id == photo)
+        .map(|x| x.uses.into_iter().map(|(u, _)| u).collect())
+        .unwrap_or_default();
+    if !confirmed && wanted.iter().any(|u| !held.contains(u)) {
+        return Ok(CustomerChange::NeedsConfirmation);
+    }
+    let actor = Actor {
+        channel: Channel::Portal,
+        staff: None,
+    };
+    let done = set_uses(db, customer, photo, wanted, ends, actor, now).await?;
+    Ok(CustomerChange::Applied(done))
+}
+
 /// Sets the public uses of one of the customer's photos to exactly `wanted`, each new or kept use
 /// ending at `ends` (None: until withdrawn). Every difference is a ledger event; every withdrawn
 /// use opens a takedown task. A use whose purpose switch is off cannot be granted

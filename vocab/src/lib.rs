@@ -131,6 +131,14 @@ impl Purpose {
         }
     }
 
+    /// Turning it on needs an explicit confirmation (health data, published photos).
+    pub fn needs_explicit_confirmation(self) -> bool {
+        matches!(
+            self,
+            Purpose::PhotosPortfolio | Purpose::PhotosSocial | Purpose::SensitiveNotes
+        )
+    }
+
     /// Parses a stored or submitted code.
     pub fn parse(code: &str) -> Result<Self, Unknown> {
         Purpose::ALL

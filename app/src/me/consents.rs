@@ -9,9 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ErrorNotice, PortalError, use_texts};
 
-/// Purposes whose turning on needs the explicit confirmation box (health data, published photos).
-pub const NEEDS_CONFIRMATION: [&str; 3] = ["photos_portfolio", "photos_social", "sensitive_notes"];
-
 /// The switches and their history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConsentsView {
@@ -55,34 +52,22 @@ pub async fn set_consent(
     on: String,
     confirm: Option<String>,
 ) -> Result<(), PortalError> {
-    use portal_core::consents::{self, Change, Channel, Purpose};
+    use portal_core::consents::{self, Switched};
     let (p, id, _) = crate::signin::ssr::customer("/me/consents").await?;
     let Ok(purpose) = Purpose::parse(&purpose) else {
         leptos_axum::redirect("/me/consents?error=invalid");
         return Ok(());
     };
-    let on = on == "1";
-    if on && NEEDS_CONFIRMATION.contains(&purpose.code()) && confirm.is_none() {
-        leptos_axum::redirect(&format!("/me/consents?confirm={}", purpose.code()));
-        return Ok(());
-    }
-    if consents::granted(&p.db, id, purpose).await? == on {
-        leptos_axum::redirect("/me/consents?done=unchanged");
-        return Ok(());
-    }
-    let version = portal_core::notices::current(&p.db).await?.version;
-    let change = Change {
-        purpose,
-        granted: on,
-        channel: Channel::Portal,
-        recorded_by: None,
-        notice_version: Some(version),
+    let now = chrono::Utc::now();
+    let to = match consents::customer_switch(&p, id, purpose, on == "1", confirm.is_some(), now)
+        .await?
+    {
+        Switched::NeedsConfirmation => format!("confirm={}", purpose.code()),
+        Switched::Unchanged => "done=unchanged".to_owned(),
+        Switched::On => "done=on".to_owned(),
+        Switched::Off => "done=off".to_owned(),
     };
-    consents::record(&p.db, id, change, chrono::Utc::now()).await?;
-    leptos_axum::redirect(&format!(
-        "/me/consents?done={}",
-        if on { "on" } else { "off" }
-    ));
+    leptos_axum::redirect(&format!("/me/consents?{to}"));
     Ok(())
 }
 
@@ -116,7 +101,7 @@ pub fn ConsentsPage() -> impl IntoView {
                         <ul class="switches">
                             {d.states.into_iter().map(|(code, on)| {
                                 let explain = Purpose::parse(&code).map_or("", |p| t.purpose_explanations.get(p));
-                                let needs = NEEDS_CONFIRMATION.contains(&code.as_str());
+                                let needs = Purpose::parse(&code).is_ok_and(Purpose::needs_explicit_confirmation);
                                 let confirming = asking.as_deref() == Some(code.as_str());
                                 view! {
                                     <li data-purpose=code.clone() data-on=on.to_string()>

@@ -227,147 +227,145 @@ pub struct MyDataView {
     pub sharing: Vec<(String, String, String)>,
 }
 
-/// Gathers "My data". Served `no-store` like every page; nothing here is cached.
+/// Gathers "My data" (`mydata::everything`). Served `no-store` like every page.
 #[server]
 pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
-    use portal_core::{
-        consents,
-        customers::{self, record},
-        mydata, requests,
-    };
     let (p, id, _) = crate::signin::ssr::customer("/me").await?;
-    let cal = requests::calendar(&p);
-    let day = |t: chrono::DateTime<chrono::Utc>| cal.local_date(t).format("%Y-%m-%d").to_string();
-    let contact = customers::contact(&p.db, &p.vault, id).await?;
-    let yuan = |c: i64| format!("¥{}.{:02}", c / 100, (c % 100).abs());
-    let t = lang.t().me;
-    let profile = record::service_profile(&p.db, &p.vault, id)
-        .await?
-        .map(|s| [s.hair_type, s.skin_type, s.preferred_stylist, s.preferences]);
-    let membership = record::membership(&p.db, &p.vault, id)
-        .await?
-        .map(|m| (m.card_masked, yuan(m.balance_cents), m.points));
-    let use_name = |code: &str| -> &'static str {
-        match photos::USES.iter().position(|c| *c == code) {
-            Some(0) => t.use_portfolio,
-            Some(i) => t.platform_names.get(i - 1).copied().unwrap_or(""),
-            None => "",
-        }
-    };
-    Ok(MyDataView {
-        masked_email: contact
-            .email
-            .as_ref()
-            .map(customers::mask_email)
-            .unwrap_or_default(),
-        restricted: mydata::restricted(&p.db, id).await?,
-        name: contact.name.clone(),
-        phone: contact.phone.map(|x| x.as_str().to_owned()),
-        email: contact.email.map(|x| x.as_str().to_owned()),
-        profile,
-        sensitive: record::sensitive_notes(&p.db, &p.vault, id)
-            .await?
-            .into_iter()
-            .map(|n| Line {
-                date: day(n.at),
-                text: format!("{}: {}", n.category, n.body),
-            })
-            .collect(),
-        visits: record::visits(&p.db, &p.vault, id, 500)
-            .await?
-            .into_iter()
-            .map(|v| Line {
-                date: day(v.at),
-                text: format!(
-                    "{} · {} · {}{}",
-                    v.services,
-                    v.stylist.unwrap_or_default(),
-                    yuan(v.amount_cents),
-                    v.notes.map(|n| format!(" · {n}")).unwrap_or_default()
-                ),
-            })
-            .collect(),
-        membership,
-        membership_ledger: mydata::ledger(&p.db, id)
-            .await?
-            .into_iter()
-            .map(|l| Line {
-                date: day(l.at),
-                text: format!(
-                    "{} {} · {} → {}",
-                    match l.kind.as_str() {
+    let everything = portal_core::mydata::everything(&p, id, chrono::Utc::now()).await?;
+    Ok(MyDataView::new(
+        everything,
+        lang,
+        &portal_core::requests::calendar(&p),
+    ))
+}
+
+#[cfg(feature = "ssr")]
+impl MyDataView {
+    /// The page's text of everything kept, in `lang`, dates salon-local, money as `Cents`.
+    fn new(
+        e: portal_core::mydata::Everything,
+        lang: crate::Lang,
+        cal: &portal_core::requests::Calendar,
+    ) -> Self {
+        use portal_vocab::Cents;
+        let day =
+            |t: chrono::DateTime<chrono::Utc>| cal.local_date(t).format("%Y-%m-%d").to_string();
+        let t = lang.t().me;
+        let line = |at, text| Line {
+            date: day(at),
+            text,
+        };
+        MyDataView {
+            masked_email: e
+                .contact
+                .email
+                .as_ref()
+                .map(portal_core::customers::mask_email)
+                .unwrap_or_default(),
+            restricted: e.restricted,
+            name: e.contact.name.clone(),
+            phone: e.contact.phone.map(|x| x.as_str().to_owned()),
+            email: e.contact.email.map(|x| x.as_str().to_owned()),
+            profile: e
+                .profile
+                .map(|s| [s.hair_type, s.skin_type, s.preferred_stylist, s.preferences]),
+            sensitive: e
+                .sensitive
+                .into_iter()
+                .map(|n| line(n.at, format!("{}: {}", n.category, n.body)))
+                .collect(),
+            visits: e
+                .visits
+                .into_iter()
+                .map(|v| {
+                    let notes = v.notes.map(|n| format!(" · {n}")).unwrap_or_default();
+                    let stylist = v.stylist.unwrap_or_default();
+                    let text = format!(
+                        "{} · {stylist} · {}{notes}",
+                        v.services,
+                        Cents(v.amount_cents)
+                    );
+                    line(v.at, text)
+                })
+                .collect(),
+            membership: e
+                .membership
+                .map(|m| (m.card_masked, Cents(m.balance_cents).to_string(), m.points)),
+            membership_ledger: e
+                .ledger
+                .into_iter()
+                .map(|l| {
+                    let kind = match l.kind.as_str() {
                         "top_up" => t.ledger_top_up,
                         "spend" => t.ledger_spend,
                         _ => t.ledger_other,
-                    },
-                    yuan(l.amount_cents),
-                    l.points_delta,
-                    yuan(l.balance_after_cents)
-                ),
-            })
-            .collect(),
-        photos: portal_core::photos::for_customer(&p.db, id, chrono::Utc::now())
-            .await?
-            .into_iter()
-            .map(|x| {
-                let uses = x
-                    .uses
-                    .iter()
-                    .map(|(u, end)| match end {
-                        Some(e) => {
-                            format!("{} ({} {})", use_name(&u.code()), t.photo_ends, day(*e))
-                        }
-                        None => use_name(&u.code()).to_owned(),
-                    })
-                    .collect::<Vec<_>>();
-                let uses = if uses.is_empty() {
-                    t.photo_no_public.to_owned()
-                } else {
-                    uses.join(", ")
-                };
-                let kind = t.photo_kinds[usize::from(x.kind == "after")];
-                (x.id, day(x.taken_at), format!("{kind} · {uses}"))
-            })
-            .collect(),
-        consents: consents::states(&p.db, id).await?.into_iter().collect(),
-        consent_history: consents::history(&p.db, id)
-            .await?
-            .into_iter()
-            .map(|e| Line {
-                date: day(e.at),
-                text: format!(
-                    "{}: {} ({})",
-                    t.purpose_names.get(e.purpose),
-                    if e.granted { t.on } else { t.off },
-                    channel_name(t, &e.channel)
-                ),
-            })
-            .collect(),
-        access_log: mydata::access_log(&p.db, id)
-            .await?
-            .into_iter()
-            .map(|a| Line {
-                date: day(a.at),
-                text: access_text(lang.t(), a.role.as_deref(), &a.action),
-            })
-            .collect(),
-        messages: mydata::messages(&p.db, &p.vault, id)
-            .await?
-            .into_iter()
-            .map(|m| Line {
-                date: day(m.at),
-                text: m.subject,
-            })
-            .collect(),
-        sharing: mydata::third_parties(&p.db)
-            .await?
-            .into_iter()
-            .map(|tp| match lang {
-                crate::Lang::Zh => (tp.name, tp.data_zh, tp.purpose_zh),
-                crate::Lang::En => (tp.name, tp.data_en, tp.purpose_en),
-            })
-            .collect(),
-    })
+                    };
+                    let (amount, after) = (Cents(l.amount_cents), Cents(l.balance_after_cents));
+                    line(
+                        l.at,
+                        format!("{kind} {amount} · {} → {after}", l.points_delta),
+                    )
+                })
+                .collect(),
+            photos: e
+                .photos
+                .into_iter()
+                .map(|x| {
+                    let uses = x
+                        .uses
+                        .iter()
+                        .map(|(u, end)| match end {
+                            Some(e) => format!(
+                                "{} ({} {})",
+                                photos::use_name(t, *u),
+                                t.photo_ends,
+                                day(*e)
+                            ),
+                            None => photos::use_name(t, *u).to_owned(),
+                        })
+                        .collect::<Vec<_>>();
+                    let uses = if uses.is_empty() {
+                        t.photo_no_public.to_owned()
+                    } else {
+                        uses.join(", ")
+                    };
+                    let kind = t.photo_kinds[usize::from(x.kind == "after")];
+                    (x.id, day(x.taken_at), format!("{kind} · {uses}"))
+                })
+                .collect(),
+            consents: e.consents,
+            consent_history: e
+                .consent_history
+                .into_iter()
+                .map(|c| {
+                    let on = if c.granted { t.on } else { t.off };
+                    let purpose = t.purpose_names.get(c.purpose);
+                    line(
+                        c.at,
+                        format!("{purpose}: {on} ({})", channel_name(t, &c.channel)),
+                    )
+                })
+                .collect(),
+            access_log: e
+                .access_log
+                .into_iter()
+                .map(|a| line(a.at, access_text(lang.t(), a.role.as_deref(), &a.action)))
+                .collect(),
+            messages: e
+                .messages
+                .into_iter()
+                .map(|m| line(m.at, m.subject))
+                .collect(),
+            sharing: e
+                .third_parties
+                .into_iter()
+                .map(|tp| match lang {
+                    crate::Lang::Zh => (tp.name, tp.data_zh, tp.purpose_zh),
+                    crate::Lang::En => (tp.name, tp.data_en, tp.purpose_en),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The customer's navigation and sign-out.

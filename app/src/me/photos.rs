@@ -7,17 +7,30 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
+use portal_vocab::PhotoUse;
+
 use crate::{ErrorNotice, PortalError, use_texts};
 
-/// Public use codes in display order (the checkboxes' names are their last part).
-pub const USES: [&str; 6] = [
-    "portfolio",
-    "social:wechat",
-    "social:xiaohongshu",
-    "social:douyin",
-    "social:weibo",
-    "social:instagram",
-];
+/// A public use in the customer's language.
+pub fn use_name(t: &crate::me::texts::MeTexts, u: PhotoUse) -> &'static str {
+    match u {
+        PhotoUse::Portfolio => t.use_portfolio,
+        PhotoUse::Social(p) => t.platform_names.get(p),
+    }
+}
+
+/// A stored use code in the customer's language (empty for a code the portal does not know).
+pub fn use_name_of(t: &crate::me::texts::MeTexts, code: &str) -> &'static str {
+    PhotoUse::parse(code).map_or("", |u| use_name(t, u))
+}
+
+/// The checkbox name of a use: its platform, or `portfolio`.
+fn field_name(u: PhotoUse) -> &'static str {
+    match u {
+        PhotoUse::Portfolio => "portfolio",
+        PhotoUse::Social(p) => p.code(),
+    }
+}
 
 /// One photo and its uses in force.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,59 +108,40 @@ mod set_fn {
         confirm: Option<String>,
     ) -> Result<(), PortalError> {
         use portal_core::{
-            CoreError,
-            consents::Channel,
-            photos::{self, Actor, PhotoUse},
+            CoreError, Refusal,
+            photos::{self, CustomerChange},
             requests,
         };
         let (p, id, _) = crate::signin::ssr::customer("/me/photos").await?;
         let back = |q: &str| leptos_axum::redirect(&format!("/me/photos?{q}#photo-{photo}"));
         let ticked = [portfolio, wechat, xiaohongshu, douyin, weibo, instagram];
-        let mut wanted = Vec::new();
-        for (code, on) in USES.iter().zip(ticked) {
-            if on.is_some() {
-                let Ok(u) = PhotoUse::parse(code) else {
-                    back("error=invalid");
-                    return Ok(());
-                };
-                wanted.push(u);
-            }
-        }
-        let cal = requests::calendar(&p);
+        let wanted: Vec<PhotoUse> = PhotoUse::all()
+            .into_iter()
+            .zip(ticked)
+            .filter_map(|(u, on)| on.map(|_| u))
+            .collect();
         let ends = match until.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => None,
             Some(s) => match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                Ok(d) => Some(cal.end_of(d)),
+                Ok(d) => Some(requests::calendar(&p).end_of(d)),
                 Err(_) => {
                     back("error=date");
                     return Ok(());
                 }
             },
         };
-        let now = chrono::Utc::now();
-        // Adding a public use needs the explicit tick; withdrawing never does.
-        let held: Vec<PhotoUse> = photos::for_customer(&p.db, id, now)
-            .await?
-            .into_iter()
-            .find(|x| x.id == photo)
-            .map(|x| x.uses.into_iter().map(|(u, _)| u).collect())
-            .unwrap_or_default();
-        if confirm.is_none() && wanted.iter().any(|u| !held.contains(u)) {
-            back(&format!("confirm={photo}"));
-            return Ok(());
-        }
-        let actor = Actor {
-            channel: Channel::Portal,
-            staff: None,
-        };
-        match photos::set_uses(&p.db, id, photo, &wanted, ends, actor, now).await {
-            Ok(_) => back("done=1"),
-            Err(CoreError::Refused(portal_core::Refusal::Photo(
-                portal_core::photos::Refusal::PurposeOff,
-            ))) => back("error=purpose"),
-            Err(CoreError::Refused(portal_core::Refusal::Photo(
-                portal_core::photos::Refusal::EndInPast,
-            ))) => back("error=date"),
+        let (now, confirmed) = (chrono::Utc::now(), confirm.is_some());
+        let done = photos::customer_sets_uses(&p.db, id, photo, &wanted, ends, confirmed, now);
+        match done.await {
+            Ok(CustomerChange::Applied(_)) => back("done=1"),
+            // Adding a public use needs the explicit tick; withdrawing never does.
+            Ok(CustomerChange::NeedsConfirmation) => back(&format!("confirm={photo}")),
+            Err(CoreError::Refused(Refusal::Photo(photos::Refusal::PurposeOff))) => {
+                back("error=purpose")
+            }
+            Err(CoreError::Refused(Refusal::Photo(photos::Refusal::EndInPast))) => {
+                back("error=date")
+            }
             Err(CoreError::NotFound | CoreError::Invalid(_) | CoreError::Refused(_)) => {
                 back("error=invalid")
             }
@@ -165,13 +159,7 @@ pub fn PhotosPage() -> impl IntoView {
     let t = all.me;
     let q = use_query_map();
     let data = Resource::new(|| (), |_| my_photos());
-    let use_name = move |code: &str| -> &'static str {
-        match USES.iter().position(|c| *c == code) {
-            Some(0) => t.use_portfolio,
-            Some(i) => t.platform_names.get(i - 1).copied().unwrap_or(""),
-            None => "",
-        }
-    };
+    let use_name = move |code: &str| use_name_of(t, code);
     view! {
         <Suspense fallback=move || view! { <p class="muted">{all.loading}</p> }>
             {move || Suspend::new(async move {
@@ -218,14 +206,14 @@ pub fn PhotosPage() -> impl IntoView {
                                 <form method="post" action=SetPhotoUses::PATH>
                                     <input type="hidden" name="photo" value=x.id.to_string()/>
                                     <p class="muted">{t.photo_internal}</p>
-                                    {USES.iter().map(|code| {
-                                        let on = x.uses.iter().any(|(c, _)| c == code);
-                                        let name = code.rsplit(':').next().unwrap_or(code);
-                                        let purpose_on = if *code == "portfolio" { d.portfolio_on } else { d.social_on };
+                                    {PhotoUse::all().into_iter().map(|u| {
+                                        let code = u.code();
+                                        let on = x.uses.iter().any(|(c, _)| *c == code);
+                                        let purpose_on = if u == PhotoUse::Portfolio { d.portfolio_on } else { d.social_on };
                                         view! {
                                             <label class="check" data-purpose-on=purpose_on.to_string()>
-                                                <input type="checkbox" name=name value="on" checked=on/>
-                                                {use_name(code)}
+                                                <input type="checkbox" name=field_name(u) value="on" checked=on/>
+                                                {use_name(&code)}
                                             </label>
                                         }
                                     }).collect_view()}

@@ -1,6 +1,6 @@
 //! The customer's own pages ("My data", "My requests"), in Chinese (default) and English.
 
-use crate::i18n::{PerChannel, PerKind, PerPurpose, PerStatus};
+use crate::i18n::{PerChannel, PerKind, PerPlatform, PerPurpose, PerStatus};
 
 /// Strings of the customer's pages; a missing translation is a compile error.
 pub struct MeTexts {
@@ -91,7 +91,7 @@ pub struct MeTexts {
     pub photo_uses_intro: &'static str,
     pub photo_internal: &'static str,
     pub use_portfolio: &'static str,
-    pub platform_names: [&'static str; 5],
+    pub platform_names: PerPlatform,
     pub photo_until: &'static str,
     pub photo_ends: &'static str,
     pub photo_no_public: &'static str,
@@ -226,7 +226,13 @@ pub(crate) static ZH: MeTexts = MeTexts {
     photo_uses_intro: "每张照片都可以单独决定能否用于本店作品集或指定的社交平台，并可设定截止日期。撤回后，员工会收到下架任务。只要照片还保存着，它就是您的内部档案；要删除照片，请提交删除申请。",
     photo_internal: "内部档案（照片保存期间）",
     use_portfolio: "本店作品集",
-    platform_names: ["微信", "小红书", "抖音", "微博", "Instagram"],
+    platform_names: PerPlatform {
+        wechat: "微信",
+        xiaohongshu: "小红书",
+        douyin: "抖音",
+        weibo: "微博",
+        instagram: "Instagram",
+    },
     photo_until: "公开用途截止日期（可选）",
     photo_ends: "截止",
     photo_no_public: "未公开使用",
@@ -360,13 +366,13 @@ pub(crate) static EN: MeTexts = MeTexts {
     photo_uses_intro: "For each photo you decide whether it may appear in the salon's portfolio or on named social platforms, and until when. When you withdraw a use, staff get a task to take the photo down. While we keep a photo it is part of your internal record; to have a photo deleted, make a deletion request.",
     photo_internal: "Internal record (while we keep the photo)",
     use_portfolio: "Salon portfolio",
-    platform_names: [
-        "WeChat",
-        "Xiaohongshu (RED)",
-        "Douyin",
-        "Weibo",
-        "Instagram",
-    ],
+    platform_names: PerPlatform {
+        wechat: "WeChat",
+        xiaohongshu: "Xiaohongshu (RED)",
+        douyin: "Douyin",
+        weibo: "Weibo",
+        instagram: "Instagram",
+    },
     photo_until: "Public uses end on (optional)",
     photo_ends: "until",
     photo_no_public: "Not used publicly",

@@ -77,13 +77,7 @@ pub fn TakedownsPage() -> impl IntoView {
     let q = use_query_map();
     let me = Resource::new(|| (), |_| staff_me());
     let list = Resource::new(|| (), |_| takedown_list());
-    let use_name = move |code: &str| -> &'static str {
-        match crate::me::photos::USES.iter().position(|c| *c == code) {
-            Some(0) => m.use_portfolio,
-            Some(i) => m.platform_names.get(i - 1).copied().unwrap_or(""),
-            None => "",
-        }
-    };
+    let use_name = move |code: &str| crate::me::photos::use_name_of(m, code);
     let reason = move |r: &str| match r {
         "changed" => t.takedown_reasons[0],
         "lapsed" => t.takedown_reasons[1],

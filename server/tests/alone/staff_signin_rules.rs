@@ -65,6 +65,7 @@ async fn enrol_officer(app: &support::TestApp, email: &str, now: DateTime<Utc>) 
 
 #[tokio::test]
 async fn a_privacy_officer_must_set_up_a_second_factor_and_then_always_give_a_fresh_code() {
+    let _alone = crate::alone().await;
     let app = spawn_app().await;
     let id = staff_with_password(&app, "officer@salon.example", Role::PrivacyOfficer).await;
     let t0 = Utc::now();
@@ -114,6 +115,7 @@ use sea_orm::EntityTrait;
 
 #[tokio::test]
 async fn other_roles_sign_in_with_a_password_alone_until_they_choose_a_second_factor() {
+    let _alone = crate::alone().await;
     let app = spawn_app().await;
     let id = staff_with_password(&app, "desk@salon.example", Role::FrontDesk).await;
     let now = Utc::now();
@@ -144,6 +146,7 @@ async fn other_roles_sign_in_with_a_password_alone_until_they_choose_a_second_fa
 
 #[tokio::test]
 async fn failures_delay_the_next_attempt_longer_each_time_never_for_good_and_unlock_clears_it() {
+    let _alone = crate::alone().await;
     let app = spawn_app().await;
     let id = staff_with_password(&app, "li@salon.example", Role::Stylist).await;
     let t0 = Utc::now();
@@ -223,6 +226,7 @@ async fn failures_delay_the_next_attempt_longer_each_time_never_for_good_and_unl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_wrong_guesses_against_one_account_get_at_most_five_password_verifications() {
+    let _alone = crate::alone().await;
     let app = spawn_app().await;
     staff_with_password(&app, "target@salon.example", Role::FrontDesk).await;
     let now = Utc::now();
@@ -272,6 +276,7 @@ async fn parallel_wrong_guesses_against_one_account_get_at_most_five_password_ve
 
 #[tokio::test]
 async fn an_unknown_address_is_delayed_exactly_like_a_known_one() {
+    let _alone = crate::alone().await;
     let app = spawn_app().await;
     staff_with_password(&app, "known@salon.example", Role::Stylist).await;
     let now = Utc::now();
@@ -294,6 +299,7 @@ async fn an_unknown_address_is_delayed_exactly_like_a_known_one() {
 
 #[tokio::test]
 async fn a_browser_that_signed_in_before_is_not_delayed_by_other_peoples_failures() {
+    let _alone = crate::alone().await;
     let app = spawn_app().await;
     let id = staff_with_password(&app, "desk@salon.example", Role::FrontDesk).await;
     let now = Utc::now();
@@ -352,6 +358,7 @@ async fn a_browser_that_signed_in_before_is_not_delayed_by_other_peoples_failure
 
 #[tokio::test]
 async fn unknown_addresses_deactivated_staff_and_throttled_clients_get_the_same_refusal() {
+    let _alone = crate::alone().await;
     let app = spawn_app().await;
     let id = staff_with_password(&app, "gone@salon.example", Role::Marketing).await;
     let now = Utc::now();
@@ -433,6 +440,7 @@ async fn unknown_addresses_deactivated_staff_and_throttled_clients_get_the_same_
 
 #[tokio::test]
 async fn a_role_change_applies_at_the_next_request() {
+    let _alone = crate::alone().await;
     let app = spawn_app().await;
     let id = staff_with_password(&app, "move@salon.example", Role::Stylist).await;
     assert_eq!(
@@ -458,6 +466,7 @@ async fn a_role_change_applies_at_the_next_request() {
 
 #[tokio::test]
 async fn an_invitation_sets_a_strong_password_once_within_a_day() {
+    let _alone = crate::alone().await;
     let app = spawn_app().await;
     let now = Utc::now();
     let invite = |email: &'static str| {
@@ -536,6 +545,7 @@ async fn an_invitation_sets_a_strong_password_once_within_a_day() {
 
 #[tokio::test]
 async fn five_wrong_codes_burn_the_second_factor_step() {
+    let _alone = crate::alone().await;
     let app = spawn_app().await;
     staff_with_password(&app, "po@salon.example", Role::PrivacyOfficer).await;
     let t0 = Utc::now();
@@ -568,6 +578,7 @@ async fn five_wrong_codes_burn_the_second_factor_step() {
 
 #[tokio::test]
 async fn sign_in_delays_are_swept_a_day_after_the_last_failure_and_not_before() {
+    let _alone = crate::alone().await;
     let app = spawn_app().await;
     let now = Utc::now();
     for i in 0..auth::FREE_FAILURES {
@@ -596,6 +607,7 @@ async fn sign_in_delays_are_swept_a_day_after_the_last_failure_and_not_before() 
 
 #[tokio::test]
 async fn wrong_second_factor_codes_delay_the_code_step_for_a_while_not_for_good() {
+    let _alone = crate::alone().await;
     let app = spawn_app().await;
     let id = staff_with_password(&app, "po2@salon.example", Role::PrivacyOfficer).await;
     let t0 = Utc::now();

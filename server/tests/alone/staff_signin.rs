@@ -38,6 +38,7 @@ fn client(n: u8) -> reqwest::Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_staff_sign_in_outcome_takes_as_long_for_an_unknown_address_as_for_a_known_one() {
+    let _alone = crate::alone().await;
     let app = spawn_app().await;
     const ROUNDS: usize = 40;
     // Each known account, and each unknown address, hears at most four wrong passwords, so

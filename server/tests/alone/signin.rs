@@ -1,5 +1,5 @@
 //! Enumeration by timing: asking for a link answers as fast for an unknown address as for a
-//! known one. In a file of its own, so no other test shares the machine while it measures.
+//! known one.
 
 use crate::support;
 
@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asking_for_a_link_takes_as_long_for_an_unknown_address_as_for_a_known_one() {
+    let _alone = crate::alone().await;
     let sink = SmtpSink::start().await;
     let url = sink.url();
     let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
