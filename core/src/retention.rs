@@ -16,7 +16,6 @@ use crate::{
     access::Action,
     audit::{self, Actor, Entry},
     customers,
-    mail::OutgoingMail,
     requests::erase,
 };
 
@@ -189,44 +188,6 @@ pub async fn preview(
     Ok(p)
 }
 
-fn notice(
-    portal: &Portal,
-    to: crate::email::Email,
-    lang: &str,
-    rules: &Rules,
-    now: DateTime<Utc>,
-) -> OutgoingMail {
-    let salon = &portal.settings.salon_name;
-    let cal = crate::requests::calendar(portal);
-    let when = cal
-        .local_date(now + Duration::days(rules.notice_days as i64))
-        .format("%Y-%m-%d");
-    let link = format!("{}signin", portal.settings.public_url.as_str());
-    let (subject, text) = if lang == "en" {
-        (
-            format!("{salon}: we will delete your data on {when}"),
-            format!(
-                "You have not visited {salon} or signed in to its privacy portal for {} months. We keep data only as long as we need it, so we will delete your record on {when}, keeping only what accounting law requires without your name.\n\nTo keep it (for example, to keep your preferences), do one of these before {when}: have a visit recorded at the salon, or sign in to the privacy portal with this email address: {link}\nEither one counts; nothing else does. You can also download a copy first.\n",
-                rules.inactive_months
-            ),
-        )
-    } else {
-        (
-            format!("{salon}：您的信息将于 {when} 删除"),
-            format!(
-                "您已有 {} 个月没有到店，也没有登录隐私门户。我们只在需要期间保存您的信息，因此将于 {when} 删除您的档案（仅保留会计法规要求、且已去除姓名的记录）。\n\n如需保留（例如保留您的服务偏好），请在 {when} 之前做到以下任意一项：到店并登记一次服务，或用本邮箱登录隐私门户：{link}\n只有这两项算数。您也可以先下载一份信息副本。\n",
-                rules.inactive_months
-            ),
-        )
-    };
-    OutgoingMail {
-        to,
-        subject,
-        text,
-        html: None,
-    }
-}
-
 /// What a run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ran {
@@ -279,7 +240,13 @@ pub async fn run(portal: &Portal, now: DateTime<Utc>) -> Result<Ran, CoreError> 
                     &tx,
                     Some(id),
                     "retention_notice",
-                    &notice(portal, to, &lang, &r, now),
+                    &crate::mail::templates::retention_notice::notice(
+                        portal,
+                        to,
+                        lang_of(&lang),
+                        &r,
+                        now,
+                    ),
                 )
                 .await?;
         }
@@ -306,7 +273,14 @@ pub async fn run(portal: &Portal, now: DateTime<Utc>) -> Result<Ran, CoreError> 
         };
         audit::append(&tx, &entry, now).await?;
         if let Some(to) = contact.email {
-            let mail = erase::receipt(portal, to, &lang, 0, &kept, now);
+            let mail = crate::mail::templates::erasure_receipt::receipt(
+                portal,
+                to,
+                lang_of(&lang),
+                0,
+                &kept,
+                now,
+            );
             portal
                 .enqueue_mail(&tx, None, "erasure_receipt", &mail)
                 .await?;
@@ -369,4 +343,8 @@ pub async fn daily(portal: &Portal, now: DateTime<Utc>) -> Result<Option<Ran>, C
         tracing::info!(files = orphans, "files no record refers to were removed");
     }
     Ok(Some(run(portal, now).await?))
+}
+
+fn lang_of(stored: &str) -> portal_vocab::Lang {
+    portal_vocab::Lang::from_tag(stored).unwrap_or_default()
 }

@@ -134,7 +134,7 @@ async fn export_opted_in(
 ) -> Response {
     use portal_core::{
         access::{Action, authorize},
-        audit::{self, Actor, Entry},
+        audit::Actor,
         consents::{self, Purpose},
     };
     let p = &state.portal;
@@ -159,38 +159,20 @@ async fn export_opted_in(
     let Ok(channel) = Purpose::parse(&q.channel) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let (csv, n) = match consents::opted_in_csv(p, channel).await {
-        Ok(x) => x,
+    let by = Actor::Staff {
+        id: member.id,
+        role,
+    };
+    let csv = match consents::export_opted_in(p, by, channel, now).await {
+        Ok(csv) => csv,
         Err(portal_core::CoreError::Invalid(_) | portal_core::CoreError::Refused(_)) => {
             return StatusCode::BAD_REQUEST.into_response();
         }
         Err(e) => {
-            tracing::error!(error = %e, "opted-in export failed");
+            tracing::error!(error = %e, "opted-in export failed or not audited; refused");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    let reason = format!("{}: {n} contacts", channel.code());
-    let entry = Entry {
-        actor: Actor::Staff {
-            id: member.id,
-            role,
-        },
-        action: Action::ExportOptedIn,
-        subject: None,
-        reason: Some(&reason),
-    };
-    // No export without its audit row (fail closed), appended in a transaction of its own so
-    // that the chain's head is held until the row is in.
-    let audited = async {
-        let tx = portal_core::db::begin_write(&p.db).await?;
-        audit::append(&tx, &entry, now).await?;
-        tx.commit().await?;
-        Ok::<_, portal_core::CoreError>(())
-    };
-    if let Err(e) = audited.await {
-        tracing::error!(error = %e, "opted-in export not audited; refused");
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    }
     let disposition = format!("attachment; filename=\"{}.csv\"", channel.code());
     let mut resp = (StatusCode::OK, csv).into_response();
     let h = resp.headers_mut();

@@ -616,10 +616,10 @@ impl Cents {
 /// `¥12.30`, `-¥0.50`: the one way the portal shows money.
 impl std::fmt::Display for Cents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 < 0 {
-            true => write!(f, "-¥{}", Cents(-self.0).yuan()),
-            false => write!(f, "¥{}", self.yuan()),
-        }
+        // By the unsigned magnitude: negating i64::MIN would overflow.
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        write!(f, "{sign}¥{}.{:02}", abs / 100, abs % 100)
     }
 }
 
@@ -634,6 +634,7 @@ mod tests {
         assert_eq!(Cents(-1205).yuan(), "-12.05");
         assert_eq!(Cents(0).to_string(), "¥0.00");
         assert_eq!(Cents(i64::MIN).yuan(), "-92233720368547758.08");
+        assert_eq!(Cents(i64::MIN).to_string(), "-¥92233720368547758.08");
     }
 
     #[test]

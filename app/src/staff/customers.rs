@@ -124,11 +124,6 @@ pub struct RecordView {
     pub consents: Option<Vec<(portal_vocab::Purpose, bool)>>,
 }
 
-#[cfg(feature = "ssr")]
-fn yuan(cents: i64) -> String {
-    format!("{}.{:02}", cents / 100, (cents % 100).abs())
-}
-
 /// Opens a record: every part the role may see, each read audited with it (`customers::open`).
 #[server]
 pub async fn customer_record(id: i64) -> Result<RecordView, PortalError> {
@@ -180,7 +175,7 @@ impl RecordView {
                         date: day(v.at),
                         services: v.services,
                         stylist: v.stylist,
-                        amount: yuan(v.amount_cents),
+                        amount: portal_vocab::Cents(v.amount_cents).yuan(),
                         notes: v.notes,
                     })
                     .collect()
@@ -189,7 +184,7 @@ impl RecordView {
                 m.into_iter()
                     .map(|m| MembershipView {
                         card: m.card_masked,
-                        balance: yuan(m.balance_cents),
+                        balance: portal_vocab::Cents(m.balance_cents).yuan(),
                         points: m.points,
                     })
                     .collect()

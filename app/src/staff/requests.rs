@@ -119,7 +119,7 @@ pub async fn request_detail(id: i64) -> Result<RequestView, PortalError> {
         recorded_by_me: r.submitted_by_staff == Some(c.member.id),
         balance: o
             .balance_cents
-            .map(|cents| format!("¥{}.{:02}", cents / 100, cents % 100)),
+            .map(|cents| portal_vocab::Cents(cents).to_string()),
         history: o
             .history
             .into_iter()

@@ -81,7 +81,7 @@ pub async fn intake(
         let s = &portal.settings;
         let mail = crate::mail::portal_invitation(
             to,
-            form.customer.language,
+            portal_vocab::Lang::from_tag(form.customer.language).unwrap_or_default(),
             &s.salon_name,
             &s.public_url,
         );

@@ -6,6 +6,7 @@
 //! the dev mailbox: JSON files in `<data dir>/mailbox`.
 
 pub mod entity;
+pub mod templates;
 mod worker;
 
 use std::{path::Path, sync::Arc};
@@ -25,6 +26,10 @@ use crate::{
 
 /// Where a queued message is sealed.
 pub const MESSAGE: Field = Field::new("mail_outbox", "message_sealed");
+pub use templates::{
+    portal_invitation::portal_invitation, second_factor_changed::staff_second_factor_changed,
+    sign_in::sign_in_mail, staff_invitation::staff_invitation,
+};
 pub use worker::{DeliveryError, Transport, deliver_due, run_worker};
 
 /// One message as the outbox stores it.
@@ -201,90 +206,4 @@ pub fn read_dev_mailbox(data_dir: &Path) -> Result<Vec<DevMail>, CoreError> {
     }
     out.sort_by(|a, b| b.delivered_at.cmp(&a.delivered_at).then(b.id.cmp(&a.id)));
     Ok(out)
-}
-
-/// A short mail after intake: where the customer can see and manage their data. It carries no
-/// sign-in token (the customer asks for one on the page).
-pub fn portal_invitation(
-    to: Email,
-    language: &str,
-    salon: &str,
-    public_url: &url::Url,
-) -> OutgoingMail {
-    let link = format!("{}signin", public_url.as_str());
-    let (subject, text) = if language == "en" {
-        (
-            format!("{salon}: your privacy portal"),
-            format!(
-                "Hello,\n\n{salon} has created your customer record. You can see everything we keep about you, download a copy, correct or delete it, and switch each marketing consent on or off at:\n{link}\n\nSign in with this email address.\n"
-            ),
-        )
-    } else {
-        (
-            format!("{salon} 隐私门户"),
-            format!(
-                "您好！\n\n{salon}已为您建立顾客档案。您可以在下面的网址查看我们保存的关于您的全部信息、下载副本、更正或删除，并逐项开启或关闭营销授权：\n{link}\n\n请使用本邮箱地址登录。\n"
-            ),
-        )
-    };
-    let html = format!(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif;line-height:1.6\"><p>{}</p><p><a href=\"{}\">{}</a></p></body></html>",
-        escape_html(&text.replace("\n\n", " ")),
-        escape_html(&link),
-        escape_html(&link)
-    );
-    OutgoingMail {
-        to,
-        subject,
-        text,
-        html: Some(html),
-    }
-}
-
-/// Tells a member of staff that a second factor was set up or replaced on their account
-/// (bilingual, as the invitation: staff have no language of record), so a change they did not
-/// make is noticed.
-pub fn staff_second_factor_changed(to: Email, salon: &str, replaced: bool) -> OutgoingMail {
-    let (zh, en) = if replaced {
-        ("已更换", "was replaced")
-    } else {
-        ("已设置", "was set up")
-    };
-    let text = format!(
-        "您好！您在{salon}隐私门户员工后台的账户双重验证{zh}。如果这不是您本人的操作，请立即联系隐私负责人。\n\nHello, the second factor of your {salon} privacy portal staff account {en}. If you did not do this, tell the privacy officer at once.\n"
-    );
-    OutgoingMail {
-        to,
-        subject: format!("{salon} 双重验证变更 / Second factor changed"),
-        html: Some(format!(
-            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif;line-height:1.6\"><p>{}</p></body></html>",
-            escape_html(&text)
-        )),
-        text,
-    }
-}
-
-/// The invitation to a new member of staff: a single-use link, valid 24 hours, to set a
-/// password. Built from the configured public URL only.
-pub fn staff_invitation(
-    to: Email,
-    salon: &str,
-    public_url: &url::Url,
-    token: &str,
-) -> OutgoingMail {
-    let link = format!("{}staff/invite?t={token}", public_url.as_str());
-    let text = format!(
-        "您好！{salon}邀请您使用隐私门户员工后台。请在 24 小时内打开下面的链接设置密码（仅可使用一次）：\n{link}\n\nHello, {salon} invites you to the privacy portal's staff area. Open this link within 24 hours to set your password (it works once):\n{link}\n"
-    );
-    OutgoingMail {
-        to,
-        subject: format!("{salon} 员工邀请 / Staff invitation"),
-        html: Some(format!(
-            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif;line-height:1.6\"><p>{}</p><p><a href=\"{}\">{}</a></p></body></html>",
-            escape_html(&text),
-            escape_html(&link),
-            escape_html(&link)
-        )),
-        text,
-    }
 }

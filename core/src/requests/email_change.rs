@@ -12,7 +12,6 @@ use sea_orm::{
 use crate::{
     CoreError, Portal, customers,
     email::Email,
-    mail::OutgoingMail,
     signin::{Owner, Purpose, issue_for, spend_link, token_hash},
     vault::Field,
 };
@@ -54,28 +53,10 @@ pub async fn start(
         portal.settings.public_url.as_str(),
         issued.token
     );
+    let lang = portal_vocab::Lang::from_tag(lang).unwrap_or_default();
     let salon = &portal.settings.salon_name;
-    let (subject, text) = if lang == "en" {
-        (
-            format!("{salon}: confirm your new email address"),
-            format!(
-                "Please confirm that this is your new email address for {salon} (the link works for 10 minutes, once):\n{link}\n\nIf you did not ask for this, ignore this mail; nothing will change.\n"
-            ),
-        )
-    } else {
-        (
-            format!("{salon}：请确认您的新邮箱"),
-            format!(
-                "请点击下面的链接，确认这是您在{salon}登记的新邮箱（10 分钟内有效，仅可使用一次）：\n{link}\n\n如果不是您本人申请，请忽略本邮件，不会有任何变化。\n"
-            ),
-        )
-    };
-    let mail = OutgoingMail {
-        to: new_email.clone(),
-        subject,
-        text,
-        html: None,
-    };
+    let mail =
+        crate::mail::templates::email_confirmation::mail(new_email.clone(), lang, salon, &link);
     portal
         .enqueue_mail(tx, Some(customer), "email_change", &mail)
         .await?;
@@ -254,7 +235,10 @@ pub async fn staff_change_contact(
         crate::sessions::end_all(tx, crate::sessions::Subject::Customer(customer), now).await?;
     }
     if let Some(old) = old.filter(|_| moved || cleared) {
-        let mail = old_address_told(old, &lang, &portal.settings.salon_name, cleared);
+        let lang = portal_vocab::Lang::from_tag(&lang).unwrap_or_default();
+        let salon = &portal.settings.salon_name;
+        let mail =
+            crate::mail::templates::email_changed::old_address_told(old, lang, salon, cleared);
         portal
             .enqueue_mail(tx, Some(customer), "email_change_notice", &mail)
             .await?;
@@ -264,40 +248,4 @@ pub async fn staff_change_contact(
     } else {
         StaffContactOutcome::Saved
     })
-}
-
-/// The mail to the address on record when staff change or remove it.
-fn old_address_told(to: Email, lang: &str, salon: &str, cleared: bool) -> OutgoingMail {
-    let (subject, text) = match (lang == "en", cleared) {
-        (true, false) => (
-            format!("{salon}: a new email address was entered for you"),
-            format!(
-                "Hello,\n\nStaff at {salon} entered a new email address for your customer record. It will replace this one only when someone confirms it through the link we sent to the new address; until then you keep signing in with this address.\n\nIf you did not ask for this, tell the salon or reply to this mail.\n"
-            ),
-        ),
-        (true, true) => (
-            format!("{salon}: your email address was removed"),
-            format!(
-                "Hello,\n\nStaff at {salon} removed this email address from your customer record, so it no longer signs you in to the privacy portal.\n\nIf you did not ask for this, tell the salon or reply to this mail.\n"
-            ),
-        ),
-        (false, false) => (
-            format!("{salon}：有人为您登记了新邮箱"),
-            format!(
-                "您好！\n\n{salon}的员工为您的顾客档案登记了一个新邮箱。只有在新邮箱收到的确认链接被打开并确认后，它才会替换本邮箱；在此之前，您仍用本邮箱登录。\n\n如果不是您本人的要求，请告知门店或回复本邮件。\n"
-            ),
-        ),
-        (false, true) => (
-            format!("{salon}：您的邮箱已被移除"),
-            format!(
-                "您好！\n\n{salon}的员工已从您的顾客档案中移除本邮箱，本邮箱不能再用于登录隐私门户。\n\n如果不是您本人的要求，请告知门店或回复本邮件。\n"
-            ),
-        ),
-    };
-    OutgoingMail {
-        to,
-        subject,
-        text,
-        html: None,
-    }
 }

@@ -158,7 +158,9 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
         .await?;
         super::event_system(&tx, id, Status::Approved, Status::Done, now).await?;
         if let Some(to) = contact.email {
-            let mail = super::erase::receipt(portal, to, &lang, id, &kept, now);
+            let lang = portal_vocab::Lang::from_tag(&lang).unwrap_or_default();
+            let mail =
+                crate::mail::templates::erasure_receipt::receipt(portal, to, lang, id, &kept, now);
             portal
                 .enqueue_mail(&tx, None, "erasure_receipt", &mail)
                 .await?;

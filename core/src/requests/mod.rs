@@ -8,7 +8,7 @@ pub mod email_change;
 pub mod erase;
 pub mod export;
 pub mod fulfil;
-mod mails;
+use crate::mail::templates::request_update as mails;
 pub mod open;
 pub mod reminders;
 
@@ -367,7 +367,8 @@ async fn tell<C: ConnectionTrait + TransactionTrait>(
         return Ok(());
     };
     let lang = customers::language(db, customer).await?;
-    let mail = mails::request_mail(portal, &lang, to, request, what);
+    let lang = portal_vocab::Lang::from_tag(&lang).unwrap_or_default();
+    let mail = mails::request_mail(portal, lang, to, request, what);
     portal
         .enqueue_mail(db, Some(customer), "request", &mail)
         .await?;

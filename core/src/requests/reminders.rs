@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::{Kind, OPEN, calendar};
-use crate::{CoreError, Portal, email::Email, mail::OutgoingMail};
+use crate::{CoreError, Portal, email::Email};
 
 /// Sends the reminders that are due; returns how many requests were reminded about.
 pub async fn run_once(portal: &Portal, now: DateTime<Utc>) -> Result<usize, CoreError> {
@@ -44,7 +44,10 @@ pub async fn run_once(portal: &Portal, now: DateTime<Utc>) -> Result<usize, Core
             }
             let day = cal.local_date(due).format("%Y-%m-%d").to_string();
             for to in officers(&tx).await? {
-                let mail = reminder(portal, to, id, Kind::parse(&kind)?, &day, overdue);
+                let kind = Kind::parse(&kind)?;
+                let mail = crate::mail::templates::request_reminder::reminder(
+                    portal, to, id, kind, &day, overdue,
+                );
                 portal
                     .enqueue_mail(&tx, None, "request_reminder", &mail)
                     .await?;
@@ -74,37 +77,4 @@ async fn officers(db: &impl ConnectionTrait) -> Result<Vec<Email>, CoreError> {
         }
     }
     Ok(out)
-}
-
-fn reminder(
-    portal: &Portal,
-    to: Email,
-    id: i64,
-    kind: Kind,
-    due: &str,
-    overdue: bool,
-) -> OutgoingMail {
-    let link = format!("{}staff/requests/{id}", portal.settings.public_url.as_str());
-    let kind = kind.as_str();
-    let (subject, text) = if overdue {
-        (
-            format!("逾期：申请 #{id} / Overdue: request #{id}"),
-            format!(
-                "申请 #{id}（{kind}）已于 {due} 到期，仍未处理完毕。\nRequest #{id} ({kind}) was due on {due} and is still open.\n\n{link}\n"
-            ),
-        )
-    } else {
-        (
-            format!("即将到期：申请 #{id} / Due soon: request #{id}"),
-            format!(
-                "申请 #{id}（{kind}）将于 {due} 到期。\nRequest #{id} ({kind}) is due on {due}.\n\n{link}\n"
-            ),
-        )
-    };
-    OutgoingMail {
-        to,
-        subject,
-        text,
-        html: None,
-    }
 }

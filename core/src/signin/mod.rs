@@ -9,8 +9,9 @@ mod landing;
 mod request;
 pub mod throttle;
 
+pub use crate::mail::sign_in_mail;
 pub use landing::{HOME, landing};
-pub use request::{Pending, RequestError, request_link, sign_in_mail, spend_code_for};
+pub use request::{Pending, RequestError, request_link, spend_code_for};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};

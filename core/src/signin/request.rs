@@ -13,7 +13,6 @@ use super::{CodeOutcome, Purpose, issue, spend_code, throttle};
 use crate::{
     CoreError, Portal, customers,
     email::{Email, EmailError},
-    mail::OutgoingMail,
 };
 
 /// What the asking browser keeps (in a cookie) so a code typed there finds its token. Every
@@ -36,76 +35,6 @@ pub enum RequestError {
 
 fn browser_hash(handle: &str) -> Vec<u8> {
     Sha256::digest(handle.as_bytes()).to_vec()
-}
-
-/// The sign-in mail in the customer's language; the link is built from the configured public
-/// URL only, never from request headers.
-pub fn sign_in_mail(
-    to: Email,
-    language: &str,
-    salon: &str,
-    public_url: &url::Url,
-    token: &str,
-    code: &str,
-) -> OutgoingMail {
-    let link = format!("{}signin/link?t={token}", public_url.as_str());
-    let (subject, text) = if language == "en" {
-        (
-            format!("Your sign-in link for {salon}"),
-            format!(
-                "Hello,\n\nTo sign in to {salon}'s privacy portal, open this link (valid for 10 minutes, once):\n{link}\n\nOr type this code in the browser where you asked: {code}\n\nIf you did not ask to sign in, ignore this mail; nothing will happen.\n"
-            ),
-        )
-    } else {
-        (
-            format!("{salon} 登录链接"),
-            format!(
-                "您好！\n\n请打开下面的链接登录{salon}隐私门户（10 分钟内有效，仅可使用一次）：\n{link}\n\n或在您发起登录的浏览器中输入验证码：{code}\n\n如果不是您本人操作，请忽略本邮件，不会有任何变化。\n"
-            ),
-        )
-    };
-    let html = sign_in_html(language, salon, &link, code);
-    OutgoingMail {
-        to,
-        subject,
-        text,
-        html: Some(html),
-    }
-}
-
-fn sign_in_html(language: &str, salon: &str, link: &str, code: &str) -> String {
-    use crate::mail::escape_html as e;
-    let (lang, intro, button, code_line, ignore) = if language == "en" {
-        (
-            "en",
-            format!(
-                "To sign in to {salon}'s privacy portal, press the button. It works for 10 minutes, once."
-            ),
-            "Sign in",
-            "Or type this code in the browser where you asked:",
-            "If you did not ask to sign in, ignore this mail; nothing will happen.",
-        )
-    } else {
-        (
-            "zh-CN",
-            format!("请点击下方按钮登录{salon}隐私门户，10 分钟内有效，仅可使用一次。"),
-            "登录",
-            "或在您发起登录的浏览器中输入验证码：",
-            "如果不是您本人操作，请忽略本邮件，不会有任何变化。",
-        )
-    };
-    format!(
-        "<!DOCTYPE html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"></head>\
-         <body style=\"font-family:sans-serif;line-height:1.6;max-width:32rem;margin:0 auto;padding:1rem\">\
-         <p>{}</p><p><a href=\"{}\" style=\"display:inline-block;padding:0.75rem 1.5rem;background:#9b3d5a;color:#fff;border-radius:999px;text-decoration:none\">{}</a></p>\
-         <p>{}</p><p style=\"font-size:1.75rem;letter-spacing:0.3rem;font-weight:bold\">{}</p><p style=\"color:#59636e\">{}</p></body></html>",
-        e(&intro),
-        e(link),
-        e(button),
-        e(code_line),
-        e(code),
-        e(ignore)
-    )
 }
 
 /// Takes a request for a sign-in link. Known, unknown and erased addresses, and throttled
@@ -196,9 +125,9 @@ async fn deliver_link(
         .and_where(Expr::col("id").eq(issued.id))
         .to_owned();
     tx.execute(&mark).await?;
-    let mail = sign_in_mail(
+    let mail = crate::mail::sign_in_mail(
         email,
-        &language,
+        portal_vocab::Lang::from_tag(&language).unwrap_or_default(),
         &portal.settings.salon_name,
         &portal.settings.public_url,
         &issued.token,

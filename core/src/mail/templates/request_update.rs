@@ -1,11 +1,9 @@
 //! The mail a customer gets on each change of a request, in their language.
 
-use super::{Kind, Request};
-use crate::{
-    Portal,
-    email::Email,
-    mail::{OutgoingMail, escape_html},
-};
+use portal_vocab::{Kind, Lang};
+
+use super::envelope::{self, Action};
+use crate::{Portal, email::Email, mail::OutgoingMail, requests::Request};
 
 /// What happened.
 #[derive(Clone, Copy, Debug)]
@@ -41,14 +39,14 @@ fn kind_name(kind: Kind, en: bool) -> &'static str {
 /// Builds the mail; the portal link comes from the configured public URL only.
 pub fn request_mail(
     portal: &Portal,
-    language: &str,
+    lang: Lang,
     to: Email,
     r: &Request,
     change: Change<'_>,
 ) -> OutgoingMail {
-    let en = language == "en";
+    let en = lang == Lang::En;
     let salon = &portal.settings.salon_name;
-    let cal = super::calendar(portal);
+    let cal = crate::requests::calendar(portal);
     let due = cal.local_date(r.due_at).format("%Y-%m-%d").to_string();
     let kind = kind_name(r.kind, en);
     let link = format!("{}me/requests", portal.settings.public_url.as_str());
@@ -132,12 +130,7 @@ pub fn request_mail(
         format!("查看您的全部申请：{link}")
     };
     let text = format!("{body}\n\n{more}\n");
-    let html = format!(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"></head><body style=\"font-family:sans-serif;line-height:1.6;max-width:32rem;margin:0 auto;padding:1rem\"><p style=\"white-space:pre-wrap\">{}</p><p><a href=\"{}\">{}</a></p></body></html>",
-        escape_html(&body),
-        escape_html(&link),
-        escape_html(&more)
-    );
+    let html = envelope::html(lang, &body, Some(Action::link(&link, &more)), None, None);
     OutgoingMail {
         to,
         subject,
