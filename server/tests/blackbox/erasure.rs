@@ -265,25 +265,7 @@ async fn files_left_behind_by_a_crash_are_swept_once_an_hour_old() {
     let app = support::spawn_app().await;
     // The portal's own daily run sweeps at start-up; let it pass first, so the count below is
     // this call's alone.
-    let db = &app.portal.db;
-    assert!(
-        eventually(StdDuration::from_secs(10), || async {
-            db.query_one(
-                &Query::select()
-                    .column("key")
-                    .from("settings")
-                    .and_where(Expr::col("key").eq("retention_last_run"))
-                    .and_where(Expr::col("updated_at").gt(Utc::now() - chrono::Duration::hours(1)))
-                    .to_owned(),
-            )
-            .await
-            .unwrap()
-            .is_some()
-        })
-        .await
-    );
-    // The claim comes just before its sweep of (so far) empty folders.
-    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    support::daily_run_passed(&app).await;
     let dir = app.portal.settings.data_dir.join("photos");
     std::fs::create_dir_all(&dir).unwrap();
     let stray = dir.join("left-by-a-crash.sealed");

@@ -37,28 +37,6 @@ async fn set(
         .unwrap();
 }
 
-/// Waits until the server's own daily run has happened (with the rules off) and is not due
-/// again for a day, so every run a test makes is its own.
-async fn daily_run_passed(app: &support::TestApp) {
-    assert!(
-        support::eventually(std::time::Duration::from_secs(10), || async {
-            app.portal
-                .db
-                .query_one(
-                    &Query::select()
-                        .column("key")
-                        .from("settings")
-                        .and_where(Expr::col("key").eq("retention_last_run"))
-                        .to_owned(),
-                )
-                .await
-                .unwrap()
-                .is_some()
-        })
-        .await
-    );
-}
-
 #[tokio::test]
 async fn inactive_customers_are_told_then_deleted_and_old_closed_requests_purged_only_when_on() {
     let app = spawn_app().await;
@@ -117,7 +95,7 @@ async fn inactive_customers_are_told_then_deleted_and_old_closed_requests_purged
 
     // The server's own daily run has happened (with the rules off) and is not due again for a
     // day, so every run below is this test's.
-    daily_run_passed(&app).await;
+    support::daily_run_passed(&app).await;
     // Off by default: the preview tells, the run does nothing.
     let rules = retention::rules(&app.portal.db).await.unwrap();
     assert!(!rules.enabled);
@@ -272,7 +250,7 @@ async fn a_sign_in_counts_as_activity_a_returning_customer_is_told_again_and_res
     )
     .await;
     // The server's own daily run has passed (rules off), so every run below is this test's.
-    daily_run_passed(&app).await;
+    support::daily_run_passed(&app).await;
     retention::save(
         &app.portal.db,
         &Rules {

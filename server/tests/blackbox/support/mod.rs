@@ -344,3 +344,33 @@ pub async fn app_with_sink() -> (TestApp, smtp::SmtpSink) {
     let url = sink.url();
     (spawn_app_with(|s| s.smtp_url = Some(url)).await, sink)
 }
+
+/// Waits until the server's own daily run (retention and the sweep of orphan files, at
+/// start-up) has been claimed and has had time to finish, so that what a test does next is not
+/// raced by it. The `retention_last_run` row appears before the claim (dated two days back);
+/// the claim dates it now. The run leaves no mark of its end: a second covers its sweep of
+/// near-empty folders and its reading of the rules.
+pub async fn daily_run_passed(app: &TestApp) {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let db = &app.portal.db;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            db.query_one(
+                &Query::select()
+                    .column("key")
+                    .from("settings")
+                    .and_where(Expr::col("key").eq("retention_last_run"))
+                    .and_where(
+                        Expr::col("updated_at").gt(chrono::Utc::now() - chrono::Duration::hours(1)),
+                    )
+                    .to_owned(),
+            )
+            .await
+            .expect("settings readable")
+            .is_some()
+        })
+        .await,
+        "the server's daily run was claimed"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
