@@ -59,22 +59,31 @@ async fn two_hundred_parallel_bad_sign_ins_leave_livez_quick_and_memory_under_20
 
     // Watch /livez and the memory while the flood runs.
     let running = Arc::new(AtomicBool::new(true));
+    // On a thread and runtime of its own: what is timed is the portal's answer, not the wait of
+    // the watcher's own task behind the 200 client tasks this test runs beside the portal.
     let watcher = {
         let (running, livez) = (running.clone(), app.url("/livez"));
-        tokio::spawn(async move {
-            let c = client(251);
-            let (mut slowest, mut peak, mut samples) = (Duration::ZERO, 0f64, 0);
-            while running.load(Ordering::SeqCst) {
-                let started = Instant::now();
-                let r = c.get(&livez).send().await.unwrap();
-                assert!(r.status().is_success());
-                slowest = slowest.max(started.elapsed());
-                peak = peak.max(rss_mib());
-                samples += 1;
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            (slowest, peak, samples)
-        })
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let c = client(251);
+                let (mut slowest, mut peak, mut samples) = (Duration::ZERO, 0f64, 0);
+                while running.load(Ordering::SeqCst) {
+                    let started = Instant::now();
+                    let r = c.get(&livez).send().await.unwrap();
+                    assert!(r.status().is_success());
+                    slowest = slowest.max(started.elapsed());
+                    peak = peak.max(rss_mib());
+                    samples += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                (slowest, peak, samples)
+            })
+        });
+        tokio::task::spawn_blocking(move || thread.join().unwrap())
     };
     // 200 at once, spread over ten client addresses and as many unknown addresses, so that no
     // throttle refuses them: only the hashing permits stand between them and Argon2.
