@@ -92,6 +92,51 @@ per_word!(
     }
 );
 
+/// The two kinds of photo (before and after a treatment).
+#[derive(Clone, Copy, Debug)]
+pub struct PhotoKinds {
+    /// Before the treatment.
+    pub before: &'static str,
+    /// After it.
+    pub after: &'static str,
+}
+
+impl PhotoKinds {
+    /// The text for a stored kind (`before` or `after`).
+    pub fn get(&self, code: &str) -> &'static str {
+        if code == "after" {
+            self.after
+        } else {
+            self.before
+        }
+    }
+}
+
+/// Why a photo's public use ended, as a takedown task names it.
+#[derive(Clone, Copy, Debug)]
+pub struct TakedownReasons {
+    /// The customer withdrew the use.
+    pub changed: &'static str,
+    /// Its end date passed.
+    pub lapsed: &'static str,
+    /// The customer switched the photo purpose off.
+    pub consent_off: &'static str,
+    /// The customer's data was erased.
+    pub erased: &'static str,
+}
+
+impl TakedownReasons {
+    /// The text for a stored reason (`changed`, `lapsed`, `consent_off`, `erased`).
+    pub fn get(&self, code: &str) -> &'static str {
+        match code {
+            "changed" => self.changed,
+            "lapsed" => self.lapsed,
+            "consent_off" => self.consent_off,
+            _ => self.erased,
+        }
+    }
+}
+
 /// The catalogue of a language (a trait: `Lang` lives in the vocabulary crate).
 pub trait Catalogue {
     /// The catalogue for this language.

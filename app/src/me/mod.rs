@@ -329,7 +329,7 @@ impl MyDataView {
                     } else {
                         uses.join(", ")
                     };
-                    let kind = t.photo_kinds[usize::from(x.kind == "after")];
+                    let kind = t.photo_kinds.get(&x.kind);
                     (x.id, day(x.taken_at), format!("{kind} · {uses}"))
                 })
                 .collect(),

@@ -188,7 +188,7 @@ pub fn PhotosPage() -> impl IntoView {
                     </section>
                     {d.photos.into_iter().map(|x| {
                         let confirming = asking == Some(x.id);
-                        let kind = t.photo_kinds[usize::from(x.kind == "after")];
+                        let kind = t.photo_kinds.get(&x.kind);
                         let until = x.uses.iter().find_map(|(_, e)| e.clone()).unwrap_or_default();
                         let summary = if x.uses.is_empty() {
                             t.photo_no_public.to_owned()

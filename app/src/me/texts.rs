@@ -1,6 +1,6 @@
 //! The customer's own pages ("My data", "My requests"), in Chinese (default) and English.
 
-use crate::i18n::{PerChannel, PerKind, PerPlatform, PerPurpose, PerStatus};
+use crate::i18n::{PerChannel, PerKind, PerPlatform, PerPurpose, PerStatus, PhotoKinds};
 
 /// Strings of the customer's pages; a missing translation is a compile error.
 pub struct MeTexts {
@@ -103,7 +103,7 @@ pub struct MeTexts {
     pub photo_bad_date: &'static str,
     pub photo_manage: &'static str,
     /// `before`, `after`.
-    pub photo_kinds: [&'static str; 2],
+    pub photo_kinds: PhotoKinds,
     pub notice_new: &'static str,
     pub notice_confirm: &'static str,
     pub notice_nothing: &'static str,
@@ -243,7 +243,10 @@ pub(crate) static ZH: MeTexts = MeTexts {
     photo_purpose_off: "请先在“同意”页面开启相应的照片用途（作品集或社交媒体），再为单张照片选择。",
     photo_bad_date: "截止日期必须是今天之后的日期。",
     photo_manage: "管理照片用途",
-    photo_kinds: ["护理前", "护理后"],
+    photo_kinds: PhotoKinds {
+        before: "护理前",
+        after: "护理后",
+    },
     notice_new: "本店的隐私政策已更新，请阅读并确认后继续。",
     notice_confirm: "我已阅读，确认",
     notice_nothing: "没有需要确认的隐私政策。",
@@ -383,7 +386,10 @@ pub(crate) static EN: MeTexts = MeTexts {
     photo_purpose_off: "First turn on the matching photo purpose (portfolio or social media) on the Consents page, then choose it for a photo.",
     photo_bad_date: "The end date must be after today.",
     photo_manage: "Manage photo uses",
-    photo_kinds: ["before", "after"],
+    photo_kinds: PhotoKinds {
+        before: "before",
+        after: "after",
+    },
     notice_new: "The salon has updated its privacy notice. Please read and confirm it to continue.",
     notice_confirm: "I have read it",
     notice_nothing: "There is no notice to confirm.",

@@ -78,12 +78,7 @@ pub fn TakedownsPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| staff_me());
     let list = Resource::new(|| (), |_| takedown_list());
     let use_name = move |code: &str| crate::me::photos::use_name_of(m, code);
-    let reason = move |r: &str| match r {
-        "changed" => t.takedown_reasons[0],
-        "lapsed" => t.takedown_reasons[1],
-        "consent_off" => t.takedown_reasons[2],
-        _ => t.takedown_reasons[3],
-    };
+    let reason = move |r: &str| t.takedown_reasons.get(r);
     view! {
         <Suspense fallback=move || view! { <p class="muted">{all.loading}</p> }>
             {move || Suspend::new(async move {

@@ -1,6 +1,6 @@
 //! Every string of the staff area, in Chinese (default) and English.
 
-use crate::i18n::{PerKind, PerPurpose, PerRole, PerStatus};
+use crate::i18n::{PerKind, PerPurpose, PerRole, PerStatus, TakedownReasons};
 
 /// Staff-area strings; a missing translation is a compile error.
 pub struct StaffTexts {
@@ -99,7 +99,7 @@ pub struct StaffTexts {
     pub takedowns_done: &'static str,
     pub takedown_photo: &'static str,
     pub takedown_mark_done: &'static str,
-    pub takedown_reasons: [&'static str; 4],
+    pub takedown_reasons: TakedownReasons,
     pub contact_taken: &'static str,
     /// A staff change refused because the record is restricted.
     pub record_restricted_no_edits: &'static str,
@@ -344,12 +344,12 @@ pub(crate) static ZH: StaffTexts = StaffTexts {
     takedowns_done: "最近完成",
     takedown_photo: "照片",
     takedown_mark_done: "已撤下",
-    takedown_reasons: [
-        "顾客撤回",
-        "用途到期",
-        "顾客关闭了照片用途",
-        "顾客数据已删除",
-    ],
+    takedown_reasons: TakedownReasons {
+        changed: "顾客撤回",
+        lapsed: "用途到期",
+        consent_off: "顾客关闭了照片用途",
+        erased: "顾客数据已删除",
+    },
     contact_taken: "该手机号或邮箱已属于另一位顾客。",
     record_restricted_no_edits: "该顾客的信息已被限制处理，不能更改。隐私负责人解除限制后才能编辑。",
     invalid_input: "输入有误，请检查后重试。",
@@ -606,12 +606,12 @@ pub(crate) static EN: StaffTexts = StaffTexts {
     takedowns_done: "Recently done",
     takedown_photo: "Photo",
     takedown_mark_done: "Taken down",
-    takedown_reasons: [
-        "withdrawn by the customer",
-        "end date passed",
-        "photo purpose switched off",
-        "customer erased",
-    ],
+    takedown_reasons: TakedownReasons {
+        changed: "withdrawn by the customer",
+        lapsed: "end date passed",
+        consent_off: "photo purpose switched off",
+        erased: "customer erased",
+    },
     contact_taken: "That phone or email belongs to another customer.",
     record_restricted_no_edits: "This customer's data is restricted and cannot be changed. The privacy officer must lift the restriction first.",
     invalid_input: "Something in the form is not right. Please check and try again.",
