@@ -73,13 +73,17 @@ test-pg:
 	if [ -z "$$url" ]; then echo "PostgreSQL not available: set TEST_POSTGRES_URL to run the PostgreSQL pass"; exit 0; fi; \
 	TEST_POSTGRES_URL="$$url" RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo test --workspace --exclude portal-hydrate --tests $(TEST_ARGS)
 
+# When a spec fails: the server's warnings and errors, and its last requests (serve.sh).
+E2E_LOG = echo "--- server log (end2end/.data/*/server.log): warnings, errors, last 60 lines ---"; \
+	grep -hE " (WARN|ERROR) " .data/*/server.log | tail -n 40; tail -n 60 .data/*/server.log
+
 e2e: build
-	cd end2end && CARGO_TARGET_DIR="$(TARGET_DIR)" npx playwright test
+	cd end2end && CARGO_TARGET_DIR="$(TARGET_DIR)" npx playwright test || { $(E2E_LOG); exit 1; }
 
 ## e2e-release: the specs tagged @smoke against the release binary and its optimised site (a
 ## debug-only run once hid a production build that did not compile)
 e2e-release: build-release
-	cd end2end && CARGO_TARGET_DIR="$(TARGET_DIR)" PORTAL_E2E_PROFILE=release npx playwright test --grep @smoke
+	cd end2end && CARGO_TARGET_DIR="$(TARGET_DIR)" PORTAL_E2E_PROFILE=release npx playwright test --grep @smoke || { $(E2E_LOG); exit 1; }
 
 ## bench: requests per second of the notice page (SSR, release) against a bare axum handler,
 ## the cost of sealing on opening a full customer record, the export of a large customer,

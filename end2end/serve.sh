@@ -21,4 +21,6 @@ export PORTAL_SIGNIN_PER_IP_PER_HOUR=1000
 export PORTAL_DEV_MAILBOX=1
 unset DATABASE_URL PORTAL_SMTP_URL PORTAL_CONFIG
 "$bin" demo-data >/dev/null
-exec "$bin" serve
+# The server's log (method, path, status, latency, warnings; never a personal value) goes to a
+# file that `make e2e` prints when a spec fails, so a failure can be read against the server.
+NO_COLOR=1 exec "$bin" serve >"$data/server.log" 2>&1

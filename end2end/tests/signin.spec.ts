@@ -53,9 +53,18 @@ test('a customer signs in by opening the link in another browser', { tag: '@smok
   await expect(tab).toHaveURL(/\/me$/);
   await expect(tab.getByText(/c\*\*\*@example\.com/)).toBeVisible();
 
-  await tab.getByRole('button', { name: /退出登录|Sign out/ }).click();
+  // Each step's answer is checked where it arrives, so a failure says which step it was.
+  const [signOut] = await Promise.all([
+    tab.waitForResponse((r) => r.request().method() === 'POST' && r.url().includes('/api/sign_out')),
+    tab.getByRole('button', { name: /退出登录|Sign out/ }).click(),
+  ]);
+  expect(signOut.status(), 'sign-out answers with a redirect').toBe(302);
+  expect(await signOut.headerValue('set-cookie'), 'sign-out clears the session cookie').toMatch(/portal_session=;.*Max-Age=0/);
   await expect(tab).toHaveURL(/\/$/);
-  await tab.goto('/me'.replace(/^/, info.project.use.baseURL as string));
+  expect((await other.cookies()).map((c) => c.name), 'no session cookie is left').not.toContain('portal_session');
+  const me = await tab.goto('/me'.replace(/^/, info.project.use.baseURL as string));
+  const first = me?.request().redirectedFrom() ? 'a redirect' : `${me?.status()} without a redirect`;
+  expect(first, 'a signed-out /me sends the visitor to sign in').toBe('a redirect');
   await expect(tab).toHaveURL(/\/signin$/);
   await other.close();
 });
