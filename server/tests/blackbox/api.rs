@@ -297,7 +297,7 @@ async fn a_key_past_its_calls_per_minute_is_refused_with_429_and_other_keys_are_
 }
 
 #[tokio::test]
-async fn the_changes_feed_gives_marketing_withdrawals_only_with_the_channels_own_contact_and_nothing_of_a_restricted_customer()
+async fn the_changes_feed_gives_marketing_withdrawals_only_with_the_channels_own_contact_and_nothing_of_a_restricted_or_erased_customer()
  {
     use portal_core::customers::{self, CustomerName, NewCustomer};
     let app = spawn_app().await;
@@ -309,6 +309,7 @@ async fn the_changes_feed_gives_marketing_withdrawals_only_with_the_channels_own
     for (email, phone) in [
         ("feed.a@example.com", "+86 139 0000 0991"),
         ("feed.restricted@example.com", "+86 139 0000 0992"),
+        ("feed.erased@example.com", "+86 139 0000 0993"),
     ] {
         let new = NewCustomer {
             name: CustomerName::parse("测试顾客").unwrap(),
@@ -325,8 +326,8 @@ async fn the_changes_feed_gives_marketing_withdrawals_only_with_the_channels_own
                 .0,
         );
     }
-    let (a, restricted) = (ids[0], ids[1]);
-    for c in [a, restricted] {
+    let (a, restricted, erased) = (ids[0], ids[1], ids[2]);
+    for c in [a, restricted, erased] {
         for p in Purpose::ALL {
             consent(&app, c, p, true).await;
             consent(&app, c, p, false).await;
@@ -354,7 +355,26 @@ async fn the_changes_feed_gives_marketing_withdrawals_only_with_the_channels_own
     requests::approve(&app.portal, officer, r.id, now)
         .await
         .unwrap();
+    let deletion = requests::submit(
+        &app.portal,
+        erased,
+        Kind::Deletion,
+        &Details::default(),
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap();
+    requests::approve(&app.portal, officer, deletion.id, now)
+        .await
+        .unwrap();
     requests::fulfil::run_once(&app.portal, now).await.unwrap();
+    for id in [r.id, deletion.id] {
+        assert_eq!(
+            requests::get(&app.portal.db, id).await.unwrap().status,
+            portal_core::requests::Status::Done
+        );
+    }
 
     let feed: Value = app
         .client
@@ -397,6 +417,7 @@ async fn the_changes_feed_gives_marketing_withdrawals_only_with_the_channels_own
     );
     let text = feed.to_string();
     assert!(!text.contains("feed.restricted") && !text.contains("0992"));
+    assert!(!text.contains("feed.erased") && !text.contains("0993"));
 }
 
 /// 10,000 contacts of 254 characters each, as the README promises a call may carry (about 2.6 MB

@@ -7,6 +7,7 @@ use crate::support;
 use std::time::Duration;
 
 use crate::support::{PUBLIC_URL, spawn_app, spawn_app_with};
+use leptos::server_fn::ServerFn;
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -342,10 +343,32 @@ async fn the_dev_mailbox_lists_mail_only_when_switched_on_by_name_and_never_by_a
     })
     .await;
     assert!(listed, "the queued mail shows up in the dev mailbox");
-    // Reached through a proxy, or under another name (a rebound DNS name), it is not there.
+    // The page's server function, the second door: it hands the mail out as JSON.
+    let function = |host: &'static str, forwarded: bool| {
+        let mut r = app
+            .client
+            .post(app.url(app::mailbox::DevMailbox::PATH))
+            .header("host", host)
+            .header("origin", PUBLIC_URL);
+        if forwarded {
+            r = r.header("x-forwarded-for", "203.0.113.9");
+        }
+        r.send()
+    };
+    let json = function("portal.test", false).await.unwrap();
+    assert_eq!(json.status(), StatusCode::OK);
+    assert!(json.text().await.unwrap().contains("Hello from the outbox"));
+    // Reached through a proxy, or under another name (a rebound DNS name), neither door is there.
     for (host, forwarded) in [("evil.example", false), ("portal.test", true)] {
         let r = mailbox(host, forwarded).await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{host} {forwarded}");
+        assert!(!r.text().await.unwrap().contains("Hello from the outbox"));
+        let r = function(host, forwarded).await.unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::NOT_FOUND,
+            "server function: {host} {forwarded}"
+        );
         assert!(!r.text().await.unwrap().contains("Hello from the outbox"));
     }
     // The files hold links and codes: only the portal's own user may read them.
@@ -365,16 +388,21 @@ async fn the_dev_mailbox_lists_mail_only_when_switched_on_by_name_and_never_by_a
     assert!(!with_smtp.portal.settings.dev_mailbox());
     let resp = with_smtp.get_in("/dev/mailbox", "en").await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    with_smtp
+        .portal
+        .enqueue_mail(&with_smtp.portal.db, None, "test", &mail)
+        .await
+        .unwrap();
     let resp = with_smtp
         .client
-        .post(with_smtp.url("/api/dev_mailbox"))
+        .post(with_smtp.url(app::mailbox::DevMailbox::PATH))
         .header("origin", PUBLIC_URL)
         .send()
         .await
         .unwrap();
-    assert_ne!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert!(
-        !resp.text().await.unwrap().contains("mailbox-test"),
+        !resp.text().await.unwrap().contains("Hello from the outbox"),
         "the server function hands out nothing"
     );
 }

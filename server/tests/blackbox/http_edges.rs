@@ -134,6 +134,48 @@ async fn server_functions_answer_401_to_a_signed_out_customer() {
 }
 
 #[tokio::test]
+async fn server_functions_answer_403_to_a_member_of_staff_whose_role_may_not() {
+    use app::staff::team::Team;
+    use portal_core::{sessions::Subject, staff::Role};
+    let app = spawn_app().await;
+    let desk = support::staff_member(
+        &app,
+        "desk.403@salon.example",
+        Role::FrontDesk,
+        "a long enough password",
+    )
+    .await;
+    let officer = support::staff_member(
+        &app,
+        "po.403@salon.example",
+        Role::PrivacyOfficer,
+        "a long enough password",
+    )
+    .await;
+    let list = |cookie: String| {
+        app.client
+            .post(app.url(Team::PATH))
+            .header("origin", PUBLIC_URL)
+            .header("content-type", FORM)
+            .header("cookie", cookie)
+            .body("")
+            .send()
+    };
+    let r = list(support::signed_in_as(&app, Subject::Staff(desk)).await)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        !r.text().await.unwrap().contains("po.403"),
+        "the team list stays closed"
+    );
+    let r = list(support::signed_in_as(&app, Subject::Staff(officer)).await)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the officer manages staff");
+}
+
+#[tokio::test]
 async fn server_function_bodies_over_the_limit_answer_413_whether_chunked_or_not() {
     let app = spawn_app().await;
     let size = server::BODY_LIMIT + 1024;

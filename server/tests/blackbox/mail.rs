@@ -246,3 +246,56 @@ async fn mail_to_no_customer_is_gone_from_the_outbox_once_the_server_took_it() {
     );
     assert_eq!(sink.received().len(), 1);
 }
+
+#[tokio::test]
+async fn a_customers_delivered_mail_stays_for_the_sent_mail_days_and_is_swept_after() {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = spawn_app_with(|s| {
+        s.smtp_url = Some(url);
+        s.sent_mail_days = 30;
+    })
+    .await;
+    let customer = support::customer(&app, "kept@example.com", "zh").await;
+    let id = app
+        .portal
+        .enqueue_mail(
+            &app.portal.db,
+            Some(customer),
+            "test",
+            &mail("kept@example.com"),
+        )
+        .await
+        .unwrap();
+    app.portal.outbox.notify();
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            outbox_row(&app, id).await.sent_at.is_some()
+        })
+        .await,
+        "delivered"
+    );
+    let sweep = |days: i64| {
+        portal_core::housekeeping::sweep(
+            &app.portal,
+            chrono::Utc::now() + chrono::Duration::days(days),
+        )
+    };
+    // The customer's own messages are part of what they see and export: kept for the period.
+    assert_eq!(sweep(29).await.unwrap().sent_mail, 0);
+    assert!(
+        entity::Entity::find_by_id(id)
+            .one(&app.portal.db)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(sweep(31).await.unwrap().sent_mail, 1);
+    assert!(
+        entity::Entity::find_by_id(id)
+            .one(&app.portal.db)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

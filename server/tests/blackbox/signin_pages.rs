@@ -295,6 +295,52 @@ async fn behind_a_trusted_proxy_each_client_is_throttled_on_the_address_the_prox
 }
 
 #[tokio::test]
+async fn an_ipv6_client_is_throttled_by_its_64_whichever_address_in_it_it_picks() {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = spawn_app_with(|s| {
+        s.smtp_url = Some(url);
+        s.trusted_proxies = 1;
+        s.signin_per_ip_per_hour = 2;
+    })
+    .await;
+    support::customer(&app, "wu@example.com", "zh").await;
+    let ask = |email: &'static str, forwarded_for: &'static str| {
+        app.client
+            .post(app.url(RequestSignIn::PATH))
+            .header("origin", PUBLIC_URL)
+            .header("accept", "text/html")
+            .header("x-forwarded-for", forwarded_for)
+            .form(&[("email", email)])
+            .send()
+    };
+    // Two asks from two addresses of one /64 spend its hour; a third address in it is held back.
+    for (email, from) in [
+        ("nobody1@example.com", "2001:db8:1:2::1"),
+        ("nobody2@example.com", "2001:db8:1:2:ffff:ffff:ffff:fffe"),
+        ("wu@example.com", "2001:db8:1:2:abcd::9"),
+    ] {
+        let r = ask(email, from).await.unwrap();
+        assert_eq!(location(&r), "/signin/sent");
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        sink.received().is_empty(),
+        "the /64's third ask was over its limit of 2"
+    );
+    // The neighbouring /64 is another subscriber.
+    let r = ask("wu@example.com", "2001:db8:1:3::1").await.unwrap();
+    assert_eq!(location(&r), "/signin/sent");
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            sink.received().len() == 1
+        })
+        .await,
+        "the other /64's mail"
+    );
+}
+
+#[tokio::test]
 async fn the_per_address_sign_in_limit_follows_its_setting() {
     let sink = SmtpSink::start().await;
     let url = sink.url();

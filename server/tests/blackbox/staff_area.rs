@@ -1249,6 +1249,99 @@ async fn front_desk_typing_a_new_email_moves_no_sign_in_until_the_officer_decide
 }
 
 #[tokio::test]
+async fn the_officer_typing_a_new_email_mails_a_link_to_it_tells_the_old_address_and_moves_sign_in_only_when_the_link_is_used()
+ {
+    use app::{me::ConfirmEmailChange, signin::RequestSignIn};
+    let sink = support::smtp::SmtpSink::start().await;
+    let url = sink.url();
+    let app = support::spawn_app_with(|s| s.smtp_url = Some(url)).await;
+    let officer = staff(&app, "po@salon.example", Role::PrivacyOfficer).await;
+    let po = cookie_for(&app, Subject::Staff(officer)).await;
+    let c = support::customer(&app, "old.address@example.com", "en").await;
+    let c_cookie = cookie_for(&app, Subject::Customer(c)).await;
+    let mail_to = |who: &'static str| {
+        sink.received()
+            .into_iter()
+            .filter(|m| m.rcpt.iter().any(|r| r.contains(who)))
+            .map(|m| m.data.replace("=\r\n", "").replace("=3D", "="))
+            .collect::<Vec<_>>()
+    };
+    let (db, vault, keys) = (&app.portal.db, &app.portal.vault, &app.portal.session_keys);
+    let find = |e: &'static str| async move {
+        portal_core::customers::find_by_email(db, vault, &Email::parse(e).unwrap())
+            .await
+            .unwrap()
+    };
+    let alive = |cookie: String| async move {
+        sessions::resume(db, keys, cookie.split('=').nth(1).unwrap(), Utc::now())
+            .await
+            .unwrap()
+            .is_some()
+    };
+    let r = app
+        .browser_post(
+            UpdateContact::PATH,
+            &[
+                ("id", c.to_string()),
+                ("name", "测试顾客".to_owned()),
+                ("phone", String::new()),
+                ("email", "new.address@example.com".to_owned()),
+            ],
+            &po,
+        )
+        .await;
+    assert_eq!(
+        support::location(&r),
+        format!("/staff/customers/{c}?saved=confirm")
+    );
+    assert!(
+        support::eventually(std::time::Duration::from_secs(10), || async {
+            !mail_to("old.address@").is_empty() && !mail_to("new.address@").is_empty()
+        })
+        .await,
+        "the old address is told and the new one gets its link"
+    );
+    // Until the link is used, sign-in stays where it was: the typed address gets nothing.
+    assert_eq!(find("old.address@example.com").await, Some(c));
+    assert_eq!(find("new.address@example.com").await, None);
+    assert!(alive(c_cookie.clone()).await);
+    let before = mail_to("new.address@").len();
+    let asked = app
+        .browser_post(
+            RequestSignIn::PATH,
+            &[("email", "new.address@example.com")],
+            "",
+        )
+        .await;
+    assert_eq!(support::location(&asked), "/signin/sent");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        mail_to("new.address@").len(),
+        before,
+        "no sign-in mail to the typed address"
+    );
+
+    let link = mail_to("new.address@").remove(0);
+    let token: String = link
+        .split("http://portal.test/me/email?t=")
+        .nth(1)
+        .expect("a confirmation link")
+        .chars()
+        .take(43)
+        .collect();
+    let done = app
+        .browser_post(ConfirmEmailChange::PATH, &[("t", token.as_str())], "")
+        .await;
+    assert_eq!(support::location(&done), "/me/email?done=1");
+    assert_eq!(find("new.address@example.com").await, Some(c));
+    assert_eq!(find("old.address@example.com").await, None);
+    assert!(
+        !alive(c_cookie).await,
+        "the customer's sessions end when the address changes"
+    );
+}
+
+#[tokio::test]
 async fn front_desk_never_sees_a_members_balance_and_settling_belongs_to_an_open_deletion_request()
 {
     use app::staff::requests::{DecideRequest, RequestDetail};
