@@ -20,9 +20,10 @@ pub mod staff;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    ParamSegment, SsrMode, StaticSegment,
-    components::{A, Route, Router, Routes},
+    SsrMode,
+    components::{A, ParentRoute, Route, Router, Routes},
     hooks::use_location,
+    path,
 };
 
 pub use error::PortalError;
@@ -162,49 +163,43 @@ pub fn App() -> impl IntoView {
             <Header/>
             <main id="main">
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=HomePage/>
-                    <Route path=StaticSegment("privacy") view=notices::NoticePage ssr=SsrMode::Async/>
-                    <Route
-                        path=(StaticSegment("privacy"), ParamSegment("version"))
-                        view=notices::NoticePage
-                        ssr=SsrMode::Async
-                    />
-                    <Route path=StaticSegment("signin") view=signin::SignInPage/>
-                    <Route path=(StaticSegment("signin"), StaticSegment("sent")) view=signin::SentPage/>
-                    <Route
-                        path=(StaticSegment("signin"), StaticSegment("link"))
-                        view=signin::LinkPage
-                        ssr=SsrMode::Async
-                    />
-                    <Route path=StaticSegment("me") view=me::MyDataPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("me"), StaticSegment("requests")) view=me::RequestsPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("me"), StaticSegment("email")) view=me::EmailChangePage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("me"), StaticSegment("consents")) view=me::consents::ConsentsPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("me"), StaticSegment("notice")) view=me::notice::NoticeConfirmPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("me"), StaticSegment("photos")) view=me::photos::PhotosPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("staff") view=staff::DashboardPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("signin")) view=staff::StaffSignInPage/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("code")) view=staff::StaffCodePage/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("enrol")) view=staff::StaffEnrolPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("security")) view=staff::SecurityPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("invite")) view=staff::team::InvitePage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("team")) view=staff::team::TeamPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("notices")) view=staff::notices::NoticesPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("marketing")) view=staff::marketing::MarketingPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("retention")) view=staff::retention::RetentionPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("sharing")) view=staff::sharing::SharingPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("takedowns")) view=staff::takedowns::TakedownsPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("audit")) view=staff::audit::AuditPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("requests")) view=staff::requests::QueuePage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("requests"), ParamSegment("id")) view=staff::requests::RequestPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("customers")) view=staff::customers::SearchPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("customers"), StaticSegment("new")) view=staff::customers::IntakePage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("customers"), ParamSegment("id")) view=staff::customers::RecordPage ssr=SsrMode::Async/>
-                    <Route
-                        path=(StaticSegment("dev"), StaticSegment("mailbox"))
-                        view=mailbox::MailboxPage
-                        ssr=SsrMode::Async
-                    />
+                    <Route path=path!("") view=HomePage/>
+                    <Route path=path!("privacy") view=notices::NoticePage ssr=SsrMode::Async/>
+                    <Route path=path!("privacy/:version") view=notices::NoticePage ssr=SsrMode::Async/>
+                    <Route path=path!("signin") view=signin::SignInPage/>
+                    <Route path=path!("signin/sent") view=signin::SentPage/>
+                    <Route path=path!("signin/link") view=signin::LinkPage ssr=SsrMode::Async/>
+                    // Reached from mail or before the notice is confirmed: no customer navigation.
+                    <Route path=path!("me/email") view=me::EmailChangePage ssr=SsrMode::Async/>
+                    <Route path=path!("me/notice") view=me::notice::NoticeConfirmPage ssr=SsrMode::Async/>
+                    <ParentRoute path=path!("me") view=me::MeLayout ssr=SsrMode::Async>
+                        <Route path=path!("") view=me::MyDataPage ssr=SsrMode::Async/>
+                        <Route path=path!("requests") view=me::RequestsPage ssr=SsrMode::Async/>
+                        <Route path=path!("consents") view=me::consents::ConsentsPage ssr=SsrMode::Async/>
+                        <Route path=path!("photos") view=me::photos::PhotosPage ssr=SsrMode::Async/>
+                    </ParentRoute>
+                    // The entrances come first: the staff layout would match them too.
+                    <Route path=path!("staff/signin") view=staff::StaffSignInPage/>
+                    <Route path=path!("staff/code") view=staff::StaffCodePage/>
+                    <Route path=path!("staff/enrol") view=staff::StaffEnrolPage ssr=SsrMode::Async/>
+                    <Route path=path!("staff/invite") view=staff::team::InvitePage ssr=SsrMode::Async/>
+                    <ParentRoute path=path!("staff") view=staff::StaffLayout ssr=SsrMode::Async>
+                        <Route path=path!("") view=staff::DashboardPage ssr=SsrMode::Async/>
+                        <Route path=path!("security") view=staff::SecurityPage ssr=SsrMode::Async/>
+                        <Route path=path!("team") view=staff::team::TeamPage ssr=SsrMode::Async/>
+                        <Route path=path!("notices") view=staff::notices::NoticesPage ssr=SsrMode::Async/>
+                        <Route path=path!("marketing") view=staff::marketing::MarketingPage ssr=SsrMode::Async/>
+                        <Route path=path!("retention") view=staff::retention::RetentionPage ssr=SsrMode::Async/>
+                        <Route path=path!("sharing") view=staff::sharing::SharingPage ssr=SsrMode::Async/>
+                        <Route path=path!("takedowns") view=staff::takedowns::TakedownsPage ssr=SsrMode::Async/>
+                        <Route path=path!("audit") view=staff::audit::AuditPage ssr=SsrMode::Async/>
+                        <Route path=path!("requests") view=staff::requests::QueuePage ssr=SsrMode::Async/>
+                        <Route path=path!("requests/:id") view=staff::requests::RequestPage ssr=SsrMode::Async/>
+                        <Route path=path!("customers") view=staff::customers::SearchPage ssr=SsrMode::Async/>
+                        <Route path=path!("customers/new") view=staff::customers::IntakePage ssr=SsrMode::Async/>
+                        <Route path=path!("customers/:id") view=staff::customers::RecordPage ssr=SsrMode::Async/>
+                    </ParentRoute>
+                    <Route path=path!("dev/mailbox") view=mailbox::MailboxPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="site-footer">
@@ -268,6 +263,31 @@ pub fn NotFound() -> impl IntoView {
             <p>{t.not_found_body}</p>
             <p><A href="/">{t.back_home}</A></p>
         </section>
+    }
+}
+
+/// The scaffold of every page that loads something: a loading line, then the page made from
+/// what `load` gave, or the notice for its error.
+pub fn loaded<T, V>(
+    load: Resource<Result<T, PortalError>>,
+    page: impl Fn(T) -> V + Clone + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
+            {move || {
+                let page = page.clone();
+                Suspend::new(async move {
+                    match load.await {
+                        Ok(v) => page(v).into_any(),
+                        Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
     }
 }
 

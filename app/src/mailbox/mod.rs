@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{ErrorNotice, PortalError, use_texts};
+use crate::{PortalError, use_texts};
 
 /// One delivered message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,30 +41,24 @@ pub async fn dev_mailbox() -> Result<Vec<MailView>, PortalError> {
 pub fn MailboxPage() -> impl IntoView {
     let mails = Resource::new(|| (), |_| dev_mailbox());
     let t = use_texts();
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{t.loading}</p> }>
-            {move || Suspend::new(async move {
-                match mails.await {
-                    Ok(list) => view! {
-                        <section class="card">
-                            <h1>{t.mailbox_title}</h1>
-                            <p class="muted">{t.mailbox_intro}</p>
-                            {list.is_empty().then(|| view! { <p>{t.mailbox_empty}</p> })}
-                        </section>
-                        {list.into_iter().map(|m| view! {
-                            <article class="card mail" id=format!("mail-{}", m.id)>
-                                <dl>
-                                    <dt>{t.mailbox_subject}</dt><dd class="mail-subject">{m.subject}</dd>
-                                    <dt>{t.mailbox_to}</dt><dd>{m.to}</dd>
-                                    <dt>{t.mailbox_at}</dt><dd>{m.at}</dd>
-                                </dl>
-                                <pre class="mail-body">{m.text}</pre>
-                            </article>
-                        }).collect_view()}
-                    }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    crate::loaded(mails, move |list| {
+        view! {
+            <section class="card">
+                <h1>{t.mailbox_title}</h1>
+                <p class="muted">{t.mailbox_intro}</p>
+                {list.is_empty().then(|| view! { <p>{t.mailbox_empty}</p> })}
+            </section>
+            {list.into_iter().map(|m| view! {
+                <article class="card mail" id=format!("mail-{}", m.id)>
+                    <dl>
+                        <dt>{t.mailbox_subject}</dt><dd class="mail-subject">{m.subject}</dd>
+                        <dt>{t.mailbox_to}</dt><dd>{m.to}</dd>
+                        <dt>{t.mailbox_at}</dt><dd>{m.at}</dd>
+                    </dl>
+                    <pre class="mail-body">{m.text}</pre>
+                </article>
+            }).collect_view()}
+        }
+        .into_any()
+    })
 }

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use portal_vocab::Purpose;
 use serde::{Deserialize, Serialize};
 
-use crate::{ErrorNotice, PortalError, use_texts};
+use crate::{PortalError, use_texts};
 
 /// The switches and their history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -79,62 +79,53 @@ pub fn ConsentsPage() -> impl IntoView {
     let q = use_query_map();
     let data = Resource::new(|| (), |_| my_consents());
     let name = move |code: &str| Purpose::parse(code).map_or("", |p| t.purpose_names.get(p));
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{all.loading}</p> }>
-            {move || Suspend::new(async move {
-                let d = match data.await {
-                    Ok(d) => d,
-                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
-                };
-                let asking = q.read().get("confirm");
-                view! {
-                    <super::MeNav/>
-                    <section class="card">
-                        <h1>{t.consents}</h1>
-                        <p class="muted">{t.consents_intro}</p>
-                        {move || {
-                            let q = q.read();
-                            q.get("done").map(|d| match d.as_str() { "on" => t.consent_on_done, "off" => t.consent_off_done, _ => t.consent_unchanged })
-                                .or_else(|| q.get("error").map(|_| t.bad_request))
-                                .map(|m| view! { <p class="banner" role="status">{m}</p> })
-                        }}
-                        <ul class="switches">
-                            {d.states.into_iter().map(|(code, on)| {
-                                let explain = Purpose::parse(&code).map_or("", |p| t.purpose_explanations.get(p));
-                                let needs = Purpose::parse(&code).is_ok_and(Purpose::needs_explicit_confirmation);
-                                let confirming = asking.as_deref() == Some(code.as_str());
-                                view! {
-                                    <li data-purpose=code.clone() data-on=on.to_string()>
-                                        <h2>{name(&code)}</h2>
-                                        <p class="muted">{explain}</p>
-                                        <p><strong>{if on { t.on } else { t.off }}</strong></p>
-                                        <form method="post" action=SetConsent::PATH>
-                                            <input type="hidden" name="purpose" value=code.clone()/>
-                                            <input type="hidden" name="on" value=if on { "0" } else { "1" }/>
-                                            {(needs && !on).then(|| view! {
-                                                <label class="check">
-                                                    <input type="checkbox" name="confirm" value="yes" required=confirming/>
-                                                    {t.consent_confirm}
-                                                </label>
-                                            })}
-                                            {confirming.then(|| view! { <p class="banner" role="alert">{t.consent_confirm_needed}</p> })}
-                                            <button type="submit" class="button">{if on { t.turn_off } else { t.turn_on }}</button>
-                                        </form>
-                                    </li>
-                                }
-                            }).collect_view()}
-                        </ul>
-                    </section>
-                    <section class="card" data-section="history">
-                        <h2>{t.consent_history}</h2>
-                        <ul class="lines">
-                            {d.history.into_iter().map(|(date, code, on, channel)| view! {
-                                <li><span class="muted">{date}</span>" "{name(&code)}": "{if on { t.on } else { t.off }}" ("{super::channel_name(t, &channel)}")"</li>
-                            }).collect_view()}
-                        </ul>
-                    </section>
-                }.into_any()
-            })}
-        </Suspense>
-    }
+    crate::loaded(data, move |d| {
+        let asking = q.read().get("confirm");
+        view! {
+            <section class="card">
+                <h1>{t.consents}</h1>
+                <p class="muted">{t.consents_intro}</p>
+                {move || {
+                    let q = q.read();
+                    q.get("done").map(|d| match d.as_str() { "on" => t.consent_on_done, "off" => t.consent_off_done, _ => t.consent_unchanged })
+                        .or_else(|| q.get("error").map(|_| t.bad_request))
+                        .map(|m| view! { <p class="banner" role="status">{m}</p> })
+                }}
+                <ul class="switches">
+                    {d.states.into_iter().map(|(code, on)| {
+                        let explain = Purpose::parse(&code).map_or("", |p| t.purpose_explanations.get(p));
+                        let needs = Purpose::parse(&code).is_ok_and(Purpose::needs_explicit_confirmation);
+                        let confirming = asking.as_deref() == Some(code.as_str());
+                        view! {
+                            <li data-purpose=code.clone() data-on=on.to_string()>
+                                <h2>{name(&code)}</h2>
+                                <p class="muted">{explain}</p>
+                                <p><strong>{if on { t.on } else { t.off }}</strong></p>
+                                <form method="post" action=SetConsent::PATH>
+                                    <input type="hidden" name="purpose" value=code.clone()/>
+                                    <input type="hidden" name="on" value=if on { "0" } else { "1" }/>
+                                    {(needs && !on).then(|| view! {
+                                        <label class="check">
+                                            <input type="checkbox" name="confirm" value="yes" required=confirming/>
+                                            {t.consent_confirm}
+                                        </label>
+                                    })}
+                                    {confirming.then(|| view! { <p class="banner" role="alert">{t.consent_confirm_needed}</p> })}
+                                    <button type="submit" class="button">{if on { t.turn_off } else { t.turn_on }}</button>
+                                </form>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </section>
+            <section class="card" data-section="history">
+                <h2>{t.consent_history}</h2>
+                <ul class="lines">
+                    {d.history.into_iter().map(|(date, code, on, channel)| view! {
+                        <li><span class="muted">{date}</span>" "{name(&code)}": "{if on { t.on } else { t.off }}" ("{super::channel_name(t, &channel)}")"</li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        }.into_any()
+    })
 }

@@ -51,7 +51,7 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
 use crate::i18n::Catalogue;
-use crate::{ErrorNotice, PortalError, signin::SignOut, use_texts};
+use crate::{PortalError, signin::SignOut, use_texts};
 
 /// One request as the customer sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -368,6 +368,16 @@ impl MyDataView {
     }
 }
 
+/// Every page of a signed-in customer: their navigation, then the page in the `<Outlet/>`.
+/// Each page's own server function finds the customer (or sends the visitor to sign in).
+#[component]
+pub fn MeLayout() -> impl IntoView {
+    view! {
+        <MeNav/>
+        <leptos_router::components::Outlet/>
+    }
+}
+
 /// The customer's navigation and sign-out.
 #[component]
 pub(crate) fn MeNav() -> impl IntoView {
@@ -406,21 +416,11 @@ fn or_dash(v: Option<String>) -> String {
 /// `/me`: "My data".
 #[component]
 pub fn MyDataPage() -> impl IntoView {
-    let t = use_texts();
     let lang = use_context::<crate::Site>()
         .map(|s| s.lang)
         .unwrap_or_default();
     let data = Resource::new(|| (), move |_| my_data(lang));
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{t.loading}</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(d) => view! { <MyDataBody d=d/> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    crate::loaded(data, move |d| view! { <MyDataBody d=d/> }.into_any())
 }
 
 #[component]
@@ -428,7 +428,6 @@ fn MyDataBody(d: MyDataView) -> impl IntoView {
     let all = use_texts();
     let t = all.me;
     view! {
-        <MeNav/>
         <section class="card">
             <h1>{all.me_title}</h1>
             <p>{(all.me_signed_in_as)(&d.masked_email)}</p>
@@ -541,8 +540,11 @@ fn MyDataBody(d: MyDataView) -> impl IntoView {
 pub fn RequestsPage() -> impl IntoView {
     let t = use_texts().me;
     let q = use_query_map();
-    let list = Resource::new(|| (), |_| my_requests());
-    let exports = Resource::new(|| (), |_| my_exports());
+    // One load for the page: the requests and the copies ready to download.
+    let both = Resource::new(
+        || (),
+        |_| async { Ok((my_requests().await?, my_exports().await?)) },
+    );
     let banner = move || {
         let q = q.read();
         q.get("done")
@@ -553,76 +555,67 @@ pub fn RequestsPage() -> impl IntoView {
             })
             .or_else(|| q.get("error").map(|_| t.bad_request))
     };
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                let (list, exports) = match (list.await, exports.await) {
-                    (Ok(l), Ok(x)) => (l, x),
-                    (Err(e), _) | (_, Err(e)) => return view! { <ErrorNotice error=e/> }.into_any(),
-                };
-                view! {
-                    <MeNav/>
-                    <section class="card">
-                        <h1>{t.requests_title}</h1>
-                        <p class="muted">{t.requests_intro}</p>
-                        {move || banner().map(|b| view! { <p class="banner" role="status">{b}</p> })}
-                        {(!exports.is_empty()).then(|| view! {
-                            <div class="exports">
-                                <h2>{t.exports_title}</h2>
-                                <ul class="lines">
-                                    {exports.into_iter().map(|x| view! {
-                                        <li data-export=x.id>
-                                            <a href=format!("/me/exports/{}", x.id) rel="nofollow" download>{t.download}</a>
-                                            " · "{(t.export_until)(&x.until, x.downloads_left)}" · "{x.size_kb}" KB"
-                                        </li>
-                                    }).collect_view()}
-                                </ul>
-                            </div>
-                        })}
-                        {list.is_empty().then(|| view! { <p>{t.no_requests}</p> })}
-                        <ul class="requests">
-                            {list.into_iter().map(|r| view! {
-                                <li data-request=r.id>
-                                    <strong>{t.kind_names.get(r.kind)}</strong>
-                                    " · "<span class="tag" data-status=r.status.as_str()>{t.status_names.get(r.status)}</span>
-                                    <br/><span class="muted">{(t.submitted_on)(&r.submitted_on)}" · "{(t.due_by)(&r.due_on)}</span>
-                                    {r.reason.clone().map(|x| view! { <p>{t.reason}": "{x}</p> })}
-                                    {r.outcome.clone().map(|x| view! { <p>{t.outcome}": "{x}</p> })}
-                                    {r.can_cancel.then(|| view! {
-                                        <form method="post" action=CancelRequest::PATH class="inline">
-                                            <input type="hidden" name="id" value=r.id/>
-                                            <button type="submit" class="link">{t.cancel}</button>
-                                        </form>
-                                    })}
+    crate::loaded(both, move |(list, exports)| {
+        view! {
+            <section class="card">
+                <h1>{t.requests_title}</h1>
+                <p class="muted">{t.requests_intro}</p>
+                {move || banner().map(|b| view! { <p class="banner" role="status">{b}</p> })}
+                {(!exports.is_empty()).then(|| view! {
+                    <div class="exports">
+                        <h2>{t.exports_title}</h2>
+                        <ul class="lines">
+                            {exports.into_iter().map(|x| view! {
+                                <li data-export=x.id>
+                                    <a href=format!("/me/exports/{}", x.id) rel="nofollow" download>{t.download}</a>
+                                    " · "{(t.export_until)(&x.until, x.downloads_left)}" · "{x.size_kb}" KB"
                                 </li>
                             }).collect_view()}
                         </ul>
-                    </section>
-                    <section class="card">
-                        <h2>{t.new_request}</h2>
-                        <form method="post" action=SubmitRequest::PATH>
-                            <label for="kind">{t.kind_label}</label>
-                            <select id="kind" name="kind">
-                                {portal_vocab::Kind::ALL.map(|k| view! { <option value=k.as_str()>{t.kind_names.get(k)}</option> }).collect_view()}
-                            </select>
-                            <label for="note">{t.note_label}</label>
-                            <textarea id="note" name="note" maxlength="2000" rows="4"></textarea>
-                            <fieldset>
-                                <legend>{t.correction_hint}</legend>
-                                <label for="c-name">{t.name}</label>
-                                <input id="c-name" name="name" type="text" maxlength="100" autocomplete="name"/>
-                                <label for="c-phone">{t.phone}</label>
-                                <input id="c-phone" name="phone" type="tel" maxlength="32" autocomplete="tel"/>
-                                <label for="c-email">{t.email}</label>
-                                <input id="c-email" name="email" type="email" maxlength="254" autocomplete="email"/>
-                            </fieldset>
-                            <button type="submit" class="button">{t.submit}</button>
-                        </form>
-                    </section>
-                }.into_any()
-            })}
-        </Suspense>
-    }
+                    </div>
+                })}
+                {list.is_empty().then(|| view! { <p>{t.no_requests}</p> })}
+                <ul class="requests">
+                    {list.into_iter().map(|r| view! {
+                        <li data-request=r.id>
+                            <strong>{t.kind_names.get(r.kind)}</strong>
+                            " · "<span class="tag" data-status=r.status.as_str()>{t.status_names.get(r.status)}</span>
+                            <br/><span class="muted">{(t.submitted_on)(&r.submitted_on)}" · "{(t.due_by)(&r.due_on)}</span>
+                            {r.reason.clone().map(|x| view! { <p>{t.reason}": "{x}</p> })}
+                            {r.outcome.clone().map(|x| view! { <p>{t.outcome}": "{x}</p> })}
+                            {r.can_cancel.then(|| view! {
+                                <form method="post" action=CancelRequest::PATH class="inline">
+                                    <input type="hidden" name="id" value=r.id/>
+                                    <button type="submit" class="link">{t.cancel}</button>
+                                </form>
+                            })}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </section>
+            <section class="card">
+                <h2>{t.new_request}</h2>
+                <form method="post" action=SubmitRequest::PATH>
+                    <label for="kind">{t.kind_label}</label>
+                    <select id="kind" name="kind">
+                        {portal_vocab::Kind::ALL.map(|k| view! { <option value=k.as_str()>{t.kind_names.get(k)}</option> }).collect_view()}
+                    </select>
+                    <label for="note">{t.note_label}</label>
+                    <textarea id="note" name="note" maxlength="2000" rows="4"></textarea>
+                    <fieldset>
+                        <legend>{t.correction_hint}</legend>
+                        <label for="c-name">{t.name}</label>
+                        <input id="c-name" name="name" type="text" maxlength="100" autocomplete="name"/>
+                        <label for="c-phone">{t.phone}</label>
+                        <input id="c-phone" name="phone" type="tel" maxlength="32" autocomplete="tel"/>
+                        <label for="c-email">{t.email}</label>
+                        <input id="c-email" name="email" type="email" maxlength="254" autocomplete="email"/>
+                    </fieldset>
+                    <button type="submit" class="button">{t.submit}</button>
+                </form>
+            </section>
+        }.into_any()
+    })
 }
 
 /// The masked new address a confirmation link is for; spends nothing.
@@ -661,33 +654,34 @@ pub fn EmailChangePage() -> impl IntoView {
             peek_email_change(t).await
         }
     });
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                let status = {
-                    let q = q.read();
-                    if q.get("done").is_some() {
-                        Some(t.email_changed)
+    crate::loaded(peek, move |masked| {
+        let status = {
+            let q = q.read();
+            if q.get("done").is_some() {
+                Some(t.email_changed)
+            } else {
+                q.get("error").map(|e| {
+                    if e == "taken" {
+                        t.email_taken
                     } else {
-                        q.get("error").map(|e| if e == "taken" { t.email_taken } else { t.email_link_dead })
+                        t.email_link_dead
                     }
-                };
-                match (status, peek.await) {
-                    (Some(s), _) => view! { <section class="card"><h1>{t.email_title}</h1><p role="status">{s}</p></section> }.into_any(),
-                    (None, Ok(Some(masked))) => view! {
-                        <section class="card">
-                            <h1>{t.email_title}</h1>
-                            <p>{(t.email_confirm_for)(&masked)}</p>
-                            <form method="post" action=ConfirmEmailChange::PATH>
-                                <input type="hidden" name="t" value=token()/>
-                                <button type="submit" class="button">{t.email_confirm}</button>
-                            </form>
-                        </section>
-                    }.into_any(),
-                    (None, Ok(None)) => view! { <section class="card"><h1>{t.email_title}</h1><p role="alert">{t.email_link_dead}</p></section> }.into_any(),
-                    (None, Err(e)) => view! { <ErrorNotice error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+                })
+            }
+        };
+        match (status, masked) {
+            (Some(s), _) => view! { <section class="card"><h1>{t.email_title}</h1><p role="status">{s}</p></section> }.into_any(),
+            (None, Some(masked)) => view! {
+                <section class="card">
+                    <h1>{t.email_title}</h1>
+                    <p>{(t.email_confirm_for)(&masked)}</p>
+                    <form method="post" action=ConfirmEmailChange::PATH>
+                        <input type="hidden" name="t" value=token()/>
+                        <button type="submit" class="button">{t.email_confirm}</button>
+                    </form>
+                </section>
+            }.into_any(),
+            (None, None) => view! { <section class="card"><h1>{t.email_title}</h1><p role="alert">{t.email_link_dead}</p></section> }.into_any(),
+        }
+    })
 }

@@ -4,7 +4,7 @@
 use leptos::{prelude::*, server_fn::ServerFn};
 use serde::{Deserialize, Serialize};
 
-use crate::{ErrorNotice, PortalError, use_texts};
+use crate::{PortalError, use_texts};
 
 /// The notice waiting for confirmation, in the page's language.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,25 +69,19 @@ pub fn NoticeConfirmPage() -> impl IntoView {
         .map(|s| s.lang)
         .unwrap_or_default();
     let n = Resource::new(|| (), move |_| pending_notice(lang));
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{all.loading}</p> }>
-            {move || Suspend::new(async move {
-                match n.await {
-                    Ok(Some(n)) => view! {
-                        <section class="card" data-notice=n.version>
-                            <p class="banner" role="status">{all.me.notice_new}</p>
-                            <h1>{n.title.clone()}</h1>
-                            {n.paragraphs.into_iter().map(|p| view! { <p>{p}</p> }).collect_view()}
-                            <form method="post" action=ConfirmNotice::PATH>
-                                <input type="hidden" name="version" value=n.version/>
-                                <button type="submit" class="button">{all.me.notice_confirm}</button>
-                            </form>
-                        </section>
-                    }.into_any(),
-                    Ok(None) => view! { <section class="card"><p>{all.me.notice_nothing}</p></section> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    crate::loaded(n, move |loaded| match loaded {
+        Some(n) => view! {
+            <section class="card" data-notice=n.version>
+                <p class="banner" role="status">{all.me.notice_new}</p>
+                <h1>{n.title.clone()}</h1>
+                {n.paragraphs.into_iter().map(|p| view! { <p>{p}</p> }).collect_view()}
+                <form method="post" action=ConfirmNotice::PATH>
+                    <input type="hidden" name="version" value=n.version/>
+                    <button type="submit" class="button">{all.me.notice_confirm}</button>
+                </form>
+            </section>
+        }
+        .into_any(),
+        None => view! { <section class="card"><p>{all.me.notice_nothing}</p></section> }.into_any(),
+    })
 }

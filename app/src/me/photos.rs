@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use portal_vocab::PhotoUse;
 
-use crate::{ErrorNotice, PortalError, use_texts};
+use crate::{PortalError, use_texts};
 
 /// A public use in the customer's language.
 pub fn use_name(t: &crate::me::texts::MeTexts, u: PhotoUse) -> &'static str {
@@ -160,78 +160,71 @@ pub fn PhotosPage() -> impl IntoView {
     let q = use_query_map();
     let data = Resource::new(|| (), |_| my_photos());
     let use_name = move |code: &str| use_name_of(t, code);
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{all.loading}</p> }>
-            {move || Suspend::new(async move {
-                let d = match data.await {
-                    Ok(d) => d,
-                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
-                };
-                let asking: Option<i64> = q.read().get("confirm").and_then(|s| s.parse().ok());
-                let banner = {
-                    let q = q.read();
-                    q.get("done").map(|_| (t.photo_saved, "status")).or_else(|| {
-                        q.get("error").map(|e| match e.as_str() {
-                            "purpose" => (t.photo_purpose_off, "alert"),
-                            "date" => (t.photo_bad_date, "alert"),
-                            _ => (t.bad_request, "alert"),
-                        })
+    crate::loaded(data, move |d| {
+        let asking: Option<i64> = q.read().get("confirm").and_then(|s| s.parse().ok());
+        let banner = {
+            let q = q.read();
+            q.get("done")
+                .map(|_| (t.photo_saved, "status"))
+                .or_else(|| {
+                    q.get("error").map(|e| match e.as_str() {
+                        "purpose" => (t.photo_purpose_off, "alert"),
+                        "date" => (t.photo_bad_date, "alert"),
+                        _ => (t.bad_request, "alert"),
                     })
+                })
+        };
+        view! {
+            <section class="card">
+                <h1>{t.photo_uses}</h1>
+                <p class="muted">{t.photo_uses_intro}</p>
+                {banner.map(|(m, role)| view! { <p class="banner" role=role>{m}</p> })}
+                {d.photos.is_empty().then(|| view! { <p class="muted">{t.none_yet}</p> })}
+            </section>
+            {d.photos.into_iter().map(|x| {
+                let confirming = asking == Some(x.id);
+                let kind = t.photo_kinds.get(&x.kind);
+                let until = x.uses.iter().find_map(|(_, e)| e.clone()).unwrap_or_default();
+                let summary = if x.uses.is_empty() {
+                    t.photo_no_public.to_owned()
+                } else {
+                    x.uses.iter().map(|(c, e)| match e {
+                        Some(e) => format!("{} ({} {e})", use_name(c), t.photo_ends),
+                        None => use_name(c).to_owned(),
+                    }).collect::<Vec<_>>().join(" · ")
                 };
                 view! {
-                    <super::MeNav/>
-                    <section class="card">
-                        <h1>{t.photo_uses}</h1>
-                        <p class="muted">{t.photo_uses_intro}</p>
-                        {banner.map(|(m, role)| view! { <p class="banner" role=role>{m}</p> })}
-                        {d.photos.is_empty().then(|| view! { <p class="muted">{t.none_yet}</p> })}
+                    <section class="card photo" id=format!("photo-{}", x.id) data-photo=x.id.to_string()>
+                        <img src=format!("/me/photos/{}", x.id) alt=format!("{} {kind}", x.date) width="96" height="96" loading="lazy"/>
+                        <p><span class="muted">{x.date.clone()}" · "{kind}</span></p>
+                        <p data-uses="">{summary}</p>
+                        <form method="post" action=SetPhotoUses::PATH>
+                            <input type="hidden" name="photo" value=x.id.to_string()/>
+                            <p class="muted">{t.photo_internal}</p>
+                            {PhotoUse::all().into_iter().map(|u| {
+                                let code = u.code();
+                                let on = x.uses.iter().any(|(c, _)| *c == code);
+                                let purpose_on = if u == PhotoUse::Portfolio { d.portfolio_on } else { d.social_on };
+                                view! {
+                                    <label class="check" data-purpose-on=purpose_on.to_string()>
+                                        <input type="checkbox" name=field_name(u) value="on" checked=on/>
+                                        {use_name(&code)}
+                                    </label>
+                                }
+                            }).collect_view()}
+                            <label>{t.photo_until}
+                                <input type="date" name="until" value=until/>
+                            </label>
+                            <label class="check">
+                                <input type="checkbox" name="confirm" value="yes" required=confirming/>
+                                {t.photo_confirm}
+                            </label>
+                            {confirming.then(|| view! { <p class="banner" role="alert">{t.photo_confirm_needed}</p> })}
+                            <button type="submit" class="button">{t.photo_save}</button>
+                        </form>
                     </section>
-                    {d.photos.into_iter().map(|x| {
-                        let confirming = asking == Some(x.id);
-                        let kind = t.photo_kinds.get(&x.kind);
-                        let until = x.uses.iter().find_map(|(_, e)| e.clone()).unwrap_or_default();
-                        let summary = if x.uses.is_empty() {
-                            t.photo_no_public.to_owned()
-                        } else {
-                            x.uses.iter().map(|(c, e)| match e {
-                                Some(e) => format!("{} ({} {e})", use_name(c), t.photo_ends),
-                                None => use_name(c).to_owned(),
-                            }).collect::<Vec<_>>().join(" · ")
-                        };
-                        view! {
-                            <section class="card photo" id=format!("photo-{}", x.id) data-photo=x.id.to_string()>
-                                <img src=format!("/me/photos/{}", x.id) alt=format!("{} {kind}", x.date) width="96" height="96" loading="lazy"/>
-                                <p><span class="muted">{x.date.clone()}" · "{kind}</span></p>
-                                <p data-uses="">{summary}</p>
-                                <form method="post" action=SetPhotoUses::PATH>
-                                    <input type="hidden" name="photo" value=x.id.to_string()/>
-                                    <p class="muted">{t.photo_internal}</p>
-                                    {PhotoUse::all().into_iter().map(|u| {
-                                        let code = u.code();
-                                        let on = x.uses.iter().any(|(c, _)| *c == code);
-                                        let purpose_on = if u == PhotoUse::Portfolio { d.portfolio_on } else { d.social_on };
-                                        view! {
-                                            <label class="check" data-purpose-on=purpose_on.to_string()>
-                                                <input type="checkbox" name=field_name(u) value="on" checked=on/>
-                                                {use_name(&code)}
-                                            </label>
-                                        }
-                                    }).collect_view()}
-                                    <label>{t.photo_until}
-                                        <input type="date" name="until" value=until/>
-                                    </label>
-                                    <label class="check">
-                                        <input type="checkbox" name="confirm" value="yes" required=confirming/>
-                                        {t.photo_confirm}
-                                    </label>
-                                    {confirming.then(|| view! { <p class="banner" role="alert">{t.photo_confirm_needed}</p> })}
-                                    <button type="submit" class="button">{t.photo_save}</button>
-                                </form>
-                            </section>
-                        }
-                    }).collect_view()}
-                }.into_any()
-            })}
-        </Suspense>
-    }
+                }
+            }).collect_view()}
+        }.into_any()
+    })
 }

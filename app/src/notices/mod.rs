@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_params_map};
 use serde::{Deserialize, Serialize};
 
-use crate::{ErrorNotice, Lang, PortalError, use_texts};
+use crate::{Lang, PortalError, use_texts};
 
 /// A notice as the page shows it, already in the visitor's language.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -64,17 +64,7 @@ pub fn NoticePage() -> impl IntoView {
         move || params.read().get("version"),
         move |v| get_notice(v, lang),
     );
-    let t = use_texts();
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{t.loading}</p> }>
-            {move || Suspend::new(async move {
-                match notice.await {
-                    Ok(n) => view! { <NoticeBody notice=n/> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    crate::loaded(notice, move |n| view! { <NoticeBody notice=n/> }.into_any())
 }
 
 #[component]

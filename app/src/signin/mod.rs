@@ -272,30 +272,25 @@ pub fn LinkPage() -> impl IntoView {
     let q = use_query_map();
     let token = move || q.read().get("t").unwrap_or_default();
     let peek = Resource::new(token, peek_sign_in_link);
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{t.loading}</p> }>
-            {move || Suspend::new(async move {
-                match peek.await {
-                    Ok(Some(masked)) => view! {
-                        <section class="card">
-                            <h1>{t.signin_link_title}</h1>
-                            <p>{(t.signin_link_for)(&masked)}</p>
-                            <form method="post" action=ConfirmLink::PATH>
-                                <input type="hidden" name="t" value=token()/>
-                                <button type="submit" class="button">{t.signin_confirm}</button>
-                            </form>
-                        </section>
-                    }.into_any(),
-                    Ok(None) => view! {
-                        <section class="card">
-                            <h1>{t.signin_link_title}</h1>
-                            <p role="alert">{t.signin_expired}</p>
-                            <p><a href="/signin">{t.signin_again}</a></p>
-                        </section>
-                    }.into_any(),
-                    Err(e) => view! { <crate::ErrorNotice error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    crate::loaded(peek, move |loaded| match loaded {
+        Some(masked) => view! {
+            <section class="card">
+                <h1>{t.signin_link_title}</h1>
+                <p>{(t.signin_link_for)(&masked)}</p>
+                <form method="post" action=ConfirmLink::PATH>
+                    <input type="hidden" name="t" value=token()/>
+                    <button type="submit" class="button">{t.signin_confirm}</button>
+                </form>
+            </section>
+        }
+        .into_any(),
+        None => view! {
+            <section class="card">
+                <h1>{t.signin_link_title}</h1>
+                <p role="alert">{t.signin_expired}</p>
+                <p><a href="/signin">{t.signin_again}</a></p>
+            </section>
+        }
+        .into_any(),
+    })
 }

@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
-use super::{StaffNav, role_label, staff_me};
-use crate::{ErrorNotice, PortalError, use_texts};
+use super::role_label;
+use crate::{PortalError, use_texts};
 
 #[cfg(feature = "ssr")]
 use super::gate;
@@ -88,7 +88,6 @@ pub async fn audit_log(
 pub fn AuditPage() -> impl IntoView {
     let t = use_texts().staff;
     let q = use_query_map();
-    let me = Resource::new(|| (), |_| staff_me());
     let page = Resource::new(
         move || {
             let q = q.read();
@@ -101,55 +100,52 @@ pub fn AuditPage() -> impl IntoView {
         },
         |(s, c, a, b)| audit_log(s, c, a, b),
     );
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                let (me, page) = match (me.await, page.await) {
-                    (Ok(m), Ok(p)) => (m, p),
-                    (Err(e), _) | (_, Err(e)) => return view! { <ErrorNotice error=e/> }.into_any(),
-                };
-                let older = page.rows.last().map(|r| {
-                    let q = q.read();
-                    let keep = |k: &str| q.get(k).map(|v| format!("&{k}={v}")).unwrap_or_default();
-                    format!("/staff/audit?before={}{}{}{}", r.id, keep("staff"), keep("customer"), keep("action"))
-                });
-                view! {
-                    <StaffNav me=me/>
-                    <section class="card">
-                        <h1>{t.audit_title}</h1>
-                        {match page.chain {
-                            Ok(n) => view! { <p class="banner ok" data-chain="whole">{(t.chain_whole)(n)}</p> }.into_any(),
-                            Err(id) => view! { <p class="banner" role="alert" data-chain="broken">{(t.chain_broken)(id)}</p> }.into_any(),
-                        }}
-                        <form method="get" action="/staff/audit" class="filters">
-                            <label for="f-staff">{t.filter_staff}</label>
-                            <input id="f-staff" name="staff" inputmode="numeric" maxlength="12" value=move || q.read().get("staff").unwrap_or_default()/>
-                            <label for="f-customer">{t.filter_customer}</label>
-                            <input id="f-customer" name="customer" inputmode="numeric" maxlength="12" value=move || q.read().get("customer").unwrap_or_default()/>
-                            <label for="f-action">{t.filter_action}</label>
-                            <input id="f-action" name="action" type="text" maxlength="40" value=move || q.read().get("action").unwrap_or_default()/>
-                            <button type="submit" class="button">{t.filter_button}</button>
-                        </form>
-                        <table class="table">
-                            <thead><tr>
-                                <th>"#"</th><th>{t.col_time}</th><th>{t.col_actor}</th><th>{t.role}</th>
-                                <th>{t.col_action}</th><th>{t.col_subject}</th><th>{t.col_reason}</th>
-                            </tr></thead>
-                            <tbody>
-                                {page.rows.into_iter().map(|r| view! {
-                                    <tr>
-                                        <td>{r.id}</td><td>{r.at}</td><td>{r.actor}</td>
-                                        <td>{r.role.as_deref().map(role_label).unwrap_or("—")}</td>
-                                        <td>{r.action}</td><td>{r.subject.unwrap_or_default()}</td>
-                                        <td>{r.reason.unwrap_or_default()}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                        {older.map(|href| view! { <p><A href=href>{t.older}</A></p> })}
-                    </section>
-                }.into_any()
-            })}
-        </Suspense>
-    }
+    crate::loaded(page, move |page| {
+        let older = page.rows.last().map(|r| {
+            let q = q.read();
+            let keep = |k: &str| q.get(k).map(|v| format!("&{k}={v}")).unwrap_or_default();
+            format!(
+                "/staff/audit?before={}{}{}{}",
+                r.id,
+                keep("staff"),
+                keep("customer"),
+                keep("action")
+            )
+        });
+        view! {
+            <section class="card">
+                <h1>{t.audit_title}</h1>
+                {match page.chain {
+                    Ok(n) => view! { <p class="banner ok" data-chain="whole">{(t.chain_whole)(n)}</p> }.into_any(),
+                    Err(id) => view! { <p class="banner" role="alert" data-chain="broken">{(t.chain_broken)(id)}</p> }.into_any(),
+                }}
+                <form method="get" action="/staff/audit" class="filters">
+                    <label for="f-staff">{t.filter_staff}</label>
+                    <input id="f-staff" name="staff" inputmode="numeric" maxlength="12" value=move || q.read().get("staff").unwrap_or_default()/>
+                    <label for="f-customer">{t.filter_customer}</label>
+                    <input id="f-customer" name="customer" inputmode="numeric" maxlength="12" value=move || q.read().get("customer").unwrap_or_default()/>
+                    <label for="f-action">{t.filter_action}</label>
+                    <input id="f-action" name="action" type="text" maxlength="40" value=move || q.read().get("action").unwrap_or_default()/>
+                    <button type="submit" class="button">{t.filter_button}</button>
+                </form>
+                <table class="table">
+                    <thead><tr>
+                        <th>"#"</th><th>{t.col_time}</th><th>{t.col_actor}</th><th>{t.role}</th>
+                        <th>{t.col_action}</th><th>{t.col_subject}</th><th>{t.col_reason}</th>
+                    </tr></thead>
+                    <tbody>
+                        {page.rows.into_iter().map(|r| view! {
+                            <tr>
+                                <td>{r.id}</td><td>{r.at}</td><td>{r.actor}</td>
+                                <td>{r.role.as_deref().map(role_label).unwrap_or("—")}</td>
+                                <td>{r.action}</td><td>{r.subject.unwrap_or_default()}</td>
+                                <td>{r.reason.unwrap_or_default()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                {older.map(|href| view! { <p><A href=href>{t.older}</A></p> })}
+            </section>
+        }.into_any()
+    })
 }

@@ -8,8 +8,9 @@ use leptos_router::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Me, StaffNav, staff_me};
-use crate::{ErrorNotice, PortalError, use_texts};
+use portal_vocab::Action;
+
+use crate::{PortalError, use_texts};
 
 #[cfg(feature = "ssr")]
 use super::gate;
@@ -110,7 +111,6 @@ pub struct MembershipView {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RecordView {
     pub id: i64,
-    pub me: Me,
     pub name: String,
     /// The customer restricted the use of their data: show it, use nothing.
     pub restricted: bool,
@@ -128,21 +128,19 @@ pub struct RecordView {
 #[server]
 pub async fn customer_record(id: i64) -> Result<RecordView, PortalError> {
     use portal_core::{access::Action, customers::open};
-    let me = staff_me().await?;
     let c = gate::require(Action::SearchCustomers).await?;
     let now = chrono::Utc::now();
     let r = open::open(&c.portal, c.member.id, c.member.role, id, now).await?;
-    Ok(RecordView::new(id, me, r))
+    Ok(RecordView::new(id, r))
 }
 
 #[cfg(feature = "ssr")]
 impl RecordView {
     /// The page's view of an opened record: text as the page shows it.
-    fn new(id: i64, me: Me, r: portal_core::customers::open::OpenedRecord) -> Self {
+    fn new(id: i64, r: portal_core::customers::open::OpenedRecord) -> Self {
         let day = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d").to_string();
         RecordView {
             id,
-            me,
             restricted: r.restricted,
             name: r.name,
             contact: r.contact.map(|c| ContactView {
@@ -442,7 +440,6 @@ mod intake_fn {
 pub fn SearchPage() -> impl IntoView {
     let t = use_texts().staff;
     let q = use_query_map();
-    let me = Resource::new(|| (), |_| staff_me());
     let found = Resource::new(
         move || q.read().get("found"),
         |f| async move {
@@ -453,46 +450,35 @@ pub fn SearchPage() -> impl IntoView {
         },
     );
     let error = move || q.read().get("error");
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                let me = match me.await {
-                    Ok(m) => m,
-                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
-                };
-                let list = found.await;
-                view! {
-                    <StaffNav me=me/>
+    crate::loaded(found, move |list| {
+        view! {
+            <section class="card">
+                <h1>{t.search_title}</h1>
+                {move || error().map(|e| {
+                    let msg = if e == "none" { t.search_none } else { t.search_bad };
+                    view! { <p class="banner" role="alert">{msg}</p> }
+                })}
+                <form method="post" action=SearchCustomers::PATH>
+                    <label for="q">{t.search_label}</label>
+                    <input id="q" name="q" type="search" required maxlength="100" autocomplete="off"/>
+                    <button type="submit" class="button">{t.search_button}</button>
+                </form>
+            </section>
+            {match list {
+                Some(rows) => view! {
                     <section class="card">
-                        <h1>{t.search_title}</h1>
-                        {move || error().map(|e| {
-                            let msg = if e == "none" { t.search_none } else { t.search_bad };
-                            view! { <p class="banner" role="alert">{msg}</p> }
-                        })}
-                        <form method="post" action=SearchCustomers::PATH>
-                            <label for="q">{t.search_label}</label>
-                            <input id="q" name="q" type="search" required maxlength="100" autocomplete="off"/>
-                            <button type="submit" class="button">{t.search_button}</button>
-                        </form>
+                        <h2>{t.results_title}</h2>
+                        <ul class="results">
+                            {rows.into_iter().map(|r| view! {
+                                <li><A href=format!("/staff/customers/{}", r.id)>{r.name}</A></li>
+                            }).collect_view()}
+                        </ul>
                     </section>
-                    {match list {
-                        Ok(Some(rows)) => view! {
-                            <section class="card">
-                                <h2>{t.results_title}</h2>
-                                <ul class="results">
-                                    {rows.into_iter().map(|r| view! {
-                                        <li><A href=format!("/staff/customers/{}", r.id)>{r.name}</A></li>
-                                    }).collect_view()}
-                                </ul>
-                            </section>
-                        }.into_any(),
-                        Ok(None) => ().into_any(),
-                        Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                    }}
-                }.into_any()
-            })}
-        </Suspense>
-    }
+                }.into_any(),
+                None => ().into_any(),
+            }}
+        }
+    })
 }
 
 /// `/staff/customers/{id}`.
@@ -527,20 +513,12 @@ pub fn RecordPage() -> impl IntoView {
             })
         }
     };
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                match record.await {
-                    Ok(r) => view! {
-                        <StaffNav me=r.me.clone()/>
-                        {move || banner().map(|b| view! { <p class="banner" role="status">{b}</p> })}
-                        <RecordBody r=r/>
-                    }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    crate::loaded(record, move |r| {
+        view! {
+            {move || banner().map(|b| view! { <p class="banner" role="status">{b}</p> })}
+            <RecordBody r=r/>
+        }
+    })
 }
 
 fn or_dash(v: Option<String>) -> String {
@@ -550,19 +528,19 @@ fn or_dash(v: Option<String>) -> String {
 #[component]
 fn RecordBody(r: RecordView) -> impl IntoView {
     let t = use_texts().staff;
-    let may = |a: &str| r.me.may.iter().any(|m| m == a);
+    let me = super::use_me();
     let (edit, visit, note, record) = (
-        may("edit_contact"),
-        may("record_visit"),
-        may("add_visit_note"),
-        may("record_request"),
+        me.may(Action::EditContact),
+        me.may(Action::RecordVisit),
+        me.may(Action::AddVisitNote),
+        me.may(Action::RecordRequest),
     );
     let id = r.id;
     view! {
         {r.restricted.then(|| view! {
             <p class="banner" role="status" data-restricted="true">
                 {t.restricted_banner}
-                {r.me.may.iter().any(|a| a == "decide_request").then(|| view! {
+                {me.may(Action::DecideRequest).then(|| view! {
                     <form method="post" action=LiftRestriction::PATH class="inline-form">
                         <input type="hidden" name="id" value=id/>
                         <button type="submit" class="link">{t.lift_restriction}</button>
@@ -711,66 +689,56 @@ fn RecordBody(r: RecordView) -> impl IntoView {
 pub fn IntakePage() -> impl IntoView {
     let t = use_texts().staff;
     let q = use_query_map();
-    let me = Resource::new(|| (), |_| staff_me());
     let version = Resource::new(|| (), |_| intake_notice_version());
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                let (me, version) = match (me.await, version.await) {
-                    (Ok(m), Ok(v)) => (m, v),
-                    (Err(e), _) | (_, Err(e)) => return view! { <ErrorNotice error=e/> }.into_any(),
-                };
-                view! {
-                    <StaffNav me=me/>
-                    <section class="card">
-                        <h1>{t.intake_title}</h1>
-                        <p>{t.intake_intro}</p>
-                        {move || q.read().get("error").map(|e| {
-                            let msg = match e.as_str() { "notice" => t.notice_required, "taken" => t.contact_taken, _ => t.invalid_input };
-                            view! { <p class="banner" role="alert">{msg}</p> }
-                        })}
-                        <form method="post" action=Intake::PATH>
-                            <input type="hidden" name="notice_version" value=version/>
-                            <label for="name">{t.name}</label>
-                            <input id="name" name="name" type="text" required maxlength="100" autocomplete="off"/>
-                            <label for="phone">{t.phone}</label>
-                            <input id="phone" name="phone" type="tel" required maxlength="32" autocomplete="off"/>
-                            <label for="email">{t.email}</label>
-                            <input id="email" name="email" type="email" maxlength="254" autocomplete="off"/>
-                            <label for="language">{t.language}</label>
-                            <select id="language" name="language">
-                                <option value="zh" selected>"中文"</option>
-                                <option value="en">"English"</option>
-                            </select>
+    crate::loaded(version, move |version| {
+        view! {
+            <section class="card">
+                <h1>{t.intake_title}</h1>
+                <p>{t.intake_intro}</p>
+                {move || q.read().get("error").map(|e| {
+                    let msg = match e.as_str() { "notice" => t.notice_required, "taken" => t.contact_taken, _ => t.invalid_input };
+                    view! { <p class="banner" role="alert">{msg}</p> }
+                })}
+                <form method="post" action=Intake::PATH>
+                    <input type="hidden" name="notice_version" value=version/>
+                    <label for="name">{t.name}</label>
+                    <input id="name" name="name" type="text" required maxlength="100" autocomplete="off"/>
+                    <label for="phone">{t.phone}</label>
+                    <input id="phone" name="phone" type="tel" required maxlength="32" autocomplete="off"/>
+                    <label for="email">{t.email}</label>
+                    <input id="email" name="email" type="email" maxlength="254" autocomplete="off"/>
+                    <label for="language">{t.language}</label>
+                    <select id="language" name="language">
+                        <option value="zh" selected>"中文"</option>
+                        <option value="en">"English"</option>
+                    </select>
+                    <label class="check">
+                        <input type="checkbox" name="notice_shown" value="on" required/>
+                        {(t.notice_shown)(version)}
+                    </label>
+                    <fieldset>
+                        <legend>{t.consents_legend}</legend>
+                        {portal_vocab::Purpose::ALL.map(|p| view! {
                             <label class="check">
-                                <input type="checkbox" name="notice_shown" value="on" required/>
-                                {(t.notice_shown)(version)}
+                                <input type="checkbox" name=p.code() value="on"/>
+                                {t.purpose_names.get(p)}
                             </label>
-                            <fieldset>
-                                <legend>{t.consents_legend}</legend>
-                                {portal_vocab::Purpose::ALL.map(|p| view! {
-                                    <label class="check">
-                                        <input type="checkbox" name=p.code() value="on"/>
-                                        {t.purpose_names.get(p)}
-                                    </label>
-                                }).collect_view()}
-                            </fieldset>
-                            <label for="channel">{t.channel}</label>
-                            <select id="channel" name="channel">
-                                <option value="front_desk" selected>{t.channel_front_desk}</option>
-                                <option value="paper_form">{t.channel_paper}</option>
-                            </select>
-                            <label class="check">
-                                <input type="checkbox" name="send_link" value="on"/>
-                                {t.send_link}
-                            </label>
-                            <button type="submit" class="button">{t.create}</button>
-                        </form>
-                    </section>
-                }.into_any()
-            })}
-        </Suspense>
-    }
+                        }).collect_view()}
+                    </fieldset>
+                    <label for="channel">{t.channel}</label>
+                    <select id="channel" name="channel">
+                        <option value="front_desk" selected>{t.channel_front_desk}</option>
+                        <option value="paper_form">{t.channel_paper}</option>
+                    </select>
+                    <label class="check">
+                        <input type="checkbox" name="send_link" value="on"/>
+                        {t.send_link}
+                    </label>
+                    <button type="submit" class="button">{t.create}</button>
+                </form>
+            </section>
+        }.into_any()
+    })
 }
 
 #[cfg(all(test, feature = "ssr"))]

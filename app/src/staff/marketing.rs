@@ -6,8 +6,7 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use super::{StaffNav, staff_me};
-use crate::{ErrorNotice, PortalError, use_texts};
+use crate::{PortalError, use_texts};
 
 #[cfg(feature = "ssr")]
 use super::gate;
@@ -168,104 +167,94 @@ const CHANNEL_CODES: [&str; 3] = ["marketing_sms", "marketing_email", "marketing
 pub fn MarketingPage() -> impl IntoView {
     let t = use_texts().staff;
     let q = use_query_map();
-    let me = Resource::new(|| (), |_| staff_me());
-    let counts = Resource::new(|| (), |_| consent_counts());
-    let new_key = Resource::new(
+    // The counts, and a key made a moment ago (shown once; a failure to read it shows none).
+    let page = Resource::new(
         move || q.read().get("key"),
         |k| async move {
-            if k.is_some() {
-                take_new_api_key().await
-            } else {
-                Ok(None)
-            }
+            let counts = consent_counts().await?;
+            let key = match k {
+                Some(_) => take_new_api_key().await.ok().flatten(),
+                None => None,
+            };
+            Ok((counts, key))
         },
     );
     let name = move |code: &str| {
         portal_vocab::Purpose::parse(code).map_or("", |p| use_texts().staff.purpose_names.get(p))
     };
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                let (me, counts) = match (me.await, counts.await) {
-                    (Ok(m), Ok(c)) => (m, c),
-                    (Err(e), _) | (_, Err(e)) => return view! { <ErrorNotice error=e/> }.into_any(),
-                };
-                let new_key = new_key.await.ok().flatten();
-                let may = q.read().get("may");
-                view! {
-                    <StaffNav me=me/>
-                    <section class="card">
-                        <h1>{t.marketing_title}</h1>
-                        <form method="post" action=ConsentLookup::PATH>
-                            <label for="m-contact">{t.marketing_lookup}</label>
-                            <input id="m-contact" name="contact" type="search" required maxlength="254" autocomplete="off"/>
-                            <button type="submit" class="button">{t.search_button}</button>
-                        </form>
-                        {may.map(|m| view! {
-                            <dl class="facts" data-section="may-contact">
-                                {CHANNEL_CODES.iter().zip(m.chars()).map(|(code, a)| view! {
-                                    <dt>{name(code)}</dt>
-                                    <dd data-channel=*code>{if a == 'y' { t.may_yes } else { t.may_no }}</dd>
-                                }).collect_view()}
-                            </dl>
-                        })}
-                    </section>
-                    <section class="card">
-                        <h2>{t.marketing_counts}</h2>
-                        <dl class="facts">
-                            {counts.now.into_iter().map(|(code, n)| view! {
-                                <dt>{name(&code)}</dt><dd data-count=code.clone()>{n}</dd>
-                            }).collect_view()}
-                        </dl>
-                        {counts.weekly.into_iter().map(|(code, weeks)| view! {
-                            <h3>{name(&code)}</h3>
-                            <super::WeekChart weeks=weeks/>
+    crate::loaded(page, move |(counts, new_key)| {
+        let may = q.read().get("may");
+        view! {
+            <section class="card">
+                <h1>{t.marketing_title}</h1>
+                <form method="post" action=ConsentLookup::PATH>
+                    <label for="m-contact">{t.marketing_lookup}</label>
+                    <input id="m-contact" name="contact" type="search" required maxlength="254" autocomplete="off"/>
+                    <button type="submit" class="button">{t.search_button}</button>
+                </form>
+                {may.map(|m| view! {
+                    <dl class="facts" data-section="may-contact">
+                        {CHANNEL_CODES.iter().zip(m.chars()).map(|(code, a)| view! {
+                            <dt>{name(code)}</dt>
+                            <dd data-channel=*code>{if a == 'y' { t.may_yes } else { t.may_no }}</dd>
                         }).collect_view()}
-                    </section>
-                    <section class="card">
-                        <h2>{t.marketing_export}</h2>
-                        <ul class="lines">
-                            {CHANNEL_CODES.iter().map(|code| view! {
-                                <li><a href=format!("/staff/marketing/export.csv?channel={code}") download>{name(code)}" (CSV)"</a></li>
-                            }).collect_view()}
-                        </ul>
-                    </section>
-                    {counts.keys.map(|keys| view! {
-                        <section class="card" data-section="api-keys">
-                            <h2>{t.api_keys}</h2>
-                            {new_key.map(|k| view! {
-                                <p class="banner" role="status">{t.api_key_once}<br/><code class="secret" data-new-key="true">{k}</code></p>
-                            })}
-                            <table class="table">
-                                <thead><tr><th>{t.name}</th><th>{t.api_scopes}</th><th>{t.submitted}</th><th>{t.api_last_used}</th><th></th></tr></thead>
-                                <tbody>
-                                    {keys.into_iter().map(|KeyRow { id, name: n, scopes, created, last_used: used, revoked }| view! {
-                                        <tr data-key=id>
-                                            <td>{n}</td><td>{scopes}</td><td>{created}</td><td>{used.unwrap_or_default()}</td>
-                                            <td>{if revoked {
-                                                view! { <span>{t.api_revoked}</span> }.into_any()
-                                            } else {
-                                                view! {
-                                                    <form method="post" action=RevokeApiKey::PATH class="inline-form">
-                                                        <input type="hidden" name="id" value=id/>
-                                                        <button type="submit" class="link">{t.api_revoke}</button>
-                                                    </form>
-                                                }.into_any()
-                                            }}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                            <form method="post" action=CreateApiKey::PATH>
-                                <label for="k-name">{t.name}</label>
-                                <input id="k-name" name="name" type="text" required maxlength="100"/>
-                                <label class="check"><input type="checkbox" name="changes" value="on"/>{t.api_scope_changes}</label>
-                                <button type="submit" class="button">{t.api_create}</button>
-                            </form>
-                        </section>
+                    </dl>
+                })}
+            </section>
+            <section class="card">
+                <h2>{t.marketing_counts}</h2>
+                <dl class="facts">
+                    {counts.now.into_iter().map(|(code, n)| view! {
+                        <dt>{name(&code)}</dt><dd data-count=code.clone()>{n}</dd>
+                    }).collect_view()}
+                </dl>
+                {counts.weekly.into_iter().map(|(code, weeks)| view! {
+                    <h3>{name(&code)}</h3>
+                    <super::WeekChart weeks=weeks/>
+                }).collect_view()}
+            </section>
+            <section class="card">
+                <h2>{t.marketing_export}</h2>
+                <ul class="lines">
+                    {CHANNEL_CODES.iter().map(|code| view! {
+                        <li><a href=format!("/staff/marketing/export.csv?channel={code}") download>{name(code)}" (CSV)"</a></li>
+                    }).collect_view()}
+                </ul>
+            </section>
+            {counts.keys.map(|keys| view! {
+                <section class="card" data-section="api-keys">
+                    <h2>{t.api_keys}</h2>
+                    {new_key.map(|k| view! {
+                        <p class="banner" role="status">{t.api_key_once}<br/><code class="secret" data-new-key="true">{k}</code></p>
                     })}
-                }.into_any()
+                    <table class="table">
+                        <thead><tr><th>{t.name}</th><th>{t.api_scopes}</th><th>{t.submitted}</th><th>{t.api_last_used}</th><th></th></tr></thead>
+                        <tbody>
+                            {keys.into_iter().map(|KeyRow { id, name: n, scopes, created, last_used: used, revoked }| view! {
+                                <tr data-key=id>
+                                    <td>{n}</td><td>{scopes}</td><td>{created}</td><td>{used.unwrap_or_default()}</td>
+                                    <td>{if revoked {
+                                        view! { <span>{t.api_revoked}</span> }.into_any()
+                                    } else {
+                                        view! {
+                                            <form method="post" action=RevokeApiKey::PATH class="inline-form">
+                                                <input type="hidden" name="id" value=id/>
+                                                <button type="submit" class="link">{t.api_revoke}</button>
+                                            </form>
+                                        }.into_any()
+                                    }}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    <form method="post" action=CreateApiKey::PATH>
+                        <label for="k-name">{t.name}</label>
+                        <input id="k-name" name="name" type="text" required maxlength="100"/>
+                        <label class="check"><input type="checkbox" name="changes" value="on"/>{t.api_scope_changes}</label>
+                        <button type="submit" class="button">{t.api_create}</button>
+                    </form>
+                </section>
             })}
-        </Suspense>
-    }
+        }.into_any()
+    })
 }

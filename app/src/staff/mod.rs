@@ -14,12 +14,16 @@ pub mod team;
 pub mod texts;
 
 use leptos::{prelude::*, server_fn::ServerFn};
-use leptos_router::{components::A, hooks::use_query_map};
+use leptos_router::{
+    components::{A, Outlet},
+    hooks::use_query_map,
+};
+use portal_vocab::{Action, Role};
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
 use crate::identity::Cookie;
-use crate::{ErrorNotice, PortalError, use_texts};
+use crate::{PortalError, use_texts};
 
 /// The role names as the pages show them.
 pub fn role_label(role: &str) -> &'static str {
@@ -254,26 +258,51 @@ pub async fn staff_sign_out() -> Result<(), PortalError> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Me {
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub has_totp: bool,
-    /// Actions this role may take (names from `portal_core::access::Action`), to hide the rest.
-    pub may: Vec<String>,
+}
+
+impl Me {
+    /// Whether the member's role may take `action` (the role matrix itself, so pages hide
+    /// exactly what the gate would refuse).
+    pub fn may(&self, action: Action) -> bool {
+        self.role.may(action)
+    }
+}
+
+/// The member of staff the staff layout read for this page (pages below the layout only).
+pub fn use_me() -> Me {
+    use_context::<Me>().unwrap_or(Me {
+        name: String::new(),
+        // Never reached below the layout; if it were, the least powerful role hides the most.
+        role: Role::Marketing,
+        has_totp: false,
+    })
 }
 
 /// The signed-in member of staff.
 #[server]
 pub async fn staff_me() -> Result<Me, PortalError> {
-    use portal_core::access::Action;
     let c = gate::require(Action::ViewDashboard).await?;
     Ok(Me {
         name: c.member.name.clone(),
-        role: c.member.role.as_str().to_owned(),
+        role: c.member.role,
         has_totp: c.member.has_totp,
-        may: Action::ALL
-            .iter()
-            .filter(|a| c.member.role.may(**a))
-            .map(|a| a.as_str().to_owned())
-            .collect(),
+    })
+}
+
+/// Every signed-in staff page: the member is read once, for the navigation and, through
+/// [`use_me`], for the page in the `<Outlet/>`. A visitor who is not signed in is sent to the
+/// sign-in page before any page below runs its own server function.
+#[component]
+pub fn StaffLayout() -> impl IntoView {
+    let me = Resource::new(|| (), |_| staff_me());
+    crate::loaded(me, |m: Me| {
+        provide_context(m.clone());
+        view! {
+            <StaffNav me=m/>
+            <Outlet/>
+        }
     })
 }
 
@@ -288,7 +317,6 @@ pub struct PostureItem {
 /// The dashboard.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DashboardView {
-    pub me: Me,
     pub open: i64,
     pub due_soon: i64,
     pub overdue: i64,
@@ -307,7 +335,6 @@ pub async fn staff_dashboard() -> Result<DashboardView, PortalError> {
         access::Action,
         dashboard::{self, KeyFile, MailTransport},
     };
-    let me = staff_me().await?;
     let c = gate::require(Action::ViewDashboard).await?;
     let now = chrono::Utc::now();
     let d = dashboard::deadlines(&c.portal.db, now).await?;
@@ -350,7 +377,6 @@ pub async fn staff_dashboard() -> Result<DashboardView, PortalError> {
         None
     };
     Ok(DashboardView {
-        me,
         open: d.open,
         due_soon: d.due_soon,
         overdue: d.overdue,
@@ -428,51 +454,46 @@ pub fn StaffEnrolPage() -> impl IntoView {
     let t = use_texts().staff;
     let error = error_param();
     let enrol = Resource::new(|| (), |_| staff_enrolment());
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                match enrol.await {
-                    Ok(Some(e)) => view! {
-                        <section class="card">
-                            <h1>{t.enrol_title}</h1>
-                            <p>{t.enrol_intro}</p>
-                            {move || error.get().map(|_| view! { <p class="banner" role="alert">{t.code_wrong}</p> })}
-                            <div class="qr" inner_html=e.qr_svg></div>
-                            <p>{t.enrol_secret}": "<code class="secret">{e.secret}</code></p>
-                            <CodeForm page="enrol"/>
-                        </section>
-                    }.into_any(),
-                    Ok(None) => view! {
-                        <section class="card">
-                            <p role="alert">{t.step_expired}</p>
-                            <p><A href="/staff/signin">{t.signin_title}</A></p>
-                        </section>
-                    }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
+    crate::loaded(enrol, move |loaded| {
+        match loaded {
+        Some(e) => view! {
+            <section class="card">
+                <h1>{t.enrol_title}</h1>
+                <p>{t.enrol_intro}</p>
+                {move || error.get().map(|_| view! { <p class="banner" role="alert">{t.code_wrong}</p> })}
+                <div class="qr" inner_html=e.qr_svg></div>
+                <p>{t.enrol_secret}": "<code class="secret">{e.secret}</code></p>
+                <CodeForm page="enrol"/>
+            </section>
+        }.into_any(),
+        None => view! {
+            <section class="card">
+                <p role="alert">{t.step_expired}</p>
+                <p><A href="/staff/signin">{t.signin_title}</A></p>
+            </section>
+        }.into_any(),
     }
+    })
 }
 
 /// The staff navigation, showing only what the role may use.
 #[component]
 pub fn StaffNav(me: Me) -> impl IntoView {
     let t = use_texts().staff;
-    let may = move |a: &str| me.may.iter().any(|m| m == a);
+    let may = move |a: Action| me.may(a);
     view! {
         <nav class="staff-nav" aria-label=t.area>
             <A href="/staff">{t.nav_dashboard}</A>
-            {may("search_customers").then(|| view! { <A href="/staff/customers">{t.nav_customers}</A> })}
-            {may("create_customer").then(|| view! { <A href="/staff/customers/new">{t.nav_new_customer}</A> })}
-            {may("view_requests").then(|| view! { <A href="/staff/requests">{t.nav_requests}</A> })}
-            {may("view_consent_counts").then(|| view! { <A href="/staff/marketing">{t.nav_marketing}</A> })}
-            {may("process_takedowns").then(|| view! { <A href="/staff/takedowns">{t.nav_takedowns}</A> })}
-            {may("manage_sharing").then(|| view! { <A href="/staff/sharing">{t.nav_sharing}</A> })}
-            {may("set_retention").then(|| view! { <A href="/staff/retention">{t.nav_retention}</A> })}
-            {may("publish_notice").then(|| view! { <A href="/staff/notices">{t.nav_notices}</A> })}
-            {may("manage_staff").then(|| view! { <A href="/staff/team">{t.nav_team}</A> })}
-            {may("view_audit_log").then(|| view! { <A href="/staff/audit">{t.nav_audit}</A> })}
+            {may(Action::SearchCustomers).then(|| view! { <A href="/staff/customers">{t.nav_customers}</A> })}
+            {may(Action::CreateCustomer).then(|| view! { <A href="/staff/customers/new">{t.nav_new_customer}</A> })}
+            {may(Action::ViewRequests).then(|| view! { <A href="/staff/requests">{t.nav_requests}</A> })}
+            {may(Action::ViewConsentCounts).then(|| view! { <A href="/staff/marketing">{t.nav_marketing}</A> })}
+            {may(Action::ProcessTakedowns).then(|| view! { <A href="/staff/takedowns">{t.nav_takedowns}</A> })}
+            {may(Action::ManageSharing).then(|| view! { <A href="/staff/sharing">{t.nav_sharing}</A> })}
+            {may(Action::SetRetention).then(|| view! { <A href="/staff/retention">{t.nav_retention}</A> })}
+            {may(Action::PublishNotice).then(|| view! { <A href="/staff/notices">{t.nav_notices}</A> })}
+            {may(Action::ManageStaff).then(|| view! { <A href="/staff/team">{t.nav_team}</A> })}
+            {may(Action::ViewAuditLog).then(|| view! { <A href="/staff/audit">{t.nav_audit}</A> })}
             <A href="/staff/security">{t.nav_security}</A>
             <form method="post" action=StaffSignOut::PATH class="inline">
                 <button type="submit" class="link">{use_texts().sign_out}</button>
@@ -485,42 +506,35 @@ pub fn StaffNav(me: Me) -> impl IntoView {
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let t = use_texts().staff;
+    let me = use_me();
     let dash = Resource::new(|| (), |_| staff_dashboard());
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                match dash.await {
-                    Ok(d) => view! {
-                        <StaffNav me=d.me.clone()/>
-                        <section class="card">
-                            <h1>{(t.welcome)(&d.me.name, role_label(&d.me.role))}</h1>
-                            <dl class="figures">
-                                <div><dt>{t.open_requests}</dt><dd data-figure="open">{d.open}</dd></div>
-                                <div><dt>{t.due_soon}</dt><dd data-figure="due-soon">{d.due_soon}</dd></div>
-                                <div><dt>{t.overdue}</dt><dd data-figure="overdue">{d.overdue}</dd></div>
-                                {d.takedowns.map(|n| view! {
-                                    <div><dt><A href="/staff/takedowns">{t.nav_takedowns}</A></dt><dd data-figure="takedowns">{n}</dd></div>
-                                })}
-                            </dl>
-                        </section>
-                        <section class="card">
-                            <h2>{t.chart_title}</h2>
-                            <WeekChart weeks=d.weeks.clone()/>
-                        </section>
-                        {d.posture.clone().map(|items| view! {
-                            <section class="card">
-                                <h2>{t.posture_title}</h2>
-                                <ul class="posture">
-                                    {items.into_iter().map(|i| view! { <PostureLine item=i/> }).collect_view()}
-                                </ul>
-                            </section>
-                        })}
-                    }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                }
+    crate::loaded(dash, move |d| {
+        view! {
+            <section class="card">
+                <h1>{(t.welcome)(&me.name, t.role_names.get(me.role))}</h1>
+                <dl class="figures">
+                    <div><dt>{t.open_requests}</dt><dd data-figure="open">{d.open}</dd></div>
+                    <div><dt>{t.due_soon}</dt><dd data-figure="due-soon">{d.due_soon}</dd></div>
+                    <div><dt>{t.overdue}</dt><dd data-figure="overdue">{d.overdue}</dd></div>
+                    {d.takedowns.map(|n| view! {
+                        <div><dt><A href="/staff/takedowns">{t.nav_takedowns}</A></dt><dd data-figure="takedowns">{n}</dd></div>
+                    })}
+                </dl>
+            </section>
+            <section class="card">
+                <h2>{t.chart_title}</h2>
+                <WeekChart weeks=d.weeks.clone()/>
+            </section>
+            {d.posture.clone().map(|items| view! {
+                <section class="card">
+                    <h2>{t.posture_title}</h2>
+                    <ul class="posture">
+                        {items.into_iter().map(|i| view! { <PostureLine item=i/> }).collect_view()}
+                    </ul>
+                </section>
             })}
-        </Suspense>
-    }
+        }
+    })
 }
 
 #[component]
@@ -585,38 +599,28 @@ pub(crate) fn WeekChart(weeks: Vec<(String, i64)>) -> impl IntoView {
 pub fn SecurityPage() -> impl IntoView {
     let t = use_texts().staff;
     let error = error_param();
-    let me = Resource::new(|| (), |_| staff_me());
+    let m = use_me();
     view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                match me.await {
-                    Ok(m) => view! {
-                        <StaffNav me=m.clone()/>
-                        <section class="card">
-                            <h1>{t.security_title}</h1>
-                            {move || error.get().map(|_| view! { <p class="banner" role="alert">{t.security_code_wrong}</p> })}
-                            {if m.has_totp {
-                                view! {
-                                    <p>{t.security_on}</p>
-                                    <form method="post" action=StaffStartEnrolment::PATH>
-                                        <label for="current_code">{t.security_current_code}</label>
-                                        <input id="current_code" name="current_code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required/>
-                                        <button type="submit" class="button">{t.security_replace}</button>
-                                    </form>
-                                }.into_any()
-                            } else {
-                                view! {
-                                    <p>{t.security_off}</p>
-                                    <form method="post" action=StaffStartEnrolment::PATH>
-                                        <button type="submit" class="button">{t.security_start}</button>
-                                    </form>
-                                }.into_any()
-                            }}
-                        </section>
-                    }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <section class="card">
+            <h1>{t.security_title}</h1>
+            {move || error.get().map(|_| view! { <p class="banner" role="alert">{t.security_code_wrong}</p> })}
+            {if m.has_totp {
+                view! {
+                    <p>{t.security_on}</p>
+                    <form method="post" action=StaffStartEnrolment::PATH>
+                        <label for="current_code">{t.security_current_code}</label>
+                        <input id="current_code" name="current_code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required/>
+                        <button type="submit" class="button">{t.security_replace}</button>
+                    </form>
+                }.into_any()
+            } else {
+                view! {
+                    <p>{t.security_off}</p>
+                    <form method="post" action=StaffStartEnrolment::PATH>
+                        <button type="submit" class="button">{t.security_start}</button>
+                    </form>
+                }.into_any()
+            }}
+        </section>
     }
 }

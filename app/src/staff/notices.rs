@@ -4,8 +4,7 @@
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
 
-use super::{StaffNav, staff_me};
-use crate::{ErrorNotice, PortalError, use_texts};
+use crate::{PortalError, use_texts};
 
 #[cfg(feature = "ssr")]
 use super::gate;
@@ -44,39 +43,27 @@ pub async fn publish_notice(
 pub fn NoticesPage() -> impl IntoView {
     let t = use_texts().staff;
     let q = use_query_map();
-    let me = Resource::new(|| (), |_| staff_me());
     view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                let me = match me.await {
-                    Ok(m) => m,
-                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
-                };
-                view! {
-                    <StaffNav me=me/>
-                    {move || {
-                        let q = q.read();
-                        q.get("done").map(|_| t.saved).or_else(|| q.get("error").map(|_| t.invalid_input))
-                            .map(|m| view! { <p class="banner" role="status">{m}</p> })
-                    }}
-                    <section class="card">
-                        <h1>{t.notices_title}</h1>
-                        <p><a href="/privacy">{use_texts().privacy_notice}</a></p>
-                        <form method="post" action=PublishNotice::PATH>
-                            <label for="n-tzh">{t.notice_title}" (中文)"</label>
-                            <input id="n-tzh" name="title_zh" type="text" required maxlength="200"/>
-                            <label for="n-ten">{t.notice_title}" (English)"</label>
-                            <input id="n-ten" name="title_en" type="text" required maxlength="200"/>
-                            <label for="n-bzh">{t.notice_body}" (中文)"</label>
-                            <textarea id="n-bzh" name="body_zh" required rows="8"></textarea>
-                            <label for="n-ben">{t.notice_body}" (English)"</label>
-                            <textarea id="n-ben" name="body_en" required rows="8"></textarea>
-                            <label class="check"><input type="checkbox" name="requires_confirmation" value="on"/>{t.notice_requires}</label>
-                            <button type="submit" class="button">{t.notice_publish}</button>
-                        </form>
-                    </section>
-                }.into_any()
-            })}
-        </Suspense>
+        {move || {
+            let q = q.read();
+            q.get("done").map(|_| t.saved).or_else(|| q.get("error").map(|_| t.invalid_input))
+                .map(|m| view! { <p class="banner" role="status">{m}</p> })
+        }}
+        <section class="card">
+            <h1>{t.notices_title}</h1>
+            <p><a href="/privacy">{use_texts().privacy_notice}</a></p>
+            <form method="post" action=PublishNotice::PATH>
+                <label for="n-tzh">{t.notice_title}" (中文)"</label>
+                <input id="n-tzh" name="title_zh" type="text" required maxlength="200"/>
+                <label for="n-ten">{t.notice_title}" (English)"</label>
+                <input id="n-ten" name="title_en" type="text" required maxlength="200"/>
+                <label for="n-bzh">{t.notice_body}" (中文)"</label>
+                <textarea id="n-bzh" name="body_zh" required rows="8"></textarea>
+                <label for="n-ben">{t.notice_body}" (English)"</label>
+                <textarea id="n-ben" name="body_en" required rows="8"></textarea>
+                <label class="check"><input type="checkbox" name="requires_confirmation" value="on"/>{t.notice_requires}</label>
+                <button type="submit" class="button">{t.notice_publish}</button>
+            </form>
+        </section>
     }
 }

@@ -10,8 +10,7 @@ use leptos_router::{
 use portal_vocab::{Kind, Status};
 use serde::{Deserialize, Serialize};
 
-use super::{Me, StaffNav, staff_me};
-use crate::{ErrorNotice, PortalError, use_texts};
+use crate::{PortalError, use_texts};
 
 #[cfg(feature = "ssr")]
 use super::gate;
@@ -66,7 +65,6 @@ pub async fn request_queue(
 /// A request's page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RequestView {
-    pub me: Me,
     pub id: i64,
     pub customer: Option<i64>,
     pub customer_name: Option<String>,
@@ -91,7 +89,6 @@ pub struct RequestView {
 #[server]
 pub async fn request_detail(id: i64) -> Result<RequestView, PortalError> {
     use portal_core::{access::Action, requests};
-    let me = staff_me().await?;
     let c = gate::require(Action::ViewRequests).await?;
     let now = chrono::Utc::now();
     let o = requests::open::open(&c.portal, c.member.id, c.member.role, id, now).await?;
@@ -99,7 +96,6 @@ pub async fn request_detail(id: i64) -> Result<RequestView, PortalError> {
     let day = |t: chrono::DateTime<chrono::Utc>| cal.local_date(t).format("%Y-%m-%d").to_string();
     let (r, d) = (o.request, o.details);
     Ok(RequestView {
-        me,
         id,
         customer: r.customer,
         customer_name: o.customer_name,
@@ -216,7 +212,6 @@ pub async fn record_request(
 pub fn QueuePage() -> impl IntoView {
     let t = use_texts().staff;
     let q = use_query_map();
-    let me = Resource::new(|| (), |_| staff_me());
     let rows = Resource::new(
         move || {
             let q = q.read();
@@ -224,55 +219,46 @@ pub fn QueuePage() -> impl IntoView {
         },
         |(k, s, d)| request_queue(k, s, d),
     );
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                let (me, rows) = match (me.await, rows.await) {
-                    (Ok(m), Ok(r)) => (m, r),
-                    (Err(e), _) | (_, Err(e)) => return view! { <ErrorNotice error=e/> }.into_any(),
-                };
-                view! {
-                    <StaffNav me=me/>
-                    <section class="card">
-                        <h1>{t.queue_title}</h1>
-                        <form method="get" action="/staff/requests" class="filters">
-                            <label for="f-kind">{t.kind}</label>
-                            <select id="f-kind" name="kind">
-                                <option value="">{t.all}</option>
-                                {Kind::ALL.map(|k| view! { <option value=k.as_str()>{t.kind_names.get(k)}</option> }).collect_view()}
-                            </select>
-                            <label for="f-status">{t.status}</label>
-                            <select id="f-status" name="status">
-                                <option value="">{t.open_states}</option>
-                                {Status::ALL.map(|s| view! { <option value=s.as_str()>{t.status_names.get(s)}</option> }).collect_view()}
-                            </select>
-                            <label for="f-due">{t.due}</label>
-                            <select id="f-due" name="due">
-                                <option value="">{t.all}</option>
-                                <option value="soon">{t.due_soon}</option>
-                                <option value="overdue">{t.overdue}</option>
-                            </select>
-                            <button type="submit" class="button">{t.filter_button}</button>
-                        </form>
-                        <table class="table">
-                            <thead><tr><th>"#"</th><th>{t.kind}</th><th>{t.status}</th><th>{t.due}</th><th>{t.customer}</th></tr></thead>
-                            <tbody>
-                                {rows.into_iter().map(|r| view! {
-                                    <tr class=if r.overdue { "overdue" } else { "" } data-request=r.id>
-                                        <td><A href=format!("/staff/requests/{}", r.id)>{r.id}</A></td>
-                                        <td>{kind_name(&r.kind)}</td>
-                                        <td>{status_name(&r.status)}</td>
-                                        <td>{r.due_on}{r.overdue.then(|| view! { " "<span class="tag">{t.overdue}</span> })}</td>
-                                        <td>{r.customer.map(|c| format!("#{c}")).unwrap_or_default()}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </section>
-                }.into_any()
-            })}
-        </Suspense>
-    }
+    crate::loaded(rows, move |rows| {
+        view! {
+            <section class="card">
+                <h1>{t.queue_title}</h1>
+                <form method="get" action="/staff/requests" class="filters">
+                    <label for="f-kind">{t.kind}</label>
+                    <select id="f-kind" name="kind">
+                        <option value="">{t.all}</option>
+                        {Kind::ALL.map(|k| view! { <option value=k.as_str()>{t.kind_names.get(k)}</option> }).collect_view()}
+                    </select>
+                    <label for="f-status">{t.status}</label>
+                    <select id="f-status" name="status">
+                        <option value="">{t.open_states}</option>
+                        {Status::ALL.map(|s| view! { <option value=s.as_str()>{t.status_names.get(s)}</option> }).collect_view()}
+                    </select>
+                    <label for="f-due">{t.due}</label>
+                    <select id="f-due" name="due">
+                        <option value="">{t.all}</option>
+                        <option value="soon">{t.due_soon}</option>
+                        <option value="overdue">{t.overdue}</option>
+                    </select>
+                    <button type="submit" class="button">{t.filter_button}</button>
+                </form>
+                <table class="table">
+                    <thead><tr><th>"#"</th><th>{t.kind}</th><th>{t.status}</th><th>{t.due}</th><th>{t.customer}</th></tr></thead>
+                    <tbody>
+                        {rows.into_iter().map(|r| view! {
+                            <tr class=if r.overdue { "overdue" } else { "" } data-request=r.id>
+                                <td><A href=format!("/staff/requests/{}", r.id)>{r.id}</A></td>
+                                <td>{kind_name(&r.kind)}</td>
+                                <td>{status_name(&r.status)}</td>
+                                <td>{r.due_on}{r.overdue.then(|| view! { " "<span class="tag">{t.overdue}</span> })}</td>
+                                <td>{r.customer.map(|c| format!("#{c}")).unwrap_or_default()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+        }.into_any()
+    })
 }
 
 fn kind_name(k: &str) -> &'static str {
@@ -310,26 +296,18 @@ pub fn RequestPage() -> impl IntoView {
             })
         })
     };
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                match r.await {
-                    Ok(r) => view! {
-                        <StaffNav me=r.me.clone()/>
-                        {move || banner().map(|b| view! { <p class="banner" role="status">{b}</p> })}
-                        <RequestBody r=r/>
-                    }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    crate::loaded(r, move |r| {
+        view! {
+            {move || banner().map(|b| view! { <p class="banner" role="status">{b}</p> })}
+            <RequestBody r=r/>
+        }
+    })
 }
 
 #[component]
 fn RequestBody(r: RequestView) -> impl IntoView {
     let t = use_texts().staff;
-    let may_decide = r.me.may.iter().any(|a| a == "decide_request") && !r.recorded_by_me;
+    let may_decide = super::use_me().may(portal_vocab::Action::DecideRequest) && !r.recorded_by_me;
     let open = matches!(r.status.as_str(), "submitted" | "in_review");
     let id = r.id;
     let is_question = r.kind == "question";

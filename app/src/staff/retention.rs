@@ -5,8 +5,7 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use super::{StaffNav, staff_me};
-use crate::{ErrorNotice, PortalError, use_texts};
+use crate::{PortalError, use_texts};
 
 #[cfg(feature = "ssr")]
 use super::gate;
@@ -81,44 +80,34 @@ pub async fn save_retention(
 pub fn RetentionPage() -> impl IntoView {
     let t = use_texts().staff;
     let q = use_query_map();
-    let me = Resource::new(|| (), |_| staff_me());
     let v = Resource::new(|| (), |_| retention_view());
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                let (me, v) = match (me.await, v.await) {
-                    (Ok(m), Ok(v)) => (m, v),
-                    (Err(e), _) | (_, Err(e)) => return view! { <ErrorNotice error=e/> }.into_any(),
-                };
-                view! {
-                    <StaffNav me=me/>
-                    {move || {
-                        let q = q.read();
-                        q.get("done").map(|_| t.saved).or_else(|| q.get("error").map(|_| t.retention_invalid))
-                            .map(|m| view! { <p class="banner" role="status">{m}</p> })
-                    }}
-                    <section class="card">
-                        <h1>{t.retention_title}</h1>
-                        <p>{if v.enabled { t.retention_on } else { t.retention_off }}</p>
-                        <h2>{t.retention_preview}</h2>
-                        <dl class="figures">
-                            <div><dt>{t.retention_notify}</dt><dd data-figure="notify">{v.to_notify}</dd></div>
-                            <div><dt>{t.retention_delete}</dt><dd data-figure="delete">{v.to_delete}</dd></div>
-                            <div><dt>{t.retention_purge}</dt><dd data-figure="purge">{v.requests_to_purge}</dd></div>
-                        </dl>
-                        <form method="post" action=SaveRetention::PATH>
-                            <label for="r-months">{t.retention_months}</label>
-                            <input id="r-months" name="inactive_months" inputmode="numeric" value=v.inactive_months.to_string() required/>
-                            <label for="r-days">{t.retention_days}</label>
-                            <input id="r-days" name="notice_days" inputmode="numeric" value=v.notice_days.to_string() required/>
-                            <label for="r-years">{t.retention_years}</label>
-                            <input id="r-years" name="request_years" inputmode="numeric" value=v.request_years.to_string() required/>
-                            <label class="check"><input type="checkbox" name="enabled" value="on" checked=v.enabled/>{t.retention_enable}</label>
-                            <button type="submit" class="button">{t.save}</button>
-                        </form>
-                    </section>
-                }.into_any()
-            })}
-        </Suspense>
-    }
+    crate::loaded(v, move |v| {
+        view! {
+            {move || {
+                let q = q.read();
+                q.get("done").map(|_| t.saved).or_else(|| q.get("error").map(|_| t.retention_invalid))
+                    .map(|m| view! { <p class="banner" role="status">{m}</p> })
+            }}
+            <section class="card">
+                <h1>{t.retention_title}</h1>
+                <p>{if v.enabled { t.retention_on } else { t.retention_off }}</p>
+                <h2>{t.retention_preview}</h2>
+                <dl class="figures">
+                    <div><dt>{t.retention_notify}</dt><dd data-figure="notify">{v.to_notify}</dd></div>
+                    <div><dt>{t.retention_delete}</dt><dd data-figure="delete">{v.to_delete}</dd></div>
+                    <div><dt>{t.retention_purge}</dt><dd data-figure="purge">{v.requests_to_purge}</dd></div>
+                </dl>
+                <form method="post" action=SaveRetention::PATH>
+                    <label for="r-months">{t.retention_months}</label>
+                    <input id="r-months" name="inactive_months" inputmode="numeric" value=v.inactive_months.to_string() required/>
+                    <label for="r-days">{t.retention_days}</label>
+                    <input id="r-days" name="notice_days" inputmode="numeric" value=v.notice_days.to_string() required/>
+                    <label for="r-years">{t.retention_years}</label>
+                    <input id="r-years" name="request_years" inputmode="numeric" value=v.request_years.to_string() required/>
+                    <label class="check"><input type="checkbox" name="enabled" value="on" checked=v.enabled/>{t.retention_enable}</label>
+                    <button type="submit" class="button">{t.save}</button>
+                </form>
+            </section>
+        }.into_any()
+    })
 }

@@ -5,8 +5,7 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
-use super::{StaffNav, staff_me};
-use crate::{ErrorNotice, PortalError, use_texts};
+use crate::{PortalError, use_texts};
 
 #[cfg(feature = "ssr")]
 use super::gate;
@@ -106,70 +105,60 @@ pub fn SharingPage() -> impl IntoView {
     let lang = use_context::<crate::Site>()
         .map(|s| s.lang)
         .unwrap_or_default();
-    let me = Resource::new(|| (), |_| staff_me());
     let view_ = Resource::new(|| (), move |_| sharing_view(lang));
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                let (me, v) = match (me.await, view_.await) {
-                    (Ok(m), Ok(v)) => (m, v),
-                    (Err(e), _) | (_, Err(e)) => return view! { <ErrorNotice error=e/> }.into_any(),
-                };
-                view! {
-                    <StaffNav me=me/>
-                    {move || {
-                        let q = q.read();
-                        q.get("done").map(|_| t.saved).or_else(|| q.get("error").map(|_| t.invalid_input))
-                            .map(|m| view! { <p class="banner" role="status">{m}</p> })
-                    }}
-                    <section class="card">
-                        <h1>{t.sharing_title}</h1>
-                        <table class="table">
-                            <thead><tr><th>{t.recipient}</th><th>{t.data_shared}</th><th>{t.purpose}</th></tr></thead>
-                            <tbody>
-                                {v.recipients.into_iter().map(|(n, d, p)| view! { <tr><td>{n}</td><td>{d}</td><td>{p}</td></tr> }).collect_view()}
-                            </tbody>
-                        </table>
-                    </section>
-                    <section class="card">
-                        <h2>{t.tasks_title}</h2>
-                        <table class="table">
-                            <thead><tr><th>{t.nav_requests}</th><th>{t.recipient}</th><th>{t.status}</th><th></th></tr></thead>
-                            <tbody>
-                                {v.tasks.into_iter().map(|(id, request, kind, who, status, on)| view! {
-                                    <tr data-task=id>
-                                        <td><A href=format!("/staff/requests/{request}")>{format!("#{request}")}</A>" "{kind}</td>
-                                        <td>{who}</td>
-                                        <td>{if status == "done" { format!("{} {}", t.task_done, on.unwrap_or_default()) } else { t.task_open.to_owned() }}</td>
-                                        <td>{(status == "open").then(|| view! {
-                                            <form method="post" action=ConfirmTask::PATH class="inline-form">
-                                                <input type="hidden" name="task" value=id/>
-                                                <button type="submit" class="link">{t.task_confirm}</button>
-                                            </form>
-                                        })}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </section>
-                    <section class="card">
-                        <h2>{t.add_recipient}</h2>
-                        <form method="post" action=AddRecipient::PATH>
-                            <label for="tp-name">{t.recipient}</label>
-                            <input id="tp-name" name="name" type="text" required maxlength="100"/>
-                            <label for="tp-dzh">{t.data_shared}" (中文)"</label>
-                            <input id="tp-dzh" name="data_zh" type="text" required maxlength="500"/>
-                            <label for="tp-den">{t.data_shared}" (English)"</label>
-                            <input id="tp-den" name="data_en" type="text" required maxlength="500"/>
-                            <label for="tp-pzh">{t.purpose}" (中文)"</label>
-                            <input id="tp-pzh" name="purpose_zh" type="text" required maxlength="500"/>
-                            <label for="tp-pen">{t.purpose}" (English)"</label>
-                            <input id="tp-pen" name="purpose_en" type="text" required maxlength="500"/>
-                            <button type="submit" class="button">{t.save}</button>
-                        </form>
-                    </section>
-                }.into_any()
-            })}
-        </Suspense>
-    }
+    crate::loaded(view_, move |v| {
+        view! {
+            {move || {
+                let q = q.read();
+                q.get("done").map(|_| t.saved).or_else(|| q.get("error").map(|_| t.invalid_input))
+                    .map(|m| view! { <p class="banner" role="status">{m}</p> })
+            }}
+            <section class="card">
+                <h1>{t.sharing_title}</h1>
+                <table class="table">
+                    <thead><tr><th>{t.recipient}</th><th>{t.data_shared}</th><th>{t.purpose}</th></tr></thead>
+                    <tbody>
+                        {v.recipients.into_iter().map(|(n, d, p)| view! { <tr><td>{n}</td><td>{d}</td><td>{p}</td></tr> }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+            <section class="card">
+                <h2>{t.tasks_title}</h2>
+                <table class="table">
+                    <thead><tr><th>{t.nav_requests}</th><th>{t.recipient}</th><th>{t.status}</th><th></th></tr></thead>
+                    <tbody>
+                        {v.tasks.into_iter().map(|(id, request, kind, who, status, on)| view! {
+                            <tr data-task=id>
+                                <td><A href=format!("/staff/requests/{request}")>{format!("#{request}")}</A>" "{kind}</td>
+                                <td>{who}</td>
+                                <td>{if status == "done" { format!("{} {}", t.task_done, on.unwrap_or_default()) } else { t.task_open.to_owned() }}</td>
+                                <td>{(status == "open").then(|| view! {
+                                    <form method="post" action=ConfirmTask::PATH class="inline-form">
+                                        <input type="hidden" name="task" value=id/>
+                                        <button type="submit" class="link">{t.task_confirm}</button>
+                                    </form>
+                                })}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+            <section class="card">
+                <h2>{t.add_recipient}</h2>
+                <form method="post" action=AddRecipient::PATH>
+                    <label for="tp-name">{t.recipient}</label>
+                    <input id="tp-name" name="name" type="text" required maxlength="100"/>
+                    <label for="tp-dzh">{t.data_shared}" (中文)"</label>
+                    <input id="tp-dzh" name="data_zh" type="text" required maxlength="500"/>
+                    <label for="tp-den">{t.data_shared}" (English)"</label>
+                    <input id="tp-den" name="data_en" type="text" required maxlength="500"/>
+                    <label for="tp-pzh">{t.purpose}" (中文)"</label>
+                    <input id="tp-pzh" name="purpose_zh" type="text" required maxlength="500"/>
+                    <label for="tp-pen">{t.purpose}" (English)"</label>
+                    <input id="tp-pen" name="purpose_en" type="text" required maxlength="500"/>
+                    <button type="submit" class="button">{t.save}</button>
+                </form>
+            </section>
+        }.into_any()
+    })
 }

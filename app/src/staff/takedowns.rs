@@ -7,8 +7,7 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use super::{StaffNav, staff_me};
-use crate::{ErrorNotice, PortalError, use_texts};
+use crate::{PortalError, use_texts};
 
 #[cfg(feature = "ssr")]
 use super::gate;
@@ -75,60 +74,46 @@ pub fn TakedownsPage() -> impl IntoView {
     let t = all.staff;
     let m = all.me;
     let q = use_query_map();
-    let me = Resource::new(|| (), |_| staff_me());
     let list = Resource::new(|| (), |_| takedown_list());
     let use_name = move |code: &str| crate::me::photos::use_name_of(m, code);
     let reason = move |r: &str| t.takedown_reasons.get(r);
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{all.loading}</p> }>
-            {move || Suspend::new(async move {
-                let me = match me.await {
-                    Ok(m) => m,
-                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
-                };
-                let list = match list.await {
-                    Ok(l) => l,
-                    Err(e) => return view! { <StaffNav me=me/><ErrorNotice error=e/> }.into_any(),
-                };
-                let (open, done): (Vec<_>, Vec<_>) = list.into_iter().partition(|x| x.done.is_none());
-                view! {
-                    <StaffNav me=me/>
-                    {move || {
-                        let q = q.read();
-                        q.get("done").map(|_| t.saved).or_else(|| q.get("error").map(|_| t.invalid_input))
-                            .map(|m| view! { <p class="banner" role="status">{m}</p> })
-                    }}
-                    <section class="card">
-                        <h1>{t.takedowns_title}</h1>
-                        <p class="muted">{t.takedowns_intro}</p>
-                        {open.is_empty().then(|| view! { <p class="muted">{t.takedowns_none}</p> })}
-                        <ul class="lines" data-list="open">
-                            {open.into_iter().map(|x| view! {
-                                <li data-task=x.id.to_string() data-use=x.used.clone()>
-                                    <strong>{t.takedown_photo}" #"{x.photo}</strong>
-                                    " ("{x.taken}") · "{use_name(&x.used)}" · "{reason(&x.reason)}
-                                    <span class="muted">" · "{x.opened}</span>
-                                    <form method="post" action=CompleteTakedown::PATH>
-                                        <input type="hidden" name="id" value=x.id.to_string()/>
-                                        <button type="submit" class="button">{t.takedown_mark_done}</button>
-                                    </form>
-                                </li>
-                            }).collect_view()}
-                        </ul>
-                    </section>
-                    <section class="card">
-                        <h2>{t.takedowns_done}</h2>
-                        <ul class="lines" data-list="done">
-                            {done.into_iter().map(|x| view! {
-                                <li data-task=x.id.to_string()>
-                                    {t.takedown_photo}" #"{x.photo}" · "{use_name(&x.used)}" · "{reason(&x.reason)}
-                                    <span class="muted">" · "{x.done.unwrap_or_default()}</span>
-                                </li>
-                            }).collect_view()}
-                        </ul>
-                    </section>
-                }.into_any()
-            })}
-        </Suspense>
-    }
+    crate::loaded(list, move |list| {
+        let (open, done): (Vec<_>, Vec<_>) = list.into_iter().partition(|x| x.done.is_none());
+        view! {
+            {move || {
+                let q = q.read();
+                q.get("done").map(|_| t.saved).or_else(|| q.get("error").map(|_| t.invalid_input))
+                    .map(|m| view! { <p class="banner" role="status">{m}</p> })
+            }}
+            <section class="card">
+                <h1>{t.takedowns_title}</h1>
+                <p class="muted">{t.takedowns_intro}</p>
+                {open.is_empty().then(|| view! { <p class="muted">{t.takedowns_none}</p> })}
+                <ul class="lines" data-list="open">
+                    {open.into_iter().map(|x| view! {
+                        <li data-task=x.id.to_string() data-use=x.used.clone()>
+                            <strong>{t.takedown_photo}" #"{x.photo}</strong>
+                            " ("{x.taken}") · "{use_name(&x.used)}" · "{reason(&x.reason)}
+                            <span class="muted">" · "{x.opened}</span>
+                            <form method="post" action=CompleteTakedown::PATH>
+                                <input type="hidden" name="id" value=x.id.to_string()/>
+                                <button type="submit" class="button">{t.takedown_mark_done}</button>
+                            </form>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </section>
+            <section class="card">
+                <h2>{t.takedowns_done}</h2>
+                <ul class="lines" data-list="done">
+                    {done.into_iter().map(|x| view! {
+                        <li data-task=x.id.to_string()>
+                            {t.takedown_photo}" #"{x.photo}" · "{use_name(&x.used)}" · "{reason(&x.reason)}
+                            <span class="muted">" · "{x.done.unwrap_or_default()}</span>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        }.into_any()
+    })
 }

@@ -5,8 +5,8 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use super::{StaffNav, role_label, staff_me};
-use crate::{ErrorNotice, PortalError, use_texts};
+use super::role_label;
+use crate::{PortalError, use_texts};
 
 #[cfg(feature = "ssr")]
 use super::gate;
@@ -148,54 +148,44 @@ use portal_vocab::Role;
 pub fn TeamPage() -> impl IntoView {
     let t = use_texts().staff;
     let q = use_query_map();
-    let me = Resource::new(|| (), |_| staff_me());
     let list = Resource::new(|| (), |_| team());
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                let (me, list) = match (me.await, list.await) {
-                    (Ok(m), Ok(l)) => (m, l),
-                    (Err(e), _) | (_, Err(e)) => return view! { <ErrorNotice error=e/> }.into_any(),
-                };
-                view! {
-                    <StaffNav me=me/>
-                    {move || {
-                        let q = q.read();
-                        q.get("done").map(|d| if d == "invited" { t.invited } else { t.saved })
-                            .or_else(|| q.get("error").map(|e| if e == "exists" { t.staff_exists } else { t.invalid_input }))
-                            .map(|m| view! { <p class="banner" role="status">{m}</p> })
-                    }}
-                    <section class="card">
-                        <h1>{t.team_title}</h1>
-                        <table class="table">
-                            <thead><tr>
-                                <th>{t.name}</th><th>{t.email}</th><th>{t.role}</th>
-                                <th>{t.second_factor}</th><th>{t.status}</th><th></th>
-                            </tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|a| view! { <AccountRow a=a/> }).collect_view()}
-                            </tbody>
-                        </table>
-                    </section>
-                    <section class="card">
-                        <h2>{t.invite_title}</h2>
-                        <form method="post" action=InviteStaff::PATH>
-                            <label for="inv-name">{t.name}</label>
-                            <input id="inv-name" name="name" type="text" required maxlength="100"/>
-                            <label for="inv-email">{t.email}</label>
-                            <input id="inv-email" name="email" type="email" required maxlength="254"/>
-                            <label for="inv-role">{t.role}</label>
-                            <select id="inv-role" name="role">
-                                // The least powerful role that serves customers is the default.
-                                {Role::ALL.map(|r| view! { <option value=r.as_str() selected=r == Role::FrontDesk>{t.role_names.get(r)}</option> }).collect_view()}
-                            </select>
-                            <button type="submit" class="button">{t.invite_button}</button>
-                        </form>
-                    </section>
-                }.into_any()
-            })}
-        </Suspense>
-    }
+    crate::loaded(list, move |list| {
+        view! {
+            {move || {
+                let q = q.read();
+                q.get("done").map(|d| if d == "invited" { t.invited } else { t.saved })
+                    .or_else(|| q.get("error").map(|e| if e == "exists" { t.staff_exists } else { t.invalid_input }))
+                    .map(|m| view! { <p class="banner" role="status">{m}</p> })
+            }}
+            <section class="card">
+                <h1>{t.team_title}</h1>
+                <table class="table">
+                    <thead><tr>
+                        <th>{t.name}</th><th>{t.email}</th><th>{t.role}</th>
+                        <th>{t.second_factor}</th><th>{t.status}</th><th></th>
+                    </tr></thead>
+                    <tbody>
+                        {list.into_iter().map(|a| view! { <AccountRow a=a/> }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+            <section class="card">
+                <h2>{t.invite_title}</h2>
+                <form method="post" action=InviteStaff::PATH>
+                    <label for="inv-name">{t.name}</label>
+                    <input id="inv-name" name="name" type="text" required maxlength="100"/>
+                    <label for="inv-email">{t.email}</label>
+                    <input id="inv-email" name="email" type="email" required maxlength="254"/>
+                    <label for="inv-role">{t.role}</label>
+                    <select id="inv-role" name="role">
+                        // The least powerful role that serves customers is the default.
+                        {Role::ALL.map(|r| view! { <option value=r.as_str() selected=r == Role::FrontDesk>{t.role_names.get(r)}</option> }).collect_view()}
+                    </select>
+                    <button type="submit" class="button">{t.invite_button}</button>
+                </form>
+            </section>
+        }.into_any()
+    })
 }
 
 #[component]
@@ -252,32 +242,27 @@ pub fn InvitePage() -> impl IntoView {
     let q = use_query_map();
     let token = move || q.read().get("t").unwrap_or_default();
     let peek = Resource::new(token, peek_invite);
-    view! {
-        <Suspense fallback=move || view! { <p class="muted">{use_texts().loading}</p> }>
-            {move || Suspend::new(async move {
-                match peek.await {
-                    Ok(Some(name)) => view! {
-                        <section class="card">
-                            <h1>{t.invite_accept_title}</h1>
-                            <p>{(t.invite_accept_intro)(&name)}</p>
-                            {move || q.read().get("error").map(|e| {
-                                let m = match e.as_str() { "short" => t.password_too_short, "common" => t.password_too_common, _ => t.invite_expired };
-                                view! { <p class="banner" role="alert">{m}</p> }
-                            })}
-                            <form method="post" action=AcceptInvite::PATH>
-                                <input type="hidden" name="t" value=token()/>
-                                <label for="password">{t.new_password}</label>
-                                <input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" maxlength="128"/>
-                                <button type="submit" class="button">{t.set_password}</button>
-                            </form>
-                        </section>
-                    }.into_any(),
-                    Ok(None) => view! {
-                        <section class="card"><p role="alert">{t.invite_expired}</p></section>
-                    }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
+    crate::loaded(peek, move |loaded| {
+        match loaded {
+        Some(name) => view! {
+            <section class="card">
+                <h1>{t.invite_accept_title}</h1>
+                <p>{(t.invite_accept_intro)(&name)}</p>
+                {move || q.read().get("error").map(|e| {
+                    let m = match e.as_str() { "short" => t.password_too_short, "common" => t.password_too_common, _ => t.invite_expired };
+                    view! { <p class="banner" role="alert">{m}</p> }
+                })}
+                <form method="post" action=AcceptInvite::PATH>
+                    <input type="hidden" name="t" value=token()/>
+                    <label for="password">{t.new_password}</label>
+                    <input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" maxlength="128"/>
+                    <button type="submit" class="button">{t.set_password}</button>
+                </form>
+            </section>
+        }.into_any(),
+        None => view! {
+            <section class="card"><p role="alert">{t.invite_expired}</p></section>
+        }.into_any(),
     }
+    })
 }
