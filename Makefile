@@ -55,12 +55,11 @@ lint:
 	RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo clippy --workspace --exclude portal-hydrate --all-targets -- -D warnings
 	cargo clippy -p portal-hydrate --target wasm32-unknown-unknown -- -D warnings
 
-# One test at a time inside each test binary, as in production one portal per process: with
-# several portals in one process (each test on its own Tokio runtime) a server-rendered page
-# stalls now and then (2026-12-02, leptos 0.8.23, which already has the Suspense races of
-# leptos #4851/#4853 fixed: in a parallel run of the black-box binary a GET /me timed out, 1 of
-# 139 tests; 0 of 154 serially). Cost: SQLite 102 s serial against 50 s parallel.
-TEST_ARGS := -- --test-threads=1
+# Tests run in parallel inside each binary. The black-box tests share one runtime
+# (`support::run`), as the server's requests do in production. Binaries whose tests observe the
+# whole process (timings, hashing permits, memory, the log subscriber) hold a lock or have a
+# binary of their own. Extra libtest arguments go here (for example `-- --test-threads=1`).
+TEST_ARGS :=
 
 test-rust:
 	env -u TEST_POSTGRES_URL RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo test --workspace --exclude portal-hydrate $(TEST_ARGS)

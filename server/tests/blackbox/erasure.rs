@@ -46,328 +46,335 @@ async fn bytes_of(
         .collect()
 }
 
-#[tokio::test]
-async fn a_deleted_customer_leaves_no_value_in_any_table_or_file_and_everyone_else_is_intact() {
-    let sink = SmtpSink::start().await;
-    let url = sink.url();
-    let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
-    portal_core::demo::load(&app.portal).await.unwrap();
-    let db = &app.portal.db;
-    let vault = &app.portal.vault;
-    // customer011: visits, photos, consents, sensitive notes and a membership with money on it.
-    let email = Email::parse("customer011@example.com").unwrap();
-    let id = customers::find_by_email(db, vault, &email)
-        .await
-        .unwrap()
-        .unwrap();
-    let neighbour =
-        customers::find_by_email(db, vault, &Email::parse("customer012@example.com").unwrap())
+#[test]
+fn a_deleted_customer_leaves_no_value_in_any_table_or_file_and_everyone_else_is_intact() {
+    crate::support::run(async {
+        let sink = SmtpSink::start().await;
+        let url = sink.url();
+        let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
+        portal_core::demo::load(&app.portal).await.unwrap();
+        let db = &app.portal.db;
+        let vault = &app.portal.vault;
+        // customer011: visits, photos, consents, sensitive notes and a membership with money on it.
+        let email = Email::parse("customer011@example.com").unwrap();
+        let id = customers::find_by_email(db, vault, &email)
             .await
             .unwrap()
             .unwrap();
-    let contact = customers::contact(db, vault, id).await.unwrap();
-    let phone = contact.phone.clone().unwrap();
-    let visits_before = customers::record::visits(db, vault, id, 500).await.unwrap();
-    assert!(
-        !visits_before.is_empty(),
-        "the demo gives this customer visits"
-    );
+        let neighbour =
+            customers::find_by_email(db, vault, &Email::parse("customer012@example.com").unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+        let contact = customers::contact(db, vault, id).await.unwrap();
+        let phone = contact.phone.clone().unwrap();
+        let visits_before = customers::record::visits(db, vault, id, 500).await.unwrap();
+        assert!(
+            !visits_before.is_empty(),
+            "the demo gives this customer visits"
+        );
 
-    // Everything that identifies this customer, as stored: plain values (never stored in the
-    // clear, checked anyway), blind indexes, ciphertexts, the wrapped key, photo files.
-    let mut needles: Vec<(String, Vec<u8>)> = vec![
-        ("name".into(), contact.name.clone().into_bytes()),
-        ("email".into(), email.as_str().as_bytes().to_vec()),
-        ("phone".into(), phone.as_str().as_bytes().to_vec()),
-        ("email index".into(), vault.email_index(&email)),
-        ("phone index".into(), vault.phone_index(&phone)),
-    ];
-    for (table, col, key) in [
-        ("customers", "name_sealed", "id"),
-        ("customers", "email_sealed", "id"),
-        ("customer_keys", "wrapped_key", "customer_id"),
-        ("sensitive_notes", "body_sealed", "customer_id"),
-        ("service_profiles", "preferences_sealed", "customer_id"),
-        ("visits", "notes_sealed", "customer_id"),
-        ("memberships", "card_number_sealed", "customer_id"),
-        ("memberships", "card_number_index", "customer_id"),
-        ("mail_outbox", "message_sealed", "customer_id"),
-    ] {
-        for b in bytes_of(&app, table, col, key, id).await {
-            needles.push((format!("{table}.{col}"), b));
+        // Everything that identifies this customer, as stored: plain values (never stored in the
+        // clear, checked anyway), blind indexes, ciphertexts, the wrapped key, photo files.
+        let mut needles: Vec<(String, Vec<u8>)> = vec![
+            ("name".into(), contact.name.clone().into_bytes()),
+            ("email".into(), email.as_str().as_bytes().to_vec()),
+            ("phone".into(), phone.as_str().as_bytes().to_vec()),
+            ("email index".into(), vault.email_index(&email)),
+            ("phone index".into(), vault.phone_index(&phone)),
+        ];
+        for (table, col, key) in [
+            ("customers", "name_sealed", "id"),
+            ("customers", "email_sealed", "id"),
+            ("customer_keys", "wrapped_key", "customer_id"),
+            ("sensitive_notes", "body_sealed", "customer_id"),
+            ("service_profiles", "preferences_sealed", "customer_id"),
+            ("visits", "notes_sealed", "customer_id"),
+            ("memberships", "card_number_sealed", "customer_id"),
+            ("memberships", "card_number_index", "customer_id"),
+            ("mail_outbox", "message_sealed", "customer_id"),
+        ] {
+            for b in bytes_of(&app, table, col, key, id).await {
+                needles.push((format!("{table}.{col}"), b));
+            }
         }
-    }
-    let photos: Vec<String> = db
-        .query_all(
-            &Query::select()
-                .column("file_name")
-                .from("photos")
-                .and_where(Expr::col("customer_id").eq(id))
-                .to_owned(),
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.try_get("", "file_name").unwrap())
-        .collect();
-    assert!(!photos.is_empty(), "the demo gives this customer photos");
-    let photo_dir = app.portal.settings.data_dir.join("photos");
-    for p in &photos {
-        assert!(photo_dir.join(p).exists());
-    }
-
-    // The customer asks; the officer approves; the running portal carries it out.
-    let officer = portal_core::staff::add(
-        db,
-        &Email::parse("po2@salon.example").unwrap(),
-        &portal_core::staff::StaffName::parse("负责人").unwrap(),
-        portal_core::staff::Role::PrivacyOfficer,
-    )
-    .await
-    .unwrap()
-    .id;
-    let now = Utc::now();
-    let r = requests::submit(
-        &app.portal,
-        id,
-        Kind::Deletion,
-        &Details::default(),
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap();
-    // Money left on the card blocks approval until staff record it settled with the customer.
-    assert!(matches!(
-        requests::approve(&app.portal, officer, r.id, now).await,
-        Err(portal_core::CoreError::Refused(
-            portal_core::Refusal::Request(portal_core::requests::Refusal::OpenBalance)
-        ))
-    ));
-    assert!(
-        requests::settle_balance(&app.portal, id, officer, now)
-            .await
-            .unwrap()
-            > 0
-    );
-    requests::approve(&app.portal, officer, r.id, now)
-        .await
-        .unwrap();
-    assert!(
-        eventually(StdDuration::from_secs(15), || async {
-            requests::get(db, r.id).await.unwrap().status == Status::Done
-        })
-        .await
-    );
-
-    let raw = raw_database(&app).await;
-    for (what, needle) in &needles {
-        assert!(!found(&raw, needle), "{what} is still in the database");
-        assert!(
-            !found(&raw, hex(needle).as_bytes()),
-            "{what} (hex) is still in the database"
-        );
-    }
-    for p in &photos {
-        assert!(
-            !photo_dir.join(p).exists(),
-            "photo file {p} is still on disk"
-        );
-    }
-    // Kept without identity: the paid visits, and the request record without its details.
-    let kept: i64 = db
-        .query_one(
-            &Query::select()
-                .expr_as(Expr::col("id").count(), "n")
-                .from("visits")
-                .and_where(Expr::col("customer_id").is_null())
-                .to_owned(),
-        )
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get("", "n")
-        .unwrap();
-    assert!(kept >= visits_before.len() as i64);
-    let ledger_rows: i64 = db
-        .query_one(
-            &Query::select()
-                .expr_as(Expr::col(("membership_ledger", "id")).count(), "n")
-                .from("membership_ledger")
-                .inner_join(
-                    "memberships",
-                    Expr::col(("memberships", "id")).equals(("membership_ledger", "membership_id")),
-                )
-                .and_where(Expr::col(("memberships", "customer_id")).is_null())
-                .to_owned(),
-        )
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get("", "n")
-        .unwrap();
-    assert!(
-        ledger_rows >= 2,
-        "the stored-value ledger stays, without identity"
-    );
-    let record = requests::get(db, r.id).await.unwrap();
-    assert_eq!(record.customer, None);
-    assert!(record.outcome.unwrap().contains("已删除"));
-    // Marketing can never re-add the person.
-    assert!(
-        requests::erase::is_suppressed(&app.portal, "email", email.as_str())
-            .await
-            .unwrap()
-    );
-    assert!(
-        requests::erase::is_suppressed(&app.portal, "phone", phone.as_str())
-            .await
-            .unwrap()
-    );
-    // Nobody else was touched.
-    let other = customers::contact(db, vault, neighbour).await.unwrap();
-    assert_eq!(other.email.unwrap().as_str(), "customer012@example.com");
-    assert_eq!(
-        customers::find_by_email(db, vault, &email).await.unwrap(),
-        None
-    );
-    // A dated receipt is mailed to the old address, sealed with the portal's key (theirs is
-    // gone); once the mail server took it, the erased address is gone from the outbox too.
-    assert!(
-        eventually(StdDuration::from_secs(10), || async {
-            sink.received()
-                .iter()
-                .any(|m| m.rcpt.iter().any(|t| t.contains("customer011@example.com")))
-        })
-        .await,
-        "the receipt was delivered"
-    );
-    assert!(
-        eventually(StdDuration::from_secs(10), || async {
-            db.query_one(
+        let photos: Vec<String> = db
+            .query_all(
                 &Query::select()
-                    .column("id")
-                    .from("mail_outbox")
-                    .and_where(Expr::col("template").eq("erasure_receipt"))
+                    .column("file_name")
+                    .from("photos")
+                    .and_where(Expr::col("customer_id").eq(id))
                     .to_owned(),
             )
             .await
             .unwrap()
-            .is_none()
-        })
-        .await,
-        "the delivered receipt does not keep the erased address in the outbox"
-    );
-}
+            .iter()
+            .map(|r| r.try_get("", "file_name").unwrap())
+            .collect();
+        assert!(!photos.is_empty(), "the demo gives this customer photos");
+        let photo_dir = app.portal.settings.data_dir.join("photos");
+        for p in &photos {
+            assert!(photo_dir.join(p).exists());
+        }
 
-#[tokio::test]
-async fn files_left_behind_by_a_crash_are_swept_once_an_hour_old() {
-    let app = support::spawn_app().await;
-    // The portal's own daily run sweeps at start-up; let it pass first, so the count below is
-    // this call's alone.
-    support::daily_run_passed(&app).await;
-    let dir = app.portal.settings.data_dir.join("photos");
-    std::fs::create_dir_all(&dir).unwrap();
-    let stray = dir.join("left-by-a-crash.sealed");
-    let fresh = dir.join("being-written.sealed");
-    std::fs::write(&stray, b"sealed bytes of an erased customer").unwrap();
-    std::fs::write(&fresh, b"an upload in progress").unwrap();
-    let hours_ago = std::time::SystemTime::now() - StdDuration::from_secs(2 * 3600);
-    std::fs::File::options()
-        .write(true)
-        .open(&stray)
+        // The customer asks; the officer approves; the running portal carries it out.
+        let officer = portal_core::staff::add(
+            db,
+            &Email::parse("po2@salon.example").unwrap(),
+            &portal_core::staff::StaffName::parse("负责人").unwrap(),
+            portal_core::staff::Role::PrivacyOfficer,
+        )
+        .await
         .unwrap()
-        .set_modified(hours_ago)
-        .unwrap();
-    let n = requests::erase::sweep_orphan_files(&app.portal, Utc::now())
+        .id;
+        let now = Utc::now();
+        let r = requests::submit(
+            &app.portal,
+            id,
+            Kind::Deletion,
+            &Details::default(),
+            Submitter::Customer,
+            now,
+        )
         .await
         .unwrap();
-    assert_eq!(n, 1);
-    assert!(!stray.exists());
-    assert!(fresh.exists(), "nothing younger than an hour is touched");
-}
-
-#[tokio::test]
-async fn in_development_the_dev_mailbox_files_of_an_erased_customer_go_with_them() {
-    let app = spawn_app_with(|s| {
-        s.smtp_url = None;
-        s.dev_mailbox = true;
-    })
-    .await;
-    let id = support::customer(&app, "mailbox-erased@example.com", "zh").await;
-    let other = support::customer(&app, "mailbox-kept@example.com", "zh").await;
-    let dir = portal_core::mail::dev_mailbox_dir(&app.portal.settings.data_dir);
-    for (who, to) in [
-        (id, "mailbox-erased@example.com"),
-        (other, "mailbox-kept@example.com"),
-    ] {
-        let mail = portal_core::mail::OutgoingMail {
-            to: Email::parse(to).unwrap(),
-            subject: "subject".into(),
-            text: "body".into(),
-            html: None,
-        };
-        app.portal
-            .enqueue_mail(&app.portal.db, Some(who), "test", &mail)
+        // Money left on the card blocks approval until staff record it settled with the customer.
+        assert!(matches!(
+            requests::approve(&app.portal, officer, r.id, now).await,
+            Err(portal_core::CoreError::Refused(
+                portal_core::Refusal::Request(portal_core::requests::Refusal::OpenBalance)
+            ))
+        ));
+        assert!(
+            requests::settle_balance(&app.portal, id, officer, now)
+                .await
+                .unwrap()
+                > 0
+        );
+        requests::approve(&app.portal, officer, r.id, now)
             .await
             .unwrap();
-    }
-    app.portal.outbox.notify();
-    let holds = |needle: &'static str| {
-        let dir = dir.clone();
-        move || {
-            std::fs::read_dir(&dir).into_iter().flatten().any(|f| {
-                std::fs::read_to_string(f.unwrap().path())
-                    .unwrap_or_default()
-                    .contains(needle)
+        assert!(
+            eventually(StdDuration::from_secs(15), || async {
+                requests::get(db, r.id).await.unwrap().status == Status::Done
             })
+            .await
+        );
+
+        let raw = raw_database(&app).await;
+        for (what, needle) in &needles {
+            assert!(!found(&raw, needle), "{what} is still in the database");
+            assert!(
+                !found(&raw, hex(needle).as_bytes()),
+                "{what} (hex) is still in the database"
+            );
         }
-    };
-    assert!(
-        eventually(StdDuration::from_secs(10), || {
-            let (a, b) = (holds("mailbox-erased"), holds("mailbox-kept"));
-            async move { a() && b() }
+        for p in &photos {
+            assert!(
+                !photo_dir.join(p).exists(),
+                "photo file {p} is still on disk"
+            );
+        }
+        // Kept without identity: the paid visits, and the request record without its details.
+        let kept: i64 = db
+            .query_one(
+                &Query::select()
+                    .expr_as(Expr::col("id").count(), "n")
+                    .from("visits")
+                    .and_where(Expr::col("customer_id").is_null())
+                    .to_owned(),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get("", "n")
+            .unwrap();
+        assert!(kept >= visits_before.len() as i64);
+        let ledger_rows: i64 = db
+            .query_one(
+                &Query::select()
+                    .expr_as(Expr::col(("membership_ledger", "id")).count(), "n")
+                    .from("membership_ledger")
+                    .inner_join(
+                        "memberships",
+                        Expr::col(("memberships", "id"))
+                            .equals(("membership_ledger", "membership_id")),
+                    )
+                    .and_where(Expr::col(("memberships", "customer_id")).is_null())
+                    .to_owned(),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get("", "n")
+            .unwrap();
+        assert!(
+            ledger_rows >= 2,
+            "the stored-value ledger stays, without identity"
+        );
+        let record = requests::get(db, r.id).await.unwrap();
+        assert_eq!(record.customer, None);
+        assert!(record.outcome.unwrap().contains("已删除"));
+        // Marketing can never re-add the person.
+        assert!(
+            requests::erase::is_suppressed(&app.portal, "email", email.as_str())
+                .await
+                .unwrap()
+        );
+        assert!(
+            requests::erase::is_suppressed(&app.portal, "phone", phone.as_str())
+                .await
+                .unwrap()
+        );
+        // Nobody else was touched.
+        let other = customers::contact(db, vault, neighbour).await.unwrap();
+        assert_eq!(other.email.unwrap().as_str(), "customer012@example.com");
+        assert_eq!(
+            customers::find_by_email(db, vault, &email).await.unwrap(),
+            None
+        );
+        // A dated receipt is mailed to the old address, sealed with the portal's key (theirs is
+        // gone); once the mail server took it, the erased address is gone from the outbox too.
+        assert!(
+            eventually(StdDuration::from_secs(10), || async {
+                sink.received()
+                    .iter()
+                    .any(|m| m.rcpt.iter().any(|t| t.contains("customer011@example.com")))
+            })
+            .await,
+            "the receipt was delivered"
+        );
+        assert!(
+            eventually(StdDuration::from_secs(10), || async {
+                db.query_one(
+                    &Query::select()
+                        .column("id")
+                        .from("mail_outbox")
+                        .and_where(Expr::col("template").eq("erasure_receipt"))
+                        .to_owned(),
+                )
+                .await
+                .unwrap()
+                .is_none()
+            })
+            .await,
+            "the delivered receipt does not keep the erased address in the outbox"
+        );
+    })
+}
+
+#[test]
+fn files_left_behind_by_a_crash_are_swept_once_an_hour_old() {
+    crate::support::run(async {
+        let app = support::spawn_app().await;
+        // The portal's own daily run sweeps at start-up; let it pass first, so the count below is
+        // this call's alone.
+        support::daily_run_passed(&app).await;
+        let dir = app.portal.settings.data_dir.join("photos");
+        std::fs::create_dir_all(&dir).unwrap();
+        let stray = dir.join("left-by-a-crash.sealed");
+        let fresh = dir.join("being-written.sealed");
+        std::fs::write(&stray, b"sealed bytes of an erased customer").unwrap();
+        std::fs::write(&fresh, b"an upload in progress").unwrap();
+        let hours_ago = std::time::SystemTime::now() - StdDuration::from_secs(2 * 3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&stray)
+            .unwrap()
+            .set_modified(hours_ago)
+            .unwrap();
+        let n = requests::erase::sweep_orphan_files(&app.portal, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        assert!(!stray.exists());
+        assert!(fresh.exists(), "nothing younger than an hour is touched");
+    })
+}
+
+#[test]
+fn in_development_the_dev_mailbox_files_of_an_erased_customer_go_with_them() {
+    crate::support::run(async {
+        let app = spawn_app_with(|s| {
+            s.smtp_url = None;
+            s.dev_mailbox = true;
         })
-        .await,
-        "both mails were delivered to the dev mailbox"
-    );
-    let officer = portal_core::staff::add(
-        &app.portal.db,
-        &Email::parse("po3@salon.example").unwrap(),
-        &portal_core::staff::StaffName::parse("负责人").unwrap(),
-        portal_core::staff::Role::PrivacyOfficer,
-    )
-    .await
-    .unwrap()
-    .id;
-    let now = Utc::now();
-    let r = requests::submit(
-        &app.portal,
-        id,
-        Kind::Deletion,
-        &Details::default(),
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap();
-    requests::approve(&app.portal, officer, r.id, now)
+        .await;
+        let id = support::customer(&app, "mailbox-erased@example.com", "zh").await;
+        let other = support::customer(&app, "mailbox-kept@example.com", "zh").await;
+        let dir = portal_core::mail::dev_mailbox_dir(&app.portal.settings.data_dir);
+        for (who, to) in [
+            (id, "mailbox-erased@example.com"),
+            (other, "mailbox-kept@example.com"),
+        ] {
+            let mail = portal_core::mail::OutgoingMail {
+                to: Email::parse(to).unwrap(),
+                subject: "subject".into(),
+                text: "body".into(),
+                html: None,
+            };
+            app.portal
+                .enqueue_mail(&app.portal.db, Some(who), "test", &mail)
+                .await
+                .unwrap();
+        }
+        app.portal.outbox.notify();
+        let holds = |needle: &'static str| {
+            let dir = dir.clone();
+            move || {
+                std::fs::read_dir(&dir).into_iter().flatten().any(|f| {
+                    std::fs::read_to_string(f.unwrap().path())
+                        .unwrap_or_default()
+                        .contains(needle)
+                })
+            }
+        };
+        assert!(
+            eventually(StdDuration::from_secs(10), || {
+                let (a, b) = (holds("mailbox-erased"), holds("mailbox-kept"));
+                async move { a() && b() }
+            })
+            .await,
+            "both mails were delivered to the dev mailbox"
+        );
+        let officer = portal_core::staff::add(
+            &app.portal.db,
+            &Email::parse("po3@salon.example").unwrap(),
+            &portal_core::staff::StaffName::parse("负责人").unwrap(),
+            portal_core::staff::Role::PrivacyOfficer,
+        )
+        .await
+        .unwrap()
+        .id;
+        let now = Utc::now();
+        let r = requests::submit(
+            &app.portal,
+            id,
+            Kind::Deletion,
+            &Details::default(),
+            Submitter::Customer,
+            now,
+        )
         .await
         .unwrap();
-    assert!(
-        eventually(StdDuration::from_secs(15), || async {
-            requests::get(&app.portal.db, r.id).await.unwrap().status == Status::Done
-        })
-        .await
-    );
-    let data_dir = &app.portal.settings.data_dir;
-    assert!(
-        portal_core::mail::dev_mail_files_of(data_dir, id).is_empty(),
-        "no mailbox file of the erased customer is left"
-    );
-    assert_eq!(
-        portal_core::mail::dev_mail_files_of(data_dir, other).len(),
-        1,
-        "another customer's mail stays"
-    );
+        requests::approve(&app.portal, officer, r.id, now)
+            .await
+            .unwrap();
+        assert!(
+            eventually(StdDuration::from_secs(15), || async {
+                requests::get(&app.portal.db, r.id).await.unwrap().status == Status::Done
+            })
+            .await
+        );
+        let data_dir = &app.portal.settings.data_dir;
+        assert!(
+            portal_core::mail::dev_mail_files_of(data_dir, id).is_empty(),
+            "no mailbox file of the erased customer is left"
+        );
+        assert_eq!(
+            portal_core::mail::dev_mail_files_of(data_dir, other).len(),
+            1,
+            "another customer's mail stays"
+        );
+    })
 }

@@ -32,224 +32,229 @@ async fn get(app: &support::TestApp, path: &str, cookie: &str) -> reqwest::Respo
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_copy_is_built_after_approval_and_downloaded_three_times_by_its_customer_only() {
-    let app = spawn_app().await;
-    portal_core::demo::load(&app.portal).await.unwrap();
-    let (db, vault) = (&app.portal.db, &app.portal.vault);
-    let me = customers::find_by_email(db, vault, &Email::parse("customer021@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let other =
-        customers::find_by_email(db, vault, &Email::parse("customer022@example.com").unwrap())
-            .await
-            .unwrap()
-            .unwrap();
-    let officer = portal_core::staff::add(
-        db,
-        &Email::parse("po3@salon.example").unwrap(),
-        &portal_core::staff::StaffName::parse("负责人").unwrap(),
-        portal_core::staff::Role::PrivacyOfficer,
-    )
-    .await
-    .unwrap()
-    .id;
-    let now = Utc::now();
-    let r = requests::submit(
-        &app.portal,
-        me,
-        Kind::Access,
-        &Details::default(),
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap();
-    requests::approve(&app.portal, officer, r.id, now)
-        .await
-        .unwrap();
-    assert!(
-        eventually(StdDuration::from_secs(20), || async {
-            requests::get(db, r.id).await.unwrap().status == Status::Done
-        })
-        .await,
-        "ready within the minute"
-    );
-    let ready = export::ready(db, me, Utc::now()).await.unwrap();
-    assert_eq!(ready.len(), 1);
-    let path = format!("/me/exports/{}", ready[0].id);
-    use sea_orm::{
-        ConnectionTrait,
-        sea_query::{Expr, ExprTrait, Query},
-    };
-    let file: String = db
-        .query_one(
-            &Query::select()
-                .column("file_name")
-                .from("exports")
-                .and_where(Expr::col("id").eq(ready[0].id))
-                .to_owned(),
+#[test]
+fn a_copy_is_built_after_approval_and_downloaded_three_times_by_its_customer_only() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        portal_core::demo::load(&app.portal).await.unwrap();
+        let (db, vault) = (&app.portal.db, &app.portal.vault);
+        let me =
+            customers::find_by_email(db, vault, &Email::parse("customer021@example.com").unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+        let other =
+            customers::find_by_email(db, vault, &Email::parse("customer022@example.com").unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+        let officer = portal_core::staff::add(
+            db,
+            &Email::parse("po3@salon.example").unwrap(),
+            &portal_core::staff::StaffName::parse("负责人").unwrap(),
+            portal_core::staff::Role::PrivacyOfficer,
         )
         .await
         .unwrap()
-        .unwrap()
-        .try_get("", "file_name")
-        .unwrap();
-    let file = export::dir(&app.portal).join(file);
-    assert!(file.exists());
-    // At rest the copy is sealed under the customer's key: no ZIP, no value in the clear.
-    let at_rest = std::fs::read(&file).unwrap();
-    assert!(!at_rest.starts_with(b"PK"), "not a plain ZIP on disk");
-    for clear in [
-        &b"customer021@example.com"[..],
-        b"index.html",
-        b"contact.json",
-    ] {
-        assert!(
-            !at_rest.windows(clear.len()).any(|w| w == clear),
-            "{} in the clear",
-            String::from_utf8_lossy(clear)
-        );
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-    }
-
-    // Someone else, or a stale sign-in, gets nothing.
-    let theirs = session(&app, other, Utc::now()).await;
-    assert_eq!(
-        get(&app, &path, &theirs).await.status(),
-        StatusCode::NOT_FOUND
-    );
-    let stale = session(&app, me, Utc::now() - Duration::minutes(11)).await;
-    let r = get(&app, &path, &stale).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers()["location"], "/signin?next=/me/requests&fresh=1");
-    assert_eq!(get(&app, &path, "").await.status(), StatusCode::SEE_OTHER);
-
-    let fresh = session(&app, me, Utc::now()).await;
-    let r = get(&app, &path, &fresh).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.headers()["content-type"], "application/zip");
-    assert_eq!(r.headers()["cache-control"], "no-store");
-    let bytes = r.bytes().await.unwrap();
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
-    let names: Vec<String> = zip.file_names().map(str::to_owned).collect();
-    for f in [
-        "index.html",
-        "schema.json",
-        "data/contact.json",
-        "data/service_profile.json",
-        "data/sensitive_notes.json",
-        "data/visits.json",
-        "data/membership.json",
-        "data/photos.json",
-        "data/consents.json",
-        "data/requests.json",
-        "data/messages.json",
-        "data/access_log.json",
-        "data/sharing.json",
-    ] {
-        assert!(names.iter().any(|n| n == f), "{f} in {names:?}");
-    }
-    let mut contact = String::new();
-    zip.by_name("data/contact.json")
-        .unwrap()
-        .read_to_string(&mut contact)
-        .unwrap();
-    let contact: serde_json::Value = serde_json::from_str(&contact).unwrap();
-    assert_eq!(contact["email"], "customer021@example.com");
-    let mut schema = String::new();
-    zip.by_name("schema.json")
-        .unwrap()
-        .read_to_string(&mut schema)
-        .unwrap();
-    let schema: serde_json::Value = serde_json::from_str(&schema).unwrap();
-    for (name, _) in contact.as_object().unwrap() {
-        assert!(
-            schema["$defs"]["contact"]["properties"][name].is_object(),
-            "{name} described"
-        );
-    }
-    let photos: Vec<&String> = names.iter().filter(|n| n.starts_with("photos/")).collect();
-    assert_eq!(photos.len(), 2, "both of this customer's photos");
-    let mut png = Vec::new();
-    zip.by_name(photos[0])
-        .unwrap()
-        .read_to_end(&mut png)
-        .unwrap();
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "the photo itself, opened");
-    let mut page = String::new();
-    zip.by_name("index.html")
-        .unwrap()
-        .read_to_string(&mut page)
-        .unwrap();
-    assert!(page.contains("width=device-width"));
-
-    // Three downloads in all; then the link is dead and the file is gone.
-    assert_eq!(get(&app, &path, &fresh).await.status(), StatusCode::OK);
-    assert_eq!(get(&app, &path, &fresh).await.status(), StatusCode::OK);
-    assert_eq!(
-        get(&app, &path, &fresh).await.status(),
-        StatusCode::NOT_FOUND
-    );
-    assert!(!file.exists(), "the file goes with the link");
-}
-
-#[tokio::test]
-async fn an_export_nobody_downloads_is_removed_when_its_72_hours_are_up() {
-    let app = spawn_app().await;
-    let me = support::customer(&app, "late@example.com", "zh").await;
-    let officer = portal_core::staff::add(
-        &app.portal.db,
-        &Email::parse("po4@salon.example").unwrap(),
-        &portal_core::staff::StaffName::parse("负责人").unwrap(),
-        portal_core::staff::Role::PrivacyOfficer,
-    )
-    .await
-    .unwrap()
-    .id;
-    let now = Utc::now();
-    let r = requests::submit(
-        &app.portal,
-        me,
-        Kind::Access,
-        &Details::default(),
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap();
-    requests::approve(&app.portal, officer, r.id, now)
+        .id;
+        let now = Utc::now();
+        let r = requests::submit(
+            &app.portal,
+            me,
+            Kind::Access,
+            &Details::default(),
+            Submitter::Customer,
+            now,
+        )
         .await
         .unwrap();
-    assert!(
-        eventually(StdDuration::from_secs(20), || async {
-            !export::ready(&app.portal.db, me, Utc::now())
+        requests::approve(&app.portal, officer, r.id, now)
+            .await
+            .unwrap();
+        assert!(
+            eventually(StdDuration::from_secs(20), || async {
+                requests::get(db, r.id).await.unwrap().status == Status::Done
+            })
+            .await,
+            "ready within the minute"
+        );
+        let ready = export::ready(db, me, Utc::now()).await.unwrap();
+        assert_eq!(ready.len(), 1);
+        let path = format!("/me/exports/{}", ready[0].id);
+        use sea_orm::{
+            ConnectionTrait,
+            sea_query::{Expr, ExprTrait, Query},
+        };
+        let file: String = db
+            .query_one(
+                &Query::select()
+                    .column("file_name")
+                    .from("exports")
+                    .and_where(Expr::col("id").eq(ready[0].id))
+                    .to_owned(),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get("", "file_name")
+            .unwrap();
+        let file = export::dir(&app.portal).join(file);
+        assert!(file.exists());
+        // At rest the copy is sealed under the customer's key: no ZIP, no value in the clear.
+        let at_rest = std::fs::read(&file).unwrap();
+        assert!(!at_rest.starts_with(b"PK"), "not a plain ZIP on disk");
+        for clear in [
+            &b"customer021@example.com"[..],
+            b"index.html",
+            b"contact.json",
+        ] {
+            assert!(
+                !at_rest.windows(clear.len()).any(|w| w == clear),
+                "{} in the clear",
+                String::from_utf8_lossy(clear)
+            );
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+
+        // Someone else, or a stale sign-in, gets nothing.
+        let theirs = session(&app, other, Utc::now()).await;
+        assert_eq!(
+            get(&app, &path, &theirs).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        let stale = session(&app, me, Utc::now() - Duration::minutes(11)).await;
+        let r = get(&app, &path, &stale).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()["location"], "/signin?next=/me/requests&fresh=1");
+        assert_eq!(get(&app, &path, "").await.status(), StatusCode::SEE_OTHER);
+
+        let fresh = session(&app, me, Utc::now()).await;
+        let r = get(&app, &path, &fresh).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "application/zip");
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let bytes = r.bytes().await.unwrap();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let names: Vec<String> = zip.file_names().map(str::to_owned).collect();
+        for f in [
+            "index.html",
+            "schema.json",
+            "data/contact.json",
+            "data/service_profile.json",
+            "data/sensitive_notes.json",
+            "data/visits.json",
+            "data/membership.json",
+            "data/photos.json",
+            "data/consents.json",
+            "data/requests.json",
+            "data/messages.json",
+            "data/access_log.json",
+            "data/sharing.json",
+        ] {
+            assert!(names.iter().any(|n| n == f), "{f} in {names:?}");
+        }
+        let mut contact = String::new();
+        zip.by_name("data/contact.json")
+            .unwrap()
+            .read_to_string(&mut contact)
+            .unwrap();
+        let contact: serde_json::Value = serde_json::from_str(&contact).unwrap();
+        assert_eq!(contact["email"], "customer021@example.com");
+        let mut schema = String::new();
+        zip.by_name("schema.json")
+            .unwrap()
+            .read_to_string(&mut schema)
+            .unwrap();
+        let schema: serde_json::Value = serde_json::from_str(&schema).unwrap();
+        for (name, _) in contact.as_object().unwrap() {
+            assert!(
+                schema["$defs"]["contact"]["properties"][name].is_object(),
+                "{name} described"
+            );
+        }
+        let photos: Vec<&String> = names.iter().filter(|n| n.starts_with("photos/")).collect();
+        assert_eq!(photos.len(), 2, "both of this customer's photos");
+        let mut png = Vec::new();
+        zip.by_name(photos[0])
+            .unwrap()
+            .read_to_end(&mut png)
+            .unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "the photo itself, opened");
+        let mut page = String::new();
+        zip.by_name("index.html")
+            .unwrap()
+            .read_to_string(&mut page)
+            .unwrap();
+        assert!(page.contains("width=device-width"));
+
+        // Three downloads in all; then the link is dead and the file is gone.
+        assert_eq!(get(&app, &path, &fresh).await.status(), StatusCode::OK);
+        assert_eq!(get(&app, &path, &fresh).await.status(), StatusCode::OK);
+        assert_eq!(
+            get(&app, &path, &fresh).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert!(!file.exists(), "the file goes with the link");
+    })
+}
+
+#[test]
+fn an_export_nobody_downloads_is_removed_when_its_72_hours_are_up() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        let me = support::customer(&app, "late@example.com", "zh").await;
+        let officer = portal_core::staff::add(
+            &app.portal.db,
+            &Email::parse("po4@salon.example").unwrap(),
+            &portal_core::staff::StaffName::parse("负责人").unwrap(),
+            portal_core::staff::Role::PrivacyOfficer,
+        )
+        .await
+        .unwrap()
+        .id;
+        let now = Utc::now();
+        let r = requests::submit(
+            &app.portal,
+            me,
+            Kind::Access,
+            &Details::default(),
+            Submitter::Customer,
+            now,
+        )
+        .await
+        .unwrap();
+        requests::approve(&app.portal, officer, r.id, now)
+            .await
+            .unwrap();
+        assert!(
+            eventually(StdDuration::from_secs(20), || async {
+                !export::ready(&app.portal.db, me, Utc::now())
+                    .await
+                    .unwrap()
+                    .is_empty()
+            })
+            .await
+        );
+        let dir = export::dir(&app.portal);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        assert_eq!(
+            export::sweep(&app.portal, Utc::now()).await.unwrap(),
+            0,
+            "still alive"
+        );
+        let later = Utc::now() + export::LIFETIME + Duration::seconds(1);
+        assert_eq!(export::sweep(&app.portal, later).await.unwrap(), 1);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        assert!(
+            export::ready(&app.portal.db, me, Utc::now())
                 .await
                 .unwrap()
                 .is_empty()
-        })
-        .await
-    );
-    let dir = export::dir(&app.portal);
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
-    assert_eq!(
-        export::sweep(&app.portal, Utc::now()).await.unwrap(),
-        0,
-        "still alive"
-    );
-    let later = Utc::now() + export::LIFETIME + Duration::seconds(1);
-    assert_eq!(export::sweep(&app.portal, later).await.unwrap(), 1);
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
-    assert!(
-        export::ready(&app.portal.db, me, Utc::now())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+        );
+    })
 }

@@ -34,338 +34,348 @@ async fn page(app: &support::TestApp, path: &str, cookie: &str) -> reqwest::Resp
         .unwrap()
 }
 
-#[tokio::test]
-async fn my_data_shows_every_category_to_its_customer_only_and_is_never_cached() {
-    let app = spawn_app().await;
-    portal_core::demo::load(&app.portal).await.unwrap();
-    let me = portal_core::customers::find_by_email(
-        &app.portal.db,
-        &app.portal.vault,
-        &portal_core::email::Email::parse("customer002@example.com").unwrap(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let cookie = signed_in(&app, me).await;
-    let r = page(&app, "/me", &cookie).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.headers()["cache-control"], "no-store");
-    let html = r.text().await.unwrap();
-    for section in [
-        "contact",
-        "profile",
-        "sensitive",
-        "visits",
-        "membership",
-        "consents",
-        "requests",
-        "messages",
-        "access",
-        "sharing",
-    ] {
-        assert!(
-            html.contains(&format!("data-section=\"{section}\"")),
-            "{section}"
-        );
-    }
-    assert!(html.contains("customer002@example.com"));
-    assert!(
-        !html.contains("customer003@example.com"),
-        "nobody else's data"
-    );
-
-    // A member reads the membership ledger in words (the demo's first customer has a card).
-    let member = portal_core::customers::find_by_email(
-        &app.portal.db,
-        &app.portal.vault,
-        &portal_core::email::Email::parse("customer001@example.com").unwrap(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let html = page(&app, "/me", &signed_in(&app, member).await)
-        .await
-        .text()
-        .await
-        .unwrap();
-    let shown = html
-        .split("__RESOLVED_RESOURCES")
-        .next()
-        .unwrap_or_default();
-    assert!(shown.contains("Top-up"), "ledger line in words");
-    assert!(!shown.contains("top_up"), "ledger kind shown as its code");
-
-    // Signed out, the page sends the visitor to sign in and shows nothing.
-    let anon = page(&app, "/me", "").await;
-    assert_eq!(anon.status(), StatusCode::FOUND);
-    assert_eq!(anon.headers()["location"], "/signin");
-}
-
-#[tokio::test]
-async fn the_customer_reads_who_looked_and_how_each_consent_was_given_in_words_never_in_codes() {
-    use portal_core::{
-        access::Action,
-        audit::{self, Actor, Entry},
-        consents::{self, Change, Channel, Purpose},
-        staff::Role,
-    };
-    let app = spawn_app().await;
-    let me = support::customer(&app, "reader@example.com", "zh").await;
-    let desk_id = portal_core::staff::add(
-        &app.portal.db,
-        &portal_core::email::Email::parse("desk@salon.example").unwrap(),
-        &portal_core::staff::StaffName::parse("前台").unwrap(),
-        Role::FrontDesk,
-    )
-    .await
-    .unwrap()
-    .id;
-    let desk = Actor::Staff {
-        id: desk_id,
-        role: Role::FrontDesk,
-    };
-    audit::append(
-        &app.portal.db,
-        &Entry::on_customer(desk, Action::ViewContact, me),
-        Utc::now(),
-    )
-    .await
-    .unwrap();
-    consents::record(
-        &app.portal.db,
-        me,
-        Change {
-            purpose: Purpose::MarketingSms,
-            granted: true,
-            channel: Channel::FrontDesk,
-            recorded_by: Some(desk_id),
-            notice_version: Some(1),
-        },
-        Utc::now(),
-    )
-    .await
-    .unwrap();
-    let cookie = signed_in(&app, me).await;
-    for (lang, access, channel) in [
-        ("en", "Front desk · viewed: Contact", "said at the counter"),
-        ("zh", "前台 · 查看了：联系方式", "柜台口头确认"),
-    ] {
-        for path in ["/me", "/me/consents"] {
-            // The language cookie outranks the Accept-Language header `page` sends.
-            let with_lang = format!("{cookie}; lang={lang}");
-            let html = page(&app, path, &with_lang).await.text().await.unwrap();
-            if path == "/me" {
-                assert!(html.contains(access), "{lang} {path}: access line");
-            }
-            assert!(html.contains(channel), "{lang} {path}: channel");
-            // The hydration data after the page may carry codes; the page itself never shows one.
-            let shown = html
-                .split("__RESOLVED_RESOURCES")
-                .next()
-                .unwrap_or_default();
-            for code in ["view_contact", "front_desk"] {
-                assert!(!shown.contains(code), "{lang} {path}: code {code} shown");
-            }
-        }
-    }
-}
-
-#[tokio::test]
-async fn a_customer_makes_follows_and_cancels_requests_without_javascript() {
-    let app = spawn_app().await;
-    let me = support::customer(&app, "asks@example.com", "en").await;
-    let other = support::customer(&app, "other@example.com", "en").await;
-    let cookie = signed_in(&app, me).await;
-
-    let done = post(
-        &app,
-        SubmitRequest::PATH,
-        &[("kind", "question"), ("note", "Who sees my photos?")],
-        &cookie,
-    )
-    .await;
-    assert_eq!(done, "/me/requests?done=submitted");
-    let merged = post(
-        &app,
-        SubmitRequest::PATH,
-        &[("kind", "question"), ("note", "And my notes?")],
-        &cookie,
-    )
-    .await;
-    assert_eq!(merged, "/me/requests?done=merged");
-    // Bad input changes nothing and says so.
-    for bad in [
-        vec![("kind", "question"), ("note", "   ")],
-        vec![("kind", "correction"), ("phone", "not a phone")],
-        vec![("kind", "correction")],
-        vec![("kind", "erase-everything")],
-    ] {
-        assert_eq!(
-            post(&app, SubmitRequest::PATH, &bad, &cookie).await,
-            "/me/requests?error=invalid"
-        );
-    }
-    let correction = post(
-        &app,
-        SubmitRequest::PATH,
-        &[
-            ("kind", "correction"),
-            ("name", "New Name"),
-            ("phone", ""),
-            ("email", ""),
-        ],
-        &cookie,
-    )
-    .await;
-    assert_eq!(correction, "/me/requests?done=submitted");
-    let mine = requests::for_customer(&app.portal.db, me).await.unwrap();
-    assert_eq!(mine.len(), 2);
-    let corr = mine.iter().find(|r| r.kind == Kind::Correction).unwrap();
-    let details = requests::details(&app.portal.db, &app.portal.vault, corr.id)
-        .await
-        .unwrap();
-    assert_eq!(
-        details.corrections,
-        vec![("name".to_owned(), "New Name".to_owned())]
-    );
-
-    let html = page(&app, "/me/requests", &cookie)
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(html.contains("A privacy question or complaint"));
-    assert!(html.contains("Answer due by"));
-
-    // Someone else's request cannot be cancelled from this session.
-    let theirs = requests::submit(
-        &app.portal,
-        other,
-        Kind::Deletion,
-        &Default::default(),
-        requests::Submitter::Customer,
-        Utc::now(),
-    )
-    .await
-    .unwrap();
-    let id = theirs.id.to_string();
-    assert_eq!(
-        post(&app, CancelRequest::PATH, &[("id", &id)], &cookie).await,
-        "/me/requests?error=invalid"
-    );
-    assert_eq!(
-        requests::get(&app.portal.db, theirs.id)
-            .await
-            .unwrap()
-            .status,
-        Status::Submitted
-    );
-    let id = corr.id.to_string();
-    assert_eq!(
-        post(&app, CancelRequest::PATH, &[("id", &id)], &cookie).await,
-        "/me/requests?done=cancelled"
-    );
-    assert_eq!(
-        requests::get(&app.portal.db, corr.id).await.unwrap().status,
-        Status::Cancelled
-    );
-}
-
-#[tokio::test]
-async fn photos_are_served_only_to_their_customers_session_and_never_cached() {
-    let app = spawn_app().await;
-    portal_core::demo::load(&app.portal).await.unwrap();
-    let find = |e: &'static str| {
-        let p = app.portal.clone();
-        async move {
-            portal_core::customers::find_by_email(
-                &p.db,
-                &p.vault,
-                &portal_core::email::Email::parse(e).unwrap(),
-            )
-            .await
-            .unwrap()
-            .unwrap()
-        }
-    };
-    let owner = find("customer001@example.com").await;
-    let other = find("customer002@example.com").await;
-    let photos = portal_core::photos::for_customer(&app.portal.db, owner, chrono::Utc::now())
-        .await
-        .unwrap();
-    assert!(!photos.is_empty());
-    let path = format!("/me/photos/{}", photos[0].id);
-    let mine = page(&app, &path, &signed_in(&app, owner).await).await;
-    assert_eq!(mine.status(), StatusCode::OK);
-    assert_eq!(mine.headers()["cache-control"], "no-store");
-    assert_eq!(mine.headers()["content-type"], "image/png");
-    assert_eq!(&mine.bytes().await.unwrap()[..8], b"\x89PNG\r\n\x1a\n");
-    let theirs = page(&app, &path, &signed_in(&app, other).await).await;
-    assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
-    assert_eq!(page(&app, &path, "").await.status(), StatusCode::NOT_FOUND);
-    let html = page(&app, "/me", &signed_in(&app, owner).await)
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(html.contains(&format!("src=\"{path}\"")));
-}
-
-#[tokio::test]
-async fn deletion_and_a_new_sign_in_email_need_a_sign_in_of_the_last_ten_minutes() {
-    let app = spawn_app().await;
-    let me = support::customer(&app, "fresh.check@example.com", "en").await;
-    let stale = {
-        support::signed_in_at(
-            &app,
-            Subject::Customer(me),
-            Utc::now() - chrono::Duration::minutes(11),
+#[test]
+fn my_data_shows_every_category_to_its_customer_only_and_is_never_cached() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        portal_core::demo::load(&app.portal).await.unwrap();
+        let me = portal_core::customers::find_by_email(
+            &app.portal.db,
+            &app.portal.vault,
+            &portal_core::email::Email::parse("customer002@example.com").unwrap(),
         )
         .await
-    };
-    for form in [
-        vec![("kind", "deletion")],
-        vec![
-            ("kind", "correction"),
-            ("email", "someone.else@example.com"),
-        ],
-    ] {
-        assert_eq!(
-            post(&app, SubmitRequest::PATH, &form, &stale).await,
-            "/signin?next=/me/requests&fresh=request",
-            "{form:?}"
+        .unwrap()
+        .unwrap();
+        let cookie = signed_in(&app, me).await;
+        let r = page(&app, "/me", &cookie).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let html = r.text().await.unwrap();
+        for section in [
+            "contact",
+            "profile",
+            "sensitive",
+            "visits",
+            "membership",
+            "consents",
+            "requests",
+            "messages",
+            "access",
+            "sharing",
+        ] {
+            assert!(
+                html.contains(&format!("data-section=\"{section}\"")),
+                "{section}"
+            );
+        }
+        assert!(html.contains("customer002@example.com"));
+        assert!(
+            !html.contains("customer003@example.com"),
+            "nobody else's data"
         );
-    }
-    assert!(
-        requests::for_customer(&app.portal.db, me)
+
+        // A member reads the membership ledger in words (the demo's first customer has a card).
+        let member = portal_core::customers::find_by_email(
+            &app.portal.db,
+            &app.portal.vault,
+            &portal_core::email::Email::parse("customer001@example.com").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let html = page(&app, "/me", &signed_in(&app, member).await)
             .await
-            .unwrap()
-            .is_empty(),
-        "nothing was filed on a stale sign-in"
-    );
-    // Other requests need no fresh code; with a fresh one, deletion goes in.
-    assert_eq!(
-        post(
+            .text()
+            .await
+            .unwrap();
+        let shown = html
+            .split("__RESOLVED_RESOURCES")
+            .next()
+            .unwrap_or_default();
+        assert!(shown.contains("Top-up"), "ledger line in words");
+        assert!(!shown.contains("top_up"), "ledger kind shown as its code");
+
+        // Signed out, the page sends the visitor to sign in and shows nothing.
+        let anon = page(&app, "/me", "").await;
+        assert_eq!(anon.status(), StatusCode::FOUND);
+        assert_eq!(anon.headers()["location"], "/signin");
+    })
+}
+
+#[test]
+fn the_customer_reads_who_looked_and_how_each_consent_was_given_in_words_never_in_codes() {
+    crate::support::run(async {
+        use portal_core::{
+            access::Action,
+            audit::{self, Actor, Entry},
+            consents::{self, Change, Channel, Purpose},
+            staff::Role,
+        };
+        let app = spawn_app().await;
+        let me = support::customer(&app, "reader@example.com", "zh").await;
+        let desk_id = portal_core::staff::add(
+            &app.portal.db,
+            &portal_core::email::Email::parse("desk@salon.example").unwrap(),
+            &portal_core::staff::StaffName::parse("前台").unwrap(),
+            Role::FrontDesk,
+        )
+        .await
+        .unwrap()
+        .id;
+        let desk = Actor::Staff {
+            id: desk_id,
+            role: Role::FrontDesk,
+        };
+        audit::append(
+            &app.portal.db,
+            &Entry::on_customer(desk, Action::ViewContact, me),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        consents::record(
+            &app.portal.db,
+            me,
+            Change {
+                purpose: Purpose::MarketingSms,
+                granted: true,
+                channel: Channel::FrontDesk,
+                recorded_by: Some(desk_id),
+                notice_version: Some(1),
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        let cookie = signed_in(&app, me).await;
+        for (lang, access, channel) in [
+            ("en", "Front desk · viewed: Contact", "said at the counter"),
+            ("zh", "前台 · 查看了：联系方式", "柜台口头确认"),
+        ] {
+            for path in ["/me", "/me/consents"] {
+                // The language cookie outranks the Accept-Language header `page` sends.
+                let with_lang = format!("{cookie}; lang={lang}");
+                let html = page(&app, path, &with_lang).await.text().await.unwrap();
+                if path == "/me" {
+                    assert!(html.contains(access), "{lang} {path}: access line");
+                }
+                assert!(html.contains(channel), "{lang} {path}: channel");
+                // The hydration data after the page may carry codes; the page itself never shows one.
+                let shown = html
+                    .split("__RESOLVED_RESOURCES")
+                    .next()
+                    .unwrap_or_default();
+                for code in ["view_contact", "front_desk"] {
+                    assert!(!shown.contains(code), "{lang} {path}: code {code} shown");
+                }
+            }
+        }
+    })
+}
+
+#[test]
+fn a_customer_makes_follows_and_cancels_requests_without_javascript() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        let me = support::customer(&app, "asks@example.com", "en").await;
+        let other = support::customer(&app, "other@example.com", "en").await;
+        let cookie = signed_in(&app, me).await;
+
+        let done = post(
             &app,
             SubmitRequest::PATH,
-            &[("kind", "correction"), ("name", "New Name")],
-            &stale
+            &[("kind", "question"), ("note", "Who sees my photos?")],
+            &cookie,
         )
-        .await,
-        "/me/requests?done=submitted"
-    );
-    let fresh = signed_in(&app, me).await;
-    assert_eq!(
-        post(&app, SubmitRequest::PATH, &[("kind", "deletion")], &fresh).await,
-        "/me/requests?done=submitted"
-    );
-    let page = app
-        .get_in("/signin?next=/me/requests&fresh=request", "en")
         .await;
-    assert!(
-        page.text()
+        assert_eq!(done, "/me/requests?done=submitted");
+        let merged = post(
+            &app,
+            SubmitRequest::PATH,
+            &[("kind", "question"), ("note", "And my notes?")],
+            &cookie,
+        )
+        .await;
+        assert_eq!(merged, "/me/requests?done=merged");
+        // Bad input changes nothing and says so.
+        for bad in [
+            vec![("kind", "question"), ("note", "   ")],
+            vec![("kind", "correction"), ("phone", "not a phone")],
+            vec![("kind", "correction")],
+            vec![("kind", "erase-everything")],
+        ] {
+            assert_eq!(
+                post(&app, SubmitRequest::PATH, &bad, &cookie).await,
+                "/me/requests?error=invalid"
+            );
+        }
+        let correction = post(
+            &app,
+            SubmitRequest::PATH,
+            &[
+                ("kind", "correction"),
+                ("name", "New Name"),
+                ("phone", ""),
+                ("email", ""),
+            ],
+            &cookie,
+        )
+        .await;
+        assert_eq!(correction, "/me/requests?done=submitted");
+        let mine = requests::for_customer(&app.portal.db, me).await.unwrap();
+        assert_eq!(mine.len(), 2);
+        let corr = mine.iter().find(|r| r.kind == Kind::Correction).unwrap();
+        let details = requests::details(&app.portal.db, &app.portal.vault, corr.id)
             .await
-            .unwrap()
-            .contains("before asking for deletion or changing your sign-in email")
-    );
+            .unwrap();
+        assert_eq!(
+            details.corrections,
+            vec![("name".to_owned(), "New Name".to_owned())]
+        );
+
+        let html = page(&app, "/me/requests", &cookie)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("A privacy question or complaint"));
+        assert!(html.contains("Answer due by"));
+
+        // Someone else's request cannot be cancelled from this session.
+        let theirs = requests::submit(
+            &app.portal,
+            other,
+            Kind::Deletion,
+            &Default::default(),
+            requests::Submitter::Customer,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        let id = theirs.id.to_string();
+        assert_eq!(
+            post(&app, CancelRequest::PATH, &[("id", &id)], &cookie).await,
+            "/me/requests?error=invalid"
+        );
+        assert_eq!(
+            requests::get(&app.portal.db, theirs.id)
+                .await
+                .unwrap()
+                .status,
+            Status::Submitted
+        );
+        let id = corr.id.to_string();
+        assert_eq!(
+            post(&app, CancelRequest::PATH, &[("id", &id)], &cookie).await,
+            "/me/requests?done=cancelled"
+        );
+        assert_eq!(
+            requests::get(&app.portal.db, corr.id).await.unwrap().status,
+            Status::Cancelled
+        );
+    })
+}
+
+#[test]
+fn photos_are_served_only_to_their_customers_session_and_never_cached() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        portal_core::demo::load(&app.portal).await.unwrap();
+        let find = |e: &'static str| {
+            let p = app.portal.clone();
+            async move {
+                portal_core::customers::find_by_email(
+                    &p.db,
+                    &p.vault,
+                    &portal_core::email::Email::parse(e).unwrap(),
+                )
+                .await
+                .unwrap()
+                .unwrap()
+            }
+        };
+        let owner = find("customer001@example.com").await;
+        let other = find("customer002@example.com").await;
+        let photos = portal_core::photos::for_customer(&app.portal.db, owner, chrono::Utc::now())
+            .await
+            .unwrap();
+        assert!(!photos.is_empty());
+        let path = format!("/me/photos/{}", photos[0].id);
+        let mine = page(&app, &path, &signed_in(&app, owner).await).await;
+        assert_eq!(mine.status(), StatusCode::OK);
+        assert_eq!(mine.headers()["cache-control"], "no-store");
+        assert_eq!(mine.headers()["content-type"], "image/png");
+        assert_eq!(&mine.bytes().await.unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+        let theirs = page(&app, &path, &signed_in(&app, other).await).await;
+        assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+        assert_eq!(page(&app, &path, "").await.status(), StatusCode::NOT_FOUND);
+        let html = page(&app, "/me", &signed_in(&app, owner).await)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains(&format!("src=\"{path}\"")));
+    })
+}
+
+#[test]
+fn deletion_and_a_new_sign_in_email_need_a_sign_in_of_the_last_ten_minutes() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        let me = support::customer(&app, "fresh.check@example.com", "en").await;
+        let stale = {
+            support::signed_in_at(
+                &app,
+                Subject::Customer(me),
+                Utc::now() - chrono::Duration::minutes(11),
+            )
+            .await
+        };
+        for form in [
+            vec![("kind", "deletion")],
+            vec![
+                ("kind", "correction"),
+                ("email", "someone.else@example.com"),
+            ],
+        ] {
+            assert_eq!(
+                post(&app, SubmitRequest::PATH, &form, &stale).await,
+                "/signin?next=/me/requests&fresh=request",
+                "{form:?}"
+            );
+        }
+        assert!(
+            requests::for_customer(&app.portal.db, me)
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing was filed on a stale sign-in"
+        );
+        // Other requests need no fresh code; with a fresh one, deletion goes in.
+        assert_eq!(
+            post(
+                &app,
+                SubmitRequest::PATH,
+                &[("kind", "correction"), ("name", "New Name")],
+                &stale
+            )
+            .await,
+            "/me/requests?done=submitted"
+        );
+        let fresh = signed_in(&app, me).await;
+        assert_eq!(
+            post(&app, SubmitRequest::PATH, &[("kind", "deletion")], &fresh).await,
+            "/me/requests?done=submitted"
+        );
+        let page = app
+            .get_in("/signin?next=/me/requests&fresh=request", "en")
+            .await;
+        assert!(
+            page.text()
+                .await
+                .unwrap()
+                .contains("before asking for deletion or changing your sign-in email")
+        );
+    })
 }

@@ -31,122 +31,126 @@ async fn mails(sink: &SmtpSink, n: usize) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_request_is_due_in_fifteen_working_days_and_a_second_of_the_same_kind_is_merged() {
-    let (app, sink) = app_with_sink().await;
-    let c = support::customer(&app, "asker@example.com", "en").await;
-    let now = Utc::now();
-    let first = requests::submit(
-        &app.portal,
-        c,
-        Kind::Access,
-        &note("all of it"),
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap();
-    assert!(!first.merged);
-    let r = requests::get(&app.portal.db, first.id).await.unwrap();
-    assert_eq!(r.status, Status::Submitted);
-    let cal = requests::calendar(&app.portal);
-    let due_day = cal.local_date(r.due_at);
-    assert_eq!(cal.working_days_between(cal.local_date(now), due_day), 15);
-    assert!(!matches!(
-        due_day.weekday(),
-        chrono::Weekday::Sat | chrono::Weekday::Sun
-    ));
-
-    let again = requests::submit(
-        &app.portal,
-        c,
-        Kind::Access,
-        &note("photos too"),
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap();
-    assert_eq!(again.id, first.id);
-    assert!(again.merged);
-    let d = requests::details(&app.portal.db, &app.portal.vault, first.id)
+#[test]
+fn a_request_is_due_in_fifteen_working_days_and_a_second_of_the_same_kind_is_merged() {
+    crate::support::run(async {
+        let (app, sink) = app_with_sink().await;
+        let c = support::customer(&app, "asker@example.com", "en").await;
+        let now = Utc::now();
+        let first = requests::submit(
+            &app.portal,
+            c,
+            Kind::Access,
+            &note("all of it"),
+            Submitter::Customer,
+            now,
+        )
         .await
         .unwrap();
-    assert_eq!(d.note.as_deref(), Some("all of it\n\nphotos too"));
-    let other = requests::submit(
-        &app.portal,
-        c,
-        Kind::Objection,
-        &Details::default(),
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap();
-    assert_ne!(other.id, first.id);
+        assert!(!first.merged);
+        let r = requests::get(&app.portal.db, first.id).await.unwrap();
+        assert_eq!(r.status, Status::Submitted);
+        let cal = requests::calendar(&app.portal);
+        let due_day = cal.local_date(r.due_at);
+        assert_eq!(cal.working_days_between(cal.local_date(now), due_day), 15);
+        assert!(!matches!(
+            due_day.weekday(),
+            chrono::Weekday::Sat | chrono::Weekday::Sun
+        ));
 
-    let m = mails(&sink, 3).await;
-    assert!(
-        m[0].contains("We have received your request for a copy of your data"),
-        "{}",
-        m[0]
-    );
-    assert!(m[0].contains(&due_day.format("%Y-%m-%d").to_string()));
-    assert!(m[1].contains("we have added what you sent"));
-    assert!(
-        m.iter()
-            .all(|x| x.contains("http://portal.test/me/requests"))
-    );
+        let again = requests::submit(
+            &app.portal,
+            c,
+            Kind::Access,
+            &note("photos too"),
+            Submitter::Customer,
+            now,
+        )
+        .await
+        .unwrap();
+        assert_eq!(again.id, first.id);
+        assert!(again.merged);
+        let d = requests::details(&app.portal.db, &app.portal.vault, first.id)
+            .await
+            .unwrap();
+        assert_eq!(d.note.as_deref(), Some("all of it\n\nphotos too"));
+        let other = requests::submit(
+            &app.portal,
+            c,
+            Kind::Objection,
+            &Details::default(),
+            Submitter::Customer,
+            now,
+        )
+        .await
+        .unwrap();
+        assert_ne!(other.id, first.id);
+
+        let m = mails(&sink, 3).await;
+        assert!(
+            m[0].contains("We have received your request for a copy of your data"),
+            "{}",
+            m[0]
+        );
+        assert!(m[0].contains(&due_day.format("%Y-%m-%d").to_string()));
+        assert!(m[1].contains("we have added what you sent"));
+        assert!(
+            m.iter()
+                .all(|x| x.contains("http://portal.test/me/requests"))
+        );
+    })
 }
 
-#[tokio::test]
-async fn a_customer_cancels_only_their_own_request_and_only_before_it_is_decided() {
-    let (app, _sink) = app_with_sink().await;
-    let a = support::customer(&app, "a@example.com", "zh").await;
-    let b = support::customer(&app, "b@example.com", "zh").await;
-    let now = Utc::now();
-    let r = requests::submit(
-        &app.portal,
-        a,
-        Kind::Deletion,
-        &Details::default(),
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap();
-    assert!(
-        requests::cancel(&app.portal, b, r.id, now).await.is_err(),
-        "not b's request"
-    );
-    let cancelled = requests::cancel(&app.portal, a, r.id, now).await.unwrap();
-    assert_eq!(cancelled.status, Status::Cancelled);
-    assert!(
-        requests::cancel(&app.portal, a, r.id, now).await.is_err(),
-        "once"
-    );
-
-    let r2 = requests::submit(
-        &app.portal,
-        a,
-        Kind::Restriction,
-        &Details::default(),
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap();
-    let staff = support_staff(&app).await;
-    requests::approve(&app.portal, staff, r2.id, now)
+#[test]
+fn a_customer_cancels_only_their_own_request_and_only_before_it_is_decided() {
+    crate::support::run(async {
+        let (app, _sink) = app_with_sink().await;
+        let a = support::customer(&app, "a@example.com", "zh").await;
+        let b = support::customer(&app, "b@example.com", "zh").await;
+        let now = Utc::now();
+        let r = requests::submit(
+            &app.portal,
+            a,
+            Kind::Deletion,
+            &Details::default(),
+            Submitter::Customer,
+            now,
+        )
         .await
         .unwrap();
-    assert!(
-        requests::cancel(&app.portal, a, r2.id, now).await.is_err(),
-        "approved cannot be cancelled"
-    );
-    let history = requests::events(&app.portal.db, r.id).await.unwrap();
-    let path: Vec<&str> = history.iter().map(|e| e.to.as_str()).collect();
-    assert_eq!(path, ["submitted", "cancelled"]);
+        assert!(
+            requests::cancel(&app.portal, b, r.id, now).await.is_err(),
+            "not b's request"
+        );
+        let cancelled = requests::cancel(&app.portal, a, r.id, now).await.unwrap();
+        assert_eq!(cancelled.status, Status::Cancelled);
+        assert!(
+            requests::cancel(&app.portal, a, r.id, now).await.is_err(),
+            "once"
+        );
+
+        let r2 = requests::submit(
+            &app.portal,
+            a,
+            Kind::Restriction,
+            &Details::default(),
+            Submitter::Customer,
+            now,
+        )
+        .await
+        .unwrap();
+        let staff = support_staff(&app).await;
+        requests::approve(&app.portal, staff, r2.id, now)
+            .await
+            .unwrap();
+        assert!(
+            requests::cancel(&app.portal, a, r2.id, now).await.is_err(),
+            "approved cannot be cancelled"
+        );
+        let history = requests::events(&app.portal.db, r.id).await.unwrap();
+        let path: Vec<&str> = history.iter().map(|e| e.to.as_str()).collect();
+        assert_eq!(path, ["submitted", "cancelled"]);
+    })
 }
 
 async fn support_staff(app: &support::TestApp) -> i64 {
@@ -165,644 +169,660 @@ async fn support_staff(app: &support::TestApp) -> i64 {
     .id
 }
 
-#[tokio::test]
-async fn staff_decide_with_reasons_never_on_their_own_recording_and_extend_only_once() {
-    let (app, sink) = app_with_sink().await;
-    let c = support::customer(&app, "c@example.com", "en").await;
-    let desk = support_staff(&app).await;
-    let officer = support_staff(&app).await;
-    let now = Utc::now();
-    // Recorded at the counter by `desk`: desk may not decide it.
-    let r = requests::submit(
-        &app.portal,
-        c,
-        Kind::Access,
-        &Details::default(),
-        Submitter::Staff(desk),
-        now,
-    )
-    .await
-    .unwrap();
-    assert!(matches!(
-        requests::approve(&app.portal, desk, r.id, now).await,
-        Err(portal_core::CoreError::Refused(
-            portal_core::Refusal::Request(requests::Refusal::OwnRequest)
-        ))
-    ));
-    assert!(
-        requests::deny(&app.portal, desk, r.id, "no", now)
-            .await
-            .is_err()
-    );
-    // A denial needs a reason.
-    assert!(matches!(
-        requests::deny(&app.portal, officer, r.id, "   ", now).await,
-        Err(portal_core::CoreError::Invalid("request.reason"))
-    ));
-    let reviewed = requests::start_review(&app.portal, officer, r.id, now)
-        .await
-        .unwrap();
-    assert_eq!(reviewed.assigned_staff, Some(officer));
-
-    // Extend: once, later than today's due date, at most two months after it.
-    let due_day = requests::calendar(&app.portal).local_date(reviewed.due_at);
-    assert!(
-        requests::extend(
-            &app.portal,
-            officer,
-            r.id,
-            "busy",
-            due_day + Duration::days(70),
-            now
-        )
-        .await
-        .is_err()
-    );
-    assert!(
-        requests::extend(
-            &app.portal,
-            officer,
-            r.id,
-            "",
-            due_day + Duration::days(10),
-            now
-        )
-        .await
-        .is_err()
-    );
-    let extended = requests::extend(
-        &app.portal,
-        officer,
-        r.id,
-        "photos are archived off-site",
-        due_day + Duration::days(20),
-        now,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        extended.extension_reason.as_deref(),
-        Some("photos are archived off-site")
-    );
-    assert!(
-        requests::extend(
-            &app.portal,
-            officer,
-            r.id,
-            "again",
-            due_day + Duration::days(30),
-            now
-        )
-        .await
-        .is_err()
-    );
-
-    let denied = requests::deny(
-        &app.portal,
-        officer,
-        r.id,
-        "we could not confirm it is you",
-        now,
-    )
-    .await
-    .unwrap();
-    assert_eq!(denied.status, Status::Denied);
-    let m = mails(&sink, 4).await;
-    assert!(
-        m.iter()
-            .any(|x| x.contains("Why: photos are archived off-site")),
-        "extension told"
-    );
-    assert!(
-        m.iter()
-            .any(|x| x.contains("Why: we could not confirm it is you")),
-        "denial told"
-    );
-}
-
-#[tokio::test]
-async fn a_deletion_waits_for_a_settled_balance_and_a_question_gets_an_answer() {
-    let (app, sink) = app_with_sink().await;
-    let c = support::customer(&app, "member@example.com", "en").await;
-    let officer = support_staff(&app).await;
-    let now = Utc::now();
-    use sea_orm::{ConnectionTrait, sea_query::Query};
-    app.portal
-        .db
-        .execute(
-            &Query::insert()
-                .into_table("memberships")
-                .columns([
-                    "customer_id",
-                    "card_number_sealed",
-                    "balance_cents",
-                    "points",
-                    "opened_at",
-                ])
-                .values_panic([
-                    c.into(),
-                    vec![0u8].into(),
-                    5000i64.into(),
-                    0i64.into(),
-                    now.into(),
-                ])
-                .to_owned(),
-        )
-        .await
-        .unwrap();
-    let del = requests::submit(
-        &app.portal,
-        c,
-        Kind::Deletion,
-        &Details::default(),
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap();
-    assert!(matches!(
-        requests::approve(&app.portal, officer, del.id, now).await,
-        Err(portal_core::CoreError::Refused(
-            portal_core::Refusal::Request(requests::Refusal::OpenBalance)
-        ))
-    ));
-
-    assert!(
-        requests::submit(
+#[test]
+fn staff_decide_with_reasons_never_on_their_own_recording_and_extend_only_once() {
+    crate::support::run(async {
+        let (app, sink) = app_with_sink().await;
+        let c = support::customer(&app, "c@example.com", "en").await;
+        let desk = support_staff(&app).await;
+        let officer = support_staff(&app).await;
+        let now = Utc::now();
+        // Recorded at the counter by `desk`: desk may not decide it.
+        let r = requests::submit(
             &app.portal,
             c,
-            Kind::Question,
+            Kind::Access,
             &Details::default(),
-            Submitter::Customer,
-            now
+            Submitter::Staff(desk),
+            now,
         )
         .await
-        .is_err(),
-        "a question needs its text"
-    );
-    let q = requests::submit(
-        &app.portal,
-        c,
-        Kind::Question,
-        &note("Who sees my allergies?"),
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap();
-    let done = requests::answer(
-        &app.portal,
-        officer,
-        q.id,
-        "Only stylists, and only with your consent.",
-        now,
-    )
-    .await
-    .unwrap();
-    assert_eq!(done.status, Status::Done);
-    let m = mails(&sink, 3).await;
-    assert!(
-        m.iter()
-            .any(|x| x.contains("Only stylists, and only with your consent."))
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_staff_deciding_at_once_cannot_both_win() {
-    let (app, _sink) = app_with_sink().await;
-    let c = support::customer(&app, "race@example.com", "zh").await;
-    let a = support_staff(&app).await;
-    let b = support_staff(&app).await;
-    let now = Utc::now();
-    let r = requests::submit(
-        &app.portal,
-        c,
-        Kind::Restriction,
-        &Details::default(),
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap();
-    let (p1, p2) = (app.portal.clone(), app.portal.clone());
-    let (x, y) = tokio::join!(
-        tokio::spawn(async move { requests::approve(&p1, a, r.id, now).await }),
-        tokio::spawn(async move { requests::deny(&p2, b, r.id, "not needed", now).await }),
-    );
-    let wins = [x.unwrap().is_ok(), y.unwrap().is_ok()];
-    assert_eq!(wins.iter().filter(|w| **w).count(), 1, "{wins:?}");
-}
-
-#[tokio::test]
-async fn approved_objection_restriction_and_correction_are_carried_out_once_and_told() {
-    use portal_core::consents::{self, Change, Channel, Purpose};
-    let (app, sink) = app_with_sink().await;
-    let c = support::customer(&app, "carry@example.com", "en").await;
-    let officer = support_staff(&app).await;
-    let now = Utc::now();
-    for p in [
-        Purpose::MarketingSms,
-        Purpose::MarketingEmail,
-        Purpose::PhotosPortfolio,
-    ] {
-        let change = Change {
-            purpose: p,
-            granted: true,
-            channel: Channel::FrontDesk,
-            recorded_by: None,
-            notice_version: Some(1),
-        };
-        consents::record(&app.portal.db, c, change, now)
+        .unwrap();
+        assert!(matches!(
+            requests::approve(&app.portal, desk, r.id, now).await,
+            Err(portal_core::CoreError::Refused(
+                portal_core::Refusal::Request(requests::Refusal::OwnRequest)
+            ))
+        ));
+        assert!(
+            requests::deny(&app.portal, desk, r.id, "no", now)
+                .await
+                .is_err()
+        );
+        // A denial needs a reason.
+        assert!(matches!(
+            requests::deny(&app.portal, officer, r.id, "   ", now).await,
+            Err(portal_core::CoreError::Invalid("request.reason"))
+        ));
+        let reviewed = requests::start_review(&app.portal, officer, r.id, now)
             .await
             .unwrap();
-    }
-    let submit = |kind: Kind, details: Details| {
-        let portal = app.portal.clone();
-        async move {
-            requests::submit(&portal, c, kind, &details, Submitter::Customer, now)
-                .await
-                .unwrap()
-                .id
-        }
-    };
-    let objection = submit(Kind::Objection, Details::default()).await;
-    let restriction = submit(Kind::Restriction, Details::default()).await;
-    let correction = submit(
-        Kind::Correction,
-        Details {
-            corrections: vec![
-                ("name".into(), "Carry Newname".into()),
-                ("phone".into(), "13912340000".into()),
-            ],
-            ..Details::default()
-        },
-    )
-    .await;
-    requests::approve(&app.portal, officer, objection, now)
-        .await
-        .unwrap();
-    requests::approve(&app.portal, officer, restriction, now)
-        .await
-        .unwrap();
-    // Field by field: the name is approved, the phone is not.
-    requests::approve_correction(&app.portal, officer, correction, &["name".into()], now)
-        .await
-        .unwrap();
+        assert_eq!(reviewed.assigned_staff, Some(officer));
 
-    // Two more workers at once, beside the server's own loop (as on several replicas): each
-    // request is carried out exactly once.
-    let (p1, p2) = (app.portal.clone(), app.portal.clone());
-    let (a, b) = tokio::join!(
-        requests::fulfil::run_once(&p1, now),
-        requests::fulfil::run_once(&p2, now)
-    );
-    assert!(a.unwrap() + b.unwrap() <= 3);
-    assert_eq!(
-        requests::fulfil::run_once(&app.portal, now).await.unwrap(),
-        0,
-        "nothing left"
-    );
-
-    for id in [objection, restriction, correction] {
-        assert_eq!(
-            requests::get(&app.portal.db, id).await.unwrap().status,
-            Status::Done
+        // Extend: once, later than today's due date, at most two months after it.
+        let due_day = requests::calendar(&app.portal).local_date(reviewed.due_at);
+        assert!(
+            requests::extend(
+                &app.portal,
+                officer,
+                r.id,
+                "busy",
+                due_day + Duration::days(70),
+                now
+            )
+            .await
+            .is_err()
         );
-    }
-    // Objection: every marketing consent off, photos untouched, each withdrawal in the ledger.
-    let states = consents::states(&app.portal.db, c).await.unwrap();
-    let on: Vec<Purpose> = states
-        .iter()
-        .filter(|(_, on)| *on)
-        .map(|(p, _)| *p)
-        .collect();
-    assert_eq!(on, vec![Purpose::PhotosPortfolio]);
-    let withdrawals = consents::history(&app.portal.db, c)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| !e.granted)
-        .count();
-    assert_eq!(withdrawals, 2);
-    // Restriction: frozen.
-    assert!(
-        portal_core::mydata::restricted(&app.portal.db, c)
+        assert!(
+            requests::extend(
+                &app.portal,
+                officer,
+                r.id,
+                "",
+                due_day + Duration::days(10),
+                now
+            )
             .await
-            .unwrap()
-    );
-    // Correction: only the approved field changed.
-    let contact = portal_core::customers::contact(&app.portal.db, &app.portal.vault, c)
+            .is_err()
+        );
+        let extended = requests::extend(
+            &app.portal,
+            officer,
+            r.id,
+            "photos are archived off-site",
+            due_day + Duration::days(20),
+            now,
+        )
         .await
         .unwrap();
-    assert_eq!(contact.name, "Carry Newname");
-    assert_eq!(contact.phone, None);
+        assert_eq!(
+            extended.extension_reason.as_deref(),
+            Some("photos are archived off-site")
+        );
+        assert!(
+            requests::extend(
+                &app.portal,
+                officer,
+                r.id,
+                "again",
+                due_day + Duration::days(30),
+                now
+            )
+            .await
+            .is_err()
+        );
 
-    // Received, approved and done, for each of the three.
-    let m = mails(&sink, 9).await;
-    assert!(
-        m.iter()
-            .any(|x| x.contains("Every marketing consent is now off (2 withdrawn)")),
-        "{m:#?}"
-    );
-    assert!(m.iter().any(|x| x.contains("We corrected: name.")));
-}
-
-#[tokio::test]
-async fn an_approved_request_left_by_a_crash_is_carried_out_by_the_running_server() {
-    let (app, _sink) = app_with_sink().await;
-    let c = support::customer(&app, "resume@example.com", "zh").await;
-    let officer = support_staff(&app).await;
-    let now = Utc::now();
-    let id = requests::submit(
-        &app.portal,
-        c,
-        Kind::Restriction,
-        &Details::default(),
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap()
-    .id;
-    // Approval commits; nothing else runs it here: the server's own fulfilment loop must.
-    requests::approve(&app.portal, officer, id, now)
+        let denied = requests::deny(
+            &app.portal,
+            officer,
+            r.id,
+            "we could not confirm it is you",
+            now,
+        )
         .await
         .unwrap();
-    assert!(
-        eventually(StdDuration::from_secs(10), || async {
-            requests::get(&app.portal.db, id).await.unwrap().status == Status::Done
-        })
-        .await
-    );
-    assert!(
-        portal_core::mydata::restricted(&app.portal.db, c)
-            .await
-            .unwrap()
-    );
+        assert_eq!(denied.status, Status::Denied);
+        let m = mails(&sink, 4).await;
+        assert!(
+            m.iter()
+                .any(|x| x.contains("Why: photos are archived off-site")),
+            "extension told"
+        );
+        assert!(
+            m.iter()
+                .any(|x| x.contains("Why: we could not confirm it is you")),
+            "denial told"
+        );
+    })
 }
 
-#[tokio::test]
-async fn the_privacy_officer_is_reminded_once_before_a_due_date_and_once_when_it_passes() {
-    use sea_orm::{
-        ConnectionTrait,
-        sea_query::{Expr, ExprTrait, Query},
-    };
-    let (app, sink) = app_with_sink().await;
-    let c = support::customer(&app, "remind@example.com", "zh").await;
-    let officer = format!("officer-{}@salon.example", uuid::Uuid::new_v4().simple());
-    portal_core::staff::add(
-        &app.portal.db,
-        &portal_core::email::Email::parse(&officer).unwrap(),
-        &portal_core::staff::StaffName::parse("员工").unwrap(),
-        portal_core::staff::Role::PrivacyOfficer,
-    )
-    .await
-    .unwrap();
-    let now = Utc::now();
-    let id = requests::submit(
-        &app.portal,
-        c,
-        Kind::Access,
-        &Details::default(),
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap()
-    .id;
-    let set_due = |due: chrono::DateTime<Utc>| {
-        let db = app.portal.db.clone();
-        async move {
-            db.execute(
-                &Query::update()
-                    .table("requests")
-                    .value("due_at", due)
-                    .and_where(Expr::col("id").eq(id))
+#[test]
+fn a_deletion_waits_for_a_settled_balance_and_a_question_gets_an_answer() {
+    crate::support::run(async {
+        let (app, sink) = app_with_sink().await;
+        let c = support::customer(&app, "member@example.com", "en").await;
+        let officer = support_staff(&app).await;
+        let now = Utc::now();
+        use sea_orm::{ConnectionTrait, sea_query::Query};
+        app.portal
+            .db
+            .execute(
+                &Query::insert()
+                    .into_table("memberships")
+                    .columns([
+                        "customer_id",
+                        "card_number_sealed",
+                        "balance_cents",
+                        "points",
+                        "opened_at",
+                    ])
+                    .values_panic([
+                        c.into(),
+                        vec![0u8].into(),
+                        5000i64.into(),
+                        0i64.into(),
+                        now.into(),
+                    ])
                     .to_owned(),
             )
             .await
             .unwrap();
-        }
-    };
-    // Fifteen working days away: nothing yet (the server's own loop runs too).
-    tokio::time::sleep(StdDuration::from_millis(300)).await;
-    assert_eq!(
-        requests::reminders::run_once(&app.portal, now)
-            .await
-            .unwrap(),
-        0
-    );
-    // Due tomorrow: one reminder, and only one however often the loop runs.
-    set_due(now + Duration::hours(20)).await;
-    requests::reminders::run_once(&app.portal, now)
-        .await
-        .unwrap();
-    requests::reminders::run_once(&app.portal, now)
-        .await
-        .unwrap();
-    assert_eq!(
-        requests::reminders::run_once(&app.portal, now)
-            .await
-            .unwrap(),
-        0
-    );
-    // Overdue: one more.
-    set_due(now - Duration::hours(1)).await;
-    requests::reminders::run_once(&app.portal, now)
-        .await
-        .unwrap();
-    assert_eq!(
-        requests::reminders::run_once(&app.portal, now)
-            .await
-            .unwrap(),
-        0
-    );
-    // Counted where they arrive: the outbox forgets system mail once it is delivered.
-    let reminders = || {
-        sink.received()
-            .into_iter()
-            .filter(|m| m.rcpt.iter().any(|r| r.contains(&officer)))
-            .count()
-    };
-    assert!(
-        eventually(StdDuration::from_secs(10), || async { reminders() >= 2 }).await,
-        "expected two reminders, got {}",
-        reminders()
-    );
-    tokio::time::sleep(StdDuration::from_millis(500)).await;
-    assert_eq!(reminders(), 2, "one before, one after the due date");
-}
-
-#[tokio::test]
-async fn an_applied_correction_opens_a_task_per_recipient_tracked_to_done() {
-    use portal_core::sharing::{self, Recipient};
-    let (app, _sink) = app_with_sink().await;
-    let c = support::customer(&app, "shared@example.com", "zh").await;
-    let officer = support_staff(&app).await;
-    let now = Utc::now();
-    for name in ["支付平台", "短信服务商"] {
-        sharing::add(
-            &app.portal.db,
-            &Recipient {
-                name: name.into(),
-                data_zh: "手机号".into(),
-                data_en: "phone".into(),
-                purpose_zh: "发送通知".into(),
-                purpose_en: "notifications".into(),
-            },
+        let del = requests::submit(
+            &app.portal,
+            c,
+            Kind::Deletion,
+            &Details::default(),
+            Submitter::Customer,
+            now,
         )
         .await
         .unwrap();
-    }
-    let id = requests::submit(
-        &app.portal,
-        c,
-        Kind::Correction,
-        &Details {
-            corrections: vec![("phone".into(), "13800001111".into())],
-            ..Details::default()
-        },
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap()
-    .id;
-    requests::approve_correction(&app.portal, officer, id, &["phone".into()], now)
-        .await
-        .unwrap();
-    assert!(
-        eventually(StdDuration::from_secs(10), || async {
-            requests::get(&app.portal.db, id).await.unwrap().status == Status::Done
-        })
-        .await
-    );
-    let open = sharing::tasks(&app.portal.db, true).await.unwrap();
-    assert_eq!(open.len(), 2);
-    assert!(
-        open.iter()
-            .all(|t| t.request == id && t.kind == "correction")
-    );
-    sharing::confirm(&app.portal.db, open[0].id, now)
-        .await
-        .unwrap();
-    assert!(
-        sharing::confirm(&app.portal.db, open[0].id, now)
+        assert!(matches!(
+            requests::approve(&app.portal, officer, del.id, now).await,
+            Err(portal_core::CoreError::Refused(
+                portal_core::Refusal::Request(requests::Refusal::OpenBalance)
+            ))
+        ));
+
+        assert!(
+            requests::submit(
+                &app.portal,
+                c,
+                Kind::Question,
+                &Details::default(),
+                Submitter::Customer,
+                now
+            )
             .await
             .is_err(),
-        "once"
-    );
-    assert_eq!(sharing::tasks(&app.portal.db, true).await.unwrap().len(), 1);
-    assert!(
-        sharing::add(
-            &app.portal.db,
-            &Recipient {
-                name: " ".into(),
-                data_zh: "x".into(),
-                data_en: "x".into(),
-                purpose_zh: "x".into(),
-                purpose_en: "x".into(),
-            },
+            "a question needs its text"
+        );
+        let q = requests::submit(
+            &app.portal,
+            c,
+            Kind::Question,
+            &note("Who sees my allergies?"),
+            Submitter::Customer,
+            now,
         )
         .await
-        .is_err()
-    );
+        .unwrap();
+        let done = requests::answer(
+            &app.portal,
+            officer,
+            q.id,
+            "Only stylists, and only with your consent.",
+            now,
+        )
+        .await
+        .unwrap();
+        assert_eq!(done.status, Status::Done);
+        let m = mails(&sink, 3).await;
+        assert!(
+            m.iter()
+                .any(|x| x.contains("Only stylists, and only with your consent."))
+        );
+    })
 }
 
-#[tokio::test]
-async fn a_new_email_address_applies_only_once_confirmed_through_a_link_sent_to_it() {
-    use app::me::ConfirmEmailChange;
-    use leptos::server_fn::ServerFn;
-    let (app, sink) = app_with_sink().await;
-    let c = support::customer(&app, "old.address@example.com", "en").await;
-    let officer = support_staff(&app).await;
-    let now = Utc::now();
-    let id = requests::submit(
-        &app.portal,
-        c,
-        Kind::Correction,
-        &Details {
-            corrections: vec![("email".into(), "new.address@example.com".into())],
-            ..Details::default()
-        },
-        Submitter::Customer,
-        now,
-    )
-    .await
-    .unwrap()
-    .id;
-    requests::approve_correction(&app.portal, officer, id, &["email".into()], now)
+#[test]
+fn two_staff_deciding_at_once_cannot_both_win() {
+    crate::support::run(async {
+        let (app, _sink) = app_with_sink().await;
+        let c = support::customer(&app, "race@example.com", "zh").await;
+        let a = support_staff(&app).await;
+        let b = support_staff(&app).await;
+        let now = Utc::now();
+        let r = requests::submit(
+            &app.portal,
+            c,
+            Kind::Restriction,
+            &Details::default(),
+            Submitter::Customer,
+            now,
+        )
         .await
         .unwrap();
-    assert!(
-        eventually(StdDuration::from_secs(10), || async {
-            requests::get(&app.portal.db, id).await.unwrap().status == Status::Done
-        })
+        let (p1, p2) = (app.portal.clone(), app.portal.clone());
+        let (x, y) = tokio::join!(
+            tokio::spawn(async move { requests::approve(&p1, a, r.id, now).await }),
+            tokio::spawn(async move { requests::deny(&p2, b, r.id, "not needed", now).await }),
+        );
+        let wins = [x.unwrap().is_ok(), y.unwrap().is_ok()];
+        assert_eq!(wins.iter().filter(|w| **w).count(), 1, "{wins:?}");
+    })
+}
+
+#[test]
+fn approved_objection_restriction_and_correction_are_carried_out_once_and_told() {
+    crate::support::run(async {
+        use portal_core::consents::{self, Change, Channel, Purpose};
+        let (app, sink) = app_with_sink().await;
+        let c = support::customer(&app, "carry@example.com", "en").await;
+        let officer = support_staff(&app).await;
+        let now = Utc::now();
+        for p in [
+            Purpose::MarketingSms,
+            Purpose::MarketingEmail,
+            Purpose::PhotosPortfolio,
+        ] {
+            let change = Change {
+                purpose: p,
+                granted: true,
+                channel: Channel::FrontDesk,
+                recorded_by: None,
+                notice_version: Some(1),
+            };
+            consents::record(&app.portal.db, c, change, now)
+                .await
+                .unwrap();
+        }
+        let submit = |kind: Kind, details: Details| {
+            let portal = app.portal.clone();
+            async move {
+                requests::submit(&portal, c, kind, &details, Submitter::Customer, now)
+                    .await
+                    .unwrap()
+                    .id
+            }
+        };
+        let objection = submit(Kind::Objection, Details::default()).await;
+        let restriction = submit(Kind::Restriction, Details::default()).await;
+        let correction = submit(
+            Kind::Correction,
+            Details {
+                corrections: vec![
+                    ("name".into(), "Carry Newname".into()),
+                    ("phone".into(), "13912340000".into()),
+                ],
+                ..Details::default()
+            },
+        )
+        .await;
+        requests::approve(&app.portal, officer, objection, now)
+            .await
+            .unwrap();
+        requests::approve(&app.portal, officer, restriction, now)
+            .await
+            .unwrap();
+        // Field by field: the name is approved, the phone is not.
+        requests::approve_correction(&app.portal, officer, correction, &["name".into()], now)
+            .await
+            .unwrap();
+
+        // Two more workers at once, beside the server's own loop (as on several replicas): each
+        // request is carried out exactly once.
+        let (p1, p2) = (app.portal.clone(), app.portal.clone());
+        let (a, b) = tokio::join!(
+            requests::fulfil::run_once(&p1, now),
+            requests::fulfil::run_once(&p2, now)
+        );
+        assert!(a.unwrap() + b.unwrap() <= 3);
+        assert_eq!(
+            requests::fulfil::run_once(&app.portal, now).await.unwrap(),
+            0,
+            "nothing left"
+        );
+
+        for id in [objection, restriction, correction] {
+            assert_eq!(
+                requests::get(&app.portal.db, id).await.unwrap().status,
+                Status::Done
+            );
+        }
+        // Objection: every marketing consent off, photos untouched, each withdrawal in the ledger.
+        let states = consents::states(&app.portal.db, c).await.unwrap();
+        let on: Vec<Purpose> = states
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(p, _)| *p)
+            .collect();
+        assert_eq!(on, vec![Purpose::PhotosPortfolio]);
+        let withdrawals = consents::history(&app.portal.db, c)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| !e.granted)
+            .count();
+        assert_eq!(withdrawals, 2);
+        // Restriction: frozen.
+        assert!(
+            portal_core::mydata::restricted(&app.portal.db, c)
+                .await
+                .unwrap()
+        );
+        // Correction: only the approved field changed.
+        let contact = portal_core::customers::contact(&app.portal.db, &app.portal.vault, c)
+            .await
+            .unwrap();
+        assert_eq!(contact.name, "Carry Newname");
+        assert_eq!(contact.phone, None);
+
+        // Received, approved and done, for each of the three.
+        let m = mails(&sink, 9).await;
+        assert!(
+            m.iter()
+                .any(|x| x.contains("Every marketing consent is now off (2 withdrawn)")),
+            "{m:#?}"
+        );
+        assert!(m.iter().any(|x| x.contains("We corrected: name.")));
+    })
+}
+
+#[test]
+fn an_approved_request_left_by_a_crash_is_carried_out_by_the_running_server() {
+    crate::support::run(async {
+        let (app, _sink) = app_with_sink().await;
+        let c = support::customer(&app, "resume@example.com", "zh").await;
+        let officer = support_staff(&app).await;
+        let now = Utc::now();
+        let id = requests::submit(
+            &app.portal,
+            c,
+            Kind::Restriction,
+            &Details::default(),
+            Submitter::Customer,
+            now,
+        )
         .await
-    );
-    // Not applied yet.
-    let contact = portal_core::customers::contact(&app.portal.db, &app.portal.vault, c)
-        .await
-        .unwrap();
-    assert_eq!(contact.email.unwrap().as_str(), "old.address@example.com");
-    assert!(
-        eventually(StdDuration::from_secs(10), || async {
-            sink.received()
-                .iter()
-                .any(|m| m.rcpt.iter().any(|r| r.contains("new.address@example.com")))
-        })
-        .await
-    );
-    let mail = sink
-        .received()
-        .into_iter()
-        .find(|m| m.rcpt.iter().any(|r| r.contains("new.address@example.com")))
         .unwrap()
-        .data
-        .replace("=\r\n", "")
-        .replace("=3D", "=");
-    let token: String = mail
-        .split("http://portal.test/me/email?t=")
-        .nth(1)
-        .expect("a link built from the public URL")
-        .chars()
-        .take(43)
-        .collect();
-    let page = app
-        .get_in(&format!("/me/email?t={token}"), "en")
-        .await
-        .text()
+        .id;
+        // Approval commits; nothing else runs it here: the server's own fulfilment loop must.
+        requests::approve(&app.portal, officer, id, now)
+            .await
+            .unwrap();
+        assert!(
+            eventually(StdDuration::from_secs(10), || async {
+                requests::get(&app.portal.db, id).await.unwrap().status == Status::Done
+            })
+            .await
+        );
+        assert!(
+            portal_core::mydata::restricted(&app.portal.db, c)
+                .await
+                .unwrap()
+        );
+    })
+}
+
+#[test]
+fn the_privacy_officer_is_reminded_once_before_a_due_date_and_once_when_it_passes() {
+    crate::support::run(async {
+        use sea_orm::{
+            ConnectionTrait,
+            sea_query::{Expr, ExprTrait, Query},
+        };
+        let (app, sink) = app_with_sink().await;
+        let c = support::customer(&app, "remind@example.com", "zh").await;
+        let officer = format!("officer-{}@salon.example", uuid::Uuid::new_v4().simple());
+        portal_core::staff::add(
+            &app.portal.db,
+            &portal_core::email::Email::parse(&officer).unwrap(),
+            &portal_core::staff::StaffName::parse("员工").unwrap(),
+            portal_core::staff::Role::PrivacyOfficer,
+        )
         .await
         .unwrap();
-    assert!(
-        page.contains("n***@example.com"),
-        "the page names the masked new address"
-    );
-    let post = || async {
-        app.client
-            .post(app.url(ConfirmEmailChange::PATH))
-            .header("origin", support::PUBLIC_URL)
-            .header("accept", "text/html")
-            .form(&[("t", token.as_str())])
-            .send()
+        let now = Utc::now();
+        let id = requests::submit(
+            &app.portal,
+            c,
+            Kind::Access,
+            &Details::default(),
+            Submitter::Customer,
+            now,
+        )
+        .await
+        .unwrap()
+        .id;
+        let set_due = |due: chrono::DateTime<Utc>| {
+            let db = app.portal.db.clone();
+            async move {
+                db.execute(
+                    &Query::update()
+                        .table("requests")
+                        .value("due_at", due)
+                        .and_where(Expr::col("id").eq(id))
+                        .to_owned(),
+                )
+                .await
+                .unwrap();
+            }
+        };
+        // Fifteen working days away: nothing yet (the server's own loop runs too).
+        tokio::time::sleep(StdDuration::from_millis(300)).await;
+        assert_eq!(
+            requests::reminders::run_once(&app.portal, now)
+                .await
+                .unwrap(),
+            0
+        );
+        // Due tomorrow: one reminder, and only one however often the loop runs.
+        set_due(now + Duration::hours(20)).await;
+        requests::reminders::run_once(&app.portal, now)
             .await
-            .unwrap()
-            .headers()["location"]
-            .to_str()
-            .unwrap()
-            .to_owned()
-    };
-    assert_eq!(post().await, "/me/email?done=1");
-    assert_eq!(
-        post().await,
-        "/me/email?error=expired",
-        "the link works once"
-    );
-    let email = portal_core::email::Email::parse("new.address@example.com").unwrap();
-    assert_eq!(
-        portal_core::customers::find_by_email(&app.portal.db, &app.portal.vault, &email)
+            .unwrap();
+        requests::reminders::run_once(&app.portal, now)
             .await
-            .unwrap(),
-        Some(c)
-    );
+            .unwrap();
+        assert_eq!(
+            requests::reminders::run_once(&app.portal, now)
+                .await
+                .unwrap(),
+            0
+        );
+        // Overdue: one more.
+        set_due(now - Duration::hours(1)).await;
+        requests::reminders::run_once(&app.portal, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            requests::reminders::run_once(&app.portal, now)
+                .await
+                .unwrap(),
+            0
+        );
+        // Counted where they arrive: the outbox forgets system mail once it is delivered.
+        let reminders = || {
+            sink.received()
+                .into_iter()
+                .filter(|m| m.rcpt.iter().any(|r| r.contains(&officer)))
+                .count()
+        };
+        assert!(
+            eventually(StdDuration::from_secs(10), || async { reminders() >= 2 }).await,
+            "expected two reminders, got {}",
+            reminders()
+        );
+        tokio::time::sleep(StdDuration::from_millis(500)).await;
+        assert_eq!(reminders(), 2, "one before, one after the due date");
+    })
+}
+
+#[test]
+fn an_applied_correction_opens_a_task_per_recipient_tracked_to_done() {
+    crate::support::run(async {
+        use portal_core::sharing::{self, Recipient};
+        let (app, _sink) = app_with_sink().await;
+        let c = support::customer(&app, "shared@example.com", "zh").await;
+        let officer = support_staff(&app).await;
+        let now = Utc::now();
+        for name in ["支付平台", "短信服务商"] {
+            sharing::add(
+                &app.portal.db,
+                &Recipient {
+                    name: name.into(),
+                    data_zh: "手机号".into(),
+                    data_en: "phone".into(),
+                    purpose_zh: "发送通知".into(),
+                    purpose_en: "notifications".into(),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        let id = requests::submit(
+            &app.portal,
+            c,
+            Kind::Correction,
+            &Details {
+                corrections: vec![("phone".into(), "13800001111".into())],
+                ..Details::default()
+            },
+            Submitter::Customer,
+            now,
+        )
+        .await
+        .unwrap()
+        .id;
+        requests::approve_correction(&app.portal, officer, id, &["phone".into()], now)
+            .await
+            .unwrap();
+        assert!(
+            eventually(StdDuration::from_secs(10), || async {
+                requests::get(&app.portal.db, id).await.unwrap().status == Status::Done
+            })
+            .await
+        );
+        let open = sharing::tasks(&app.portal.db, true).await.unwrap();
+        assert_eq!(open.len(), 2);
+        assert!(
+            open.iter()
+                .all(|t| t.request == id && t.kind == "correction")
+        );
+        sharing::confirm(&app.portal.db, open[0].id, now)
+            .await
+            .unwrap();
+        assert!(
+            sharing::confirm(&app.portal.db, open[0].id, now)
+                .await
+                .is_err(),
+            "once"
+        );
+        assert_eq!(sharing::tasks(&app.portal.db, true).await.unwrap().len(), 1);
+        assert!(
+            sharing::add(
+                &app.portal.db,
+                &Recipient {
+                    name: " ".into(),
+                    data_zh: "x".into(),
+                    data_en: "x".into(),
+                    purpose_zh: "x".into(),
+                    purpose_en: "x".into(),
+                },
+            )
+            .await
+            .is_err()
+        );
+    })
+}
+
+#[test]
+fn a_new_email_address_applies_only_once_confirmed_through_a_link_sent_to_it() {
+    crate::support::run(async {
+        use app::me::ConfirmEmailChange;
+        use leptos::server_fn::ServerFn;
+        let (app, sink) = app_with_sink().await;
+        let c = support::customer(&app, "old.address@example.com", "en").await;
+        let officer = support_staff(&app).await;
+        let now = Utc::now();
+        let id = requests::submit(
+            &app.portal,
+            c,
+            Kind::Correction,
+            &Details {
+                corrections: vec![("email".into(), "new.address@example.com".into())],
+                ..Details::default()
+            },
+            Submitter::Customer,
+            now,
+        )
+        .await
+        .unwrap()
+        .id;
+        requests::approve_correction(&app.portal, officer, id, &["email".into()], now)
+            .await
+            .unwrap();
+        assert!(
+            eventually(StdDuration::from_secs(10), || async {
+                requests::get(&app.portal.db, id).await.unwrap().status == Status::Done
+            })
+            .await
+        );
+        // Not applied yet.
+        let contact = portal_core::customers::contact(&app.portal.db, &app.portal.vault, c)
+            .await
+            .unwrap();
+        assert_eq!(contact.email.unwrap().as_str(), "old.address@example.com");
+        assert!(
+            eventually(StdDuration::from_secs(10), || async {
+                sink.received()
+                    .iter()
+                    .any(|m| m.rcpt.iter().any(|r| r.contains("new.address@example.com")))
+            })
+            .await
+        );
+        let mail = sink
+            .received()
+            .into_iter()
+            .find(|m| m.rcpt.iter().any(|r| r.contains("new.address@example.com")))
+            .unwrap()
+            .data
+            .replace("=\r\n", "")
+            .replace("=3D", "=");
+        let token: String = mail
+            .split("http://portal.test/me/email?t=")
+            .nth(1)
+            .expect("a link built from the public URL")
+            .chars()
+            .take(43)
+            .collect();
+        let page = app
+            .get_in(&format!("/me/email?t={token}"), "en")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("n***@example.com"),
+            "the page names the masked new address"
+        );
+        let post = || async {
+            app.client
+                .post(app.url(ConfirmEmailChange::PATH))
+                .header("origin", support::PUBLIC_URL)
+                .header("accept", "text/html")
+                .form(&[("t", token.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .headers()["location"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(post().await, "/me/email?done=1");
+        assert_eq!(
+            post().await,
+            "/me/email?error=expired",
+            "the link works once"
+        );
+        let email = portal_core::email::Email::parse("new.address@example.com").unwrap();
+        assert_eq!(
+            portal_core::customers::find_by_email(&app.portal.db, &app.portal.vault, &email)
+                .await
+                .unwrap(),
+            Some(c)
+        );
+    })
 }

@@ -24,205 +24,213 @@ fn forge(app: &support::TestApp, claims: serde_json::Value) -> String {
     .unwrap()
 }
 
-#[tokio::test]
-async fn a_session_resumes_until_sign_out_and_never_after() {
-    let app = spawn_app().await;
-    // Sessions belong to real customers and staff: the demo salon provides them.
-    portal_core::demo::load(&app.portal).await.unwrap();
-    let (db, k) = (&app.portal.db, keys(&app));
-    let now = Utc::now();
-    let token = sessions::start(db, &k, Subject::Customer(42), now)
-        .await
-        .unwrap();
-    let s = sessions::resume(db, &k, &token, now)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(s.subject, Subject::Customer(42));
-    assert!(s.is_fresh(now + Duration::minutes(9)));
-    assert!(
-        !s.is_fresh(now + Duration::minutes(11)),
-        "sensitive actions ask for a fresh code"
-    );
-    sessions::end(db, &s.id, now).await.unwrap();
-    assert_eq!(
-        sessions::resume(db, &k, &token, now).await.unwrap(),
-        None,
-        "replay after sign-out"
-    );
-}
-
-#[tokio::test]
-async fn sessions_end_after_thirty_idle_minutes_and_twelve_hours_in_all() {
-    let app = spawn_app().await;
-    // Sessions belong to real customers and staff: the demo salon provides them.
-    portal_core::demo::load(&app.portal).await.unwrap();
-    let (db, k) = (&app.portal.db, keys(&app));
-    let now = Utc::now();
-    let idle = sessions::start(db, &k, Subject::Customer(1), now)
-        .await
-        .unwrap();
-    assert!(
-        sessions::resume(db, &k, &idle, now + Duration::minutes(29))
+#[test]
+fn a_session_resumes_until_sign_out_and_never_after() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        // Sessions belong to real customers and staff: the demo salon provides them.
+        portal_core::demo::load(&app.portal).await.unwrap();
+        let (db, k) = (&app.portal.db, keys(&app));
+        let now = Utc::now();
+        let token = sessions::start(db, &k, Subject::Customer(42), now)
+            .await
+            .unwrap();
+        let s = sessions::resume(db, &k, &token, now)
             .await
             .unwrap()
-            .is_some()
-    );
-    assert!(
-        sessions::resume(db, &k, &idle, now + Duration::minutes(29 + 31))
-            .await
-            .unwrap()
-            .is_none()
-    );
-
-    let busy = sessions::start(db, &k, Subject::Staff(1), now)
-        .await
-        .unwrap();
-    let mut t = now;
-    while t < now + Duration::hours(12) - Duration::minutes(20) {
-        t += Duration::minutes(20);
+            .unwrap();
+        assert_eq!(s.subject, Subject::Customer(42));
+        assert!(s.is_fresh(now + Duration::minutes(9)));
         assert!(
-            sessions::resume(db, &k, &busy, t).await.unwrap().is_some(),
-            "active at {t}"
+            !s.is_fresh(now + Duration::minutes(11)),
+            "sensitive actions ask for a fresh code"
         );
-    }
-    assert!(
-        sessions::resume(db, &k, &busy, now + Duration::hours(12))
-            .await
-            .unwrap()
-            .is_none()
-    );
-}
-
-#[tokio::test]
-async fn ending_all_of_a_subjects_sessions_takes_effect_on_the_next_request() {
-    let app = spawn_app().await;
-    // Sessions belong to real customers and staff: the demo salon provides them.
-    portal_core::demo::load(&app.portal).await.unwrap();
-    let (db, k) = (&app.portal.db, keys(&app));
-    let now = Utc::now();
-    let a = sessions::start(db, &k, Subject::Staff(3), now)
-        .await
-        .unwrap();
-    let b = sessions::start(db, &k, Subject::Staff(3), now)
-        .await
-        .unwrap();
-    let other = sessions::start(db, &k, Subject::Customer(7), now)
-        .await
-        .unwrap();
-    assert_eq!(
-        sessions::end_all(db, Subject::Staff(3), now).await.unwrap(),
-        2
-    );
-    for t in [&a, &b] {
-        assert!(sessions::resume(db, &k, t, now).await.unwrap().is_none());
-    }
-    assert!(
-        sessions::resume(db, &k, &other, now)
-            .await
-            .unwrap()
-            .is_some()
-    );
-}
-
-#[tokio::test]
-async fn forged_tampered_expired_and_foreign_tokens_are_refused() {
-    let app = spawn_app().await;
-    // Sessions belong to real customers and staff: the demo salon provides them.
-    portal_core::demo::load(&app.portal).await.unwrap();
-    let (db, k) = (&app.portal.db, keys(&app));
-    let now = Utc::now();
-    let good = sessions::start(db, &k, Subject::Customer(5), now)
-        .await
-        .unwrap();
-    let jti = {
-        let payload = good.split('.').nth(1).unwrap();
-        let v: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
-        v["jti"].as_str().unwrap().to_owned()
-    };
-    let claims = |aud: &str, iss: &str, sub: &str, exp: i64| serde_json::json!({"sub": sub, "aud": aud, "iss": iss, "iat": now.timestamp(), "exp": exp, "jti": jti});
-    let exp = (now + Duration::hours(1)).timestamp();
-    // Sanity: the forging helper makes tokens the portal accepts when everything is right.
-    assert!(
-        sessions::resume(
-            db,
-            &k,
-            &forge(
-                &app,
-                claims("salon-privacy-portal", PUBLIC_URL, "customer:5", exp)
-            ),
-            now
-        )
-        .await
-        .unwrap()
-        .is_some()
-    );
-
-    let mut tampered = good.clone().into_bytes();
-    let mid = tampered.len() / 2;
-    tampered[mid] = if tampered[mid] == b'A' { b'B' } else { b'A' };
-    let header_none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    let body = good.split('.').nth(1).unwrap();
-    let other_app = spawn_app().await;
-    portal_core::demo::load(&other_app.portal).await.unwrap();
-    let cases = [
-        ("tampered", String::from_utf8(tampered).unwrap()),
-        ("alg none", format!("{header_none}.{body}.")),
-        (
-            "wrong key",
-            sessions::start(
-                &other_app.portal.db,
-                &keys(&other_app),
-                Subject::Customer(5),
-                now,
-            )
-            .await
-            .unwrap(),
-        ),
-        (
-            "wrong audience",
-            forge(&app, claims("someone-else", PUBLIC_URL, "customer:5", exp)),
-        ),
-        (
-            "wrong issuer",
-            forge(
-                &app,
-                claims(
-                    "salon-privacy-portal",
-                    "https://evil.example",
-                    "customer:5",
-                    exp,
-                ),
-            ),
-        ),
-        (
-            "expired",
-            forge(
-                &app,
-                claims(
-                    "salon-privacy-portal",
-                    PUBLIC_URL,
-                    "customer:5",
-                    (now - Duration::minutes(5)).timestamp(),
-                ),
-            ),
-        ),
-        (
-            "other subject",
-            forge(
-                &app,
-                claims("salon-privacy-portal", PUBLIC_URL, "customer:6", exp),
-            ),
-        ),
-        ("garbage", "not.a.jwt".to_owned()),
-        ("empty", String::new()),
-    ];
-    for (what, token) in cases {
+        sessions::end(db, &s.id, now).await.unwrap();
         assert_eq!(
             sessions::resume(db, &k, &token, now).await.unwrap(),
             None,
-            "{what}"
+            "replay after sign-out"
         );
-    }
+    })
+}
+
+#[test]
+fn sessions_end_after_thirty_idle_minutes_and_twelve_hours_in_all() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        // Sessions belong to real customers and staff: the demo salon provides them.
+        portal_core::demo::load(&app.portal).await.unwrap();
+        let (db, k) = (&app.portal.db, keys(&app));
+        let now = Utc::now();
+        let idle = sessions::start(db, &k, Subject::Customer(1), now)
+            .await
+            .unwrap();
+        assert!(
+            sessions::resume(db, &k, &idle, now + Duration::minutes(29))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            sessions::resume(db, &k, &idle, now + Duration::minutes(29 + 31))
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let busy = sessions::start(db, &k, Subject::Staff(1), now)
+            .await
+            .unwrap();
+        let mut t = now;
+        while t < now + Duration::hours(12) - Duration::minutes(20) {
+            t += Duration::minutes(20);
+            assert!(
+                sessions::resume(db, &k, &busy, t).await.unwrap().is_some(),
+                "active at {t}"
+            );
+        }
+        assert!(
+            sessions::resume(db, &k, &busy, now + Duration::hours(12))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    })
+}
+
+#[test]
+fn ending_all_of_a_subjects_sessions_takes_effect_on_the_next_request() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        // Sessions belong to real customers and staff: the demo salon provides them.
+        portal_core::demo::load(&app.portal).await.unwrap();
+        let (db, k) = (&app.portal.db, keys(&app));
+        let now = Utc::now();
+        let a = sessions::start(db, &k, Subject::Staff(3), now)
+            .await
+            .unwrap();
+        let b = sessions::start(db, &k, Subject::Staff(3), now)
+            .await
+            .unwrap();
+        let other = sessions::start(db, &k, Subject::Customer(7), now)
+            .await
+            .unwrap();
+        assert_eq!(
+            sessions::end_all(db, Subject::Staff(3), now).await.unwrap(),
+            2
+        );
+        for t in [&a, &b] {
+            assert!(sessions::resume(db, &k, t, now).await.unwrap().is_none());
+        }
+        assert!(
+            sessions::resume(db, &k, &other, now)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    })
+}
+
+#[test]
+fn forged_tampered_expired_and_foreign_tokens_are_refused() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        // Sessions belong to real customers and staff: the demo salon provides them.
+        portal_core::demo::load(&app.portal).await.unwrap();
+        let (db, k) = (&app.portal.db, keys(&app));
+        let now = Utc::now();
+        let good = sessions::start(db, &k, Subject::Customer(5), now)
+            .await
+            .unwrap();
+        let jti = {
+            let payload = good.split('.').nth(1).unwrap();
+            let v: serde_json::Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+            v["jti"].as_str().unwrap().to_owned()
+        };
+        let claims = |aud: &str, iss: &str, sub: &str, exp: i64| serde_json::json!({"sub": sub, "aud": aud, "iss": iss, "iat": now.timestamp(), "exp": exp, "jti": jti});
+        let exp = (now + Duration::hours(1)).timestamp();
+        // Sanity: the forging helper makes tokens the portal accepts when everything is right.
+        assert!(
+            sessions::resume(
+                db,
+                &k,
+                &forge(
+                    &app,
+                    claims("salon-privacy-portal", PUBLIC_URL, "customer:5", exp)
+                ),
+                now
+            )
+            .await
+            .unwrap()
+            .is_some()
+        );
+
+        let mut tampered = good.clone().into_bytes();
+        let mid = tampered.len() / 2;
+        tampered[mid] = if tampered[mid] == b'A' { b'B' } else { b'A' };
+        let header_none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let body = good.split('.').nth(1).unwrap();
+        let other_app = spawn_app().await;
+        portal_core::demo::load(&other_app.portal).await.unwrap();
+        let cases = [
+            ("tampered", String::from_utf8(tampered).unwrap()),
+            ("alg none", format!("{header_none}.{body}.")),
+            (
+                "wrong key",
+                sessions::start(
+                    &other_app.portal.db,
+                    &keys(&other_app),
+                    Subject::Customer(5),
+                    now,
+                )
+                .await
+                .unwrap(),
+            ),
+            (
+                "wrong audience",
+                forge(&app, claims("someone-else", PUBLIC_URL, "customer:5", exp)),
+            ),
+            (
+                "wrong issuer",
+                forge(
+                    &app,
+                    claims(
+                        "salon-privacy-portal",
+                        "https://evil.example",
+                        "customer:5",
+                        exp,
+                    ),
+                ),
+            ),
+            (
+                "expired",
+                forge(
+                    &app,
+                    claims(
+                        "salon-privacy-portal",
+                        PUBLIC_URL,
+                        "customer:5",
+                        (now - Duration::minutes(5)).timestamp(),
+                    ),
+                ),
+            ),
+            (
+                "other subject",
+                forge(
+                    &app,
+                    claims("salon-privacy-portal", PUBLIC_URL, "customer:6", exp),
+                ),
+            ),
+            ("garbage", "not.a.jwt".to_owned()),
+            ("empty", String::new()),
+        ];
+        for (what, token) in cases {
+            assert_eq!(
+                sessions::resume(db, &k, &token, now).await.unwrap(),
+                None,
+                "{what}"
+            );
+        }
+    })
 }

@@ -9,251 +9,263 @@ use portal_core::signin::{
     CodeOutcome, LIFETIME, MAX_CODE_TRIES, Purpose, issue, spend_code, spend_link, throttle,
 };
 
-#[tokio::test]
-async fn a_link_is_256_bits_stored_only_as_a_hash_and_spent_once() {
-    let app = spawn_app().await;
-    let c = support::customer(&app, "once@example.com", "zh").await;
-    let now = Utc::now();
-    let t = issue(&app.portal.db, &app.portal.vault, c, Purpose::SignIn, now)
-        .await
-        .unwrap();
-    assert_eq!(
-        t.token.len(),
-        43,
-        "32 bytes, URL-safe base64 without padding"
-    );
-    assert!(
-        t.token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    );
-    assert_eq!(t.code.len(), 6);
-    assert_eq!(t.expires_at, now + LIFETIME);
-    let db = &app.portal.db;
-    assert_eq!(
-        spend_link(db, &t.token, Purpose::SignIn, now)
-            .await
-            .unwrap(),
-        Some(c)
-    );
-    assert_eq!(
-        spend_link(db, &t.token, Purpose::SignIn, now)
-            .await
-            .unwrap(),
-        None,
-        "reuse is refused"
-    );
-    assert_eq!(
-        spend_link(db, "x", Purpose::SignIn, now).await.unwrap(),
-        None
-    );
-}
-
-#[tokio::test]
-async fn twenty_parallel_spends_of_one_link_give_one_sign_in() {
-    let app = spawn_app().await;
-    let c = support::customer(&app, "race@example.com", "zh").await;
-    let now = Utc::now();
-    let t = issue(&app.portal.db, &app.portal.vault, c, Purpose::SignIn, now)
-        .await
-        .unwrap();
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let (db, token) = (app.portal.db.clone(), t.token.clone());
-        tasks.push(tokio::spawn(async move {
-            spend_link(&db, &token, Purpose::SignIn, now).await
-        }));
-    }
-    let mut wins = 0;
-    for task in tasks {
-        // Under contention SQLite may report "busy" for a loser: that also spends nothing.
-        if let Ok(Ok(Some(_))) = task.await {
-            wins += 1;
-        }
-    }
-    assert_eq!(wins, 1);
-}
-
-#[tokio::test]
-async fn a_link_expires_after_ten_minutes_and_serves_only_its_purpose() {
-    let app = spawn_app().await;
-    let c = support::customer(&app, "late@example.com", "zh").await;
-    let now = Utc::now();
-    let db = &app.portal.db;
-    let t = issue(db, &app.portal.vault, c, Purpose::SignIn, now)
-        .await
-        .unwrap();
-    let late = now + Duration::minutes(10) + Duration::seconds(1);
-    assert_eq!(
-        spend_link(db, &t.token, Purpose::SignIn, late)
-            .await
-            .unwrap(),
-        None
-    );
-    let t = issue(db, &app.portal.vault, c, Purpose::SignIn, now)
-        .await
-        .unwrap();
-    assert_eq!(
-        spend_link(db, &t.token, Purpose::ExportDownload, now)
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        spend_link(db, &t.token, Purpose::SignIn, now + Duration::minutes(9))
-            .await
-            .unwrap(),
-        Some(c)
-    );
-}
-
-#[tokio::test]
-async fn a_newer_link_kills_the_older_ones() {
-    let app = spawn_app().await;
-    let c = support::customer(&app, "newer@example.com", "zh").await;
-    let now = Utc::now();
-    let db = &app.portal.db;
-    let old = issue(db, &app.portal.vault, c, Purpose::SignIn, now)
-        .await
-        .unwrap();
-    let new = issue(
-        db,
-        &app.portal.vault,
-        c,
-        Purpose::SignIn,
-        now + Duration::seconds(5),
-    )
-    .await
-    .unwrap();
-    let at = now + Duration::seconds(6);
-    assert_eq!(
-        spend_link(db, &old.token, Purpose::SignIn, at)
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        spend_code(
-            db,
-            &app.portal.vault,
-            old.id,
-            &old.code,
-            Purpose::SignIn,
-            at
-        )
-        .await
-        .unwrap(),
-        CodeOutcome::Unusable
-    );
-    assert_eq!(
-        spend_link(db, &new.token, Purpose::SignIn, at)
-            .await
-            .unwrap(),
-        Some(c)
-    );
-}
-
-#[tokio::test]
-async fn the_code_signs_in_once_and_is_burned_after_five_wrong_tries() {
-    let app = spawn_app().await;
-    let (db, vault) = (&app.portal.db, &app.portal.vault);
-    let c = support::customer(&app, "code@example.com", "zh").await;
-    let now = Utc::now();
-    let t = issue(db, vault, c, Purpose::SignIn, now).await.unwrap();
-    assert_eq!(
-        spend_code(db, vault, t.id, &t.code, Purpose::SignIn, now)
-            .await
-            .unwrap(),
-        CodeOutcome::Accepted(c)
-    );
-    assert_eq!(
-        spend_code(db, vault, t.id, &t.code, Purpose::SignIn, now)
-            .await
-            .unwrap(),
-        CodeOutcome::Unusable
-    );
-    assert_eq!(
-        spend_link(db, &t.token, Purpose::SignIn, now)
-            .await
-            .unwrap(),
-        None,
-        "code and link are one"
-    );
-
-    let t = issue(db, vault, c, Purpose::SignIn, now).await.unwrap();
-    let wrong = if t.code == "000000" {
-        "000001"
-    } else {
-        "000000"
-    };
-    for n in 1..=MAX_CODE_TRIES {
-        let outcome = spend_code(db, vault, t.id, wrong, Purpose::SignIn, now)
+#[test]
+fn a_link_is_256_bits_stored_only_as_a_hash_and_spent_once() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        let c = support::customer(&app, "once@example.com", "zh").await;
+        let now = Utc::now();
+        let t = issue(&app.portal.db, &app.portal.vault, c, Purpose::SignIn, now)
             .await
             .unwrap();
         assert_eq!(
-            outcome,
-            CodeOutcome::Wrong {
-                tries_left: MAX_CODE_TRIES - n
-            }
+            t.token.len(),
+            43,
+            "32 bytes, URL-safe base64 without padding"
         );
-    }
-    assert_eq!(
-        spend_code(db, vault, t.id, &t.code, Purpose::SignIn, now)
-            .await
-            .unwrap(),
-        CodeOutcome::Unusable
-    );
-    assert_eq!(
-        spend_link(db, &t.token, Purpose::SignIn, now)
-            .await
-            .unwrap(),
-        None,
-        "a burned code burns its link"
-    );
-    for junk in ["", "12345", "1234567", "abcdef", "12 345"] {
-        let t = issue(db, vault, c, Purpose::SignIn, now).await.unwrap();
-        assert!(matches!(
-            spend_code(db, vault, t.id, junk, Purpose::SignIn, now)
+        assert!(
+            t.token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(t.code.len(), 6);
+        assert_eq!(t.expires_at, now + LIFETIME);
+        let db = &app.portal.db;
+        assert_eq!(
+            spend_link(db, &t.token, Purpose::SignIn, now)
                 .await
                 .unwrap(),
-            CodeOutcome::Wrong { .. }
-        ));
-    }
+            Some(c)
+        );
+        assert_eq!(
+            spend_link(db, &t.token, Purpose::SignIn, now)
+                .await
+                .unwrap(),
+            None,
+            "reuse is refused"
+        );
+        assert_eq!(
+            spend_link(db, "x", Purpose::SignIn, now).await.unwrap(),
+            None
+        );
+    })
 }
 
-#[tokio::test]
-async fn throttles_count_per_bucket_in_the_database() {
-    let app = spawn_app().await;
-    let db = &app.portal.db;
-    let now = Utc::now();
-    let address = app.portal.vault.index("throttle/email", "a@example.com");
-    let other = app.portal.vault.index("throttle/email", "b@example.com");
-    for _ in 0..throttle::PER_ADDRESS.max {
+#[test]
+fn twenty_parallel_spends_of_one_link_give_one_sign_in() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        let c = support::customer(&app, "race@example.com", "zh").await;
+        let now = Utc::now();
+        let t = issue(&app.portal.db, &app.portal.vault, c, Purpose::SignIn, now)
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let (db, token) = (app.portal.db.clone(), t.token.clone());
+            tasks.push(tokio::spawn(async move {
+                spend_link(&db, &token, Purpose::SignIn, now).await
+            }));
+        }
+        let mut wins = 0;
+        for task in tasks {
+            // Under contention SQLite may report "busy" for a loser: that also spends nothing.
+            if let Ok(Ok(Some(_))) = task.await {
+                wins += 1;
+            }
+        }
+        assert_eq!(wins, 1);
+    })
+}
+
+#[test]
+fn a_link_expires_after_ten_minutes_and_serves_only_its_purpose() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        let c = support::customer(&app, "late@example.com", "zh").await;
+        let now = Utc::now();
+        let db = &app.portal.db;
+        let t = issue(db, &app.portal.vault, c, Purpose::SignIn, now)
+            .await
+            .unwrap();
+        let late = now + Duration::minutes(10) + Duration::seconds(1);
+        assert_eq!(
+            spend_link(db, &t.token, Purpose::SignIn, late)
+                .await
+                .unwrap(),
+            None
+        );
+        let t = issue(db, &app.portal.vault, c, Purpose::SignIn, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            spend_link(db, &t.token, Purpose::ExportDownload, now)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            spend_link(db, &t.token, Purpose::SignIn, now + Duration::minutes(9))
+                .await
+                .unwrap(),
+            Some(c)
+        );
+    })
+}
+
+#[test]
+fn a_newer_link_kills_the_older_ones() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        let c = support::customer(&app, "newer@example.com", "zh").await;
+        let now = Utc::now();
+        let db = &app.portal.db;
+        let old = issue(db, &app.portal.vault, c, Purpose::SignIn, now)
+            .await
+            .unwrap();
+        let new = issue(
+            db,
+            &app.portal.vault,
+            c,
+            Purpose::SignIn,
+            now + Duration::seconds(5),
+        )
+        .await
+        .unwrap();
+        let at = now + Duration::seconds(6);
+        assert_eq!(
+            spend_link(db, &old.token, Purpose::SignIn, at)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            spend_code(
+                db,
+                &app.portal.vault,
+                old.id,
+                &old.code,
+                Purpose::SignIn,
+                at
+            )
+            .await
+            .unwrap(),
+            CodeOutcome::Unusable
+        );
+        assert_eq!(
+            spend_link(db, &new.token, Purpose::SignIn, at)
+                .await
+                .unwrap(),
+            Some(c)
+        );
+    })
+}
+
+#[test]
+fn the_code_signs_in_once_and_is_burned_after_five_wrong_tries() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        let (db, vault) = (&app.portal.db, &app.portal.vault);
+        let c = support::customer(&app, "code@example.com", "zh").await;
+        let now = Utc::now();
+        let t = issue(db, vault, c, Purpose::SignIn, now).await.unwrap();
+        assert_eq!(
+            spend_code(db, vault, t.id, &t.code, Purpose::SignIn, now)
+                .await
+                .unwrap(),
+            CodeOutcome::Accepted(c)
+        );
+        assert_eq!(
+            spend_code(db, vault, t.id, &t.code, Purpose::SignIn, now)
+                .await
+                .unwrap(),
+            CodeOutcome::Unusable
+        );
+        assert_eq!(
+            spend_link(db, &t.token, Purpose::SignIn, now)
+                .await
+                .unwrap(),
+            None,
+            "code and link are one"
+        );
+
+        let t = issue(db, vault, c, Purpose::SignIn, now).await.unwrap();
+        let wrong = if t.code == "000000" {
+            "000001"
+        } else {
+            "000000"
+        };
+        for n in 1..=MAX_CODE_TRIES {
+            let outcome = spend_code(db, vault, t.id, wrong, Purpose::SignIn, now)
+                .await
+                .unwrap();
+            assert_eq!(
+                outcome,
+                CodeOutcome::Wrong {
+                    tries_left: MAX_CODE_TRIES - n
+                }
+            );
+        }
+        assert_eq!(
+            spend_code(db, vault, t.id, &t.code, Purpose::SignIn, now)
+                .await
+                .unwrap(),
+            CodeOutcome::Unusable
+        );
+        assert_eq!(
+            spend_link(db, &t.token, Purpose::SignIn, now)
+                .await
+                .unwrap(),
+            None,
+            "a burned code burns its link"
+        );
+        for junk in ["", "12345", "1234567", "abcdef", "12 345"] {
+            let t = issue(db, vault, c, Purpose::SignIn, now).await.unwrap();
+            assert!(matches!(
+                spend_code(db, vault, t.id, junk, Purpose::SignIn, now)
+                    .await
+                    .unwrap(),
+                CodeOutcome::Wrong { .. }
+            ));
+        }
+    })
+}
+
+#[test]
+fn throttles_count_per_bucket_in_the_database() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        let db = &app.portal.db;
+        let now = Utc::now();
+        let address = app.portal.vault.index("throttle/email", "a@example.com");
+        let other = app.portal.vault.index("throttle/email", "b@example.com");
+        for _ in 0..throttle::PER_ADDRESS.max {
+            assert!(
+                throttle::hit(db, &address, throttle::PER_ADDRESS, now)
+                    .await
+                    .unwrap()
+            );
+        }
         assert!(
-            throttle::hit(db, &address, throttle::PER_ADDRESS, now)
+            !throttle::hit(db, &address, throttle::PER_ADDRESS, now)
                 .await
                 .unwrap()
         );
-    }
-    assert!(
-        !throttle::hit(db, &address, throttle::PER_ADDRESS, now)
-            .await
-            .unwrap()
-    );
-    assert!(
-        throttle::hit(db, &other, throttle::PER_ADDRESS, now)
-            .await
-            .unwrap(),
-        "buckets are separate"
-    );
-    let later = now + Duration::hours(1) + Duration::seconds(1);
-    assert!(
-        throttle::hit(db, &address, throttle::PER_ADDRESS, later)
-            .await
-            .unwrap(),
-        "the window slides"
-    );
-    assert!(throttle::sweep(db, now + Duration::days(2)).await.unwrap() > 0);
+        assert!(
+            throttle::hit(db, &other, throttle::PER_ADDRESS, now)
+                .await
+                .unwrap(),
+            "buckets are separate"
+        );
+        let later = now + Duration::hours(1) + Duration::seconds(1);
+        assert!(
+            throttle::hit(db, &address, throttle::PER_ADDRESS, later)
+                .await
+                .unwrap(),
+            "the window slides"
+        );
+        assert!(throttle::sweep(db, now + Duration::days(2)).await.unwrap() > 0);
+    })
 }
 
 async fn rows(app: &support::TestApp, table: &'static str) -> i64 {
@@ -276,56 +288,58 @@ async fn rows(app: &support::TestApp, table: &'static str) -> i64 {
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_flooded_bucket_stops_growing_and_every_table_anonymous_traffic_writes_is_swept() {
-    use portal_core::sessions::{self, Subject};
-    let app = spawn_app().await;
-    let db = &app.portal.db;
-    let now = Utc::now();
-    let bucket = app.portal.vault.index("throttle/ip", "198.51.100.9");
-    for _ in 0..200 {
-        throttle::hit(db, &bucket, throttle::PER_ADDRESS, now)
+#[test]
+fn a_flooded_bucket_stops_growing_and_every_table_anonymous_traffic_writes_is_swept() {
+    crate::support::run(async {
+        use portal_core::sessions::{self, Subject};
+        let app = spawn_app().await;
+        let db = &app.portal.db;
+        let now = Utc::now();
+        let bucket = app.portal.vault.index("throttle/ip", "198.51.100.9");
+        for _ in 0..200 {
+            throttle::hit(db, &bucket, throttle::PER_ADDRESS, now)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            rows(&app, "throttle_hits").await,
+            2 * throttle::PER_ADDRESS.max,
+            "refused without a write once twice over the limit"
+        );
+        // Old hits, spent and expired tokens (a decoy among them), ended sessions.
+        let c = support::customer(&app, "swept@example.com", "zh").await;
+        let old = now - Duration::days(3);
+        issue(db, &app.portal.vault, c, Purpose::SignIn, old)
             .await
             .unwrap();
-    }
-    assert_eq!(
-        rows(&app, "throttle_hits").await,
-        2 * throttle::PER_ADDRESS.max,
-        "refused without a write once twice over the limit"
-    );
-    // Old hits, spent and expired tokens (a decoy among them), ended sessions.
-    let c = support::customer(&app, "swept@example.com", "zh").await;
-    let old = now - Duration::days(3);
-    issue(db, &app.portal.vault, c, Purpose::SignIn, old)
-        .await
-        .unwrap();
-    sessions::start(db, &app.portal.session_keys, Subject::Customer(c), old)
-        .await
-        .unwrap();
-    let live = issue(db, &app.portal.vault, c, Purpose::EmailChange, now)
-        .await
-        .unwrap();
-    sessions::start(db, &app.portal.session_keys, Subject::Customer(c), now)
-        .await
-        .unwrap();
-    let swept = portal_core::housekeeping::sweep(&app.portal, now)
-        .await
-        .unwrap();
-    assert_eq!(swept.tokens, 1, "{swept:?}");
-    assert_eq!(swept.sessions, 1, "{swept:?}");
-    assert_eq!(swept.throttle_hits, 0, "hits inside their window stay");
-    assert_eq!(rows(&app, "one_time_tokens").await, 1);
-    assert_eq!(rows(&app, "sessions").await, 1);
-    assert_eq!(
-        spend_link(db, &live.token, Purpose::EmailChange, now)
+        sessions::start(db, &app.portal.session_keys, Subject::Customer(c), old)
             .await
-            .unwrap(),
-        Some(c),
-        "a live token survives the sweep"
-    );
-    let later = portal_core::housekeeping::sweep(&app.portal, now + Duration::days(2))
-        .await
-        .unwrap();
-    assert_eq!(later.throttle_hits, 2 * throttle::PER_ADDRESS.max as u64);
-    assert_eq!(rows(&app, "throttle_hits").await, 0);
+            .unwrap();
+        let live = issue(db, &app.portal.vault, c, Purpose::EmailChange, now)
+            .await
+            .unwrap();
+        sessions::start(db, &app.portal.session_keys, Subject::Customer(c), now)
+            .await
+            .unwrap();
+        let swept = portal_core::housekeeping::sweep(&app.portal, now)
+            .await
+            .unwrap();
+        assert_eq!(swept.tokens, 1, "{swept:?}");
+        assert_eq!(swept.sessions, 1, "{swept:?}");
+        assert_eq!(swept.throttle_hits, 0, "hits inside their window stay");
+        assert_eq!(rows(&app, "one_time_tokens").await, 1);
+        assert_eq!(rows(&app, "sessions").await, 1);
+        assert_eq!(
+            spend_link(db, &live.token, Purpose::EmailChange, now)
+                .await
+                .unwrap(),
+            Some(c),
+            "a live token survives the sweep"
+        );
+        let later = portal_core::housekeeping::sweep(&app.portal, now + Duration::days(2))
+            .await
+            .unwrap();
+        assert_eq!(later.throttle_hits, 2 * throttle::PER_ADDRESS.max as u64);
+        assert_eq!(rows(&app, "throttle_hits").await, 0);
+    })
 }

@@ -126,6 +126,20 @@ pub async fn test_settings(dir: &std::path::Path) -> Settings {
     s
 }
 
+/// Runs one test on the runtime every test of this binary shares, as the server shares one
+/// runtime in production: a portal started by one test never lives on a runtime that another
+/// test's end tears down.
+pub fn run<F: std::future::Future>(test: F) -> F::Output {
+    static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> = std::sync::LazyLock::new(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .expect("the tests' runtime starts")
+    });
+    RUNTIME.block_on(test)
+}
+
 /// Starts a portal with default test settings.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
@@ -373,4 +387,42 @@ pub async fn daily_run_passed(app: &TestApp) {
         "the server's daily run was claimed"
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// Sends `head` and then `body` over a plain socket (for bodies reqwest will not send, such as
+/// an unannounced chunked one) and returns the status line's code.
+pub async fn raw_status(app: &TestApp, head: String, body: Vec<u8>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.address.trim_start_matches("http://");
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let (mut read, mut write) = stream.into_split();
+    // The server may answer before it has read the whole body: write and read side by side.
+    let writer = tokio::spawn(async move {
+        let _ = write.write_all(head.as_bytes()).await;
+        let _ = write.write_all(&body).await;
+        write
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read_status = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+            if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read_status.is_ok(), "the server answers");
+    drop(writer.await);
+    let text = String::from_utf8_lossy(&answer);
+    text.split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP answer, got {text:?}"))
 }
