@@ -43,6 +43,7 @@ pub enum Switched {
 /// The customer turns one switch on or off in the portal, at once, as an event in the ledger
 /// naming the notice in force. Purposes that need explicit confirmation (health data,
 /// published photos: [`Purpose::needs_explicit_confirmation`]) turn on only with `confirmed`.
+#[tracing::instrument(skip_all, fields(customer, purpose = purpose.code()))]
 pub async fn customer_switch(
     portal: &crate::Portal,
     customer: i64,
@@ -577,6 +578,7 @@ pub async fn counts_by_week(
 /// Member of staff `by` exports the opted-in contacts of `channel` ([`opted_in_csv`]); the
 /// export's audit row (channel and count) is in before the file is handed out: no export
 /// without its row (fail closed).
+#[tracing::instrument(skip_all, fields(channel = channel.code()))]
 pub async fn export_opted_in(
     portal: &crate::Portal,
     by: crate::audit::Actor,

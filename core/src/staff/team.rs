@@ -24,6 +24,7 @@ pub enum StaffChange {
 
 /// `by` invites `email` as `role`; the invitation is mailed with its link. Returns the new
 /// account's id.
+#[tracing::instrument(skip_all, fields(role = role.as_str()))]
 pub async fn invite(
     portal: &Portal,
     by: Actor,
@@ -49,6 +50,7 @@ pub async fn invite(
 
 /// Member of staff `by` changes account `staff`. Never one's own: the salon must not lock out
 /// its last privacy officer by accident.
+#[tracing::instrument(skip_all, fields(staff))]
 pub async fn change(
     portal: &Portal,
     by: Actor,
