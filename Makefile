@@ -55,7 +55,9 @@ lint:
 	RUSTFLAGS="$(DEBUG_RUSTFLAGS)" cargo clippy --workspace --exclude portal-hydrate --all-targets -- -D warnings
 	cargo clippy -p portal-hydrate --target wasm32-unknown-unknown -- -D warnings
 
-# Tests run in parallel inside each binary. The black-box tests share one runtime
+# Tests run in parallel inside each binary. (They ran one at a time while several portals in
+# one process could hang a page: leptos #4773, fixed at our end by generating the route list
+# once per process, `server::page_routes`.) The black-box tests share one runtime
 # (`support::run`), as the server's requests do in production. Binaries whose tests observe the
 # whole process (timings, hashing permits, memory, the log subscriber) hold a lock or have a
 # binary of their own. Extra libtest arguments go here (for example `-- --test-threads=1`).

@@ -478,11 +478,35 @@ pub async fn withdrawals_since(
 }
 
 /// The marketing channels, for "may we contact them?".
-pub const CHANNELS: [Purpose; 3] = [
-    Purpose::MarketingSms,
-    Purpose::MarketingEmail,
-    Purpose::MarketingWechat,
-];
+pub const CHANNELS: [Purpose; 3] = Purpose::MARKETING;
+
+/// Weeks ending at each date, with the customers who had a purpose on then.
+pub type Weekly = Vec<(DateTime<Utc>, i64)>;
+
+/// How many customers have each purpose on now, and each marketing channel at the end of each
+/// of the last weeks.
+pub struct Counts {
+    /// Per purpose, customers with it on.
+    pub now: Vec<(Purpose, i64)>,
+    /// Per marketing channel, `(week ending, customers with it on)`, oldest first.
+    pub weekly: Vec<(Purpose, Weekly)>,
+}
+
+/// The counts the marketing page shows, over the last `weeks` weeks.
+pub async fn counts_overview(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    weeks: i64,
+) -> Result<Counts, CoreError> {
+    let mut weekly = Vec::new();
+    for ch in CHANNELS {
+        weekly.push((ch, counts_by_week(db, ch, now, weeks).await?));
+    }
+    Ok(Counts {
+        now: counts(db).await?,
+        weekly,
+    })
+}
 
 /// The customer an email or phone belongs to (through the blind indexes), if any.
 pub async fn customer_by_contact(

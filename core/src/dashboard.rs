@@ -173,6 +173,44 @@ pub async fn posture(portal: &Portal, now: DateTime<Utc>) -> Result<Posture, Cor
     })
 }
 
+/// Everything the dashboard shows a member holding `role`: deadlines and the last `weeks`
+/// weeks for everyone, the posture to those who read the audit log, the open takedown tasks to
+/// those who work them.
+pub struct Overview {
+    /// Open, due soon and overdue requests.
+    pub deadlines: Deadlines,
+    /// Monday of each week and the requests submitted that week, oldest first.
+    pub weeks: Vec<(NaiveDate, i64)>,
+    /// The posture checklist, if the role may see it.
+    pub posture: Option<Posture>,
+    /// Open photo takedown tasks, if the role works them.
+    pub takedowns: Option<i64>,
+}
+
+/// Reads the dashboard for `role`.
+#[tracing::instrument(skip_all, fields(role = role.as_str()))]
+pub async fn overview(
+    portal: &Portal,
+    role: crate::staff::Role,
+    weeks: u32,
+    now: DateTime<Utc>,
+) -> Result<Overview, CoreError> {
+    use crate::access::Action;
+    let db = &portal.db;
+    Ok(Overview {
+        deadlines: deadlines(db, now).await?,
+        weeks: requests_per_week(db, now, weeks).await?,
+        posture: match role.may(Action::ViewAuditLog) {
+            true => Some(posture(portal, now).await?),
+            false => None,
+        },
+        takedowns: match role.may(Action::ProcessTakedowns) {
+            true => Some(crate::photos::open_takedowns(db).await?),
+            false => None,
+        },
+    })
+}
+
 #[cfg(unix)]
 fn key_file_state(path: &std::path::Path) -> KeyFile {
     use std::os::unix::fs::PermissionsExt;

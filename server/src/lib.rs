@@ -189,7 +189,7 @@ pub fn router(portal: Portal) -> Router {
         api::routes().with_state(state.clone()),
         Arc::clone(&settings),
     );
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let context = {
         let portal = portal.clone();
         move || {
@@ -234,4 +234,15 @@ async fn shutdown_signal() {
         _ = term => {}
     }
     tracing::info!("shutting down");
+}
+
+/// The page routes, generated once per process. Generating them renders the app with resource
+/// loading switched off by a process-wide flag (leptos_server's `SuppressResourceLoad`), and a
+/// page that another portal of the same process starts rendering meanwhile waits forever
+/// (leptos #4773). The server builds one portal per process, before it serves; the tests start
+/// many side by side, which is how a `GET /me` and a `GET /privacy` once never answered.
+fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }

@@ -119,6 +119,13 @@ impl Purpose {
         Purpose::SensitiveNotes,
     ];
 
+    /// The marketing channels, for "may we contact them?", in display order.
+    pub const MARKETING: [Purpose; 3] = [
+        Purpose::MarketingSms,
+        Purpose::MarketingEmail,
+        Purpose::MarketingWechat,
+    ];
+
     /// The stored code (`consent_purposes.code`).
     pub fn code(self) -> &'static str {
         match self {

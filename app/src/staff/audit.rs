@@ -30,6 +30,36 @@ pub struct AuditPageView {
     pub chain: Result<u64, i64>,
 }
 
+#[cfg(feature = "ssr")]
+impl AuditPageView {
+    /// The page's view of a page of the log and of the chain's check.
+    fn new(rows: Vec<portal_core::audit::Row>, verdict: portal_core::audit::Verdict) -> Self {
+        use portal_core::audit::Verdict;
+        let rows = rows
+            .into_iter()
+            .map(|r| AuditRowView {
+                id: r.id,
+                at: r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                actor: match r.actor_id {
+                    Some(id) => format!("{} #{id}", r.actor_kind),
+                    None => r.actor_kind,
+                },
+                role: r.role,
+                action: r.action,
+                subject: r
+                    .subject_kind
+                    .map(|k| format!("{k} #{}", r.subject_id.unwrap_or_default())),
+                reason: r.reason,
+            })
+            .collect();
+        let chain = match verdict {
+            Verdict::Whole { rows } => Ok(rows),
+            Verdict::Broken { id } => Err(id),
+        };
+        AuditPageView { rows, chain }
+    }
+}
+
 /// Newest rows first, filtered; `before` pages back.
 #[server]
 pub async fn audit_log(
@@ -38,49 +68,16 @@ pub async fn audit_log(
     action: Option<String>,
     before: Option<String>,
 ) -> Result<AuditPageView, PortalError> {
-    use portal_core::{
-        access::Action,
-        audit::{self, Filter, Verdict},
-    };
+    use portal_core::{access::Action, audit};
     let c = gate::require(Action::ViewAuditLog).await?;
-    let num = |s: Option<String>| s.and_then(|s| s.trim().parse::<i64>().ok());
-    let filter = Filter {
-        staff: num(staff),
-        customer: num(customer),
-        action: action
-            .filter(|a| !a.is_empty())
-            // Second-factor changes are no matrix action but the officer filters by them too.
-            .and_then(|a| {
-                Action::ALL
-                    .into_iter()
-                    .chain([Action::SetSecondFactor])
-                    .find(|x| x.as_str() == a)
-            }),
-        before: num(before),
-    };
-    let rows = audit::list(&c.portal.db, &filter, 50)
-        .await?
-        .into_iter()
-        .map(|r| AuditRowView {
-            id: r.id,
-            at: r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
-            actor: match r.actor_id {
-                Some(id) => format!("{} #{id}", r.actor_kind),
-                None => r.actor_kind,
-            },
-            role: r.role,
-            action: r.action,
-            subject: r
-                .subject_kind
-                .map(|k| format!("{k} #{}", r.subject_id.unwrap_or_default())),
-            reason: r.reason,
-        })
-        .collect();
-    let chain = match audit::verify(&c.portal.db).await? {
-        Verdict::Whole { rows } => Ok(rows),
-        Verdict::Broken { id } => Err(id),
-    };
-    Ok(AuditPageView { rows, chain })
+    let (s, cu, a, b) = (
+        staff.as_deref(),
+        customer.as_deref(),
+        action.as_deref(),
+        before.as_deref(),
+    );
+    let rows = audit::list(&c.portal.db, &audit::Filter::from_form(s, cu, a, b), 50).await?;
+    Ok(AuditPageView::new(rows, audit::verify(&c.portal.db).await?))
 }
 
 /// `/staff/audit`: filters are a GET form (ids and action names only, nothing personal).

@@ -4,6 +4,7 @@
 
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
+use portal_vocab::Purpose;
 use serde::{Deserialize, Serialize};
 
 use crate::{PortalError, use_texts};
@@ -41,10 +42,10 @@ pub async fn consent_lookup(contact: String) -> Result<(), PortalError> {
 /// Counts now, and weekly history of each marketing channel.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CountsView {
-    /// `(purpose code, customers with it on)`.
-    pub now: Vec<(String, i64)>,
-    /// Per marketing channel: `(channel code, [(week ending, count)])`.
-    pub weekly: Vec<(String, Vec<(String, i64)>)>,
+    /// `(purpose, customers with it on)`.
+    pub now: Vec<(Purpose, i64)>,
+    /// Per marketing channel: `(channel, [(week ending, count)])`.
+    pub weekly: Vec<(Purpose, Vec<(String, i64)>)>,
     /// API keys, for the privacy officer only.
     pub keys: Option<Vec<KeyRow>>,
 }
@@ -60,48 +61,45 @@ pub struct KeyRow {
     pub revoked: bool,
 }
 
+#[cfg(feature = "ssr")]
+impl CountsView {
+    /// The page's view of the counts, and of the keys if the member manages them.
+    fn new(
+        c: portal_core::consents::Counts,
+        keys: Option<Vec<portal_core::apikeys::Listed>>,
+    ) -> Self {
+        let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+        let key = |k: portal_core::apikeys::Listed| KeyRow {
+            id: k.id,
+            name: k.name,
+            scopes: k.scopes,
+            created: day(k.created_at),
+            last_used: k.last_used_at.map(day),
+            revoked: k.revoked_at.is_some(),
+        };
+        CountsView {
+            now: c.now,
+            weekly: c
+                .weekly
+                .into_iter()
+                .map(|(p, w)| (p, w.into_iter().map(|(d, n)| (day(d), n)).collect()))
+                .collect(),
+            keys: keys.map(|k| k.into_iter().map(key).collect()),
+        }
+    }
+}
+
 /// The counts (and, for the officer, the API keys).
 #[server]
 pub async fn consent_counts() -> Result<CountsView, PortalError> {
     use portal_core::{access::Action, apikeys, consents};
     let c = gate::require(Action::ViewConsentCounts).await?;
-    let now = chrono::Utc::now();
-    let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
-    let mut weekly = Vec::new();
-    for ch in consents::CHANNELS {
-        let w = consents::counts_by_week(&c.portal.db, ch, now, 12).await?;
-        weekly.push((
-            ch.code().to_owned(),
-            w.into_iter().map(|(d, n)| (day(d), n)).collect(),
-        ));
-    }
-    let keys = if c.member.role.may(Action::ManageApiKeys) {
-        Some(
-            apikeys::list(&c.portal.db)
-                .await?
-                .into_iter()
-                .map(|k| KeyRow {
-                    id: k.id,
-                    name: k.name,
-                    scopes: k.scopes,
-                    created: day(k.created_at),
-                    last_used: k.last_used_at.map(day),
-                    revoked: k.revoked_at.is_some(),
-                })
-                .collect(),
-        )
-    } else {
-        None
+    let counts = consents::counts_overview(&c.portal.db, chrono::Utc::now(), 12).await?;
+    let keys = match c.member.role.may(Action::ManageApiKeys) {
+        true => Some(apikeys::list(&c.portal.db).await?),
+        false => None,
     };
-    Ok(CountsView {
-        now: consents::counts(&c.portal.db)
-            .await?
-            .into_iter()
-            .map(|(p, n)| (p.code().to_owned(), n))
-            .collect(),
-        weekly,
-        keys,
-    })
+    Ok(CountsView::new(counts, keys))
 }
 
 /// Makes an API key; it is shown once, on the next page only (in a short-lived cookie, never in
@@ -160,8 +158,6 @@ pub async fn revoke_api_key(id: i64) -> Result<(), PortalError> {
     }
 }
 
-const CHANNEL_CODES: [&str; 3] = ["marketing_sms", "marketing_email", "marketing_wechat"];
-
 /// `/staff/marketing`.
 #[component]
 pub fn MarketingPage() -> impl IntoView {
@@ -179,9 +175,6 @@ pub fn MarketingPage() -> impl IntoView {
             Ok((counts, key))
         },
     );
-    let name = move |code: &str| {
-        portal_vocab::Purpose::parse(code).map_or("", |p| use_texts().staff.purpose_names.get(p))
-    };
     crate::loaded(page, move |(counts, new_key)| {
         let may = q.read().get("may");
         view! {
@@ -194,9 +187,9 @@ pub fn MarketingPage() -> impl IntoView {
                 </form>
                 {may.map(|m| view! {
                     <dl class="facts" data-section="may-contact">
-                        {CHANNEL_CODES.iter().zip(m.chars()).map(|(code, a)| view! {
-                            <dt>{name(code)}</dt>
-                            <dd data-channel=*code>{if a == 'y' { t.may_yes } else { t.may_no }}</dd>
+                        {Purpose::MARKETING.iter().zip(m.chars()).map(|(p, a)| view! {
+                            <dt>{t.purpose_names.get(*p)}</dt>
+                            <dd data-channel=p.code()>{if a == 'y' { t.may_yes } else { t.may_no }}</dd>
                         }).collect_view()}
                     </dl>
                 })}
@@ -204,20 +197,20 @@ pub fn MarketingPage() -> impl IntoView {
             <section class="card">
                 <h2>{t.marketing_counts}</h2>
                 <dl class="facts">
-                    {counts.now.into_iter().map(|(code, n)| view! {
-                        <dt>{name(&code)}</dt><dd data-count=code.clone()>{n}</dd>
+                    {counts.now.into_iter().map(|(p, n)| view! {
+                        <dt>{t.purpose_names.get(p)}</dt><dd data-count=p.code()>{n}</dd>
                     }).collect_view()}
                 </dl>
-                {counts.weekly.into_iter().map(|(code, weeks)| view! {
-                    <h3>{name(&code)}</h3>
+                {counts.weekly.into_iter().map(|(p, weeks)| view! {
+                    <h3>{t.purpose_names.get(p)}</h3>
                     <super::WeekChart weeks=weeks/>
                 }).collect_view()}
             </section>
             <section class="card">
                 <h2>{t.marketing_export}</h2>
                 <ul class="lines">
-                    {CHANNEL_CODES.iter().map(|code| view! {
-                        <li><a href=format!("/staff/marketing/export.csv?channel={code}") download>{name(code)}" (CSV)"</a></li>
+                    {Purpose::MARKETING.map(|p| view! {
+                        <li><a href=format!("/staff/marketing/export.csv?channel={}", p.code()) download>{t.purpose_names.get(p)}" (CSV)"</a></li>
                     }).collect_view()}
                 </ul>
             </section>

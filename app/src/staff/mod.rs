@@ -306,10 +306,53 @@ pub fn StaffLayout() -> impl IntoView {
     })
 }
 
-/// One posture item: its text key, a figure, and whether it is fine.
+/// One item of the posture checklist, as the page names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Check {
+    /// Active staff without a second factor (figure: how many).
+    StaffTwoFactor,
+    /// The last backup's age (figure: hours).
+    BackupAge,
+    /// No backup yet.
+    NoBackup,
+    /// Requests past their due date (figure: how many).
+    Overdue,
+    /// Mail over TLS.
+    SmtpTls,
+    /// Mail in the clear.
+    SmtpPlain,
+    /// Mail to the dev mailbox.
+    SmtpDev,
+    /// The key file is the portal's own.
+    KeyFileOk,
+    /// The key file can be read by others.
+    KeyFileOpen,
+    /// The key comes from the environment.
+    KeyEnv,
+}
+
+impl Check {
+    /// The item's name in the page's markup (`data-item`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Check::StaffTwoFactor => "staff_2fa",
+            Check::BackupAge => "backup_age",
+            Check::NoBackup => "no_backup",
+            Check::Overdue => "overdue",
+            Check::SmtpTls => "smtp_tls",
+            Check::SmtpPlain => "smtp_plain",
+            Check::SmtpDev => "smtp_dev",
+            Check::KeyFileOk => "key_file_ok",
+            Check::KeyFileOpen => "key_file_open",
+            Check::KeyEnv => "key_env",
+        }
+    }
+}
+
+/// One posture item: what it is, a figure, and whether it is fine.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PostureItem {
-    pub item: String,
+    pub item: Check,
     pub figure: i64,
     pub ok: bool,
 }
@@ -328,62 +371,58 @@ pub struct DashboardView {
     pub takedowns: Option<i64>,
 }
 
+#[cfg(feature = "ssr")]
+impl DashboardView {
+    /// The page's view of the dashboard: dates as text, the posture as its checklist.
+    fn new(o: portal_core::dashboard::Overview, now: chrono::DateTime<chrono::Utc>) -> Self {
+        use portal_core::dashboard::{KeyFile, MailTransport};
+        let item = |item, figure, ok| PostureItem { item, figure, ok };
+        let posture = o.posture.map(|p| {
+            vec![
+                item(
+                    Check::StaffTwoFactor,
+                    p.staff_without_totp,
+                    p.staff_without_totp == 0,
+                ),
+                match p.last_backup {
+                    Some(t) => item(Check::BackupAge, (now - t).num_hours(), p.backup_ok(now)),
+                    None => item(Check::NoBackup, 0, false),
+                },
+                item(Check::Overdue, p.overdue_requests, p.overdue_requests == 0),
+                match p.mail {
+                    MailTransport::Tls => item(Check::SmtpTls, 0, true),
+                    MailTransport::Plain => item(Check::SmtpPlain, 0, false),
+                    MailTransport::DevMailbox => item(Check::SmtpDev, 0, false),
+                },
+                match p.key_file {
+                    KeyFile::Private => item(Check::KeyFileOk, 0, true),
+                    KeyFile::Open => item(Check::KeyFileOpen, 0, false),
+                    KeyFile::Environment => item(Check::KeyEnv, 0, true),
+                },
+            ]
+        });
+        DashboardView {
+            open: o.deadlines.open,
+            due_soon: o.deadlines.due_soon,
+            overdue: o.deadlines.overdue,
+            weeks: o
+                .weeks
+                .into_iter()
+                .map(|(w, n)| (w.format("%Y-%m-%d").to_string(), n))
+                .collect(),
+            posture,
+            takedowns: o.takedowns,
+        }
+    }
+}
+
 /// Requests and posture for the dashboard.
 #[server]
 pub async fn staff_dashboard() -> Result<DashboardView, PortalError> {
-    use portal_core::{
-        access::Action,
-        dashboard::{self, KeyFile, MailTransport},
-    };
     let c = gate::require(Action::ViewDashboard).await?;
     let now = chrono::Utc::now();
-    let d = dashboard::deadlines(&c.portal.db, now).await?;
-    let weeks = dashboard::requests_per_week(&c.portal.db, now, 12)
-        .await?
-        .into_iter()
-        .map(|(w, n)| (w.format("%Y-%m-%d").to_string(), n))
-        .collect();
-    let posture = if c.member.role.may(Action::ViewAuditLog) {
-        let p = dashboard::posture(&c.portal, now).await?;
-        let item = |item: &str, figure: i64, ok: bool| PostureItem {
-            item: item.to_owned(),
-            figure,
-            ok,
-        };
-        Some(vec![
-            item("staff_2fa", p.staff_without_totp, p.staff_without_totp == 0),
-            match p.last_backup {
-                Some(t) => item("backup_age", (now - t).num_hours(), p.backup_ok(now)),
-                None => item("no_backup", 0, false),
-            },
-            item("overdue", p.overdue_requests, p.overdue_requests == 0),
-            match p.mail {
-                MailTransport::Tls => item("smtp_tls", 0, true),
-                MailTransport::Plain => item("smtp_plain", 0, false),
-                MailTransport::DevMailbox => item("smtp_dev", 0, false),
-            },
-            match p.key_file {
-                KeyFile::Private => item("key_file_ok", 0, true),
-                KeyFile::Open => item("key_file_open", 0, false),
-                KeyFile::Environment => item("key_env", 0, true),
-            },
-        ])
-    } else {
-        None
-    };
-    let takedowns = if c.member.role.may(Action::ProcessTakedowns) {
-        Some(portal_core::photos::open_takedowns(&c.portal.db).await?)
-    } else {
-        None
-    };
-    Ok(DashboardView {
-        open: d.open,
-        due_soon: d.due_soon,
-        overdue: d.overdue,
-        weeks,
-        posture,
-        takedowns,
-    })
+    let o = portal_core::dashboard::overview(&c.portal, c.member.role, 12, now).await?;
+    Ok(DashboardView::new(o, now))
 }
 
 fn error_param() -> Memo<Option<String>> {
@@ -540,17 +579,17 @@ pub fn DashboardPage() -> impl IntoView {
 #[component]
 fn PostureLine(item: PostureItem) -> impl IntoView {
     let t = use_texts().staff;
-    let text = match item.item.as_str() {
-        "staff_2fa" => (t.posture_staff_2fa)(item.figure),
-        "backup_age" => (t.posture_backup_age)(item.figure),
-        "no_backup" => t.posture_no_backup.to_owned(),
-        "overdue" => (t.posture_overdue)(item.figure),
-        "smtp_tls" => t.posture_smtp_tls.to_owned(),
-        "smtp_plain" => t.posture_smtp_plain.to_owned(),
-        "smtp_dev" => t.posture_smtp_dev.to_owned(),
-        "key_file_ok" => t.posture_key_file_ok.to_owned(),
-        "key_file_open" => t.posture_key_file_open.to_owned(),
-        _ => t.posture_key_env.to_owned(),
+    let text = match item.item {
+        Check::StaffTwoFactor => (t.posture_staff_2fa)(item.figure),
+        Check::BackupAge => (t.posture_backup_age)(item.figure),
+        Check::NoBackup => t.posture_no_backup.to_owned(),
+        Check::Overdue => (t.posture_overdue)(item.figure),
+        Check::SmtpTls => t.posture_smtp_tls.to_owned(),
+        Check::SmtpPlain => t.posture_smtp_plain.to_owned(),
+        Check::SmtpDev => t.posture_smtp_dev.to_owned(),
+        Check::KeyFileOk => t.posture_key_file_ok.to_owned(),
+        Check::KeyFileOpen => t.posture_key_file_open.to_owned(),
+        Check::KeyEnv => t.posture_key_env.to_owned(),
     };
     let (class, status) = if item.ok {
         ("ok", t.posture_ok)
@@ -558,7 +597,7 @@ fn PostureLine(item: PostureItem) -> impl IntoView {
         ("attention", t.posture_attention)
     };
     view! {
-        <li class=class data-item=item.item.clone()>
+        <li class=class data-item=item.item.code()>
             <span class="status">{status}</span>" "{text}
         </li>
     }

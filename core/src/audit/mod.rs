@@ -350,6 +350,31 @@ pub struct Filter {
     pub before: Option<i64>,
 }
 
+impl Filter {
+    /// The log page's filter form as typed: ids are numbers (anything else filters nothing),
+    /// the action is a stored action name (an unknown one filters nothing).
+    pub fn from_form(
+        staff: Option<&str>,
+        customer: Option<&str>,
+        action: Option<&str>,
+        before: Option<&str>,
+    ) -> Self {
+        let num = |s: Option<&str>| s.and_then(|s| s.trim().parse::<i64>().ok());
+        Filter {
+            staff: num(staff),
+            customer: num(customer),
+            // Second-factor changes are no matrix action but the officer filters by them too.
+            action: action.filter(|a| !a.is_empty()).and_then(|a| {
+                Action::ALL
+                    .into_iter()
+                    .chain([Action::SetSecondFactor])
+                    .find(|x| x.as_str() == a)
+            }),
+            before: num(before),
+        }
+    }
+}
+
 /// The newest `limit` rows matching `filter`, newest first.
 pub async fn list(
     db: &impl ConnectionTrait,

@@ -554,3 +554,52 @@ fn demo_data_loads_a_whole_salon_once() {
         assert_eq!(count("SELECT COUNT(*) AS n FROM privacy_notices").await, 2);
     })
 }
+
+#[test]
+fn pages_keep_answering_while_other_portals_start_in_the_same_process() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Portals starting one after another, as tests (and nothing in production) do.
+        let starter = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut started = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && started < 20 {
+                    drop(spawn_app().await);
+                    started += 1;
+                }
+                started
+            })
+        };
+        let mut slowest = Duration::ZERO;
+        let mut round = 0;
+        while !starter.is_finished() {
+            round += 1;
+            // A query string keeps the page out of the page cache: each answer is rendered.
+            let pages: Vec<_> = (0..8)
+                .map(|i| {
+                    let r = app
+                        .client
+                        .get(app.url(&format!("/privacy?round={round}&page={i}")))
+                        .header("accept-language", "en")
+                        .send();
+                    tokio::spawn(tokio::time::timeout(Duration::from_secs(5), r))
+                })
+                .collect();
+            let started = std::time::Instant::now();
+            for page in pages {
+                let resp = page
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|_| panic!("round {round}: a page did not answer in 5 s"))
+                    .unwrap();
+                assert_eq!(resp.status(), StatusCode::OK);
+            }
+            slowest = slowest.max(started.elapsed());
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(starter.await.unwrap() > 0, "portals were started meanwhile");
+        eprintln!("{round} rounds of eight pages, the slowest {slowest:?}");
+    })
+}
