@@ -57,10 +57,10 @@ lint:
 
 # Tests run in parallel inside each binary. (They ran one at a time while several portals in
 # one process could hang a page: leptos #4773, fixed at our end by generating the route list
-# once per process, `server::page_routes`.) The black-box tests share one runtime
-# (`support::run`), as the server's requests do in production. Binaries whose tests observe the
-# whole process (timings, hashing permits, memory, the log subscriber) hold a lock or have a
-# binary of their own. Extra libtest arguments go here (for example `-- --test-threads=1`).
+# once per process, `server::page_routes`.) Each black-box test has a runtime of its own
+# (`support::run`), so no test's busy moment starves another's background jobs. Binaries whose
+# tests observe the whole process (timings, hashing permits, memory, the log subscriber) hold a
+# lock or have a binary of their own. Extra libtest arguments go here (for example `-- --test-threads=1`).
 TEST_ARGS :=
 
 test-rust:

@@ -43,7 +43,7 @@ pub enum Switched {
 /// The customer turns one switch on or off in the portal, at once, as an event in the ledger
 /// naming the notice in force. Purposes that need explicit confirmation (health data,
 /// published photos: [`Purpose::needs_explicit_confirmation`]) turn on only with `confirmed`.
-#[tracing::instrument(skip_all, fields(customer, purpose = purpose.code()))]
+#[tracing::instrument(skip_all, fields(customer = customer, purpose = purpose.code()))]
 pub async fn customer_switch(
     portal: &crate::Portal,
     customer: i64,

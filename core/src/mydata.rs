@@ -260,7 +260,7 @@ pub struct Everything {
 pub const VISITS_SHOWN: u64 = 500;
 
 /// Reads everything kept about `customer`.
-#[tracing::instrument(skip_all, fields(customer))]
+#[tracing::instrument(skip_all, fields(customer = customer))]
 pub async fn everything(
     portal: &crate::Portal,
     customer: i64,

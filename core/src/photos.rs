@@ -187,7 +187,7 @@ pub enum CustomerChange {
 
 /// The customer sets the public uses of their photo in the portal. A use the photo does not
 /// have yet needs `confirmed` (the explicit tick); then as [`set_uses`].
-#[tracing::instrument(skip_all, fields(customer, photo))]
+#[tracing::instrument(skip_all, fields(customer = customer, photo = photo))]
 pub async fn customer_sets_uses(
     db: &(impl ConnectionTrait + TransactionTrait),
     customer: i64,

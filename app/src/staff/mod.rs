@@ -272,9 +272,10 @@ impl Me {
 
 /// The member of staff the staff layout read for this page (pages below the layout only).
 pub fn use_me() -> Me {
+    // Always there below the layout. Were a page placed outside it, it would show a nameless
+    // marketing member's buttons; the server functions refuse whatever the role may not do.
     use_context::<Me>().unwrap_or(Me {
         name: String::new(),
-        // Never reached below the layout; if it were, the least powerful role hides the most.
         role: Role::Marketing,
         has_totp: false,
     })
@@ -296,7 +297,10 @@ pub async fn staff_me() -> Result<Me, PortalError> {
 /// sign-in page before any page below runs its own server function.
 #[component]
 pub fn StaffLayout() -> impl IntoView {
-    let me = Resource::new(|| (), |_| staff_me());
+    // Read again on each navigation (as each page did before the layout): a role changed or a
+    // session ended shows on the next page, not only after a reload.
+    let path = leptos_router::hooks::use_location().pathname;
+    let me = Resource::new(move || path.get(), |_| staff_me());
     crate::loaded(me, |m: Me| {
         provide_context(m.clone());
         view! {

@@ -38,7 +38,7 @@ pub enum Intaken {
 
 /// Creates the record for member of staff `staff` holding `role`. Consents are recorded only
 /// when the role may record counter consent; the others are ignored, as the form hides them.
-#[tracing::instrument(skip_all, fields(staff, role = role.as_str()))]
+#[tracing::instrument(skip_all, fields(staff = staff, role = role.as_str()))]
 pub async fn intake(
     portal: &Portal,
     staff: i64,

@@ -49,7 +49,7 @@ pub struct Sensitive {
 }
 
 /// Opens record `id` for member of staff `staff` holding `role`.
-#[tracing::instrument(skip_all, fields(staff, role = role.as_str(), customer = id))]
+#[tracing::instrument(skip_all, fields(staff = staff, role = role.as_str(), customer = id))]
 pub async fn open(
     portal: &Portal,
     staff: i64,

@@ -92,7 +92,7 @@ impl Decision {
 
 /// Applies `decision` by member of staff `staff` to request `id`. Each step writes its audit
 /// row in its own transaction with the change.
-#[tracing::instrument(skip_all, fields(staff, request = id))]
+#[tracing::instrument(skip_all, fields(staff = staff, request = id))]
 pub async fn decide(
     portal: &Portal,
     staff: i64,

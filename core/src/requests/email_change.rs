@@ -142,7 +142,7 @@ pub enum StaffContactOutcome {
 /// and its audit row in one transaction (see [`staff_change_contact`] for what happens to a new
 /// email); a new email for the officer is then filed as a correction request (audited in its
 /// own transaction), and the customer is told at the address on record.
-#[tracing::instrument(skip_all, fields(staff, customer))]
+#[tracing::instrument(skip_all, fields(staff = staff, customer = customer))]
 pub async fn staff_edit_contact(
     portal: &Portal,
     staff: i64,

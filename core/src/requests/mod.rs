@@ -376,7 +376,7 @@ async fn tell<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// Makes a request, or adds to the open one of the same kind (one open request per kind).
-#[tracing::instrument(skip_all, fields(customer, kind = kind.as_str()))]
+#[tracing::instrument(skip_all, fields(customer = customer, kind = kind.as_str()))]
 pub async fn submit(
     portal: &Portal,
     customer: i64,
@@ -536,7 +536,7 @@ async fn transition(
 }
 
 /// The customer withdraws a request while it waits or is in review.
-#[tracing::instrument(skip_all, fields(customer, request = id))]
+#[tracing::instrument(skip_all, fields(customer = customer, request = id))]
 pub async fn cancel(
     portal: &Portal,
     customer: i64,
@@ -622,7 +622,7 @@ pub async fn approve_correction(
 
 /// Approves a request. The member of staff who recorded it never approves it; a deletion waits
 /// while the membership still holds a balance.
-#[tracing::instrument(skip_all, fields(staff, request = id))]
+#[tracing::instrument(skip_all, fields(staff = staff, request = id))]
 pub async fn approve(
     portal: &Portal,
     staff: i64,
@@ -742,7 +742,7 @@ fn reason_text(reason: &str) -> Result<String, CoreError> {
 
 /// Denies a request; the reason is required and sent to the customer. For a question, the
 /// reason is the privacy officer's answer and the request is done rather than denied.
-#[tracing::instrument(skip_all, fields(staff, request = id))]
+#[tracing::instrument(skip_all, fields(staff = staff, request = id))]
 pub async fn deny(
     portal: &Portal,
     staff: i64,
@@ -810,7 +810,7 @@ pub async fn answer(
 }
 
 /// Extends the due date once, by at most two months, with a reason the customer is told.
-#[tracing::instrument(skip_all, fields(staff, request = id))]
+#[tracing::instrument(skip_all, fields(staff = staff, request = id))]
 pub async fn extend(
     portal: &Portal,
     staff: i64,

@@ -45,7 +45,7 @@ pub struct OpenedRequest {
 }
 
 /// Opens request `id` for member of staff `staff` holding `role`.
-#[tracing::instrument(skip_all, fields(staff, role = role.as_str(), request = id))]
+#[tracing::instrument(skip_all, fields(staff = staff, role = role.as_str(), request = id))]
 pub async fn open(
     portal: &Portal,
     staff: i64,

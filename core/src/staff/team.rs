@@ -50,7 +50,7 @@ pub async fn invite(
 
 /// Member of staff `by` changes account `staff`. Never one's own: the salon must not lock out
 /// its last privacy officer by accident.
-#[tracing::instrument(skip_all, fields(staff))]
+#[tracing::instrument(skip_all, fields(staff = staff))]
 pub async fn change(
     portal: &Portal,
     by: Actor,

@@ -1,7 +1,7 @@
 //! The portal's black-box tests, in one binary: each test starts its own portal on port 0 with
 //! a fresh database (SQLite, or PostgreSQL when `TEST_POSTGRES_URL` is set) and, where it needs
 //! mail, a real SMTP server. One binary links once; the modules are the areas of the portal.
-//! The tests run in parallel, on one shared runtime (`support::run`). Three kinds stay in
+//! The tests run in parallel, each on a runtime of its own (`support::run`). Three kinds stay in
 //! binaries of their own, which cargo runs one after another: `alone/` (response times
 //! compared, and the process-wide password hashing counted and bounded: one test at a time,
 //! nothing else sharing the machine),

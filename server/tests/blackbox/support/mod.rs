@@ -126,18 +126,16 @@ pub async fn test_settings(dir: &std::path::Path) -> Settings {
     s
 }
 
-/// Runs one test on the runtime every test of this binary shares, as the server shares one
-/// runtime in production: a portal started by one test never lives on a runtime that another
-/// test's end tears down.
+/// Runs one test on a runtime of its own, with two worker threads: its portal, background
+/// jobs and clients share nothing with another test's (one test's busy moment cannot starve
+/// another's background job), and what a test runs at once really runs at once.
 pub fn run<F: std::future::Future>(test: F) -> F::Output {
-    static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> = std::sync::LazyLock::new(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(4)
-            .enable_all()
-            .build()
-            .expect("the tests' runtime starts")
-    });
-    RUNTIME.block_on(test)
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("the test's runtime starts")
+        .block_on(test)
 }
 
 /// Starts a portal with default test settings.
