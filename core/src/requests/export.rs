@@ -282,8 +282,8 @@ pub async fn open_file(
 }
 
 /// Counts one download of `export` by `customer` (one conditional UPDATE, so 3 is 3 even when
-/// requests race) and returns the file's path. The third download's file is removed by
-/// [`sweep`] once served; callers read it first.
+/// requests race) and returns the file's path, and whether this was the last download: its
+/// caller reads the file and then removes it ([`sweep`] leaves it alone meanwhile).
 pub async fn take(
     portal: &Portal,
     customer: i64,
@@ -318,15 +318,23 @@ pub async fn take(
     Ok(Ok((dir(portal).join(name), last)))
 }
 
-/// Removes the files of exports whose link has died (expired or used up) and their rows.
+/// How long a used-up copy's file is left to the download that used it up: that download
+/// removes it once served, and the sweep only catches one that never did (a crash).
+pub const LAST_DOWNLOAD_GRACE: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Removes the files of exports whose link has died (expired, or used up at least
+/// [`LAST_DOWNLOAD_GRACE`] ago) and their rows.
 pub async fn sweep(portal: &Portal, now: DateTime<Utc>) -> Result<usize, CoreError> {
+    use sea_orm::sea_query::Condition;
     let q = Query::select()
         .columns(["id", "file_name"])
         .from("exports")
         .cond_where(
-            sea_orm::sea_query::Condition::any()
-                .add(Expr::col("expires_at").lte(now))
-                .add(Expr::col("downloads").gte(MAX_DOWNLOADS)),
+            Condition::any().add(Expr::col("expires_at").lte(now)).add(
+                Condition::all()
+                    .add(Expr::col("downloads").gte(MAX_DOWNLOADS))
+                    .add(Expr::col("downloaded_at").lte(now - LAST_DOWNLOAD_GRACE)),
+            ),
         )
         .to_owned();
     let mut n = 0;

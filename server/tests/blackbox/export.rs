@@ -258,3 +258,63 @@ fn an_export_nobody_downloads_is_removed_when_its_72_hours_are_up() {
         );
     })
 }
+
+#[test]
+fn the_last_download_is_served_even_when_the_sweep_runs_between_counting_and_reading() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        let db = &app.portal.db;
+        let me = support::customer(&app, "sweep.race@example.com", "en").await;
+        let officer = portal_core::staff::add(
+            db,
+            &Email::parse("po4@salon.example").unwrap(),
+            &portal_core::staff::StaffName::parse("负责人").unwrap(),
+            portal_core::staff::Role::PrivacyOfficer,
+        )
+        .await
+        .unwrap()
+        .id;
+        let now = Utc::now();
+        let r = requests::submit(
+            &app.portal,
+            me,
+            Kind::Access,
+            &Details::default(),
+            Submitter::Customer,
+            now,
+        )
+        .await
+        .unwrap();
+        requests::approve(&app.portal, officer, r.id, now)
+            .await
+            .unwrap();
+        assert!(
+            eventually(StdDuration::from_secs(20), || async {
+                requests::get(db, r.id).await.unwrap().status == Status::Done
+            })
+            .await
+        );
+        let id = export::ready(db, me, Utc::now()).await.unwrap()[0].id;
+        let mut last = None;
+        for _ in 0..export::MAX_DOWNLOADS {
+            last = Some(
+                export::take(&app.portal, me, id, Utc::now())
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            );
+        }
+        let (path, is_last) = last.unwrap();
+        assert!(is_last);
+        // The background sweep runs now, between the count and the read.
+        export::sweep(&app.portal, Utc::now()).await.unwrap();
+        assert!(
+            export::open_file(&app.portal, me, &path).await.is_ok(),
+            "the third download is served"
+        );
+        // A download that never removed its file (a crash) is caught later.
+        let later = Utc::now() + export::LAST_DOWNLOAD_GRACE + Duration::minutes(1);
+        assert_eq!(export::sweep(&app.portal, later).await.unwrap(), 1);
+        assert!(!path.exists());
+    })
+}
