@@ -99,15 +99,17 @@ pub fn AuditPage() -> impl IntoView {
     );
     crate::loaded(page, move |page| {
         let older = page.rows.last().map(|r| {
+            // The filters go back into the link as typed, encoded: a value cannot add a
+            // parameter of its own.
             let q = q.read();
-            let keep = |k: &str| q.get(k).map(|v| format!("&{k}={v}")).unwrap_or_default();
-            format!(
-                "/staff/audit?before={}{}{}{}",
-                r.id,
-                keep("staff"),
-                keep("customer"),
-                keep("action")
-            )
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("before", &r.id.to_string());
+            for k in ["staff", "customer", "action"] {
+                if let Some(v) = q.get(k) {
+                    query.append_pair(k, &v);
+                }
+            }
+            format!("/staff/audit?{}", query.finish())
         });
         view! {
             <section class="card">
