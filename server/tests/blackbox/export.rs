@@ -259,42 +259,50 @@ fn an_export_nobody_downloads_is_removed_when_its_72_hours_are_up() {
     })
 }
 
+/// An approved copy of everything for `customer`, built by the running portal: its export id.
+async fn ready_copy(app: &support::TestApp, customer: i64) -> i64 {
+    let officer = portal_core::staff::add(
+        &app.portal.db,
+        &Email::parse("po.copy@salon.example").unwrap(),
+        &portal_core::staff::StaffName::parse("负责人").unwrap(),
+        portal_core::staff::Role::PrivacyOfficer,
+    )
+    .await
+    .unwrap()
+    .id;
+    let now = Utc::now();
+    let r = requests::submit(
+        &app.portal,
+        customer,
+        Kind::Access,
+        &Details::default(),
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap();
+    requests::approve(&app.portal, officer, r.id, now)
+        .await
+        .unwrap();
+    assert!(
+        eventually(StdDuration::from_secs(20), || async {
+            requests::get(&app.portal.db, r.id).await.unwrap().status == Status::Done
+        })
+        .await,
+        "the copy is built"
+    );
+    export::ready(&app.portal.db, customer, Utc::now())
+        .await
+        .unwrap()[0]
+        .id
+}
+
 #[test]
 fn the_last_download_is_served_even_when_the_sweep_runs_between_counting_and_reading() {
     crate::support::run(async {
         let app = spawn_app().await;
-        let db = &app.portal.db;
         let me = support::customer(&app, "sweep.race@example.com", "en").await;
-        let officer = portal_core::staff::add(
-            db,
-            &Email::parse("po4@salon.example").unwrap(),
-            &portal_core::staff::StaffName::parse("负责人").unwrap(),
-            portal_core::staff::Role::PrivacyOfficer,
-        )
-        .await
-        .unwrap()
-        .id;
-        let now = Utc::now();
-        let r = requests::submit(
-            &app.portal,
-            me,
-            Kind::Access,
-            &Details::default(),
-            Submitter::Customer,
-            now,
-        )
-        .await
-        .unwrap();
-        requests::approve(&app.portal, officer, r.id, now)
-            .await
-            .unwrap();
-        assert!(
-            eventually(StdDuration::from_secs(20), || async {
-                requests::get(db, r.id).await.unwrap().status == Status::Done
-            })
-            .await
-        );
-        let id = export::ready(db, me, Utc::now()).await.unwrap()[0].id;
+        let id = ready_copy(&app, me).await;
         let mut last = None;
         for _ in 0..export::MAX_DOWNLOADS {
             last = Some(

@@ -1130,6 +1130,39 @@ fn marketing_sees_only_may_contact_yes_or_no_and_never_a_profile_field() {
     })
 }
 
+/// The mails `sink` received for an address containing `who`, as text (soft line breaks joined).
+fn mail_to(sink: &support::smtp::SmtpSink, who: &str) -> Vec<String> {
+    sink.received()
+        .into_iter()
+        .filter(|m| m.rcpt.iter().any(|r| r.contains(who)))
+        .map(|m| m.data.replace("=\r\n", "").replace("=3D", "="))
+        .collect()
+}
+
+/// The customer who signs in with `email`, if any.
+async fn find(app: &support::TestApp, email: &str) -> Option<i64> {
+    portal_core::customers::find_by_email(
+        &app.portal.db,
+        &app.portal.vault,
+        &Email::parse(email).unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+/// Whether the session in the `Cookie` header `cookie` is still live.
+async fn alive(app: &support::TestApp, cookie: &str) -> bool {
+    sessions::resume(
+        &app.portal.db,
+        &app.portal.session_keys,
+        cookie.split('=').nth(1).unwrap(),
+        Utc::now(),
+    )
+    .await
+    .unwrap()
+    .is_some()
+}
+
 #[test]
 fn front_desk_typing_a_new_email_moves_no_sign_in_until_the_officer_decides_and_the_new_address_confirms()
  {
@@ -1144,26 +1177,7 @@ fn front_desk_typing_a_new_email_moves_no_sign_in_until_the_officer_decides_and_
         let officer = staff(&app, "po@salon.example", Role::PrivacyOfficer).await;
         let victim = support::customer(&app, "victim@example.com", "en").await;
         let victim_cookie = cookie_for(&app, Subject::Customer(victim)).await;
-        let mail_to = |who: &'static str| {
-            sink.received()
-                .into_iter()
-                .filter(|m| m.rcpt.iter().any(|r| r.contains(who)))
-                .map(|m| m.data.replace("=\r\n", "").replace("=3D", "="))
-                .collect::<Vec<_>>()
-        };
-        let (db, vault) = (&app.portal.db, &app.portal.vault);
-        let find = |e: &'static str| async move {
-            portal_core::customers::find_by_email(db, vault, &Email::parse(e).unwrap())
-                .await
-                .unwrap()
-        };
-        let keys = &app.portal.session_keys;
-        let alive = |cookie: String| async move {
-            sessions::resume(db, keys, cookie.split('=').nth(1).unwrap(), Utc::now())
-                .await
-                .unwrap()
-                .is_some()
-        };
+        let db = &app.portal.db;
 
         // Front desk types an address of their own: nothing is mailed there, nothing moves.
         let r = app
@@ -1183,11 +1197,11 @@ fn front_desk_typing_a_new_email_moves_no_sign_in_until_the_officer_decides_and_
             format!("/staff/customers/{victim}?saved=officer")
         );
         assert_eq!(
-            find("victim@example.com").await,
+            find(&app, "victim@example.com").await,
             Some(victim),
             "sign-in stays"
         );
-        assert_eq!(find("desk.own@example.com").await, None);
+        assert_eq!(find(&app, "desk.own@example.com").await, None);
         let asked = app
             .browser_post(
                 RequestSignIn::PATH,
@@ -1199,16 +1213,16 @@ fn front_desk_typing_a_new_email_moves_no_sign_in_until_the_officer_decides_and_
         // The customer is told at the address on record that a correction was asked for.
         assert!(
             support::eventually(std::time::Duration::from_secs(10), || async {
-                !mail_to("victim@").is_empty()
+                !mail_to(&sink, "victim@").is_empty()
             })
             .await
         );
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         assert!(
-            mail_to("desk.own@").is_empty(),
+            mail_to(&sink, "desk.own@").is_empty(),
             "no link, no code to the typed address"
         );
-        assert!(alive(victim_cookie.clone()).await);
+        assert!(alive(&app, &victim_cookie).await);
         let filed = requests::for_customer(db, victim).await.unwrap();
         assert_eq!(filed.len(), 1);
         assert_eq!(
@@ -1232,7 +1246,7 @@ fn front_desk_typing_a_new_email_moves_no_sign_in_until_the_officer_decides_and_
             support::location(&r),
             format!("/staff/customers/{victim}?error=email_officer")
         );
-        assert_eq!(find("victim@example.com").await, Some(victim));
+        assert_eq!(find(&app, "victim@example.com").await, Some(victim));
 
         // The officer approves; the new address gets a link; using it moves sign-in and ends the
         // customer's sessions.
@@ -1248,11 +1262,11 @@ fn front_desk_typing_a_new_email_moves_no_sign_in_until_the_officer_decides_and_
         assert!(
             support::eventually(std::time::Duration::from_secs(15), || async {
                 requests::get(db, filed[0].id).await.unwrap().status == Status::Done
-                    && !mail_to("desk.own@").is_empty()
+                    && !mail_to(&sink, "desk.own@").is_empty()
             })
             .await
         );
-        let to_new = mail_to("desk.own@");
+        let to_new = mail_to(&sink, "desk.own@");
         assert!(!to_new[0].contains("/signin/link?t="));
         let token: String = to_new[0]
             .split("http://portal.test/me/email?t=")
@@ -1265,10 +1279,10 @@ fn front_desk_typing_a_new_email_moves_no_sign_in_until_the_officer_decides_and_
             .browser_post(ConfirmEmailChange::PATH, &[("t", token.as_str())], "")
             .await;
         assert_eq!(support::location(&done), "/me/email?done=1");
-        assert_eq!(find("desk.own@example.com").await, Some(victim));
-        assert_eq!(find("victim@example.com").await, None);
+        assert_eq!(find(&app, "desk.own@example.com").await, Some(victim));
+        assert_eq!(find(&app, "victim@example.com").await, None);
         assert!(
-            !alive(victim_cookie).await,
+            !alive(&app, &victim_cookie).await,
             "the customer's sessions end when the address changes"
         );
     })
@@ -1286,25 +1300,6 @@ fn the_officer_typing_a_new_email_mails_a_link_to_it_tells_the_old_address_and_m
         let po = cookie_for(&app, Subject::Staff(officer)).await;
         let c = support::customer(&app, "old.address@example.com", "en").await;
         let c_cookie = cookie_for(&app, Subject::Customer(c)).await;
-        let mail_to = |who: &'static str| {
-            sink.received()
-                .into_iter()
-                .filter(|m| m.rcpt.iter().any(|r| r.contains(who)))
-                .map(|m| m.data.replace("=\r\n", "").replace("=3D", "="))
-                .collect::<Vec<_>>()
-        };
-        let (db, vault, keys) = (&app.portal.db, &app.portal.vault, &app.portal.session_keys);
-        let find = |e: &'static str| async move {
-            portal_core::customers::find_by_email(db, vault, &Email::parse(e).unwrap())
-                .await
-                .unwrap()
-        };
-        let alive = |cookie: String| async move {
-            sessions::resume(db, keys, cookie.split('=').nth(1).unwrap(), Utc::now())
-                .await
-                .unwrap()
-                .is_some()
-        };
         let r = app
             .browser_post(
                 UpdateContact::PATH,
@@ -1323,16 +1318,17 @@ fn the_officer_typing_a_new_email_mails_a_link_to_it_tells_the_old_address_and_m
         );
         assert!(
             support::eventually(std::time::Duration::from_secs(10), || async {
-                !mail_to("old.address@").is_empty() && !mail_to("new.address@").is_empty()
+                !mail_to(&sink, "old.address@").is_empty()
+                    && !mail_to(&sink, "new.address@").is_empty()
             })
             .await,
             "the old address is told and the new one gets its link"
         );
         // Until the link is used, sign-in stays where it was: the typed address gets nothing.
-        assert_eq!(find("old.address@example.com").await, Some(c));
-        assert_eq!(find("new.address@example.com").await, None);
-        assert!(alive(c_cookie.clone()).await);
-        let before = mail_to("new.address@").len();
+        assert_eq!(find(&app, "old.address@example.com").await, Some(c));
+        assert_eq!(find(&app, "new.address@example.com").await, None);
+        assert!(alive(&app, &c_cookie).await);
+        let before = mail_to(&sink, "new.address@").len();
         let asked = app
             .browser_post(
                 RequestSignIn::PATH,
@@ -1343,12 +1339,12 @@ fn the_officer_typing_a_new_email_mails_a_link_to_it_tells_the_old_address_and_m
         assert_eq!(support::location(&asked), "/signin/sent");
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         assert_eq!(
-            mail_to("new.address@").len(),
+            mail_to(&sink, "new.address@").len(),
             before,
             "no sign-in mail to the typed address"
         );
 
-        let link = mail_to("new.address@").remove(0);
+        let link = mail_to(&sink, "new.address@").remove(0);
         let token: String = link
             .split("http://portal.test/me/email?t=")
             .nth(1)
@@ -1360,10 +1356,10 @@ fn the_officer_typing_a_new_email_mails_a_link_to_it_tells_the_old_address_and_m
             .browser_post(ConfirmEmailChange::PATH, &[("t", token.as_str())], "")
             .await;
         assert_eq!(support::location(&done), "/me/email?done=1");
-        assert_eq!(find("new.address@example.com").await, Some(c));
-        assert_eq!(find("old.address@example.com").await, None);
+        assert_eq!(find(&app, "new.address@example.com").await, Some(c));
+        assert_eq!(find(&app, "old.address@example.com").await, None);
         assert!(
-            !alive(c_cookie).await,
+            !alive(&app, &c_cookie).await,
             "the customer's sessions end when the address changes"
         );
     })
