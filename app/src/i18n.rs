@@ -152,6 +152,108 @@ impl Catalogue for Lang {
     }
 }
 
+/// The words of a customer's record that the staff pages and the customer's own pages share
+/// (contact, profile, visits, membership, consents, a request's state): one text each, read by
+/// both catalogues through `Deref`.
+pub struct RecordWords {
+    pub contact: &'static str,
+    pub name: &'static str,
+    pub phone: &'static str,
+    pub profile: &'static str,
+    pub hair: &'static str,
+    pub skin: &'static str,
+    pub preferred_stylist: &'static str,
+    pub preferences: &'static str,
+    pub sensitive: &'static str,
+    pub visits: &'static str,
+    pub membership: &'static str,
+    pub balance: &'static str,
+    pub points: &'static str,
+    pub consents: &'static str,
+    pub on: &'static str,
+    pub off: &'static str,
+    pub purpose_names: PerPurpose,
+    pub status_names: PerStatus,
+    pub reason: &'static str,
+    pub outcome: &'static str,
+}
+
+/// The record's words in Chinese.
+pub static RECORD_ZH: RecordWords = RecordWords {
+    contact: "联系方式",
+    name: "姓名",
+    phone: "手机号",
+    profile: "服务档案",
+    hair: "发质",
+    skin: "肤质",
+    preferred_stylist: "常用美发师",
+    preferences: "偏好",
+    sensitive: "敏感信息（过敏、皮肤/头皮状况）",
+    visits: "到店记录",
+    membership: "会员卡",
+    balance: "余额",
+    points: "积分",
+    consents: "授权",
+    on: "已同意",
+    off: "未同意",
+    purpose_names: PerPurpose {
+        marketing_sms: "短信营销",
+        marketing_email: "邮件营销",
+        marketing_wechat: "微信营销",
+        photos_portfolio: "作品集照片",
+        photos_social: "社交媒体照片",
+        sensitive_notes: "敏感信息",
+    },
+    status_names: PerStatus {
+        submitted: "已提交",
+        in_review: "审核中",
+        approved: "已批准",
+        done: "已完成",
+        denied: "已拒绝",
+        cancelled: "已撤回",
+    },
+    reason: "理由",
+    outcome: "结果",
+};
+
+/// The record's words in English.
+pub static RECORD_EN: RecordWords = RecordWords {
+    contact: "Contact",
+    name: "Name",
+    phone: "Phone",
+    profile: "Service profile",
+    hair: "Hair type",
+    skin: "Skin type",
+    preferred_stylist: "Preferred stylist",
+    preferences: "Preferences",
+    sensitive: "Sensitive notes (allergies, skin and scalp)",
+    visits: "Visits",
+    membership: "Membership",
+    balance: "Balance",
+    points: "Points",
+    consents: "Consents",
+    on: "Given",
+    off: "Not given",
+    purpose_names: PerPurpose {
+        marketing_sms: "Marketing by SMS",
+        marketing_email: "Marketing by email",
+        marketing_wechat: "Marketing on WeChat",
+        photos_portfolio: "Portfolio photos",
+        photos_social: "Social media photos",
+        sensitive_notes: "Sensitive notes",
+    },
+    status_names: PerStatus {
+        submitted: "Submitted",
+        in_review: "In review",
+        approved: "Approved",
+        done: "Done",
+        denied: "Denied",
+        cancelled: "Cancelled",
+    },
+    reason: "Reason",
+    outcome: "Outcome",
+};
+
 /// Name of the cookie that remembers the chosen language.
 pub const LANG_COOKIE: &str = "lang";
 

@@ -84,6 +84,41 @@ impl Site {
     }
 }
 
+/// Redirects (for forms) to `path`; returns `Ok` so the form's POST ends with a redirect.
+#[cfg(feature = "ssr")]
+pub fn back(path: &str) -> Result<(), PortalError> {
+    redirect(path);
+    Ok(())
+}
+
+/// Asks the browser to drop this site's cookies and storage (on sign-out).
+#[cfg(feature = "ssr")]
+pub fn clear_site_data() {
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        resp.insert_header(
+            http::HeaderName::from_static("clear-site-data"),
+            http::HeaderValue::from_static("\"cookies\", \"storage\""),
+        );
+    }
+}
+
+/// The end of a form's POST: back to `ok` when the operation went through, to `refused` when
+/// the domain refused the input (the page explains it); any other failure stays an error.
+#[cfg(feature = "ssr")]
+pub fn settle<T>(
+    done: Result<T, portal_core::CoreError>,
+    ok: &str,
+    refused: &str,
+) -> Result<(), PortalError> {
+    use portal_core::CoreError;
+    match done {
+        Ok(_) => redirect(ok),
+        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => redirect(refused),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
 /// Sends the visitor to `path`, a relative path the server built. `leptos_axum::redirect`
 /// panics on a path that is not a valid header value, so a path that request data made
 /// unwritable (a control character, non-ASCII, a space) goes home instead.

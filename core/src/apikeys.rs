@@ -58,6 +58,52 @@ pub struct ApiKey {
     pub scopes: Vec<Scope>,
 }
 
+/// The officer makes a key named `name` that may check consent and, with `changes`, read the
+/// change feed; with its audit row in one transaction. Returns the key (shown once).
+#[tracing::instrument(skip_all, fields(staff = staff))]
+pub async fn officer_creates(
+    portal: &crate::Portal,
+    (staff, role): (i64, crate::staff::Role),
+    name: &str,
+    changes: bool,
+    now: DateTime<Utc>,
+) -> Result<String, CoreError> {
+    use crate::audit::{self, Actor};
+    let mut scopes = vec![Scope::ConsentCheck];
+    if changes {
+        scopes.push(Scope::ConsentChanges);
+    }
+    let actor = Actor::Staff { id: staff, role };
+    let action = crate::access::Action::ManageApiKeys;
+    let change = async |tx: &_| create(tx, name, &scopes, Some(staff), now).await;
+    let subject = |(id, _): &(i64, String)| Some(("api_key", *id));
+    let (_, key) = audit::audited(&portal.db, actor, action, now, change, subject).await?;
+    Ok(key)
+}
+
+/// The officer revokes key `id` at once, with its audit row in one transaction. A key that is
+/// gone already counts as revoked.
+#[tracing::instrument(skip_all, fields(staff = staff, key = id))]
+pub async fn officer_revokes(
+    portal: &crate::Portal,
+    (staff, role): (i64, crate::staff::Role),
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    use crate::audit::{self, Actor};
+    let actor = Actor::Staff { id: staff, role };
+    let action = crate::access::Action::ManageApiKeys;
+    let change = async |tx: &_| revoke(tx, id, now).await;
+    match audit::audited(&portal.db, actor, action, now, change, |_| {
+        Some(("api_key", id))
+    })
+    .await
+    {
+        Err(CoreError::NotFound) => Ok(()),
+        done => done,
+    }
+}
+
 /// Makes a key; returns its id and the key itself (shown once, never stored).
 pub async fn create(
     db: &impl ConnectionTrait,

@@ -480,6 +480,31 @@ pub async fn withdrawals_since(
 /// The marketing channels, for "may we contact them?".
 pub const CHANNELS: [Purpose; 3] = Purpose::MARKETING;
 
+/// Marketing staff check one contact: may we reach them, channel by channel (in the order of
+/// [`CHANNELS`])? Looking up a known customer is audited on them.
+#[tracing::instrument(skip_all, fields(staff = staff))]
+pub async fn staff_checks(
+    portal: &crate::Portal,
+    (staff, role): (i64, crate::staff::Role),
+    contact: &str,
+    now: DateTime<Utc>,
+) -> Result<[bool; 3], CoreError> {
+    let mut answers = [false; 3];
+    let contact = [contact.to_owned()];
+    for (answer, channel) in answers.iter_mut().zip(CHANNELS) {
+        *answer = may_contact(portal, channel, &contact).await?.first() == Some(&true);
+    }
+    if let Some(customer) = customer_by_contact(portal, &contact[0]).await? {
+        // The audit chain is written in a write transaction, like every change's row.
+        let actor = crate::audit::Actor::Staff { id: staff, role };
+        let action = crate::access::Action::CheckConsentStatus;
+        let nothing = async |_: &_| Ok(());
+        let subject = |_: &()| Some(("customer", customer));
+        crate::audit::audited(&portal.db, actor, action, now, nothing, subject).await?;
+    }
+    Ok(answers)
+}
+
 /// Weeks ending at each date, with the customers who had a purpose on then.
 pub type Weekly = Vec<(DateTime<Utc>, i64)>;
 

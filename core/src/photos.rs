@@ -27,7 +27,7 @@ use crate::{
 pub enum Refusal {
     /// The use needs the photo consent, which is off.
     PurposeOff,
-    /// An end date must lie in the future.
+    /// An end date must be a date, and lie in the future.
     EndInPast,
 }
 
@@ -183,6 +183,30 @@ pub enum CustomerChange {
     /// It adds a public use the photo does not have, and the explicit tick was not given:
     /// nothing changed (withdrawing never needs the tick).
     NeedsConfirmation,
+}
+
+/// The customer's form for one photo: the ticked uses until the end of `until` (a salon-local
+/// date, inclusive; blank: until withdrawn), as [`customer_sets_uses`]. A date that does not
+/// read is [`Refusal::EndInPast`].
+pub async fn customer_form(
+    portal: &crate::Portal,
+    customer: i64,
+    photo: i64,
+    form: &portal_vocab::forms::PhotoUses,
+    now: DateTime<Utc>,
+) -> Result<CustomerChange, CoreError> {
+    let until = form
+        .until
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let ends = match until.map(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")) {
+        None => None,
+        Some(Ok(d)) => Some(crate::requests::calendar(portal).end_of(d)),
+        Some(Err(_)) => return Err(Refusal::EndInPast.into()),
+    };
+    let (wanted, confirmed) = (form.ticked(), form.confirm.is_some());
+    customer_sets_uses(&portal.db, customer, photo, &wanted, ends, confirmed, now).await
 }
 
 /// The customer sets the public uses of their photo in the portal. A use the photo does not
@@ -601,6 +625,22 @@ pub async fn open_takedowns(db: &impl ConnectionTrait) -> Result<i64, CoreError>
         Some(r) => r.try_get("", "n")?,
         None => 0,
     })
+}
+
+/// Member of staff `staff` marks takedown task `id` done, with its audit row in one
+/// transaction.
+#[tracing::instrument(skip_all, fields(staff = staff, task = id))]
+pub async fn staff_completes_takedown(
+    portal: &crate::Portal,
+    (staff, role): (i64, crate::staff::Role),
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    use crate::audit::{self, Actor};
+    let actor = Actor::Staff { id: staff, role };
+    let action = crate::access::Action::ProcessTakedowns;
+    let change = async |tx: &_| complete_takedown(tx, id, staff, now).await;
+    audit::audited(&portal.db, actor, action, now, change, |_| None).await
 }
 
 /// Marks a task done, once; `NotFound` if there is no such open task.

@@ -97,6 +97,34 @@ pub async fn save(
     Ok(())
 }
 
+/// The officer's rules form, saved with its audit row in one transaction; numbers that do not
+/// read, or lie out of range, are `retention.range`.
+#[tracing::instrument(skip_all, fields(staff = staff))]
+pub async fn officer_saves(
+    portal: &Portal,
+    (staff, role): (i64, crate::staff::Role),
+    form: &portal_vocab::forms::Retention,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    let num = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| CoreError::Invalid("retention.range"))
+    };
+    let rules = Rules {
+        enabled: form.enabled.is_some(),
+        inactive_months: num(&form.inactive_months)?,
+        notice_days: num(&form.notice_days)?,
+        request_years: num(&form.request_years)?,
+    };
+    let actor = Actor::Staff { id: staff, role };
+    let change = async |tx: &_| save(tx, &rules, now).await;
+    audit::audited(&portal.db, actor, Action::SetRetention, now, change, |_| {
+        None
+    })
+    .await
+}
+
 /// What the rules would do now.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Preview {

@@ -9,45 +9,65 @@ use sea_orm::{
 
 use crate::CoreError;
 
-/// A new or changed register entry; every field 1 to 500 characters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Recipient {
-    /// Who (e.g. the payment platform).
-    pub name: String,
-    /// What data, in Chinese.
-    pub data_zh: String,
-    /// What data, in English.
-    pub data_en: String,
-    /// Why, in Chinese.
-    pub purpose_zh: String,
-    /// Why, in English.
-    pub purpose_en: String,
+/// A new or changed register entry (the officer's form); every field 1 to 500 characters.
+pub use portal_vocab::forms::Recipient;
+
+fn check(r: &Recipient) -> Result<(), CoreError> {
+    let fields = [
+        &r.name,
+        &r.data_zh,
+        &r.data_en,
+        &r.purpose_zh,
+        &r.purpose_en,
+    ];
+    for f in fields.map(|f| f.trim()) {
+        if f.is_empty() || f.chars().count() > 500 || f.chars().any(|c| c.is_control() && c != '\n')
+        {
+            return Err(CoreError::Invalid("sharing.field"));
+        }
+    }
+    Ok(())
 }
 
-impl Recipient {
-    fn check(&self) -> Result<(), CoreError> {
-        for f in [
-            &self.name,
-            &self.data_zh,
-            &self.data_en,
-            &self.purpose_zh,
-            &self.purpose_en,
-        ] {
-            let f = f.trim();
-            if f.is_empty()
-                || f.chars().count() > 500
-                || f.chars().any(|c| c.is_control() && c != '\n')
-            {
-                return Err(CoreError::Invalid("sharing.field"));
-            }
-        }
-        Ok(())
-    }
+/// The officer adds a recipient, with its audit row in one transaction; returns its id.
+#[tracing::instrument(skip_all, fields(staff = staff))]
+pub async fn officer_adds(
+    portal: &crate::Portal,
+    (staff, role): (i64, crate::staff::Role),
+    r: &Recipient,
+    now: DateTime<Utc>,
+) -> Result<i64, CoreError> {
+    use crate::audit::{self, Actor};
+    let actor = Actor::Staff { id: staff, role };
+    let action = crate::access::Action::ManageSharing;
+    let change = async |tx: &_| add(tx, r).await;
+    audit::audited(&portal.db, actor, action, now, change, |&id| {
+        Some(("recipient", id))
+    })
+    .await
+}
+
+/// The officer marks pass-on task `task` done, with its audit row in one transaction.
+#[tracing::instrument(skip_all, fields(staff = staff, task = task))]
+pub async fn officer_confirms(
+    portal: &crate::Portal,
+    (staff, role): (i64, crate::staff::Role),
+    task: i64,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    use crate::audit::{self, Actor};
+    let actor = Actor::Staff { id: staff, role };
+    let action = crate::access::Action::ManageSharing;
+    let change = async |tx: &_| confirm(tx, task, now).await;
+    audit::audited(&portal.db, actor, action, now, change, |_| {
+        Some(("pass_on_task", task))
+    })
+    .await
 }
 
 /// Adds a recipient to the register.
 pub async fn add(db: &impl ConnectionTrait, r: &Recipient) -> Result<i64, CoreError> {
-    r.check()?;
+    check(r)?;
     let q = Query::insert()
         .into_table("third_parties")
         .columns([

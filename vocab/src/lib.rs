@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod forms;
+
 /// A code that names none of a vocabulary's words. The payload is the message key of what
 /// was being parsed (`consent.purpose`, `request.kind`, …).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -612,6 +614,25 @@ impl PhotoUse {
 pub struct Cents(pub i64);
 
 impl Cents {
+    /// `123`, `123.5` or `123.45` yuan, as typed into a form (no sign, at most nine digits
+    /// before the point and two after).
+    pub fn parse_yuan(s: &str) -> Option<Cents> {
+        let s = s.trim();
+        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+        if whole.is_empty() || whole.len() > 9 || frac.len() > 2 {
+            return None;
+        }
+        if !whole
+            .bytes()
+            .chain(frac.bytes())
+            .all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let cents = format!("{frac:0<2}").parse::<i64>().ok()?;
+        Some(Cents(whole.parse::<i64>().ok()? * 100 + cents))
+    }
+
     /// The amount in yuan with two decimals and its sign: `12.30`, `-0.50`.
     pub fn yuan(self) -> String {
         let sign = if self.0 < 0 { "-" } else { "" };
@@ -642,6 +663,26 @@ mod tests {
         assert_eq!(Cents(0).to_string(), "¥0.00");
         assert_eq!(Cents(i64::MIN).yuan(), "-92233720368547758.08");
         assert_eq!(Cents(i64::MIN).to_string(), "-¥92233720368547758.08");
+    }
+
+    #[test]
+    fn yuan_as_typed_read_as_cents_and_anything_else_is_refused() {
+        assert_eq!(Cents::parse_yuan("128"), Some(Cents(12_800)));
+        assert_eq!(Cents::parse_yuan("128.5"), Some(Cents(12_850)));
+        assert_eq!(Cents::parse_yuan(" 0.05 "), Some(Cents(5)));
+        for bad in [
+            "",
+            "-1",
+            "1.234",
+            "1e3",
+            "abc",
+            ".5",
+            "1,000",
+            "1234567890",
+            "１２",
+        ] {
+            assert_eq!(Cents::parse_yuan(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -12,35 +12,23 @@ use crate::{PortalError, use_texts};
 /// The switches and their history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConsentsView {
-    /// `(purpose code, on)`, in display order.
-    pub states: Vec<(String, bool)>,
-    /// `(date, purpose code, on, channel)`, newest first.
-    pub history: Vec<(String, String, bool, String)>,
+    /// `(purpose, on)`, in display order.
+    pub states: Vec<(Purpose, bool)>,
+    /// `(date, purpose, on, channel)`, newest first.
+    pub history: Vec<(String, Purpose, bool, String)>,
 }
 
 /// The signed-in customer's switches.
 #[server]
 pub async fn my_consents() -> Result<ConsentsView, PortalError> {
-    use portal_core::{consents, requests};
+    use portal_core::consents;
     let (p, id, _) = crate::signin::ssr::customer("/me/consents").await?;
-    let cal = requests::calendar(&p);
+    let day = portal_core::requests::calendar::local_day;
+    let history = consents::history(&p.db, id).await?.into_iter();
     Ok(ConsentsView {
-        states: consents::states(&p.db, id)
-            .await?
-            .into_iter()
-            .map(|(x, on)| (x.code().to_owned(), on))
-            .collect(),
-        history: consents::history(&p.db, id)
-            .await?
-            .into_iter()
-            .map(|e| {
-                (
-                    cal.local_date(e.at).format("%Y-%m-%d").to_string(),
-                    e.purpose.code().to_owned(),
-                    e.granted,
-                    e.channel,
-                )
-            })
+        states: consents::states(&p.db, id).await?,
+        history: history
+            .map(|e| (day(e.at), e.purpose, e.granted, e.channel))
             .collect(),
     })
 }
@@ -55,20 +43,17 @@ pub async fn set_consent(
     use portal_core::consents::{self, Switched};
     let (p, id, _) = crate::signin::ssr::customer("/me/consents").await?;
     let Ok(purpose) = Purpose::parse(&purpose) else {
-        leptos_axum::redirect("/me/consents?error=invalid");
-        return Ok(());
+        return crate::back("/me/consents?error=invalid");
     };
-    let now = chrono::Utc::now();
-    let to = match consents::customer_switch(&p, id, purpose, on == "1", confirm.is_some(), now)
-        .await?
-    {
-        Switched::NeedsConfirmation => format!("confirm={}", purpose.code()),
-        Switched::Unchanged => "done=unchanged".to_owned(),
-        Switched::On => "done=on".to_owned(),
-        Switched::Off => "done=off".to_owned(),
-    };
-    leptos_axum::redirect(&format!("/me/consents?{to}"));
-    Ok(())
+    let (on, confirmed, now) = (on == "1", confirm.is_some(), chrono::Utc::now());
+    crate::back(
+        &match consents::customer_switch(&p, id, purpose, on, confirmed, now).await? {
+            Switched::NeedsConfirmation => format!("/me/consents?confirm={}", purpose.code()),
+            Switched::On => "/me/consents?done=on".to_owned(),
+            Switched::Off => "/me/consents?done=off".to_owned(),
+            Switched::Unchanged => "/me/consents?done=unchanged".to_owned(),
+        },
+    )
 }
 
 /// `/me/consents`.
@@ -78,7 +63,6 @@ pub fn ConsentsPage() -> impl IntoView {
     let t = all.me;
     let q = use_query_map();
     let data = Resource::new(|| (), |_| my_consents());
-    let name = move |code: &str| Purpose::parse(code).map_or("", |p| t.purpose_names.get(p));
     crate::loaded(data, move |d| {
         let asking = q.read().get("confirm");
         view! {
@@ -92,17 +76,17 @@ pub fn ConsentsPage() -> impl IntoView {
                         .map(|m| view! { <p class="banner" role="status">{m}</p> })
                 }}
                 <ul class="switches">
-                    {d.states.into_iter().map(|(code, on)| {
-                        let explain = Purpose::parse(&code).map_or("", |p| t.purpose_explanations.get(p));
-                        let needs = Purpose::parse(&code).is_ok_and(Purpose::needs_explicit_confirmation);
-                        let confirming = asking.as_deref() == Some(code.as_str());
+                    {d.states.into_iter().map(|(purpose, on)| {
+                        let code = purpose.code();
+                        let needs = purpose.needs_explicit_confirmation();
+                        let confirming = asking.as_deref() == Some(code);
                         view! {
-                            <li data-purpose=code.clone() data-on=on.to_string()>
-                                <h2>{name(&code)}</h2>
-                                <p class="muted">{explain}</p>
+                            <li data-purpose=code data-on=on.to_string()>
+                                <h2>{t.purpose_names.get(purpose)}</h2>
+                                <p class="muted">{t.purpose_explanations.get(purpose)}</p>
                                 <p><strong>{if on { t.on } else { t.off }}</strong></p>
                                 <form method="post" action=SetConsent::PATH>
-                                    <input type="hidden" name="purpose" value=code.clone()/>
+                                    <input type="hidden" name="purpose" value=code/>
                                     <input type="hidden" name="on" value=if on { "0" } else { "1" }/>
                                     {(needs && !on).then(|| view! {
                                         <label class="check">
@@ -121,8 +105,8 @@ pub fn ConsentsPage() -> impl IntoView {
             <section class="card" data-section="history">
                 <h2>{t.consent_history}</h2>
                 <ul class="lines">
-                    {d.history.into_iter().map(|(date, code, on, channel)| view! {
-                        <li><span class="muted">{date}</span>" "{name(&code)}": "{if on { t.on } else { t.off }}" ("{super::channel_name(t, &channel)}")"</li>
+                    {d.history.into_iter().map(|(date, purpose, on, channel)| view! {
+                        <li><span class="muted">{date}</span>" "{t.purpose_names.get(purpose)}": "{if on { t.on } else { t.off }}" ("{super::channel_name(t, &channel)}")"</li>
                     }).collect_view()}
                 </ul>
             </section>

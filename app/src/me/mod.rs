@@ -73,19 +73,16 @@ pub struct MyRequest {
 pub async fn my_requests() -> Result<Vec<MyRequest>, PortalError> {
     use portal_core::requests::{self, Status};
     let (p, id, _) = crate::signin::ssr::customer("/me/requests").await?;
-    let cal = requests::calendar(&p);
-    Ok(requests::for_customer(&p.db, id)
-        .await?
+    let day = portal_core::requests::calendar::local_day;
+    let rows = requests::for_customer(&p.db, id).await?;
+    Ok(rows
         .into_iter()
         .map(|r| MyRequest {
             id: r.id,
             kind: r.kind,
             status: r.status,
-            submitted_on: cal
-                .local_date(r.submitted_at)
-                .format("%Y-%m-%d")
-                .to_string(),
-            due_on: cal.local_date(r.due_at).format("%Y-%m-%d").to_string(),
+            submitted_on: day(r.submitted_at),
+            due_on: day(r.due_at),
             reason: r.decision_reason.or(r.extension_reason),
             outcome: r.outcome,
             can_cancel: matches!(r.status, Status::Submitted | Status::InReview),
@@ -105,15 +102,14 @@ pub struct MyExport {
 /// The customer's copies that can still be downloaded.
 #[server]
 pub async fn my_exports() -> Result<Vec<MyExport>, PortalError> {
-    use portal_core::requests::{self, export};
+    use portal_core::requests::export;
     let (p, id, _) = crate::signin::ssr::customer("/me/requests").await?;
-    let cal = requests::calendar(&p);
     Ok(export::ready(&p.db, id, chrono::Utc::now())
         .await?
         .into_iter()
         .map(|e| MyExport {
             id: e.id,
-            until: cal.local_date(e.expires_at).format("%Y-%m-%d").to_string(),
+            until: portal_core::requests::calendar::local_day(e.expires_at),
             downloads_left: e.downloads_left,
             size_kb: (e.size + 1023) / 1024,
         })
@@ -123,59 +119,22 @@ pub async fn my_exports() -> Result<Vec<MyExport>, PortalError> {
 /// Makes a request. For a correction, only the filled-in fields are proposed.
 #[server]
 pub async fn submit_request(
-    kind: String,
-    note: Option<String>,
-    name: Option<String>,
-    phone: Option<String>,
-    email: Option<String>,
+    #[server(flatten)] form: portal_vocab::forms::Request,
 ) -> Result<(), PortalError> {
     use portal_core::{
         CoreError,
-        requests::{self, Details, Kind, Submitter},
+        requests::{self, CustomerFiled as Filed},
     };
     let (p, id, session) = crate::signin::ssr::customer("/me/requests").await?;
-    let Ok(kind) = Kind::parse(&kind) else {
-        leptos_axum::redirect("/me/requests?error=invalid");
-        return Ok(());
-    };
-    let filled = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    let corrections: Vec<(String, String)> = if kind == Kind::Correction {
-        [("name", name), ("phone", phone), ("email", email)]
-            .into_iter()
-            .filter_map(|(f, v)| filled(v).map(|v| (f.to_owned(), v)))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    // Email control is a low assurance: an irreversible deletion, or moving the address that
-    // signs the customer in, needs a sign-in of the last 10 minutes (security.md).
-    let moves_sign_in = corrections.iter().any(|(f, _)| f == "email");
-    if (kind == Kind::Deletion || moves_sign_in) && !session.is_fresh(chrono::Utc::now()) {
-        leptos_axum::redirect("/signin?next=/me/requests&fresh=request");
-        return Ok(());
-    }
-    let details = Details {
-        note: filled(note),
-        corrections,
-        ..Details::default()
-    };
-    match requests::submit(
-        &p,
-        id,
-        kind,
-        &details,
-        Submitter::Customer,
-        chrono::Utc::now(),
-    )
-    .await
-    {
-        Ok(s) if s.merged => leptos_axum::redirect("/me/requests?done=merged"),
-        Ok(_) => leptos_axum::redirect("/me/requests?done=submitted"),
-        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
-            leptos_axum::redirect("/me/requests?error=invalid")
-        }
+    let now = chrono::Utc::now();
+    let filed = requests::customer_files(&p, id, session.is_fresh(now), &form, now).await;
+    crate::redirect(match filed {
+        Ok(Filed::Merged(_)) => "/me/requests?done=merged",
+        Ok(Filed::Submitted(_)) => "/me/requests?done=submitted",
+        Ok(Filed::NeedsFreshSignIn) => "/signin?next=/me/requests&fresh=request",
+        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => "/me/requests?error=invalid",
         Err(e) => return Err(e.into()),
-    }
+    });
     Ok(())
 }
 
@@ -185,13 +144,12 @@ pub async fn cancel_request(id: i64) -> Result<(), PortalError> {
     use portal_core::{CoreError, requests};
     let (p, customer, _) = crate::signin::ssr::customer("/me/requests").await?;
     match requests::cancel(&p, customer, id, chrono::Utc::now()).await {
-        Ok(_) => leptos_axum::redirect("/me/requests?done=cancelled"),
+        Ok(_) => crate::back("/me/requests?done=cancelled"),
         Err(CoreError::Invalid(_) | CoreError::Refused(_) | CoreError::NotFound) => {
-            leptos_axum::redirect("/me/requests?error=invalid")
+            crate::back("/me/requests?error=invalid")
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }
 
 /// One line of a list: a date and a text.
@@ -232,24 +190,15 @@ pub struct MyDataView {
 pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
     let (p, id, _) = crate::signin::ssr::customer("/me").await?;
     let everything = portal_core::mydata::everything(&p, id, chrono::Utc::now()).await?;
-    Ok(MyDataView::new(
-        everything,
-        lang,
-        &portal_core::requests::calendar(&p),
-    ))
+    Ok(MyDataView::new(everything, lang))
 }
 
 #[cfg(feature = "ssr")]
 impl MyDataView {
     /// The page's text of everything kept, in `lang`, dates salon-local, money as `Cents`.
-    fn new(
-        e: portal_core::mydata::Everything,
-        lang: crate::Lang,
-        cal: &portal_core::requests::Calendar,
-    ) -> Self {
+    fn new(e: portal_core::mydata::Everything, lang: crate::Lang) -> Self {
         use portal_vocab::Cents;
-        let day =
-            |t: chrono::DateTime<chrono::Utc>| cal.local_date(t).format("%Y-%m-%d").to_string();
+        let day = portal_core::requests::calendar::local_day;
         let t = lang.t().me;
         let line = |at, text| Line {
             date: day(at),
@@ -628,17 +577,12 @@ pub async fn peek_email_change(t: String) -> Result<Option<String>, PortalError>
 /// Confirms a new email address (spends the link; only on this POST).
 #[server]
 pub async fn confirm_email_change(t: String) -> Result<(), PortalError> {
-    use portal_core::{CoreError, requests::email_change};
+    use portal_core::requests::email_change;
     let p = crate::signin::ssr::portal()?;
     match email_change::confirm(&p, &t, chrono::Utc::now()).await {
-        Ok(Some(_)) => leptos_axum::redirect("/me/email?done=1"),
-        Ok(None) => leptos_axum::redirect("/me/email?error=expired"),
-        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
-            leptos_axum::redirect("/me/email?error=taken")
-        }
-        Err(e) => return Err(e.into()),
+        Ok(None) => crate::back("/me/email?error=expired"),
+        done => crate::settle(done, "/me/email?done=1", "/me/email?error=taken"),
     }
-    Ok(())
 }
 
 /// `/me/email?t=…`: confirm a new email address with one button.

@@ -19,44 +19,22 @@ pub struct NoticeToConfirm {
 pub async fn pending_notice(lang: crate::Lang) -> Result<Option<NoticeToConfirm>, PortalError> {
     use portal_core::notices;
     let (p, id, _) = crate::signin::ssr::customer("/me/notice").await?;
-    let Some(v) = notices::pending_confirmation(&p.db, id).await? else {
+    let Some(version) = notices::pending_confirmation(&p.db, id).await? else {
         return Ok(None);
     };
-    let n = notices::version(&p.db, v).await?;
-    let (title, body) = match lang {
-        crate::Lang::Zh => (n.title_zh, n.body_zh),
-        crate::Lang::En => (n.title_en, n.body_en),
-    };
+    let (title, paragraphs) = notices::version(&p.db, version).await?.in_lang(lang);
     Ok(Some(NoticeToConfirm {
-        version: v,
+        version,
         title,
-        paragraphs: body
-            .split("\n\n")
-            .map(|x| x.trim().to_owned())
-            .filter(|x| !x.is_empty())
-            .collect(),
+        paragraphs,
     }))
 }
 
 /// Confirms having read version `version` (recorded with channel `portal`).
 #[server]
 pub async fn confirm_notice(version: i32) -> Result<(), PortalError> {
-    use portal_core::{
-        consents::{self, Channel},
-        notices,
-    };
     let (p, id, _) = crate::signin::ssr::customer("/me/notice").await?;
-    if notices::pending_confirmation(&p.db, id).await? == Some(version) {
-        consents::record_notice(
-            &p.db,
-            id,
-            version,
-            Channel::Portal,
-            None,
-            chrono::Utc::now(),
-        )
-        .await?;
-    }
+    portal_core::notices::customer_confirms(&p.db, id, version, chrono::Utc::now()).await?;
     leptos_axum::redirect("/me");
     Ok(())
 }

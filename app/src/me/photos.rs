@@ -61,15 +61,22 @@ pub struct MyPhotosView {
 pub async fn my_photos() -> Result<MyPhotosView, PortalError> {
     use portal_core::{
         consents::{self, Purpose},
-        photos, requests,
+        photos,
     };
     let (p, id, _) = crate::signin::ssr::customer("/me/photos").await?;
-    let cal = requests::calendar(&p);
-    let day = |t| cal.local_date(t).format("%Y-%m-%d").to_string();
-    let rows = photos::for_customer(&p.db, id, chrono::Utc::now())
-        .await?
-        .into_iter()
-        .map(|x| PhotoRow {
+    let photos = photos::for_customer(&p.db, id, chrono::Utc::now()).await?;
+    Ok(MyPhotosView {
+        photos: photos.into_iter().map(PhotoRow::new).collect(),
+        portfolio_on: consents::granted(&p.db, id, Purpose::PhotosPortfolio).await?,
+        social_on: consents::granted(&p.db, id, Purpose::PhotosSocial).await?,
+    })
+}
+
+#[cfg(feature = "ssr")]
+impl PhotoRow {
+    fn new(x: portal_core::photos::PhotoUses) -> Self {
+        let day = portal_core::requests::calendar::local_day;
+        PhotoRow {
             id: x.id,
             date: day(x.taken_at),
             kind: x.kind,
@@ -78,79 +85,37 @@ pub async fn my_photos() -> Result<MyPhotosView, PortalError> {
                 .into_iter()
                 .map(|(u, end)| (u.code(), end.map(day)))
                 .collect(),
-        })
-        .collect();
-    Ok(MyPhotosView {
-        photos: rows,
-        portfolio_on: consents::granted(&p.db, id, Purpose::PhotosPortfolio).await?,
-        social_on: consents::granted(&p.db, id, Purpose::PhotosSocial).await?,
-    })
-}
-
-/// One checkbox per use is what a plain HTML form posts; clippy's argument limit does not fit a
-/// form, so it is lifted for this function alone.
-mod set_fn {
-    #![allow(clippy::too_many_arguments)]
-    use super::*;
-
-    /// Sets one photo's public uses to exactly the boxes ticked, ending on `until` (a local date,
-    /// inclusive; empty: until withdrawn).
-    #[server]
-    pub async fn set_photo_uses(
-        photo: i64,
-        portfolio: Option<String>,
-        wechat: Option<String>,
-        xiaohongshu: Option<String>,
-        douyin: Option<String>,
-        weibo: Option<String>,
-        instagram: Option<String>,
-        until: Option<String>,
-        confirm: Option<String>,
-    ) -> Result<(), PortalError> {
-        use portal_core::{
-            CoreError, Refusal,
-            photos::{self, CustomerChange},
-            requests,
-        };
-        let (p, id, _) = crate::signin::ssr::customer("/me/photos").await?;
-        let back = |q: &str| leptos_axum::redirect(&format!("/me/photos?{q}#photo-{photo}"));
-        let ticked = [portfolio, wechat, xiaohongshu, douyin, weibo, instagram];
-        let wanted: Vec<PhotoUse> = PhotoUse::all()
-            .into_iter()
-            .zip(ticked)
-            .filter_map(|(u, on)| on.map(|_| u))
-            .collect();
-        let ends = match until.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(s) => match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                Ok(d) => Some(requests::calendar(&p).end_of(d)),
-                Err(_) => {
-                    back("error=date");
-                    return Ok(());
-                }
-            },
-        };
-        let (now, confirmed) = (chrono::Utc::now(), confirm.is_some());
-        let done = photos::customer_sets_uses(&p.db, id, photo, &wanted, ends, confirmed, now);
-        match done.await {
-            Ok(CustomerChange::Applied(_)) => back("done=1"),
-            // Adding a public use needs the explicit tick; withdrawing never does.
-            Ok(CustomerChange::NeedsConfirmation) => back(&format!("confirm={photo}")),
-            Err(CoreError::Refused(Refusal::Photo(photos::Refusal::PurposeOff))) => {
-                back("error=purpose")
-            }
-            Err(CoreError::Refused(Refusal::Photo(photos::Refusal::EndInPast))) => {
-                back("error=date")
-            }
-            Err(CoreError::NotFound | CoreError::Invalid(_) | CoreError::Refused(_)) => {
-                back("error=invalid")
-            }
-            Err(e) => return Err(e.into()),
         }
-        Ok(())
     }
 }
-pub use set_fn::*;
+
+/// Sets one photo's public uses to exactly the boxes ticked, ending on `until` (a local date,
+/// inclusive; empty: until withdrawn).
+#[server]
+pub async fn set_photo_uses(
+    photo: i64,
+    #[server(flatten)] form: portal_vocab::forms::PhotoUses,
+) -> Result<(), PortalError> {
+    use portal_core::{
+        CoreError, Refusal,
+        photos::{self, CustomerChange, Refusal as R},
+    };
+    let (p, id, _) = crate::signin::ssr::customer("/me/photos").await?;
+    let done = photos::customer_form(&p, id, photo, &form, chrono::Utc::now()).await;
+    let q = match done {
+        Ok(CustomerChange::Applied(_)) => "done=1".to_owned(),
+        // Adding a public use needs the explicit tick; withdrawing never does.
+        Ok(CustomerChange::NeedsConfirmation) => format!("confirm={photo}"),
+        Err(CoreError::Refused(Refusal::Photo(R::PurposeOff))) => "error=purpose".to_owned(),
+        Err(CoreError::Refused(Refusal::Photo(R::EndInPast))) => "error=date".to_owned(),
+        Err(CoreError::NotFound | CoreError::Invalid(_) | CoreError::Refused(_)) => {
+            "error=invalid".to_owned()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    crate::redirect(&format!("/me/photos?{q}#photo-{photo}"));
+    Ok(())
+}
 
 /// `/me/photos`.
 #[component]

@@ -1,33 +1,16 @@
 //! The customer's own pages ("My data", "My requests"), in Chinese (default) and English.
 
-use crate::i18n::{PerChannel, PerKind, PerPlatform, PerPurpose, PerStatus, PhotoKinds};
+use crate::i18n::{PerChannel, PerKind, PerPlatform, PerPurpose, PhotoKinds};
 
 /// Strings of the customer's pages; a missing translation is a compile error.
 pub struct MeTexts {
     pub nav_data: &'static str,
     pub nav_requests: &'static str,
     pub data_intro: &'static str,
-    pub contact: &'static str,
-    pub name: &'static str,
-    pub phone: &'static str,
     pub email: &'static str,
-    pub profile: &'static str,
-    pub hair: &'static str,
-    pub skin: &'static str,
-    pub preferred_stylist: &'static str,
-    pub preferences: &'static str,
-    pub sensitive: &'static str,
     pub sensitive_none: &'static str,
-    pub visits: &'static str,
     pub none_yet: &'static str,
-    pub membership: &'static str,
-    pub balance: &'static str,
-    pub points: &'static str,
-    pub consents: &'static str,
     pub consent_history: &'static str,
-    pub on: &'static str,
-    pub off: &'static str,
-    pub purpose_names: PerPurpose,
     pub access_log: &'static str,
     pub access_intro: &'static str,
     /// Where a consent was given, by channel.
@@ -62,11 +45,8 @@ pub struct MeTexts {
     pub merged: &'static str,
     pub cancelled: &'static str,
     pub bad_request: &'static str,
-    pub status_names: PerStatus,
     pub due_by: fn(&str) -> String,
     pub submitted_on: fn(&str) -> String,
-    pub reason: &'static str,
-    pub outcome: &'static str,
     pub cancel: &'static str,
     pub no_requests: &'static str,
     pub restricted_banner: &'static str,
@@ -109,40 +89,26 @@ pub struct MeTexts {
     pub notice_nothing: &'static str,
     pub download: &'static str,
     pub export_until: fn(&str, i32) -> String,
+    /// The words of a customer's record, shared with the other catalogue (read through
+    /// `Deref`: `t.name` is `t.words.name`).
+    pub words: &'static crate::i18n::RecordWords,
+}
+
+impl std::ops::Deref for MeTexts {
+    type Target = crate::i18n::RecordWords;
+    fn deref(&self) -> &crate::i18n::RecordWords {
+        self.words
+    }
 }
 
 pub(crate) static ZH: MeTexts = MeTexts {
     nav_data: "我的信息",
     nav_requests: "我的申请",
     data_intro: "以下是本店保存的关于您的全部信息。如需更正、删除或获取副本，请到“我的申请”。",
-    contact: "联系方式",
-    name: "姓名",
-    phone: "手机号",
     email: "电子邮箱",
-    profile: "服务档案",
-    hair: "发质",
-    skin: "肤质",
-    preferred_stylist: "常用美发师",
-    preferences: "偏好",
-    sensitive: "敏感信息（过敏、皮肤/头皮状况）",
     sensitive_none: "没有保存敏感信息。",
-    visits: "到店记录",
     none_yet: "暂无。",
-    membership: "会员卡",
-    balance: "余额",
-    points: "积分",
-    consents: "授权",
     consent_history: "授权变更记录",
-    on: "已同意",
-    off: "未同意",
-    purpose_names: PerPurpose {
-        marketing_sms: "短信营销",
-        marketing_email: "邮件营销",
-        marketing_wechat: "微信营销",
-        photos_portfolio: "作品集照片",
-        photos_social: "社交媒体照片",
-        sensitive_notes: "敏感信息",
-    },
     access_log: "谁查看过我的信息",
     access_intro: "本店员工每次查看或修改您的信息都会被记录。",
     channel_names: PerChannel {
@@ -183,18 +149,8 @@ pub(crate) static ZH: MeTexts = MeTexts {
     merged: "您已有同类申请正在处理，这次的内容已并入其中。",
     cancelled: "申请已撤回。",
     bad_request: "申请内容有误：请检查填写的内容（咨询需写明问题，更正需填写至少一项正确的新值）。",
-    status_names: PerStatus {
-        submitted: "已提交",
-        in_review: "审核中",
-        approved: "已批准",
-        done: "已完成",
-        denied: "已拒绝",
-        cancelled: "已撤回",
-    },
     due_by: |d| format!("答复期限：{d}"),
     submitted_on: |d| format!("提交于 {d}"),
-    reason: "理由",
-    outcome: "结果",
     cancel: "撤回申请",
     no_requests: "您还没有提出过申请。",
     restricted_banner: "您的信息目前处于限制处理状态：除保存外，本店不会使用这些信息。",
@@ -252,40 +208,17 @@ pub(crate) static ZH: MeTexts = MeTexts {
     notice_nothing: "没有需要确认的隐私政策。",
     download: "下载副本",
     export_until: |d, n| format!("{d} 前有效，还可下载 {n} 次"),
+    words: &crate::i18n::RECORD_ZH,
 };
 
 pub(crate) static EN: MeTexts = MeTexts {
     nav_data: "My data",
     nav_requests: "My requests",
     data_intro: "This is everything the salon keeps about you. To correct or delete it, or get a copy, go to My requests.",
-    contact: "Contact",
-    name: "Name",
-    phone: "Phone",
     email: "Email",
-    profile: "Service profile",
-    hair: "Hair type",
-    skin: "Skin type",
-    preferred_stylist: "Preferred stylist",
-    preferences: "Preferences",
-    sensitive: "Sensitive notes (allergies, skin and scalp)",
     sensitive_none: "No sensitive notes are kept.",
-    visits: "Visits",
     none_yet: "None yet.",
-    membership: "Membership",
-    balance: "Balance",
-    points: "Points",
-    consents: "Consents",
     consent_history: "Consent history",
-    on: "Given",
-    off: "Not given",
-    purpose_names: PerPurpose {
-        marketing_sms: "Marketing by SMS",
-        marketing_email: "Marketing by email",
-        marketing_wechat: "Marketing on WeChat",
-        photos_portfolio: "Portfolio photos",
-        photos_social: "Social media photos",
-        sensitive_notes: "Sensitive notes",
-    },
     access_log: "Who looked at my data",
     access_intro: "Every time salon staff read or change your data, it is recorded.",
     channel_names: PerChannel {
@@ -326,18 +259,8 @@ pub(crate) static EN: MeTexts = MeTexts {
     merged: "You already had a request of this kind; we added this to it.",
     cancelled: "Your request is cancelled.",
     bad_request: "Something in the request is not right: a question needs its text, a correction at least one valid new value.",
-    status_names: PerStatus {
-        submitted: "Submitted",
-        in_review: "In review",
-        approved: "Approved",
-        done: "Done",
-        denied: "Denied",
-        cancelled: "Cancelled",
-    },
     due_by: |d| format!("Answer due by {d}"),
     submitted_on: |d| format!("Sent on {d}"),
-    reason: "Reason",
-    outcome: "Outcome",
     cancel: "Cancel request",
     no_requests: "You have not made any requests yet.",
     restricted_banner: "Use of your data is restricted: the salon keeps it but does not use it.",
@@ -395,4 +318,5 @@ pub(crate) static EN: MeTexts = MeTexts {
     notice_nothing: "There is no notice to confirm.",
     download: "Download the copy",
     export_until: |d, n| format!("until {d}, {n} download(s) left"),
+    words: &crate::i18n::RECORD_EN,
 };

@@ -23,34 +23,38 @@ pub struct NoticeView {
 pub async fn get_notice(version: Option<String>, lang: Lang) -> Result<NoticeView, PortalError> {
     use portal_core::notices;
     let portal = use_context::<portal_core::Portal>().ok_or(PortalError::Internal)?;
-    let notice = match version {
+    let notice = match version.map(|v| v.parse::<i32>()) {
         None => notices::current(&portal.db).await?,
+        Some(Ok(n)) => notices::version(&portal.db, n).await?,
         // A segment that is not a number is simply not a version.
-        Some(v) => match v.parse::<i32>() {
-            Ok(n) => notices::version(&portal.db, n).await?,
-            Err(_) => return Err(PortalError::NotFound),
-        },
+        Some(Err(_)) => return Err(PortalError::NotFound),
     };
     let versions = notices::versions(&portal.db).await?;
-    let (title, body) = match lang {
-        Lang::Zh => (notice.title_zh, notice.body_zh),
-        Lang::En => (notice.title_en, notice.body_en),
-    };
-    Ok(NoticeView {
-        version: notice.version,
-        title,
-        paragraphs: body
-            .split("\n\n")
-            .map(|p| p.trim().to_owned())
-            .filter(|p| !p.is_empty())
-            .collect(),
-        published_on: notice.published_at.format("%Y-%m-%d").to_string(),
-        current_version: versions.first().map_or(notice.version, |v| v.version),
-        versions: versions
-            .into_iter()
-            .map(|v| (v.version, v.published_at.format("%Y-%m-%d").to_string()))
-            .collect(),
-    })
+    Ok(NoticeView::new(notice, versions, lang))
+}
+
+#[cfg(feature = "ssr")]
+impl NoticeView {
+    fn new(
+        notice: portal_core::notices::Notice,
+        versions: Vec<portal_core::notices::NoticeVersion>,
+        lang: Lang,
+    ) -> Self {
+        let day = portal_core::requests::calendar::local_day;
+        let (version, published_on) = (notice.version, day(notice.published_at));
+        let (title, paragraphs) = notice.in_lang(lang);
+        NoticeView {
+            version,
+            title,
+            paragraphs,
+            published_on,
+            current_version: versions.first().map_or(version, |v| v.version),
+            versions: versions
+                .into_iter()
+                .map(|v| (v.version, day(v.published_at)))
+                .collect(),
+        }
+    }
 }
 
 /// `/privacy` and `/privacy/{version}`.

@@ -129,13 +129,9 @@ pub async fn request_sign_in(email: String, next: Option<String>) -> Result<(), 
                 HOME => ssr::set_cookie(&p, Cookie::SignInNext, "", 0),
                 page => ssr::set_cookie(&p, Cookie::SignInNext, page, 600),
             }
-            leptos_axum::redirect("/signin/sent");
-            Ok(())
+            crate::back("/signin/sent")
         }
-        Err(RequestError::Email(_)) => {
-            leptos_axum::redirect("/signin?error=email");
-            Ok(())
-        }
+        Err(RequestError::Email(_)) => crate::back("/signin?error=email"),
         Err(RequestError::Core(e)) => Err(e.into()),
     }
 }
@@ -148,18 +144,9 @@ pub async fn confirm_code(code: String) -> Result<(), PortalError> {
     let handle = ssr::cookie(&p, Cookie::SignInPending).unwrap_or_default();
     match spend_code_for(&p, &handle, &code, chrono::Utc::now()).await? {
         CodeOutcome::Accepted(customer) => ssr::sign_in(&p, customer).await,
-        CodeOutcome::Wrong { .. } => {
-            leptos_axum::redirect("/signin/sent?error=code");
-            Ok(())
-        }
-        CodeOutcome::Unusable => {
-            leptos_axum::redirect("/signin?error=expired");
-            Ok(())
-        }
-        CodeOutcome::UseLink => {
-            leptos_axum::redirect("/signin/sent?error=use_link");
-            Ok(())
-        }
+        CodeOutcome::Wrong { .. } => crate::back("/signin/sent?error=code"),
+        CodeOutcome::Unusable => crate::back("/signin?error=expired"),
+        CodeOutcome::UseLink => crate::back("/signin/sent?error=use_link"),
     }
 }
 
@@ -170,10 +157,7 @@ pub async fn confirm_link(t: String) -> Result<(), PortalError> {
     let p = ssr::portal()?;
     match spend_link(&p.db, &t, Purpose::SignIn, chrono::Utc::now()).await? {
         Some(customer) => ssr::sign_in(&p, customer).await,
-        None => {
-            leptos_axum::redirect("/signin?error=expired");
-            Ok(())
-        }
+        None => crate::back("/signin?error=expired"),
     }
 }
 
@@ -199,14 +183,8 @@ pub async fn sign_out() -> Result<(), PortalError> {
         portal_core::sessions::end(&p.db, &s.session.id, chrono::Utc::now()).await?;
     }
     ssr::set_cookie(&p, Cookie::CustomerSession, "", 0);
-    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-        resp.insert_header(
-            http::HeaderName::from_static("clear-site-data"),
-            http::HeaderValue::from_static("\"cookies\", \"storage\""),
-        );
-    }
-    leptos_axum::redirect("/");
-    Ok(())
+    crate::clear_site_data();
+    crate::back("/")
 }
 
 fn error_param() -> Memo<Option<String>> {

@@ -4,7 +4,6 @@ use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
-use super::role_label;
 use crate::{PortalError, use_texts};
 
 #[cfg(feature = "ssr")]
@@ -16,7 +15,8 @@ pub struct AuditRowView {
     pub id: i64,
     pub at: String,
     pub actor: String,
-    pub role: Option<String>,
+    /// The staff role at the time (an unknown stored code reads as none).
+    pub role: Option<portal_vocab::Role>,
     pub action: String,
     pub subject: Option<String>,
     pub reason: Option<String>,
@@ -44,7 +44,7 @@ impl AuditPageView {
                     Some(id) => format!("{} #{id}", r.actor_kind),
                     None => r.actor_kind,
                 },
-                role: r.role,
+                role: r.role.and_then(|r| r.parse().ok()),
                 action: r.action,
                 subject: r
                     .subject_kind
@@ -136,7 +136,7 @@ pub fn AuditPage() -> impl IntoView {
                         {page.rows.into_iter().map(|r| view! {
                             <tr>
                                 <td>{r.id}</td><td>{r.at}</td><td>{r.actor}</td>
-                                <td>{r.role.as_deref().map(role_label).unwrap_or("—")}</td>
+                                <td>{r.role.map(|r| t.role_names.get(r)).unwrap_or("—")}</td>
                                 <td>{r.action}</td><td>{r.subject.unwrap_or_default()}</td>
                                 <td>{r.reason.unwrap_or_default()}</td>
                             </tr>

@@ -20,22 +20,8 @@ use crate::identity::Cookie;
 pub async fn consent_lookup(contact: String) -> Result<(), PortalError> {
     use portal_core::{access::Action, consents};
     let c = gate::require(Action::CheckConsentStatus).await?;
-    let mut answers = String::new();
-    for channel in consents::CHANNELS {
-        let may = consents::may_contact(&c.portal, channel, std::slice::from_ref(&contact))
-            .await?
-            .first()
-            .copied()
-            .unwrap_or(false);
-        answers.push(if may { 'y' } else { 'n' });
-    }
-    if let Some(customer) = consents::customer_by_contact(&c.portal, &contact).await? {
-        let nothing = async |_: &_| Ok(());
-        c.audited(Action::CheckConsentStatus, nothing, |_| {
-            Some(("customer", customer))
-        })
-        .await?;
-    }
+    let may = consents::staff_checks(&c.portal, c.by(), &contact, chrono::Utc::now()).await?;
+    let answers: String = may.iter().map(|&m| if m { 'y' } else { 'n' }).collect();
     gate::back(&format!("/staff/marketing?may={answers}"))
 }
 
@@ -68,7 +54,7 @@ impl CountsView {
         c: portal_core::consents::Counts,
         keys: Option<Vec<portal_core::apikeys::Listed>>,
     ) -> Self {
-        let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+        let day = portal_core::requests::calendar::local_day;
         let key = |k: portal_core::apikeys::Listed| KeyRow {
             id: k.id,
             name: k.name,
@@ -106,29 +92,15 @@ pub async fn consent_counts() -> Result<CountsView, PortalError> {
 /// a URL).
 #[server]
 pub async fn create_api_key(name: String, changes: Option<String>) -> Result<(), PortalError> {
-    use portal_core::{
-        CoreError,
-        access::Action,
-        apikeys::{self, Scope},
-    };
+    use portal_core::{access::Action, apikeys};
     let c = gate::require(Action::ManageApiKeys).await?;
-    let mut scopes = vec![Scope::ConsentCheck];
-    if changes.is_some() {
-        scopes.push(Scope::ConsentChanges);
-    }
-    // The key and its audit row commit together.
-    let (me, now) = (c.member.id, chrono::Utc::now());
-    let change = async |tx: &_| apikeys::create(tx, &name, &scopes, Some(me), now).await;
-    let subject = |(id, _): &(i64, String)| Some(("api_key", *id));
-    match c.audited(Action::ManageApiKeys, change, subject).await {
-        Ok((_, key)) => {
+    let now = chrono::Utc::now();
+    match apikeys::officer_creates(&c.portal, c.by(), &name, changes.is_some(), now).await {
+        Ok(key) => {
             crate::signin::ssr::set_cookie(&c.portal, Cookie::NewApiKey, &key, 120);
             gate::back("/staff/marketing?key=new")
         }
-        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
-            gate::back("/staff/marketing?error=invalid")
-        }
-        Err(e) => Err(e.into()),
+        refused => crate::settle(refused, "", "/staff/marketing?error=invalid"),
     }
 }
 
@@ -145,17 +117,10 @@ pub async fn take_new_api_key() -> Result<Option<String>, PortalError> {
 /// Revokes a key at once.
 #[server]
 pub async fn revoke_api_key(id: i64) -> Result<(), PortalError> {
-    use portal_core::{CoreError, access::Action, apikeys};
+    use portal_core::{access::Action, apikeys};
     let c = gate::require(Action::ManageApiKeys).await?;
-    let change = async |tx: &_| apikeys::revoke(tx, id, chrono::Utc::now()).await;
-    match c
-        .audited(Action::ManageApiKeys, change, |_| Some(("api_key", id)))
-        .await
-    {
-        Ok(()) => gate::back("/staff/marketing?done=revoked"),
-        Err(CoreError::NotFound) => gate::back("/staff/marketing?done=revoked"),
-        Err(e) => Err(e.into()),
-    }
+    apikeys::officer_revokes(&c.portal, c.by(), id, chrono::Utc::now()).await?;
+    gate::back("/staff/marketing?done=revoked")
 }
 
 /// `/staff/marketing`.

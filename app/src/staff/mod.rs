@@ -25,11 +25,6 @@ use serde::{Deserialize, Serialize};
 use crate::identity::Cookie;
 use crate::{PortalError, use_texts};
 
-/// The role names as the pages show them.
-pub fn role_label(role: &str) -> &'static str {
-    role_name(use_texts().staff, role)
-}
-
 /// A stored role code in the language of `t` (also for the customer's access log).
 pub fn role_name(t: &texts::StaffTexts, role: &str) -> &'static str {
     // An unknown code (never stored by the portal) reads as the least powerful role.
@@ -43,9 +38,9 @@ pub(crate) mod gate {
     use chrono::Utc;
     use leptos::prelude::*;
     use portal_core::{
-        CoreError, Portal,
+        Portal,
         access::{Action, Denied, authorize},
-        audit::{self, Actor},
+        audit::Actor,
         sessions::{self, Subject},
         staff::auth::{self, Member},
     };
@@ -63,24 +58,17 @@ pub(crate) mod gate {
     }
 
     impl Caller {
+        /// This caller as the domain's staff operations take them: id and current role.
+        pub fn by(&self) -> (i64, portal_core::staff::Role) {
+            (self.member.id, self.member.role)
+        }
+
         /// This caller as the audit log names them.
         pub fn actor(&self) -> Actor {
             Actor::Staff {
                 id: self.member.id,
                 role: self.member.role,
             }
-        }
-
-        /// Runs `change` with its audit row for `action` in one transaction (see
-        /// `audit::audited`); `subject` names what the row is about from the change's result.
-        pub async fn audited<T>(
-            &self,
-            action: Action,
-            change: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<T, CoreError>,
-            subject: impl FnOnce(&T) -> Option<(&'static str, i64)>,
-        ) -> Result<T, CoreError> {
-            let (db, now) = (&self.portal.db, Utc::now());
-            audit::audited(db, self.actor(), action, now, change, subject).await
         }
     }
 
@@ -139,10 +127,13 @@ pub(crate) mod gate {
         Ok(())
     }
 
-    /// Redirects (for forms) to `path`; returns `Ok` so the form's POST ends with a 302.
-    pub fn back(path: &str) -> Result<(), PortalError> {
-        crate::redirect(path);
-        Ok(())
+    pub use crate::back;
+
+    /// The password is right and one more step is due: `pending` names it in the step cookie
+    /// (five minutes), and the browser goes on to `page`.
+    pub fn next_step(p: &Portal, pending: &str, page: &str) -> Result<(), PortalError> {
+        web::set_cookie(p, Cookie::StaffStep, pending, 300);
+        back(page)
     }
 }
 
@@ -156,14 +147,8 @@ pub async fn staff_sign_in(email: String, password: String) -> Result<(), Portal
     let now = chrono::Utc::now();
     match auth::sign_in_from(&p, &email, &password, &ip, device.as_deref(), now).await {
         Ok(Step::Done { staff }) => gate::sign_in(&p, staff).await,
-        Ok(Step::Code { pending }) => {
-            crate::signin::ssr::set_cookie(&p, Cookie::StaffStep, &pending, 300);
-            gate::back("/staff/code")
-        }
-        Ok(Step::Enrol { pending }) => {
-            crate::signin::ssr::set_cookie(&p, Cookie::StaffStep, &pending, 300);
-            gate::back("/staff/enrol")
-        }
+        Ok(Step::Code { pending }) => gate::next_step(&p, &pending, "/staff/code"),
+        Ok(Step::Enrol { pending }) => gate::next_step(&p, &pending, "/staff/enrol"),
         Err(AuthError::Core(e)) => Err(e.into()),
         // Neither says whether the account exists: unknown addresses are delayed alike.
         Err(AuthError::Delayed) => gate::back("/staff/signin?error=wait"),
@@ -219,18 +204,9 @@ pub async fn staff_start_enrolment(current_code: Option<String>) -> Result<(), P
         staff::auth::{self, AuthError},
     };
     let c = gate::require(Action::ViewDashboard).await?;
-    let started = auth::start_enrolment(
-        &c.portal,
-        c.member.id,
-        current_code.as_deref(),
-        chrono::Utc::now(),
-    )
-    .await;
-    match started {
-        Ok(pending) => {
-            crate::signin::ssr::set_cookie(&c.portal, Cookie::StaffStep, &pending, 300);
-            gate::back("/staff/enrol")
-        }
+    let (me, now) = (c.member.id, chrono::Utc::now());
+    match auth::start_enrolment(&c.portal, me, current_code.as_deref(), now).await {
+        Ok(pending) => gate::next_step(&c.portal, &pending, "/staff/enrol"),
         Err(AuthError::WrongCode | AuthError::Delayed) => gate::back("/staff/security?error=code"),
         Err(AuthError::Core(e)) => Err(e.into()),
         Err(_) => Err(PortalError::Internal),
@@ -245,12 +221,7 @@ pub async fn staff_sign_out() -> Result<(), PortalError> {
         portal_core::sessions::end(&p.db, &s.id, chrono::Utc::now()).await?;
     }
     crate::signin::ssr::set_cookie(&p, Cookie::StaffSession, "", 0);
-    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-        resp.insert_header(
-            http::HeaderName::from_static("clear-site-data"),
-            http::HeaderValue::from_static("\"cookies\", \"storage\""),
-        );
-    }
+    crate::clear_site_data();
     gate::back("/staff/signin")
 }
 

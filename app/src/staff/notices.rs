@@ -12,29 +12,18 @@ use super::gate;
 /// Publishes the next version.
 #[server]
 pub async fn publish_notice(
-    title_zh: String,
-    title_en: String,
-    body_zh: String,
-    body_en: String,
-    requires_confirmation: Option<String>,
+    #[server(flatten)] form: portal_vocab::forms::Notice,
 ) -> Result<(), PortalError> {
-    use portal_core::{CoreError, access::Action, notices::NewNotice};
+    use portal_core::{access::Action, notices::NewNotice};
     let c = gate::require(Action::PublishNotice).await?;
-    let new = NewNotice {
-        title_zh: &title_zh,
-        title_en: &title_en,
-        body_zh: &body_zh,
-        body_en: &body_en,
-        requires_confirmation: requires_confirmation.is_some(),
-        published_by: Some(c.member.id),
-    };
     // The audit row commits with the notice (published by this member of staff).
-    match c.portal.publish_notice(new).await {
+    match c
+        .portal
+        .publish_notice(NewNotice::from_form(&form, c.member.id))
+        .await
+    {
         Ok(v) => gate::back(&format!("/staff/notices?done={v}")),
-        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
-            gate::back("/staff/notices?error=invalid")
-        }
-        Err(e) => Err(e.into()),
+        refused => crate::settle(refused, "", "/staff/notices?error=invalid"),
     }
 }
 

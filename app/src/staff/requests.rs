@@ -20,8 +20,8 @@ use super::gate;
 pub struct QueueRow {
     pub id: i64,
     pub customer: Option<i64>,
-    pub kind: String,
-    pub status: String,
+    pub kind: Kind,
+    pub status: Status,
     pub due_on: String,
     pub overdue: bool,
     pub assigned: Option<i64>,
@@ -36,30 +36,28 @@ pub async fn request_queue(
 ) -> Result<Vec<QueueRow>, PortalError> {
     use portal_core::{
         access::Action,
-        requests::{self, Kind, QueueFilter, Status},
+        requests::{self, QueueFilter},
     };
     let c = gate::require(Action::ViewRequests).await?;
     let now = chrono::Utc::now();
-    let filter = QueueFilter {
-        kind: kind.as_deref().and_then(|k| Kind::parse(k).ok()),
-        status: status.as_deref().and_then(|s| Status::parse(s).ok()),
-        overdue: due.as_deref() == Some("overdue"),
-        due_soon: due.as_deref() == Some("soon"),
-    };
-    let cal = requests::calendar(&c.portal);
-    Ok(requests::queue(&c.portal, &filter, now)
-        .await?
-        .into_iter()
-        .map(|r| QueueRow {
+    let filter = QueueFilter::from_query(kind.as_deref(), status.as_deref(), due.as_deref());
+    let rows = requests::queue(&c.portal, &filter, now).await?;
+    Ok(rows.into_iter().map(|r| QueueRow::new(r, now)).collect())
+}
+
+#[cfg(feature = "ssr")]
+impl QueueRow {
+    fn new(r: portal_core::requests::Request, now: chrono::DateTime<chrono::Utc>) -> Self {
+        QueueRow {
             id: r.id,
             customer: r.customer,
-            kind: r.kind.as_str().to_owned(),
-            status: r.status.as_str().to_owned(),
-            due_on: cal.local_date(r.due_at).format("%Y-%m-%d").to_string(),
+            kind: r.kind,
+            status: r.status,
+            due_on: portal_core::requests::calendar::local_day(r.due_at),
             overdue: r.status.is_open() && r.due_at < now,
             assigned: r.assigned_staff,
-        })
-        .collect())
+        }
+    }
 }
 
 /// A request's page.
@@ -68,8 +66,8 @@ pub struct RequestView {
     pub id: i64,
     pub customer: Option<i64>,
     pub customer_name: Option<String>,
-    pub kind: String,
-    pub status: String,
+    pub kind: Kind,
+    pub status: Status,
     pub submitted_on: String,
     pub due_on: String,
     pub extended: bool,
@@ -92,79 +90,70 @@ pub async fn request_detail(id: i64) -> Result<RequestView, PortalError> {
     let c = gate::require(Action::ViewRequests).await?;
     let now = chrono::Utc::now();
     let o = requests::open::open(&c.portal, c.member.id, c.member.role, id, now).await?;
-    let cal = requests::calendar(&c.portal);
-    let day = |t: chrono::DateTime<chrono::Utc>| cal.local_date(t).format("%Y-%m-%d").to_string();
-    let (r, d) = (o.request, o.details);
-    Ok(RequestView {
-        id,
-        customer: r.customer,
-        customer_name: o.customer_name,
-        kind: r.kind.as_str().to_owned(),
-        status: r.status.as_str().to_owned(),
-        submitted_on: day(r.submitted_at),
-        due_on: day(r.due_at),
-        extended: r.extended_at.is_some(),
-        note: d.note,
-        corrections: o
-            .corrections
-            .into_iter()
-            .map(|c| (c.field, c.old, c.new, c.approved))
-            .collect(),
-        decision_reason: r.decision_reason.or(r.extension_reason),
-        outcome: r.outcome,
-        recorded_by_me: r.submitted_by_staff == Some(c.member.id),
-        balance: o
-            .balance_cents
-            .map(|cents| portal_vocab::Cents(cents).to_string()),
-        history: o
-            .history
-            .into_iter()
-            .map(|e| {
-                (
-                    day(e.at),
-                    e.from.unwrap_or_default(),
-                    e.to,
-                    e.note.unwrap_or_default(),
-                )
-            })
-            .collect(),
-    })
+    Ok(RequestView::new(o, c.member.id))
+}
+
+#[cfg(feature = "ssr")]
+impl RequestView {
+    /// The page's view of an opened request; `me` is the member of staff reading it.
+    fn new(o: portal_core::requests::open::OpenedRequest, me: i64) -> Self {
+        let day = portal_core::requests::calendar::local_day;
+        let (r, d) = (o.request, o.details);
+        RequestView {
+            id: r.id,
+            customer: r.customer,
+            customer_name: o.customer_name,
+            kind: r.kind,
+            status: r.status,
+            submitted_on: day(r.submitted_at),
+            due_on: day(r.due_at),
+            extended: r.extended_at.is_some(),
+            note: d.note,
+            corrections: o
+                .corrections
+                .into_iter()
+                .map(|c| (c.field, c.old, c.new, c.approved))
+                .collect(),
+            decision_reason: r.decision_reason.or(r.extension_reason),
+            outcome: r.outcome,
+            recorded_by_me: r.submitted_by_staff == Some(me),
+            balance: o
+                .balance_cents
+                .map(|cents| portal_vocab::Cents(cents).to_string()),
+            history: o
+                .history
+                .into_iter()
+                .map(|e| {
+                    (
+                        day(e.at),
+                        e.from.unwrap_or_default(),
+                        e.to,
+                        e.note.unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A decision: `review`, `approve`, `deny`, `answer`, `extend` (with `new_due`), `assign`.
 #[server]
 pub async fn decide_request(
     id: i64,
-    decision: String,
-    reason: Option<String>,
-    new_due: Option<String>,
-    apply_name: Option<String>,
-    apply_phone: Option<String>,
-    apply_email: Option<String>,
+    #[server(flatten)] form: portal_vocab::forms::Decision,
 ) -> Result<(), PortalError> {
-    use portal_core::{
-        CoreError,
-        access::Action,
-        requests::decide::{self, Decision},
-    };
+    use portal_core::{CoreError, access::Action, requests::decide};
     let c = gate::require(Action::DecideRequest).await?;
-    let apply = [
-        ("name", apply_name.is_some()),
-        ("phone", apply_phone.is_some()),
-        ("email", apply_email.is_some()),
-    ];
-    let done = match Decision::parse(&decision, reason, new_due.as_deref(), &apply) {
-        Ok(d) => decide::decide(&c.portal, c.member.id, id, d, chrono::Utc::now()).await,
-        Err(e) => Err(e),
-    };
-    match done {
-        Ok(()) => gate::back(&format!("/staff/requests/{id}?done={decision}")),
+    let done = decide::decide_form(&c.portal, c.member.id, id, &form, chrono::Utc::now()).await;
+    let q = match done {
+        Ok(code) => format!("done={code}"),
         Err(e @ (CoreError::Invalid(_) | CoreError::Refused(_))) => {
-            let key = e.key().unwrap_or_default().replace("request.", "");
-            gate::back(&format!("/staff/requests/{id}?error={key}"))
+            let key = e.key().unwrap_or_default();
+            format!("error={}", key.trim_start_matches("request."))
         }
-        Err(e) => Err(e.into()),
-    }
+        Err(e) => return Err(e.into()),
+    };
+    gate::back(&format!("/staff/requests/{id}?{q}"))
 }
 
 /// Front desk records a request the customer made in person.
@@ -174,36 +163,15 @@ pub async fn record_request(
     kind: String,
     note: Option<String>,
 ) -> Result<(), PortalError> {
-    use portal_core::{
-        CoreError,
-        access::Action,
-        requests::{self, Details, Kind, Submitter},
-    };
+    use super::customers::RecordNote;
+    use portal_core::{access::Action, requests};
     let c = gate::require(Action::RecordRequest).await?;
-    let Ok(kind) = Kind::parse(&kind) else {
-        return gate::back(&format!("/staff/customers/{customer}?error=invalid"));
-    };
-    let details = Details {
-        note: note.filter(|n| !n.trim().is_empty()),
-        ..Details::default()
-    };
     let now = chrono::Utc::now();
-    match requests::submit(
-        &c.portal,
-        customer,
-        kind,
-        &details,
-        Submitter::Staff(c.member.id),
-        now,
-    )
-    .await
-    {
+    let done = requests::staff_records(&c.portal, c.member.id, customer, &kind, note, now).await;
+    match done {
         // Audited inside the request's own transaction (submitted by staff).
         Ok(s) => gate::back(&format!("/staff/requests/{}", s.id)),
-        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
-            gate::back(&format!("/staff/customers/{customer}?error=invalid"))
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => RecordNote::of(Err::<(), _>(e), |()| RecordNote::Invalid)?.back(customer),
     }
 }
 
@@ -248,8 +216,8 @@ pub fn QueuePage() -> impl IntoView {
                         {rows.into_iter().map(|r| view! {
                             <tr class=if r.overdue { "overdue" } else { "" } data-request=r.id>
                                 <td><A href=format!("/staff/requests/{}", r.id)>{r.id}</A></td>
-                                <td>{kind_name(&r.kind)}</td>
-                                <td>{status_name(&r.status)}</td>
+                                <td>{t.kind_names.get(r.kind)}</td>
+                                <td>{t.status_names.get(r.status)}</td>
                                 <td>{r.due_on}{r.overdue.then(|| view! { " "<span class="tag">{t.overdue}</span> })}</td>
                                 <td>{r.customer.map(|c| format!("#{c}")).unwrap_or_default()}</td>
                             </tr>
@@ -259,10 +227,6 @@ pub fn QueuePage() -> impl IntoView {
             </section>
         }.into_any()
     })
-}
-
-fn kind_name(k: &str) -> &'static str {
-    Kind::parse(k).map_or("", |k| use_texts().staff.kind_names.get(k))
 }
 
 fn status_name(s: &str) -> &'static str {
@@ -308,15 +272,15 @@ pub fn RequestPage() -> impl IntoView {
 fn RequestBody(r: RequestView) -> impl IntoView {
     let t = use_texts().staff;
     let may_decide = super::use_me().may(portal_vocab::Action::DecideRequest) && !r.recorded_by_me;
-    let open = matches!(r.status.as_str(), "submitted" | "in_review");
+    let open = matches!(r.status, Status::Submitted | Status::InReview);
     let id = r.id;
-    let is_question = r.kind == "question";
-    let is_correction = r.kind == "correction";
+    let is_question = r.kind == Kind::Question;
+    let is_correction = r.kind == Kind::Correction;
     view! {
         <section class="card">
-            <h1>{format!("#{} · {}", r.id, kind_name(&r.kind))}</h1>
+            <h1>{format!("#{} · {}", r.id, t.kind_names.get(r.kind))}</h1>
             <dl class="facts">
-                <dt>{t.status}</dt><dd data-field="status">{status_name(&r.status)}</dd>
+                <dt>{t.status}</dt><dd data-field="status">{t.status_names.get(r.status)}</dd>
                 <dt>{t.customer}</dt><dd>{r.customer.map(|c| view! {
                     <A href=format!("/staff/customers/{c}")>{r.customer_name.clone().unwrap_or_default()}</A>
                 })}</dd>
@@ -341,7 +305,7 @@ fn RequestBody(r: RequestView) -> impl IntoView {
         {(may_decide && open).then(|| view! {
             <section class="card">
                 <h2>{t.decide}</h2>
-                {(r.status == "submitted").then(|| view! {
+                {(r.status == Status::Submitted).then(|| view! {
                     <form method="post" action=DecideRequest::PATH class="inline-form">
                         <input type="hidden" name="id" value=id/>
                         <input type="hidden" name="decision" value="review"/>

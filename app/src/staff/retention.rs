@@ -40,39 +40,19 @@ pub async fn retention_view() -> Result<RetentionState, PortalError> {
     })
 }
 
-/// Saves the rules.
+/// Saves the rules (with their audit row, in one transaction).
 #[server]
 pub async fn save_retention(
-    enabled: Option<String>,
-    inactive_months: String,
-    notice_days: String,
-    request_years: String,
+    #[server(flatten)] form: portal_vocab::forms::Retention,
 ) -> Result<(), PortalError> {
-    use portal_core::{CoreError, access::Action, retention};
+    use portal_core::{access::Action, retention};
     let c = gate::require(Action::SetRetention).await?;
-    let num = |s: &str| s.trim().parse::<u32>().ok();
-    let (Some(m), Some(d), Some(y)) = (
-        num(&inactive_months),
-        num(&notice_days),
-        num(&request_years),
-    ) else {
-        return gate::back("/staff/retention?error=invalid");
-    };
-    let rules = retention::Rules {
-        enabled: enabled.is_some(),
-        inactive_months: m,
-        notice_days: d,
-        request_years: y,
-    };
-    // The rules and their audit row commit together.
-    let change = async |tx: &_| retention::save(tx, &rules, chrono::Utc::now()).await;
-    match c.audited(Action::SetRetention, change, |_| None).await {
-        Ok(()) => gate::back("/staff/retention?done=saved"),
-        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
-            gate::back("/staff/retention?error=invalid")
-        }
-        Err(e) => Err(e.into()),
-    }
+    let done = retention::officer_saves(&c.portal, c.by(), &form, chrono::Utc::now()).await;
+    crate::settle(
+        done,
+        "/staff/retention?done=saved",
+        "/staff/retention?error=invalid",
+    )
 }
 
 /// `/staff/retention`.

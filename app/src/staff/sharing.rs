@@ -24,77 +24,64 @@ pub struct SharingRegister {
 pub async fn sharing_view(lang: crate::Lang) -> Result<SharingRegister, PortalError> {
     use portal_core::{access::Action, mydata, sharing};
     let c = gate::require(Action::ManageSharing).await?;
-    let recipients = mydata::third_parties(&c.portal.db)
-        .await?
-        .into_iter()
-        .map(|t| match lang {
-            crate::Lang::Zh => (t.name, t.data_zh, t.purpose_zh),
-            crate::Lang::En => (t.name, t.data_en, t.purpose_en),
-        })
-        .collect();
-    let tasks = sharing::tasks(&c.portal.db, false)
-        .await?
-        .into_iter()
-        .map(|t| {
-            (
-                t.id,
-                t.request,
-                t.kind,
-                t.recipient,
-                t.status,
-                t.confirmed_at.map(|d| d.format("%Y-%m-%d").to_string()),
-            )
-        })
-        .collect();
-    Ok(SharingRegister { recipients, tasks })
+    let recipients = mydata::third_parties(&c.portal.db).await?;
+    let tasks = sharing::tasks(&c.portal.db, false).await?;
+    Ok(SharingRegister::new(recipients, tasks, lang))
+}
+
+#[cfg(feature = "ssr")]
+impl SharingRegister {
+    fn new(
+        recipients: Vec<portal_core::mydata::ThirdParty>,
+        tasks: Vec<portal_core::sharing::Task>,
+        lang: crate::Lang,
+    ) -> Self {
+        let recipients = recipients
+            .into_iter()
+            .map(|t| match lang {
+                crate::Lang::Zh => (t.name, t.data_zh, t.purpose_zh),
+                crate::Lang::En => (t.name, t.data_en, t.purpose_en),
+            })
+            .collect();
+        let tasks = tasks
+            .into_iter()
+            .map(|t| {
+                let confirmed = t
+                    .confirmed_at
+                    .map(portal_core::requests::calendar::local_day);
+                (t.id, t.request, t.kind, t.recipient, t.status, confirmed)
+            })
+            .collect();
+        SharingRegister { recipients, tasks }
+    }
 }
 
 /// Adds a recipient.
 #[server]
 pub async fn add_recipient(
-    name: String,
-    data_zh: String,
-    data_en: String,
-    purpose_zh: String,
-    purpose_en: String,
+    #[server(flatten)] r: portal_vocab::forms::Recipient,
 ) -> Result<(), PortalError> {
-    use portal_core::{CoreError, access::Action, sharing};
+    use portal_core::{access::Action, sharing};
     let c = gate::require(Action::ManageSharing).await?;
-    let r = sharing::Recipient {
-        name,
-        data_zh,
-        data_en,
-        purpose_zh,
-        purpose_en,
-    };
-    // The register change and its audit row commit together.
-    let change = async |tx: &_| sharing::add(tx, &r).await;
-    match c
-        .audited(Action::ManageSharing, change, |&id| Some(("recipient", id)))
-        .await
-    {
-        Ok(_) => gate::back("/staff/sharing?done=saved"),
-        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
-            gate::back("/staff/sharing?error=invalid")
-        }
-        Err(e) => Err(e.into()),
-    }
+    let done = sharing::officer_adds(&c.portal, c.by(), &r, chrono::Utc::now()).await;
+    crate::settle(
+        done,
+        "/staff/sharing?done=saved",
+        "/staff/sharing?error=invalid",
+    )
 }
 
 /// Marks a task done: the recipient has applied the correction or deletion.
 #[server]
 pub async fn confirm_task(task: i64) -> Result<(), PortalError> {
-    use portal_core::{CoreError, access::Action, sharing};
+    use portal_core::{access::Action, sharing};
     let c = gate::require(Action::ManageSharing).await?;
-    let change = async |tx: &_| sharing::confirm(tx, task, chrono::Utc::now()).await;
-    let subject = |_: &()| Some(("pass_on_task", task));
-    match c.audited(Action::ManageSharing, change, subject).await {
-        Ok(()) => gate::back("/staff/sharing?done=saved"),
-        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => {
-            gate::back("/staff/sharing?error=invalid")
-        }
-        Err(e) => Err(e.into()),
-    }
+    let done = sharing::officer_confirms(&c.portal, c.by(), task, chrono::Utc::now()).await;
+    crate::settle(
+        done,
+        "/staff/sharing?done=saved",
+        "/staff/sharing?error=invalid",
+    )
 }
 
 /// `/staff/sharing`.

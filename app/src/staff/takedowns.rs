@@ -34,12 +34,10 @@ pub struct TakedownRow {
 /// Open tasks (oldest first), then recently done ones.
 #[server]
 pub async fn takedown_list() -> Result<Vec<TakedownRow>, PortalError> {
-    use portal_core::{access::Action, photos, requests};
+    use portal_core::{access::Action, photos, requests::calendar::local_day as day};
     let c = gate::require(Action::ProcessTakedowns).await?;
-    let cal = requests::calendar(&c.portal);
-    let day = |t| cal.local_date(t).format("%Y-%m-%d").to_string();
-    Ok(photos::takedowns(&c.portal.db)
-        .await?
+    let tasks = photos::takedowns(&c.portal.db).await?;
+    Ok(tasks
         .into_iter()
         .map(|x| TakedownRow {
             id: x.id,
@@ -58,9 +56,7 @@ pub async fn takedown_list() -> Result<Vec<TakedownRow>, PortalError> {
 pub async fn complete_takedown(id: i64) -> Result<(), PortalError> {
     use portal_core::{CoreError, access::Action, photos};
     let c = gate::require(Action::ProcessTakedowns).await?;
-    let (me, now) = (c.member.id, chrono::Utc::now());
-    let change = async |tx: &_| photos::complete_takedown(tx, id, me, now).await;
-    match c.audited(Action::ProcessTakedowns, change, |_| None).await {
+    match photos::staff_completes_takedown(&c.portal, c.by(), id, chrono::Utc::now()).await {
         Ok(()) => gate::back("/staff/takedowns?done=1"),
         Err(CoreError::NotFound) => gate::back("/staff/takedowns?error=invalid"),
         Err(e) => Err(e.into()),

@@ -5,7 +5,6 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use super::role_label;
 use crate::{PortalError, use_texts};
 
 #[cfg(feature = "ssr")]
@@ -17,7 +16,7 @@ pub struct AccountView {
     pub id: i64,
     pub name: String,
     pub email: String,
-    pub role: String,
+    pub role: portal_vocab::Role,
     pub active: bool,
     pub has_totp: bool,
     pub locked: bool,
@@ -30,23 +29,21 @@ pub struct AccountView {
 pub async fn team() -> Result<Vec<AccountView>, PortalError> {
     use portal_core::{access::Action, staff::auth};
     let c = gate::require(Action::ManageStaff).await?;
-    Ok(
-        auth::accounts(&c.portal.db, &c.portal.vault, chrono::Utc::now())
-            .await?
-            .into_iter()
-            .map(|a| AccountView {
-                is_me: a.id == c.member.id,
-                id: a.id,
-                name: a.name,
-                email: a.email,
-                role: a.role.as_str().to_owned(),
-                active: a.active,
-                has_totp: a.has_totp,
-                locked: a.locked,
-                pending: a.pending,
-            })
-            .collect(),
-    )
+    let accounts = auth::accounts(&c.portal.db, &c.portal.vault, chrono::Utc::now()).await?;
+    Ok(accounts
+        .into_iter()
+        .map(|a| AccountView {
+            is_me: a.id == c.member.id,
+            id: a.id,
+            name: a.name,
+            email: a.email,
+            role: a.role,
+            active: a.active,
+            has_totp: a.has_totp,
+            locked: a.locked,
+            pending: a.pending,
+        })
+        .collect())
 }
 
 /// Invites a new member of staff by email.
@@ -55,24 +52,16 @@ pub async fn invite_staff(email: String, name: String, role: String) -> Result<(
     use portal_core::{
         CoreError, Refusal,
         access::Action,
-        email::Email,
-        staff::{self, Role, StaffName, team},
+        staff::{self, team},
     };
     let c = gate::require(Action::ManageStaff).await?;
-    let parsed = (
-        Email::parse(&email),
-        StaffName::parse(&name),
-        role.parse::<Role>(),
-    );
-    let (Ok(email), Ok(name), Ok(role)) = parsed else {
-        return gate::back("/staff/team?error=invalid");
-    };
-    let now = chrono::Utc::now();
-    match team::invite(&c.portal, c.actor(), email, &name, role, now).await {
+    let form = (email.as_str(), name.as_str(), role.as_str());
+    match team::invite_form(&c.portal, c.actor(), form, chrono::Utc::now()).await {
         Ok(_) => gate::back("/staff/team?done=invited"),
         Err(CoreError::Refused(Refusal::Staff(staff::Refusal::Exists))) => {
             gate::back("/staff/team?error=exists")
         }
+        Err(CoreError::Invalid(_)) => gate::back("/staff/team?error=invalid"),
         Err(e) => Err(e.into()),
     }
 }
@@ -85,24 +74,14 @@ pub async fn manage_staff(
     change: String,
     role: Option<String>,
 ) -> Result<(), PortalError> {
-    use portal_core::{
-        CoreError,
-        access::Action,
-        staff::{
-            Role,
-            team::{self, StaffChange},
-        },
-    };
+    use portal_core::{CoreError, access::Action, staff::team};
     let c = gate::require(Action::ManageStaff).await?;
-    let change = match (change.as_str(), role.as_deref().map(str::parse::<Role>)) {
-        ("role", Some(Ok(r))) => StaffChange::Role(r),
-        ("deactivate", _) => StaffChange::Deactivate,
-        ("unlock", _) => StaffChange::Unlock,
-        _ => return gate::back("/staff/team?error=invalid"),
-    };
-    match team::change(&c.portal, c.actor(), staff, change, chrono::Utc::now()).await {
+    let form = (change.as_str(), role.as_deref());
+    match team::change_form(&c.portal, c.actor(), staff, form, chrono::Utc::now()).await {
         Ok(()) => gate::back("/staff/team?done=saved"),
-        Err(CoreError::NotFound | CoreError::Refused(_)) => gate::back("/staff/team?error=invalid"),
+        Err(CoreError::NotFound | CoreError::Invalid(_) | CoreError::Refused(_)) => {
+            gate::back("/staff/team?error=invalid")
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -124,15 +103,8 @@ pub async fn accept_invite(t: String, password: String) -> Result<(), PortalErro
         return gate::back("/staff/invite?error=expired");
     }
     let again = |e: &str| gate::back(&format!("/staff/invite?t={t}&error={e}"));
-    match auth::accept_invitation(
-        &p.db,
-        &t,
-        &password,
-        &p.settings.salon_name,
-        chrono::Utc::now(),
-    )
-    .await
-    {
+    let salon = &p.settings.salon_name;
+    match auth::accept_invitation(&p.db, &t, &password, salon, chrono::Utc::now()).await {
         Ok(_) => gate::back("/staff/signin?error=password_set"),
         Err(AuthError::Password(PasswordProblem::TooShort)) => again("short"),
         Err(AuthError::Password(_)) => again("common"),
@@ -204,7 +176,7 @@ fn AccountRow(a: AccountView) -> impl IntoView {
         <tr data-staff=id>
             <td>{a.name.clone()}</td>
             <td>{a.email.clone()}</td>
-            <td>{role_label(&a.role)}</td>
+            <td>{t.role_names.get(a.role)}</td>
             <td>{if a.has_totp { t.yes } else { t.no }}</td>
             <td>{status}</td>
             <td>
@@ -213,7 +185,7 @@ fn AccountRow(a: AccountView) -> impl IntoView {
                         <input type="hidden" name="staff" value=id/>
                         <input type="hidden" name="change" value="role"/>
                         <select name="role" aria-label=t.change_role>
-                            {Role::ALL.map(|r| view! { <option value=r.as_str() selected=r.as_str() == a.role>{t.role_names.get(r)}</option> }).collect_view()}
+                            {Role::ALL.map(|r| view! { <option value=r.as_str() selected=r == a.role>{t.role_names.get(r)}</option> }).collect_view()}
                         </select>
                         <button type="submit" class="link">{t.change_role}</button>
                     </form>

@@ -4,12 +4,16 @@
 
 use chrono::{DateTime, Utc};
 
-use super::NewCustomer;
+use portal_vocab::forms;
+
+use super::{CustomerName, NewCustomer};
 use crate::{
     CoreError, Portal,
     access::Action,
     audit::{self, Actor, Entry},
     consents::{self, Change, Channel, Purpose},
+    email::Email,
+    phone::Phone,
     staff::Role,
 };
 
@@ -25,6 +29,51 @@ pub struct Intake {
     pub consents: Vec<Purpose>,
     /// Mail the customer a link to the portal.
     pub send_link: bool,
+}
+
+impl Intake {
+    /// Reads the counter form. Refused before anything is stored: a notice not ticked as shown
+    /// ([`super::Refusal::NoticeNotShown`]); a bad name, phone or email, or a channel other than the counter's
+    /// (`intake.invalid`). The record's `created_by` and `at` are set by [`intake`].
+    pub fn from_form(f: &forms::Intake, now: DateTime<Utc>) -> Result<Intake, CoreError> {
+        if f.notice_shown.is_none() {
+            return Err(super::Refusal::NoticeNotShown.into());
+        }
+        let invalid = || CoreError::Invalid("intake.invalid");
+        let email = (!f.email.trim().is_empty())
+            .then(|| Email::parse(&f.email))
+            .transpose()
+            .map_err(|_| invalid())?;
+        let channel = Channel::parse(&f.channel)
+            .ok()
+            .filter(|c| *c != Channel::Portal)
+            .ok_or_else(invalid)?;
+        let ticked = [
+            (Purpose::MarketingSms, &f.marketing_sms),
+            (Purpose::MarketingEmail, &f.marketing_email),
+            (Purpose::MarketingWechat, &f.marketing_wechat),
+            (Purpose::PhotosPortfolio, &f.photos_portfolio),
+            (Purpose::PhotosSocial, &f.photos_social),
+            (Purpose::SensitiveNotes, &f.sensitive_notes),
+        ];
+        Ok(Intake {
+            customer: NewCustomer {
+                name: CustomerName::parse(&f.name).map_err(|_| invalid())?,
+                email,
+                phone: Some(Phone::parse(&f.phone).map_err(|_| invalid())?),
+                language: if f.language == "en" { "en" } else { "zh" },
+                created_by: None,
+                at: now,
+            },
+            notice_version: f.notice_version.trim().parse().map_err(|_| invalid())?,
+            channel,
+            consents: ticked
+                .into_iter()
+                .filter_map(|(p, on)| on.as_ref().map(|_| p))
+                .collect(),
+            send_link: f.send_link.is_some(),
+        })
+    }
 }
 
 /// What came of an intake.

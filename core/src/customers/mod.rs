@@ -27,6 +27,8 @@ pub enum Refusal {
     EmailOfficerOnly,
     /// Processing is restricted: the record is not edited until the restriction ends.
     Restricted,
+    /// A record is created only once the customer has been shown the privacy notice.
+    NoticeNotShown,
 }
 
 impl Refusal {
@@ -36,6 +38,7 @@ impl Refusal {
             Refusal::ContactTaken => "customer.contact_taken",
             Refusal::EmailOfficerOnly => "customer.email_officer_only",
             Refusal::Restricted => "customer.restricted",
+            Refusal::NoticeNotShown => "customer.notice_not_shown",
         }
     }
 }

@@ -9,7 +9,18 @@ use sea_orm::{
 };
 
 use super::{EMAIL, NAME, PHONE, open_text, seal_text, unique_violation};
-use crate::{CoreError, demo::fields, email::Email, phone::Phone, vault::Vault};
+use portal_vocab::{Cents, forms};
+
+use crate::{
+    CoreError, Portal,
+    access::Action,
+    audit::{self, Actor},
+    demo::fields,
+    email::Email,
+    phone::Phone,
+    staff::Role,
+    vault::Vault,
+};
 
 /// What staff typed into the search box, parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -322,6 +333,26 @@ pub struct ContactChange {
     pub phone: Option<Phone>,
 }
 
+impl ContactChange {
+    /// Reads front desk's contact form: a blank phone or email clears it
+    /// (`customer.contact` for anything that does not parse).
+    pub fn from_form(f: &forms::Contact) -> Result<ContactChange, CoreError> {
+        let invalid = || CoreError::Invalid("customer.contact");
+        let optional = |s: &str| (!s.trim().is_empty()).then_some(s.to_owned());
+        Ok(ContactChange {
+            name: super::CustomerName::parse(&f.name).map_err(|_| invalid())?,
+            email: optional(&f.email)
+                .map(|e| Email::parse(&e))
+                .transpose()
+                .map_err(|_| invalid())?,
+            phone: optional(&f.phone)
+                .map(|p| Phone::parse(&p))
+                .transpose()
+                .map_err(|_| invalid())?,
+        })
+    }
+}
+
 /// Replaces a customer's contact details and their blind indexes. An email or phone that
 /// belongs to another customer is refused (`customer.contact_taken`).
 pub async fn update_contact<C: ConnectionTrait + TransactionTrait>(
@@ -456,6 +487,54 @@ pub async fn record_visit<C: ConnectionTrait + TransactionTrait>(
     }
     tx.commit().await?;
     Ok(id)
+}
+
+/// A stylist's visit form for `customer`: the visit, by stylist `staff` holding `role`, and its
+/// audit row in one transaction; returns the visit's id. A bad amount is `visit.amount`.
+#[tracing::instrument(skip_all, fields(staff = staff, customer = customer))]
+pub async fn stylist_records_visit(
+    portal: &Portal,
+    (staff, role): (i64, Role),
+    customer: i64,
+    form: &forms::Visit,
+    now: DateTime<Utc>,
+) -> Result<i64, CoreError> {
+    let amount = Cents::parse_yuan(&form.amount).ok_or(CoreError::Invalid("visit.amount"))?;
+    let visit = NewVisit {
+        at: now,
+        services: &form.services,
+        stylist: Some(staff),
+        amount_cents: amount.0,
+        notes: Some(form.notes.as_str()),
+    };
+    let change = async |tx: &_| record_visit(tx, &portal.vault, customer, &visit).await;
+    let actor = Actor::Staff { id: staff, role };
+    let subject = |_: &i64| Some(("customer", customer));
+    audit::audited(&portal.db, actor, Action::RecordVisit, now, change, subject).await
+}
+
+/// A stylist's note on visit `visit` of `customer`, with its audit row in one transaction.
+#[tracing::instrument(skip_all, fields(staff = staff, customer = customer, visit = visit))]
+pub async fn stylist_notes_visit(
+    portal: &Portal,
+    (staff, role): (i64, Role),
+    customer: i64,
+    visit: i64,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    let change = async |tx: &_| add_visit_note(tx, &portal.vault, customer, visit, note).await;
+    let actor = Actor::Staff { id: staff, role };
+    let subject = |_: &()| Some(("customer", customer));
+    audit::audited(
+        &portal.db,
+        actor,
+        Action::AddVisitNote,
+        now,
+        change,
+        subject,
+    )
+    .await
 }
 
 /// Adds a note to a visit of `customer` (appended below any earlier note); returns nothing

@@ -28,6 +28,38 @@ pub struct Notice {
     pub published_at: DateTime<Utc>,
 }
 
+impl Notice {
+    /// The title and the paragraphs (blank-line separated, trimmed, none empty) in `lang`.
+    pub fn in_lang(self, lang: portal_vocab::Lang) -> (String, Vec<String>) {
+        let (title, body) = match lang {
+            portal_vocab::Lang::Zh => (self.title_zh, self.body_zh),
+            portal_vocab::Lang::En => (self.title_en, self.body_en),
+        };
+        let paragraphs = body
+            .split("\n\n")
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect();
+        (title, paragraphs)
+    }
+}
+
+/// The customer confirms having read version `version`, recorded with channel `portal`; a
+/// version that is not the one waiting for them changes nothing.
+#[tracing::instrument(skip_all, fields(customer = customer, version = version))]
+pub async fn customer_confirms(
+    db: &sea_orm::DatabaseConnection,
+    customer: i64,
+    version: i32,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    if pending_confirmation(db, customer).await? == Some(version) {
+        let portal = crate::consents::Channel::Portal;
+        crate::consents::record_notice(db, customer, version, portal, None, now).await?;
+    }
+    Ok(())
+}
+
 /// A line in the list of versions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoticeVersion {
@@ -51,6 +83,20 @@ pub struct NewNotice<'a> {
     pub requires_confirmation: bool,
     /// Who published it (none for the built-in first version).
     pub published_by: Option<i64>,
+}
+
+impl<'a> NewNotice<'a> {
+    /// The officer's form, published by member of staff `by`.
+    pub fn from_form(f: &'a portal_vocab::forms::Notice, by: i64) -> Self {
+        NewNotice {
+            title_zh: &f.title_zh,
+            title_en: &f.title_en,
+            body_zh: &f.body_zh,
+            body_en: &f.body_en,
+            requires_confirmation: f.requires_confirmation.is_some(),
+            published_by: Some(by),
+        }
+    }
 }
 
 impl From<entity::Model> for Notice {

@@ -10,6 +10,14 @@ pub fn salon_offset() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero"))
 }
 
+/// The salon's local date of an instant as the portal writes it everywhere (`2026-12-02`):
+/// pages, mails and files alike, so a late-evening visit never shows as the next day.
+pub fn local_day(at: DateTime<Utc>) -> String {
+    at.with_timezone(&salon_offset())
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 /// Working days for due dates.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Calendar {

@@ -76,6 +76,16 @@ impl Decision {
         })
     }
 
+    /// The officer's decision form, as [`Decision::parse`].
+    pub fn from_form(f: &portal_vocab::forms::Decision) -> Result<Self, CoreError> {
+        let apply = [
+            ("name", f.apply_name.is_some()),
+            ("phone", f.apply_phone.is_some()),
+            ("email", f.apply_email.is_some()),
+        ];
+        Decision::parse(&f.decision, f.reason.clone(), f.new_due.as_deref(), &apply)
+    }
+
     /// The decision's name, as the form sends it.
     pub fn code(&self) -> &'static str {
         match self {
@@ -88,6 +98,21 @@ impl Decision {
             Decision::Settle => "settle",
         }
     }
+}
+
+/// The officer's decision form on request `id`, read ([`Decision::from_form`]) and applied
+/// ([`decide`]); returns the decision's code.
+pub async fn decide_form(
+    portal: &Portal,
+    staff: i64,
+    id: i64,
+    form: &portal_vocab::forms::Decision,
+    now: DateTime<Utc>,
+) -> Result<&'static str, CoreError> {
+    let decision = Decision::from_form(form)?;
+    let code = decision.code();
+    decide(portal, staff, id, decision, now).await?;
+    Ok(code)
 }
 
 /// Applies `decision` by member of staff `staff` to request `id`. Each step writes its audit

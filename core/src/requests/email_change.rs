@@ -138,6 +138,19 @@ pub enum StaffContactOutcome {
     EmailGoesToOfficer(Email),
 }
 
+/// Front desk's contact form for `customer` ([`customers::record::ContactChange::from_form`]),
+/// applied as [`staff_edit_contact`].
+pub async fn staff_contact_form(
+    portal: &Portal,
+    (staff, by): (i64, crate::staff::Role),
+    customer: i64,
+    form: &portal_vocab::forms::Contact,
+    now: DateTime<Utc>,
+) -> Result<StaffContactOutcome, CoreError> {
+    let change = customers::record::ContactChange::from_form(form)?;
+    staff_edit_contact(portal, staff, by, customer, change, now).await
+}
+
 /// Member of staff `staff` (holding `by`) replaces a customer's contact details: the change
 /// and its audit row in one transaction (see [`staff_change_contact`] for what happens to a new
 /// email); a new email for the officer is then filed as a correction request (audited in its

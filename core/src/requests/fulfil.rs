@@ -342,6 +342,24 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
     Ok(true)
 }
 
+/// The privacy officer lifts a restriction, with its audit row in one transaction.
+#[tracing::instrument(skip_all, fields(staff = staff, customer = customer))]
+pub async fn officer_lifts_restriction(
+    portal: &Portal,
+    (staff, role): (i64, crate::staff::Role),
+    customer: i64,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    use crate::audit::{self, Actor};
+    let lift = async |tx: &_| lift_restriction(tx, customer).await;
+    let actor = Actor::Staff { id: staff, role };
+    let action = crate::access::Action::DecideRequest;
+    audit::audited(&portal.db, actor, action, now, lift, |_| {
+        Some(("customer", customer))
+    })
+    .await
+}
+
 /// Lifts a restriction (staff, when the reason for it has gone).
 pub async fn lift_restriction(db: &impl ConnectionTrait, customer: i64) -> Result<(), CoreError> {
     db.execute(

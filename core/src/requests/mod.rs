@@ -115,6 +115,92 @@ pub struct Submitted {
     pub merged: bool,
 }
 
+/// Front desk files a request of kind `kind` (a code) the customer made in person; audited in
+/// the request's own transaction, as submitted by staff `staff` (who may not decide it).
+#[tracing::instrument(skip_all, fields(staff = staff, customer = customer))]
+pub async fn staff_records(
+    portal: &Portal,
+    staff: i64,
+    customer: i64,
+    kind: &str,
+    note: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Submitted, CoreError> {
+    let details = Details {
+        note: note.filter(|n| !n.trim().is_empty()),
+        ..Details::default()
+    };
+    let kind = Kind::parse(kind)?;
+    submit(
+        portal,
+        customer,
+        kind,
+        &details,
+        Submitter::Staff(staff),
+        now,
+    )
+    .await
+}
+
+/// What came of a request the customer filed in the portal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CustomerFiled {
+    /// A new request.
+    Submitted(i64),
+    /// Added to the open request of the same kind.
+    Merged(i64),
+    /// Nothing was filed: an irreversible deletion, or moving the address that signs the
+    /// customer in, needs a sign-in of the last 10 minutes (email control is a low assurance;
+    /// security.md).
+    NeedsFreshSignIn,
+}
+
+/// The customer's request form, read and filed (see [`submit`]); `fresh` says whether the
+/// session was signed in within the last 10 minutes. Only a correction keeps its
+/// `(field, value)` pairs, and only the filled ones.
+#[tracing::instrument(skip_all, fields(customer = customer))]
+pub async fn customer_files(
+    portal: &Portal,
+    customer: i64,
+    fresh: bool,
+    form: &portal_vocab::forms::Request,
+    now: DateTime<Utc>,
+) -> Result<CustomerFiled, CoreError> {
+    let kind = Kind::parse(&form.kind)?;
+    let filled = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let fields = [
+        ("name", &form.name),
+        ("phone", &form.phone),
+        ("email", &form.email),
+    ];
+    let corrections: Vec<(String, String)> = match kind {
+        Kind::Correction => fields
+            .into_iter()
+            .filter_map(|(f, v)| filled(v).map(|v| (f.to_owned(), v)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let moves_sign_in = corrections.iter().any(|(f, _)| f == "email");
+    if (kind == Kind::Deletion || moves_sign_in) && !fresh {
+        return Ok(CustomerFiled::NeedsFreshSignIn);
+    }
+    let details = Details {
+        note: filled(&form.note),
+        corrections,
+        ..Details::default()
+    };
+    let s = submit(portal, customer, kind, &details, Submitter::Customer, now).await?;
+    Ok(match s.merged {
+        true => CustomerFiled::Merged(s.id),
+        false => CustomerFiled::Submitted(s.id),
+    })
+}
+
 /// One request as lists show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
@@ -252,6 +338,19 @@ pub struct QueueFilter {
     pub overdue: bool,
     /// Only those due within 3 working days (not yet overdue).
     pub due_soon: bool,
+}
+
+impl QueueFilter {
+    /// The queue page's GET form: a kind and a state by code (an unknown one filters nothing),
+    /// `due` as `overdue` or `soon`.
+    pub fn from_query(kind: Option<&str>, status: Option<&str>, due: Option<&str>) -> Self {
+        QueueFilter {
+            kind: kind.and_then(|k| Kind::parse(k).ok()),
+            status: status.and_then(|s| Status::parse(s).ok()),
+            overdue: due == Some("overdue"),
+            due_soon: due == Some("soon"),
+        }
+    }
 }
 
 /// The staff queue, soonest due first.

@@ -42,7 +42,7 @@ pub async fn run_once(portal: &Portal, now: DateTime<Utc>) -> Result<usize, Core
             if tx.execute(&claim).await?.rows_affected() != 1 {
                 continue;
             }
-            let day = cal.local_date(due).format("%Y-%m-%d").to_string();
+            let day = crate::requests::calendar::local_day(due);
             for to in officers(&tx).await? {
                 let kind = Kind::parse(&kind)?;
                 let mail = crate::mail::templates::request_reminder::reminder(

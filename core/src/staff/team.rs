@@ -22,6 +22,46 @@ pub enum StaffChange {
     Unlock,
 }
 
+impl StaffChange {
+    /// The team page's form: `role` (with the new role's code), `deactivate` or `unlock`.
+    pub fn parse(change: &str, role: Option<&str>) -> Result<StaffChange, CoreError> {
+        match (change, role.map(str::parse::<Role>)) {
+            ("role", Some(Ok(r))) => Ok(StaffChange::Role(r)),
+            ("deactivate", _) => Ok(StaffChange::Deactivate),
+            ("unlock", _) => Ok(StaffChange::Unlock),
+            _ => Err(CoreError::Invalid("staff.change")),
+        }
+    }
+}
+
+/// The officer's form on another member of staff: the change by its code (see
+/// [`StaffChange::parse`]), applied as [`change`].
+pub async fn change_form(
+    portal: &Portal,
+    by: Actor,
+    staff: i64,
+    (change_code, role): (&str, Option<&str>),
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    let change_to = StaffChange::parse(change_code, role)?;
+    change(portal, by, staff, change_to, now).await
+}
+
+/// The officer's invitation form: `email`, `name` and a role code, as [`invite`] (anything that
+/// does not parse is `staff.invitation`).
+pub async fn invite_form(
+    portal: &Portal,
+    by: Actor,
+    (email, name, role): (&str, &str, &str),
+    now: DateTime<Utc>,
+) -> Result<i64, CoreError> {
+    let invalid = || CoreError::Invalid("staff.invitation");
+    let email = Email::parse(email).map_err(|_| invalid())?;
+    let name = StaffName::parse(name).map_err(|_| invalid())?;
+    let role = role.parse::<Role>().map_err(|_| invalid())?;
+    invite(portal, by, email, &name, role, now).await
+}
+
 /// `by` invites `email` as `role`; the invitation is mailed with its link. Returns the new
 /// account's id.
 #[tracing::instrument(skip_all, fields(role = role.as_str()))]

@@ -745,6 +745,36 @@ fn the_privacy_officer_invites_staff_by_mail_and_the_link_sets_a_password_once()
 }
 
 #[test]
+fn an_intake_form_whose_fields_do_not_read_comes_back_with_its_message_and_creates_nothing() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        let desk = staff(&app, "desk@salon.example", Role::FrontDesk).await;
+        let cookie = cookie_for(&app, Subject::Staff(desk)).await;
+        let form = |version: &str, phone: &str| {
+            vec![
+                ("name", "柜台顾客".to_owned()),
+                ("phone", phone.to_owned()),
+                ("email", String::new()),
+                ("language", "zh".to_owned()),
+                ("channel", "paper_form".to_owned()),
+                ("notice_version", version.to_owned()),
+                ("notice_shown", "on".to_owned()),
+            ]
+        };
+        // A tampered version number, a phone that is no phone, a channel of the portal's own.
+        let mut portal_channel = form("1", "13811112222");
+        portal_channel[4].1 = "portal".to_owned();
+        for bad in [form("one", "13811112222"), form("1", "12"), portal_channel] {
+            let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let r = app.browser_post(Intake::PATH, &bad, &cookie).await;
+            assert_eq!(support::location(&r), "/staff/customers/new?error=invalid");
+        }
+        let rows = support::count(&app, "SELECT COUNT(*) AS n FROM customers").await;
+        assert_eq!(rows, 0, "nothing was created");
+    })
+}
+
+#[test]
 fn intake_records_the_notice_shown_and_can_mail_the_customer_a_portal_link() {
     crate::support::run(async {
         let sink = support::smtp::SmtpSink::start().await;

@@ -15,8 +15,7 @@ pub fn receipt(
     kept: &crate::requests::erase::Kept,
     now: DateTime<Utc>,
 ) -> OutgoingMail {
-    let cal = crate::requests::calendar(portal);
-    let date = cal.local_date(now).format("%Y-%m-%d").to_string();
+    let date = crate::requests::calendar::local_day(now);
     let salon = &portal.settings.salon_name;
     let (subject, text) = if lang == Lang::En {
         (

@@ -46,8 +46,7 @@ pub fn request_mail(
 ) -> OutgoingMail {
     let en = lang == Lang::En;
     let salon = &portal.settings.salon_name;
-    let cal = crate::requests::calendar(portal);
-    let due = cal.local_date(r.due_at).format("%Y-%m-%d").to_string();
+    let due = crate::requests::calendar::local_day(r.due_at);
     let kind = kind_name(r.kind, en);
     let link = format!("{}me/requests", portal.settings.public_url.as_str());
     let (subject, body) = if en {

@@ -300,6 +300,15 @@ pub fn median_us(mut d: Vec<Duration>) -> f64 {
     d[d.len() / 2].as_secs_f64() * 1e6
 }
 
+/// The single number `sql` selects as `n` (`SELECT COUNT(*) AS n FROM …`).
+pub async fn count(app: &TestApp, sql: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let db = &app.portal.db;
+    let statement = sea_orm::Statement::from_string(db.get_database_backend(), sql.to_owned());
+    let row = db.query_one_raw(statement).await.unwrap().expect("one row");
+    row.try_get::<i64>("", "n").unwrap()
+}
+
 /// Every byte the database holds: the SQLite file and its WAL, or every PostgreSQL row as text
 /// (bytea shows as hex there, so callers search for the hex form too).
 pub async fn raw_database(app: &TestApp) -> Vec<u8> {
