@@ -71,13 +71,17 @@ pub struct MyRequest {
 /// The customer's requests, newest first.
 #[server]
 pub async fn my_requests() -> Result<Vec<MyRequest>, PortalError> {
-    use portal_core::requests::{self, Status};
+    use portal_core::requests;
     let (p, id, _) = crate::signin::ssr::customer("/me/requests").await?;
-    let day = portal_core::requests::calendar::local_day;
     let rows = requests::for_customer(&p.db, id).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| MyRequest {
+    Ok(rows.into_iter().map(MyRequest::new).collect())
+}
+
+#[cfg(feature = "ssr")]
+impl MyRequest {
+    fn new(r: portal_core::requests::Request) -> Self {
+        use portal_core::requests::{Status, calendar::local_day as day};
+        MyRequest {
             id: r.id,
             kind: r.kind,
             status: r.status,
@@ -86,8 +90,8 @@ pub async fn my_requests() -> Result<Vec<MyRequest>, PortalError> {
             reason: r.decision_reason.or(r.extension_reason),
             outcome: r.outcome,
             can_cancel: matches!(r.status, Status::Submitted | Status::InReview),
-        })
-        .collect())
+        }
+    }
 }
 
 /// A copy ready to download.

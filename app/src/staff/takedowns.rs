@@ -34,12 +34,17 @@ pub struct TakedownRow {
 /// Open tasks (oldest first), then recently done ones.
 #[server]
 pub async fn takedown_list() -> Result<Vec<TakedownRow>, PortalError> {
-    use portal_core::{access::Action, photos, requests::calendar::local_day as day};
+    use portal_core::{access::Action, photos};
     let c = gate::require(Action::ProcessTakedowns).await?;
     let tasks = photos::takedowns(&c.portal.db).await?;
-    Ok(tasks
-        .into_iter()
-        .map(|x| TakedownRow {
+    Ok(tasks.into_iter().map(TakedownRow::new).collect())
+}
+
+#[cfg(feature = "ssr")]
+impl TakedownRow {
+    fn new(x: portal_core::photos::Takedown) -> Self {
+        use portal_core::requests::calendar::local_day as day;
+        TakedownRow {
             id: x.id,
             photo: x.photo_ref,
             taken: day(x.photo_taken_at),
@@ -47,8 +52,8 @@ pub async fn takedown_list() -> Result<Vec<TakedownRow>, PortalError> {
             reason: x.reason,
             opened: day(x.created_at),
             done: x.done_at.map(day),
-        })
-        .collect())
+        }
+    }
 }
 
 /// Marks a task done (audited).

@@ -30,10 +30,19 @@ pub async fn team() -> Result<Vec<AccountView>, PortalError> {
     use portal_core::{access::Action, staff::auth};
     let c = gate::require(Action::ManageStaff).await?;
     let accounts = auth::accounts(&c.portal.db, &c.portal.vault, chrono::Utc::now()).await?;
+    let me = c.member.id;
     Ok(accounts
         .into_iter()
-        .map(|a| AccountView {
-            is_me: a.id == c.member.id,
+        .map(|a| AccountView::new(a, me))
+        .collect())
+}
+
+#[cfg(feature = "ssr")]
+impl AccountView {
+    /// The list's view of account `a`, read by member of staff `me`.
+    fn new(a: portal_core::staff::auth::Account, me: i64) -> Self {
+        AccountView {
+            is_me: a.id == me,
             id: a.id,
             name: a.name,
             email: a.email,
@@ -42,8 +51,8 @@ pub async fn team() -> Result<Vec<AccountView>, PortalError> {
             has_totp: a.has_totp,
             locked: a.locked,
             pending: a.pending,
-        })
-        .collect())
+        }
+    }
 }
 
 /// Invites a new member of staff by email.

@@ -231,10 +231,40 @@ pub async fn deliver_due(
                 .exec(&portal.db)
                 .await?;
         } else {
-            update.exec(&portal.db).await?;
+            let marked = update.exec(&portal.db).await?;
+            if marked.rows_affected == 0 && result.is_ok() {
+                drop_if_erased(portal, transport, row.id, row.customer_id).await?;
+            }
         }
     }
     Ok(sent)
+}
+
+/// A mail delivered to the dev mailbox whose row is gone by the time it is marked sent: its
+/// customer was erased meanwhile (the erasure deletes the outbox rows), and the file just
+/// written, listed too late for the erasure to remove it, goes now with their other files.
+async fn drop_if_erased(
+    portal: &Portal,
+    transport: &Transport,
+    id: i64,
+    customer: Option<i64>,
+) -> Result<(), sea_orm::DbErr> {
+    let (Transport::DevMailbox(_), Some(customer)) = (transport, customer) else {
+        return Ok(());
+    };
+    if entity::Entity::find_by_id(id)
+        .one(&portal.db)
+        .await?
+        .is_none()
+    {
+        let files = super::dev_mail_files_of(&portal.settings.data_dir, customer);
+        crate::requests::erase::remove_files(&files);
+        tracing::info!(
+            mail_id = id,
+            "dev mail of a customer erased during delivery removed"
+        );
+    }
+    Ok(())
 }
 
 /// Delivers mail until `shutdown` turns true: on every wake-up and every `mail_poll`.

@@ -129,10 +129,6 @@ pub async fn erase(
             .into_iter()
             .map(|f| dir.join("exports").join(f)),
     );
-    // In development the delivered mail sits in files too; it goes with the customer.
-    if portal.settings.dev_mailbox() {
-        files.extend(crate::mail::dev_mail_files_of(dir, customer));
-    }
     for table in [
         "sensitive_notes",
         "service_profiles",
@@ -147,6 +143,12 @@ pub async fn erase(
         "mail_outbox",
     ] {
         delete_where(tx, table, customer).await?;
+    }
+    // In development the delivered mail sits in files too; it goes with the customer. Listed
+    // after the outbox rows are deleted: a mail the worker delivers from now on finds its row
+    // gone and removes its own file (`mail::worker`).
+    if portal.settings.dev_mailbox() {
+        files.extend(crate::mail::dev_mail_files_of(dir, customer));
     }
     // Financial records stay, cut from the person: paid visits (without their notes) and the
     // stored-value ledger (the card number and its index go).

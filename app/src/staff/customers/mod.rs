@@ -30,14 +30,12 @@ pub async fn search_customers(q: String) -> Result<(), PortalError> {
         return gate::back("/staff/customers?error=bad");
     };
     let found = record::search(&c.portal.db, &c.portal.vault, &query).await?;
-    match found.as_slice() {
-        [] => gate::back("/staff/customers?error=none"),
-        [one] => gate::back(&format!("/staff/customers/{}", one.id)),
-        many => {
-            let ids: Vec<String> = many.iter().map(|f| f.id.to_string()).collect();
-            gate::back(&format!("/staff/customers?found={}", ids.join(",")))
-        }
-    }
+    let ids: Vec<String> = found.iter().map(|f| f.id.to_string()).collect();
+    gate::back(&match ids.as_slice() {
+        [] => "/staff/customers?error=none".to_owned(),
+        [one] => format!("/staff/customers/{one}"),
+        many => format!("/staff/customers?found={}", many.join(",")),
+    })
 }
 
 /// A search result as the list shows it.
