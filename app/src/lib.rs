@@ -110,13 +110,27 @@ pub fn settle<T>(
     ok: &str,
     refused: &str,
 ) -> Result<(), PortalError> {
-    use portal_core::CoreError;
     match done {
-        Ok(_) => redirect(ok),
-        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => redirect(refused),
-        Err(e) => return Err(e.into()),
+        Ok(_) => {
+            redirect(ok);
+            Ok(())
+        }
+        Err(e) => crate::refused(e, refused),
     }
-    Ok(())
+}
+
+/// A failed form operation: back to `to` when the domain refused the input (the page explains
+/// it); any other failure stays an error.
+#[cfg(feature = "ssr")]
+pub fn refused(e: portal_core::CoreError, to: &str) -> Result<(), PortalError> {
+    use portal_core::CoreError;
+    match e {
+        CoreError::Invalid(_) | CoreError::Refused(_) => {
+            redirect(to);
+            Ok(())
+        }
+        e => Err(e.into()),
+    }
 }
 
 /// Sends the visitor to `path`, a relative path the server built. `leptos_axum::redirect`

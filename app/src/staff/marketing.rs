@@ -100,7 +100,7 @@ pub async fn create_api_key(name: String, changes: Option<String>) -> Result<(),
             crate::signin::ssr::set_cookie(&c.portal, Cookie::NewApiKey, &key, 120);
             gate::back("/staff/marketing?key=new")
         }
-        refused => crate::settle(refused, "", "/staff/marketing?error=invalid"),
+        Err(e) => crate::refused(e, "/staff/marketing?error=invalid"),
     }
 }
 

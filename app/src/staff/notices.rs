@@ -23,7 +23,7 @@ pub async fn publish_notice(
         .await
     {
         Ok(v) => gate::back(&format!("/staff/notices?done={v}")),
-        refused => crate::settle(refused, "", "/staff/notices?error=invalid"),
+        Err(e) => crate::refused(e, "/staff/notices?error=invalid"),
     }
 }
 

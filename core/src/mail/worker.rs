@@ -231,39 +231,42 @@ pub async fn deliver_due(
                 .exec(&portal.db)
                 .await?;
         } else {
-            let marked = update.exec(&portal.db).await?;
-            if marked.rows_affected == 0 && result.is_ok() {
-                drop_if_erased(portal, transport, row.id, row.customer_id).await?;
+            let marked = update.exec(&portal.db).await;
+            // A mark that failed or found no row may mean the customer was erased while the
+            // mail was on its way: the clean-up is checked before a failed mark is reported.
+            if result.is_ok() && !matches!(marked, Ok(ref m) if m.rows_affected > 0) {
+                drop_if_erased(portal, transport, row.customer_id).await?;
             }
+            marked?;
         }
     }
     Ok(sent)
 }
 
-/// A mail delivered to the dev mailbox whose row is gone by the time it is marked sent: its
-/// customer was erased meanwhile (the erasure deletes the outbox rows), and the file just
+/// A mail delivered to the dev mailbox whose sent mark found no row: if its customer was erased
+/// meanwhile (their key is destroyed and the erasure deleted the outbox rows), the file just
 /// written, listed too late for the erasure to remove it, goes now with their other files.
 async fn drop_if_erased(
     portal: &Portal,
     transport: &Transport,
-    id: i64,
     customer: Option<i64>,
 ) -> Result<(), sea_orm::DbErr> {
     let (Transport::DevMailbox(_), Some(customer)) = (transport, customer) else {
         return Ok(());
     };
-    if entity::Entity::find_by_id(id)
-        .one(&portal.db)
-        .await?
-        .is_none()
-    {
-        let files = super::dev_mail_files_of(&portal.settings.data_dir, customer);
-        crate::requests::erase::remove_files(&files);
-        tracing::info!(
-            mail_id = id,
-            "dev mail of a customer erased during delivery removed"
-        );
+    match portal.vault.customer_key(&portal.db, customer).await {
+        Err(crate::CoreError::Sealed(crate::vault::SealError::KeyDestroyed)) => {}
+        Ok(_) => return Ok(()),
+        Err(crate::CoreError::Database(e)) => return Err(e),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not tell whether a customer was erased");
+            return Ok(());
+        }
     }
+    let files = super::dev_mail_files_of(&portal.settings.data_dir, customer);
+    // File removal blocks; the worker's thread serves requests too.
+    let _ = tokio::task::spawn_blocking(move || crate::requests::erase::remove_files(&files)).await;
+    tracing::info!("dev mail of a customer erased during delivery removed");
     Ok(())
 }
 

@@ -1854,3 +1854,64 @@ fn replacing_a_second_factor_needs_a_code_from_the_current_one_and_is_audited_an
         assert_eq!(audits_before, 1, "the first enrolment is audited too");
     })
 }
+
+#[test]
+fn fields_a_form_does_not_have_are_ignored_so_no_one_records_in_another_members_name() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        let desk = staff(&app, "desk@salon.example", Role::FrontDesk).await;
+        let other_desk = staff(&app, "desk2@salon.example", Role::FrontDesk).await;
+        let stylist = staff(&app, "stylist@salon.example", Role::Stylist).await;
+        let other_stylist = staff(&app, "stylist2@salon.example", Role::Stylist).await;
+        let desk_cookie = cookie_for(&app, Subject::Staff(desk)).await;
+        let stylist_cookie = cookie_for(&app, Subject::Staff(stylist)).await;
+        // The intake form with a field it does not have: who created the record.
+        let other = other_desk.to_string();
+        let intake = [
+            ("name", "柜台顾客"),
+            ("phone", "13811112222"),
+            ("email", ""),
+            ("language", "zh"),
+            ("channel", "paper_form"),
+            ("notice_version", "1"),
+            ("notice_shown", "on"),
+            ("created_by", other.as_str()),
+            ("created_by_staff_id", other.as_str()),
+        ];
+        let r = app.browser_post(Intake::PATH, &intake, &desk_cookie).await;
+        assert!(r.status().is_redirection(), "{}", r.status());
+        let by_desk =
+            format!("SELECT COUNT(*) AS n FROM customers WHERE created_by_staff_id = {desk}");
+        assert_eq!(
+            support::count(&app, &by_desk).await,
+            1,
+            "the record is the caller's"
+        );
+        // The visit form with the stylist who did it.
+        let customer = support::customer(&app, "visit.customer@example.com", "zh").await;
+        let id = customer.to_string();
+        let other = other_stylist.to_string();
+        let visit = [
+            ("id", id.as_str()),
+            ("services", "cut"),
+            ("amount", "88"),
+            ("notes", ""),
+            ("stylist", other.as_str()),
+            ("stylist_id", other.as_str()),
+        ];
+        let r = app
+            .browser_post(RecordVisit::PATH, &visit, &stylist_cookie)
+            .await;
+        assert!(r.status().is_redirection(), "{}", r.status());
+        let mine = format!(
+            "SELECT COUNT(*) AS n FROM visits WHERE customer_id = {customer} AND stylist_id = {stylist}"
+        );
+        assert_eq!(
+            support::count(&app, &mine).await,
+            1,
+            "the visit is the caller's"
+        );
+        let theirs = format!("SELECT COUNT(*) AS n FROM visits WHERE stylist_id = {other_stylist}");
+        assert_eq!(support::count(&app, &theirs).await, 0);
+    })
+}
