@@ -480,20 +480,26 @@ pub async fn withdrawals_since(
 /// The marketing channels, for "may we contact them?".
 pub const CHANNELS: [Purpose; 3] = Purpose::MARKETING;
 
-/// Marketing staff check one contact: may we reach them, channel by channel (in the order of
-/// [`CHANNELS`])? Looking up a known customer is audited on them.
+/// Marketing staff check one contact: may we reach them, channel by channel? Looking up a known
+/// customer is audited on them.
 #[tracing::instrument(skip_all, fields(staff = staff))]
 pub async fn staff_checks(
     portal: &crate::Portal,
     (staff, role): (i64, crate::staff::Role),
     contact: &str,
     now: DateTime<Utc>,
-) -> Result<[bool; 3], CoreError> {
-    let mut answers = [false; 3];
+) -> Result<portal_vocab::MayContact, CoreError> {
     let contact = [contact.to_owned()];
-    for (answer, channel) in answers.iter_mut().zip(CHANNELS) {
-        *answer = may_contact(portal, channel, &contact).await?.first() == Some(&true);
+    let mut answers = Vec::with_capacity(CHANNELS.len());
+    for channel in CHANNELS {
+        answers.push(may_contact(portal, channel, &contact).await?.first() == Some(&true));
     }
+    let answers = portal_vocab::MayContact::from_fn(|p| {
+        CHANNELS
+            .iter()
+            .position(|&c| c == p)
+            .is_some_and(|i| answers[i])
+    });
     if let Some(customer) = customer_by_contact(portal, &contact[0]).await? {
         // The audit chain is written in a write transaction, like every change's row.
         let actor = crate::audit::Actor::Staff { id: staff, role };

@@ -17,6 +17,7 @@ pub mod email;
 pub mod error;
 pub mod housekeeping;
 pub mod mail;
+pub mod membership;
 pub mod mydata;
 pub mod notices;
 pub mod phone;

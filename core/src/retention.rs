@@ -283,7 +283,7 @@ pub async fn run(portal: &Portal, now: DateTime<Utc>) -> Result<Ran, CoreError> 
     }
     for id in p.to_delete {
         let tx = crate::db::begin_write(&portal.db).await?;
-        if crate::requests::balance_cents(&tx, id).await? > 0 {
+        if crate::membership::balance_cents(&tx, id).await? > 0 {
             // Money on the card is the customer's: staff settle it first.
             continue;
         }

@@ -157,6 +157,51 @@ impl Purpose {
     }
 }
 
+/// "May we contact them?" on each marketing channel, for one contact. It travels in the staff
+/// page's URL as one letter per channel of [`Purpose::MARKETING`] (`y` or `n`: `nyn` is email
+/// only), so the contact never does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MayContact([bool; 3]);
+
+impl MayContact {
+    /// The answer for each marketing channel.
+    pub fn from_fn(mut may: impl FnMut(Purpose) -> bool) -> Self {
+        MayContact(Purpose::MARKETING.map(&mut may))
+    }
+
+    /// The answer for `channel`; `false` for a purpose that is no marketing channel.
+    pub fn may(self, channel: Purpose) -> bool {
+        Purpose::MARKETING
+            .iter()
+            .position(|&p| p == channel)
+            .is_some_and(|i| self.0[i])
+    }
+
+    /// Each marketing channel with its answer, in display order.
+    pub fn answers(self) -> [(Purpose, bool); 3] {
+        Purpose::MARKETING.map(|p| (p, self.may(p)))
+    }
+
+    /// The URL form, `nyn`.
+    pub fn code(self) -> String {
+        self.0.iter().map(|&m| if m { 'y' } else { 'n' }).collect()
+    }
+
+    /// Reads [`MayContact::code`] back; anything else (a hand-edited URL) is `None`.
+    pub fn parse(code: &str) -> Option<Self> {
+        let mut answers = [false; 3];
+        let mut letters = code.chars();
+        for answer in &mut answers {
+            *answer = match letters.next()? {
+                'y' => true,
+                'n' => false,
+                _ => return None,
+            };
+        }
+        letters.next().is_none().then_some(MayContact(answers))
+    }
+}
+
 /// Where a consent was given or withdrawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -654,6 +699,19 @@ impl std::fmt::Display for Cents {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn may_contact_reads_back_its_own_code_and_nothing_else() {
+        let email_only = MayContact::from_fn(|p| p == Purpose::MarketingEmail);
+        assert_eq!(email_only.code(), "nyn");
+        assert_eq!(MayContact::parse("nyn"), Some(email_only));
+        assert!(email_only.may(Purpose::MarketingEmail));
+        assert!(!email_only.may(Purpose::MarketingSms));
+        assert!(!email_only.may(Purpose::SensitiveNotes));
+        for bad in ["", "ny", "nynn", "nxn", "NYN"] {
+            assert_eq!(MayContact::parse(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn money_keeps_its_sign_and_two_decimals() {

@@ -4,7 +4,7 @@
 
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_query_map;
-use portal_vocab::Purpose;
+use portal_vocab::{MayContact, Purpose};
 use serde::{Deserialize, Serialize};
 
 use crate::{PortalError, use_texts};
@@ -21,8 +21,7 @@ pub async fn consent_lookup(contact: String) -> Result<(), PortalError> {
     use portal_core::{access::Action, consents};
     let c = gate::require(Action::CheckConsentStatus).await?;
     let may = consents::staff_checks(&c.portal, c.by(), &contact, chrono::Utc::now()).await?;
-    let answers: String = may.iter().map(|&m| if m { 'y' } else { 'n' }).collect();
-    gate::back(&format!("/staff/marketing?may={answers}"))
+    gate::back(&format!("/staff/marketing?may={}", may.code()))
 }
 
 /// Counts now, and weekly history of each marketing channel.
@@ -141,7 +140,7 @@ pub fn MarketingPage() -> impl IntoView {
         },
     );
     crate::loaded(page, move |(counts, new_key)| {
-        let may = q.read().get("may");
+        let may = q.read().get("may").and_then(|m| MayContact::parse(&m));
         view! {
             <section class="card">
                 <h1>{t.marketing_title}</h1>
@@ -152,9 +151,9 @@ pub fn MarketingPage() -> impl IntoView {
                 </form>
                 {may.map(|m| view! {
                     <dl class="facts" data-section="may-contact">
-                        {Purpose::MARKETING.iter().zip(m.chars()).map(|(p, a)| view! {
-                            <dt>{t.purpose_names.get(*p)}</dt>
-                            <dd data-channel=p.code()>{if a == 'y' { t.may_yes } else { t.may_no }}</dd>
+                        {m.answers().map(|(p, may)| view! {
+                            <dt>{t.purpose_names.get(p)}</dt>
+                            <dd data-channel=p.code()>{if may { t.may_yes } else { t.may_no }}</dd>
                         }).collect_view()}
                     </dl>
                 })}

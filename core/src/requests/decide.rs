@@ -149,7 +149,7 @@ pub async fn decide(
             let r = super::get(&portal.db, id).await?;
             match (r.kind, r.status, r.customer) {
                 (Kind::Deletion, Status::Submitted | Status::InReview, Some(customer)) => {
-                    super::settle_balance(portal, customer, staff, now)
+                    crate::membership::settle_balance(portal, customer, staff, now)
                         .await
                         .map(drop)
                 }

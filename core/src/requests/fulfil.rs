@@ -131,7 +131,7 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
         return Ok(false);
     }
     if request.kind == Kind::Deletion {
-        if super::balance_cents(&tx, customer).await? > 0 {
+        if crate::membership::balance_cents(&tx, customer).await? > 0 {
             // Settled first (approval checks it); leave it approved until it is.
             return Ok(false);
         }

@@ -92,7 +92,7 @@ pub async fn open(
         // The balance is membership data: only roles that may see membership see it here.
         if out.request.kind == Kind::Deletion && role.may(Action::ViewMembership) {
             read(Action::ViewMembership).await?;
-            out.balance_cents = Some(super::balance_cents(&tx, customer).await?);
+            out.balance_cents = Some(crate::membership::balance_cents(&tx, customer).await?);
         }
         out.customer_name = Some(contact.name);
         tx.commit().await?;

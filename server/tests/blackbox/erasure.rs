@@ -146,7 +146,7 @@ fn a_deleted_customer_leaves_no_value_in_any_table_or_file_and_everyone_else_is_
             ))
         ));
         assert!(
-            requests::settle_balance(&app.portal, id, officer, now)
+            portal_core::membership::settle_balance(&app.portal, id, officer, now)
                 .await
                 .unwrap()
                 > 0

@@ -1415,7 +1415,9 @@ fn front_desk_never_sees_a_members_balance_and_settling_belongs_to_an_open_delet
         .await
         .unwrap()
         .unwrap();
-        let balance = requests::balance_cents(&app.portal.db, c).await.unwrap();
+        let balance = portal_core::membership::balance_cents(&app.portal.db, c)
+            .await
+            .unwrap();
         assert!(balance > 0);
         let submit = |kind| {
             let p = app.portal.clone();
@@ -1468,7 +1470,9 @@ fn front_desk_never_sees_a_members_balance_and_settling_belongs_to_an_open_delet
             format!("/staff/requests/{question}?error=state")
         );
         assert_eq!(
-            requests::balance_cents(&app.portal.db, c).await.unwrap(),
+            portal_core::membership::balance_cents(&app.portal.db, c)
+                .await
+                .unwrap(),
             balance
         );
     })

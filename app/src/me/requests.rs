@@ -1,0 +1,193 @@
+//! "My requests": make, follow and cancel requests, and download a finished export.
+
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use crate::{PortalError, use_texts};
+
+/// One request as the customer sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MyRequest {
+    pub id: i64,
+    /// What was asked for.
+    pub kind: portal_vocab::Kind,
+    /// Where it is.
+    pub status: portal_vocab::Status,
+    pub submitted_on: String,
+    pub due_on: String,
+    pub reason: Option<String>,
+    pub outcome: Option<String>,
+    pub can_cancel: bool,
+}
+
+/// The customer's requests, newest first.
+#[server]
+pub async fn my_requests() -> Result<Vec<MyRequest>, PortalError> {
+    use portal_core::requests;
+    let (p, id, _) = crate::signin::ssr::customer("/me/requests").await?;
+    let rows = requests::for_customer(&p.db, id).await?;
+    Ok(rows.into_iter().map(MyRequest::new).collect())
+}
+
+#[cfg(feature = "ssr")]
+impl MyRequest {
+    fn new(r: portal_core::requests::Request) -> Self {
+        use portal_core::requests::{Status, calendar::local_day as day};
+        MyRequest {
+            id: r.id,
+            kind: r.kind,
+            status: r.status,
+            submitted_on: day(r.submitted_at),
+            due_on: day(r.due_at),
+            reason: r.decision_reason.or(r.extension_reason),
+            outcome: r.outcome,
+            can_cancel: matches!(r.status, Status::Submitted | Status::InReview),
+        }
+    }
+}
+
+/// A copy ready to download.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MyExport {
+    pub id: i64,
+    pub until: String,
+    pub downloads_left: i32,
+    pub size_kb: i64,
+}
+
+/// The customer's copies that can still be downloaded.
+#[server]
+pub async fn my_exports() -> Result<Vec<MyExport>, PortalError> {
+    use portal_core::requests::export;
+    let (p, id, _) = crate::signin::ssr::customer("/me/requests").await?;
+    Ok(export::ready(&p.db, id, chrono::Utc::now())
+        .await?
+        .into_iter()
+        .map(|e| MyExport {
+            id: e.id,
+            until: portal_core::requests::calendar::local_day(e.expires_at),
+            downloads_left: e.downloads_left,
+            size_kb: (e.size + 1023) / 1024,
+        })
+        .collect())
+}
+
+/// Makes a request. For a correction, only the filled-in fields are proposed.
+#[server]
+pub async fn submit_request(
+    #[server(flatten)] form: portal_vocab::forms::Request,
+) -> Result<(), PortalError> {
+    use portal_core::{
+        CoreError,
+        requests::{self, CustomerFiled as Filed},
+    };
+    let (p, id, session) = crate::signin::ssr::customer("/me/requests").await?;
+    let now = chrono::Utc::now();
+    let filed = requests::customer_files(&p, id, session.is_fresh(now), &form, now).await;
+    crate::redirect(match filed {
+        Ok(Filed::Merged(_)) => "/me/requests?done=merged",
+        Ok(Filed::Submitted(_)) => "/me/requests?done=submitted",
+        Ok(Filed::NeedsFreshSignIn) => "/signin?next=/me/requests&fresh=request",
+        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => "/me/requests?error=invalid",
+        Err(e) => return Err(e.into()),
+    });
+    Ok(())
+}
+
+/// Withdraws one of the customer's own requests while it waits or is in review.
+#[server]
+pub async fn cancel_request(id: i64) -> Result<(), PortalError> {
+    use portal_core::{CoreError, requests};
+    let (p, customer, _) = crate::signin::ssr::customer("/me/requests").await?;
+    match requests::cancel(&p, customer, id, chrono::Utc::now()).await {
+        Ok(_) => crate::back("/me/requests?done=cancelled"),
+        Err(CoreError::Invalid(_) | CoreError::Refused(_) | CoreError::NotFound) => {
+            crate::back("/me/requests?error=invalid")
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `/me/requests`.
+#[component]
+pub fn RequestsPage() -> impl IntoView {
+    let t = use_texts().me;
+    let q = use_query_map();
+    // One load for the page: the requests and the copies ready to download.
+    let both = Resource::new(
+        || (),
+        |_| async { Ok((my_requests().await?, my_exports().await?)) },
+    );
+    let banner = move || {
+        let q = q.read();
+        q.get("done")
+            .map(|d| match d.as_str() {
+                "merged" => t.merged,
+                "cancelled" => t.cancelled,
+                _ => t.submitted,
+            })
+            .or_else(|| q.get("error").map(|_| t.bad_request))
+    };
+    crate::loaded(both, move |(list, exports)| {
+        view! {
+            <section class="card">
+                <h1>{t.requests_title}</h1>
+                <p class="muted">{t.requests_intro}</p>
+                {move || banner().map(|b| view! { <p class="banner" role="status">{b}</p> })}
+                {(!exports.is_empty()).then(|| view! {
+                    <div class="exports">
+                        <h2>{t.exports_title}</h2>
+                        <ul class="lines">
+                            {exports.into_iter().map(|x| view! {
+                                <li data-export=x.id>
+                                    <a href=format!("/me/exports/{}", x.id) rel="nofollow" download>{t.download}</a>
+                                    " · "{(t.export_until)(&x.until, x.downloads_left)}" · "{x.size_kb}" KB"
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    </div>
+                })}
+                {list.is_empty().then(|| view! { <p>{t.no_requests}</p> })}
+                <ul class="requests">
+                    {list.into_iter().map(|r| view! {
+                        <li data-request=r.id>
+                            <strong>{t.kind_names.get(r.kind)}</strong>
+                            " · "<span class="tag" data-status=r.status.as_str()>{t.status_names.get(r.status)}</span>
+                            <br/><span class="muted">{(t.submitted_on)(&r.submitted_on)}" · "{(t.due_by)(&r.due_on)}</span>
+                            {r.reason.clone().map(|x| view! { <p>{t.reason}": "{x}</p> })}
+                            {r.outcome.clone().map(|x| view! { <p>{t.outcome}": "{x}</p> })}
+                            {r.can_cancel.then(|| view! {
+                                <form method="post" action=CancelRequest::PATH class="inline">
+                                    <input type="hidden" name="id" value=r.id/>
+                                    <button type="submit" class="link">{t.cancel}</button>
+                                </form>
+                            })}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </section>
+            <section class="card">
+                <h2>{t.new_request}</h2>
+                <form method="post" action=SubmitRequest::PATH>
+                    <label for="kind">{t.kind_label}</label>
+                    <select id="kind" name="kind">
+                        {portal_vocab::Kind::ALL.map(|k| view! { <option value=k.as_str()>{t.kind_names.get(k)}</option> }).collect_view()}
+                    </select>
+                    <label for="note">{t.note_label}</label>
+                    <textarea id="note" name="note" maxlength="2000" rows="4"></textarea>
+                    <fieldset>
+                        <legend>{t.correction_hint}</legend>
+                        <label for="c-name">{t.name}</label>
+                        <input id="c-name" name="name" type="text" maxlength="100" autocomplete="name"/>
+                        <label for="c-phone">{t.phone}</label>
+                        <input id="c-phone" name="phone" type="tel" maxlength="32" autocomplete="tel"/>
+                        <label for="c-email">{t.email}</label>
+                        <input id="c-email" name="email" type="email" maxlength="254" autocomplete="email"/>
+                    </fieldset>
+                    <button type="submit" class="button">{t.submit}</button>
+                </form>
+            </section>
+        }.into_any()
+    })
+}
