@@ -24,16 +24,20 @@ pub async fn dev_mailbox() -> Result<Vec<MailView>, PortalError> {
         return Err(PortalError::NotFound);
     }
     let mails = portal_core::mail::read_dev_mailbox(&portal.settings.data_dir)?;
-    Ok(mails
-        .into_iter()
-        .map(|m| MailView {
+    Ok(mails.into_iter().map(MailView::new).collect())
+}
+
+#[cfg(feature = "ssr")]
+impl MailView {
+    fn new(m: portal_core::mail::DevMail) -> Self {
+        MailView {
             id: m.id,
             at: m.delivered_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             to: m.to,
             subject: m.subject,
             text: m.text,
-        })
-        .collect())
+        }
+    }
 }
 
 /// The dev mailbox page.

@@ -40,20 +40,27 @@ pub async fn set_consent(
     on: String,
     confirm: Option<String>,
 ) -> Result<(), PortalError> {
-    use portal_core::consents::{self, Switched};
+    use portal_core::consents;
     let (p, id, _) = crate::signin::ssr::customer("/me/consents").await?;
     let Ok(purpose) = Purpose::parse(&purpose) else {
         return crate::back("/me/consents?error=invalid");
     };
     let (on, confirmed, now) = (on == "1", confirm.is_some(), chrono::Utc::now());
-    crate::back(
-        &match consents::customer_switch(&p, id, purpose, on, confirmed, now).await? {
-            Switched::NeedsConfirmation => format!("/me/consents?confirm={}", purpose.code()),
-            Switched::On => "/me/consents?done=on".to_owned(),
-            Switched::Off => "/me/consents?done=off".to_owned(),
-            Switched::Unchanged => "/me/consents?done=unchanged".to_owned(),
-        },
-    )
+    let switched = consents::customer_switch(&p, id, purpose, on, confirmed, now).await?;
+    crate::back(&after_switch(switched, purpose))
+}
+
+/// Where a switch leads: the page with its note, or the explicit tick for this purpose.
+#[cfg(feature = "ssr")]
+fn after_switch(switched: portal_core::consents::Switched, purpose: Purpose) -> String {
+    use portal_core::consents::Switched;
+    let done = match switched {
+        Switched::NeedsConfirmation => return format!("/me/consents?confirm={}", purpose.code()),
+        Switched::On => "on",
+        Switched::Off => "off",
+        Switched::Unchanged => "unchanged",
+    };
+    format!("/me/consents?done={done}")
 }
 
 /// `/me/consents`.

@@ -96,25 +96,76 @@ pub async fn set_photo_uses(
     photo: i64,
     #[server(flatten)] form: portal_vocab::forms::PhotoUses,
 ) -> Result<(), PortalError> {
-    use portal_core::{
-        CoreError, Refusal,
-        photos::{self, CustomerChange, Refusal as R},
-    };
     let (p, id, _) = crate::signin::ssr::customer("/me/photos").await?;
-    let done = photos::customer_form(&p, id, photo, &form, chrono::Utc::now()).await;
-    let q = match done {
-        Ok(CustomerChange::Applied(_)) => "done=1".to_owned(),
-        // Adding a public use needs the explicit tick; withdrawing never does.
-        Ok(CustomerChange::NeedsConfirmation) => format!("confirm={photo}"),
-        Err(CoreError::Refused(Refusal::Photo(R::PurposeOff))) => "error=purpose".to_owned(),
-        Err(CoreError::Refused(Refusal::Photo(R::EndInPast))) => "error=date".to_owned(),
-        Err(CoreError::NotFound | CoreError::Invalid(_) | CoreError::Refused(_)) => {
-            "error=invalid".to_owned()
+    let done = portal_core::photos::customer_form(&p, id, photo, &form, chrono::Utc::now()).await;
+    let q = PhotoNote::of(done)?.query(photo);
+    crate::back(&format!("/me/photos?{q}#photo-{photo}"))
+}
+
+/// What the photos page says after a photo's form, carried in its URL as a code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PhotoNote {
+    Saved,
+    /// Adding a public use needs the explicit tick; withdrawing never does.
+    NeedsConfirmation,
+    PurposeOff,
+    EndInPast,
+    Invalid,
+}
+
+impl PhotoNote {
+    #[cfg(feature = "ssr")]
+    fn of(
+        done: Result<portal_core::photos::CustomerChange, portal_core::CoreError>,
+    ) -> Result<PhotoNote, PortalError> {
+        use portal_core::{
+            CoreError, Refusal,
+            photos::{CustomerChange, Refusal as R},
+        };
+        Ok(match done {
+            Ok(CustomerChange::Applied(_)) => PhotoNote::Saved,
+            Ok(CustomerChange::NeedsConfirmation) => PhotoNote::NeedsConfirmation,
+            Err(CoreError::Refused(Refusal::Photo(R::PurposeOff))) => PhotoNote::PurposeOff,
+            Err(CoreError::Refused(Refusal::Photo(R::EndInPast))) => PhotoNote::EndInPast,
+            Err(CoreError::NotFound | CoreError::Invalid(_) | CoreError::Refused(_)) => {
+                PhotoNote::Invalid
+            }
+            Err(e) => return Err(e.into()),
+        })
+    }
+
+    #[cfg(feature = "ssr")]
+    fn query(self, photo: i64) -> String {
+        match self {
+            PhotoNote::Saved => "done=1".to_owned(),
+            PhotoNote::NeedsConfirmation => format!("confirm={photo}"),
+            PhotoNote::PurposeOff => "error=purpose".to_owned(),
+            PhotoNote::EndInPast => "error=date".to_owned(),
+            PhotoNote::Invalid => "error=invalid".to_owned(),
         }
-        Err(e) => return Err(e.into()),
-    };
-    crate::redirect(&format!("/me/photos?{q}#photo-{photo}"));
-    Ok(())
+    }
+
+    /// The banner note of the page's query (`confirm` is shown at its photo instead).
+    fn read(done: Option<String>, error: Option<String>) -> Option<PhotoNote> {
+        done.map(|_| PhotoNote::Saved).or_else(|| {
+            error.map(|e| match e.as_str() {
+                "purpose" => PhotoNote::PurposeOff,
+                "date" => PhotoNote::EndInPast,
+                _ => PhotoNote::Invalid,
+            })
+        })
+    }
+
+    /// The banner's text and its ARIA role.
+    fn banner(self, t: &'static crate::me::texts::MeTexts) -> (&'static str, &'static str) {
+        match self {
+            PhotoNote::Saved => (t.photo_saved, "status"),
+            PhotoNote::NeedsConfirmation => (t.photo_confirm_needed, "alert"),
+            PhotoNote::PurposeOff => (t.photo_purpose_off, "alert"),
+            PhotoNote::EndInPast => (t.photo_bad_date, "alert"),
+            PhotoNote::Invalid => (t.bad_request, "alert"),
+        }
+    }
 }
 
 /// `/me/photos`.
@@ -129,15 +180,7 @@ pub fn PhotosPage() -> impl IntoView {
         let asking: Option<i64> = q.read().get("confirm").and_then(|s| s.parse().ok());
         let banner = {
             let q = q.read();
-            q.get("done")
-                .map(|_| (t.photo_saved, "status"))
-                .or_else(|| {
-                    q.get("error").map(|e| match e.as_str() {
-                        "purpose" => (t.photo_purpose_off, "alert"),
-                        "date" => (t.photo_bad_date, "alert"),
-                        _ => (t.bad_request, "alert"),
-                    })
-                })
+            PhotoNote::read(q.get("done"), q.get("error")).map(|n| n.banner(t))
         };
         view! {
             <section class="card">

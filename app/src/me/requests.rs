@@ -78,21 +78,25 @@ pub async fn my_exports() -> Result<Vec<MyExport>, PortalError> {
 pub async fn submit_request(
     #[server(flatten)] form: portal_vocab::forms::Request,
 ) -> Result<(), PortalError> {
-    use portal_core::{
-        CoreError,
-        requests::{self, CustomerFiled as Filed},
-    };
+    use portal_core::requests;
     let (p, id, session) = crate::signin::ssr::customer("/me/requests").await?;
     let now = chrono::Utc::now();
     let filed = requests::customer_files(&p, id, session.is_fresh(now), &form, now).await;
-    crate::redirect(match filed {
-        Ok(Filed::Merged(_)) => "/me/requests?done=merged",
-        Ok(Filed::Submitted(_)) => "/me/requests?done=submitted",
-        Ok(Filed::NeedsFreshSignIn) => "/signin?next=/me/requests&fresh=request",
-        Err(CoreError::Invalid(_) | CoreError::Refused(_)) => "/me/requests?error=invalid",
-        Err(e) => return Err(e.into()),
-    });
-    Ok(())
+    match filed {
+        Ok(filed) => crate::back(after_filing(filed)),
+        Err(e) => crate::refused(e, "/me/requests?error=invalid"),
+    }
+}
+
+/// Where a filed request leads: its note, or a fresh sign-in first.
+#[cfg(feature = "ssr")]
+fn after_filing(filed: portal_core::requests::CustomerFiled) -> &'static str {
+    use portal_core::requests::CustomerFiled as Filed;
+    match filed {
+        Filed::Merged(_) => "/me/requests?done=merged",
+        Filed::Submitted(_) => "/me/requests?done=submitted",
+        Filed::NeedsFreshSignIn => "/signin?next=/me/requests&fresh=request",
+    }
 }
 
 /// Withdraws one of the customer's own requests while it waits or is in review.

@@ -70,13 +70,9 @@ pub async fn audit_log(
 ) -> Result<AuditPageView, PortalError> {
     use portal_core::{access::Action, audit};
     let c = gate::require(Action::ViewAuditLog).await?;
-    let (s, cu, a, b) = (
-        staff.as_deref(),
-        customer.as_deref(),
-        action.as_deref(),
-        before.as_deref(),
-    );
-    let rows = audit::list(&c.portal.db, &audit::Filter::from_form(s, cu, a, b), 50).await?;
+    let f = Option::as_deref;
+    let filter = audit::Filter::from_form(f(&staff), f(&customer), f(&action), f(&before));
+    let rows = audit::list(&c.portal.db, &filter, 50).await?;
     Ok(AuditPageView::new(rows, audit::verify(&c.portal.db).await?))
 }
 

@@ -142,21 +142,30 @@ pub async fn decide_request(
     id: i64,
     #[server(flatten)] form: portal_vocab::forms::Decision,
 ) -> Result<(), PortalError> {
-    use portal_core::{CoreError, access::Action, requests::decide};
+    use portal_core::{access::Action, requests::decide};
     let c = gate::require(Action::DecideRequest).await?;
     let done = decide::decide_form(&c.portal, c.member.id, id, &form, chrono::Utc::now()).await;
-    let q = match done {
-        Ok(code) => format!("done={code}"),
-        Err(e @ (CoreError::Invalid(_) | CoreError::Refused(_))) => {
-            let key = e.key().unwrap_or_default();
-            format!("error={}", key.trim_start_matches("request."))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    gate::back(&format!("/staff/requests/{id}?{q}"))
+    gate::back(&format!("/staff/requests/{id}?{}", after_decision(done)?))
 }
 
-/// Front desk records a request the customer made in person.
+/// The request page's note after a decision: what was done, or the refusal's key.
+#[cfg(feature = "ssr")]
+fn after_decision(
+    done: Result<&'static str, portal_core::CoreError>,
+) -> Result<String, PortalError> {
+    use portal_core::CoreError;
+    match done {
+        Ok(code) => Ok(format!("done={code}")),
+        Err(e @ (CoreError::Invalid(_) | CoreError::Refused(_))) => {
+            let key = e.key().unwrap_or_default();
+            Ok(format!("error={}", key.trim_start_matches("request.")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Front desk records a request the customer made in person (audited inside the request's own
+/// transaction, submitted by staff).
 #[server]
 pub async fn record_request(
     customer: i64,
@@ -169,7 +178,6 @@ pub async fn record_request(
     let now = chrono::Utc::now();
     let done = requests::staff_records(&c.portal, c.member.id, customer, &kind, note, now).await;
     match done {
-        // Audited inside the request's own transaction (submitted by staff).
         Ok(s) => gate::back(&format!("/staff/requests/{}", s.id)),
         Err(e) => RecordNote::of(Err::<(), _>(e), |()| RecordNote::Invalid)?.back(customer),
     }

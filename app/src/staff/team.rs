@@ -58,20 +58,13 @@ impl AccountView {
 /// Invites a new member of staff by email.
 #[server]
 pub async fn invite_staff(email: String, name: String, role: String) -> Result<(), PortalError> {
-    use portal_core::{
-        CoreError, Refusal,
-        access::Action,
-        staff::{self, team},
-    };
+    use portal_core::{CoreError, Refusal, access::Action, staff::Refusal::Exists, staff::team};
     let c = gate::require(Action::ManageStaff).await?;
     let form = (email.as_str(), name.as_str(), role.as_str());
+    let (ok, invalid) = ("/staff/team?done=invited", "/staff/team?error=invalid");
     match team::invite_form(&c.portal, c.actor(), form, chrono::Utc::now()).await {
-        Ok(_) => gate::back("/staff/team?done=invited"),
-        Err(CoreError::Refused(Refusal::Staff(staff::Refusal::Exists))) => {
-            gate::back("/staff/team?error=exists")
-        }
-        Err(CoreError::Invalid(_)) => gate::back("/staff/team?error=invalid"),
-        Err(e) => Err(e.into()),
+        Err(CoreError::Refused(Refusal::Staff(Exists))) => gate::back("/staff/team?error=exists"),
+        done => crate::settle(done, ok, invalid),
     }
 }
 
@@ -87,11 +80,8 @@ pub async fn manage_staff(
     let c = gate::require(Action::ManageStaff).await?;
     let form = (change.as_str(), role.as_deref());
     match team::change_form(&c.portal, c.actor(), staff, form, chrono::Utc::now()).await {
-        Ok(()) => gate::back("/staff/team?done=saved"),
-        Err(CoreError::NotFound | CoreError::Invalid(_) | CoreError::Refused(_)) => {
-            gate::back("/staff/team?error=invalid")
-        }
-        Err(e) => Err(e.into()),
+        Err(CoreError::NotFound) => gate::back("/staff/team?error=invalid"),
+        done => crate::settle(done, "/staff/team?done=saved", "/staff/team?error=invalid"),
     }
 }
 

@@ -30,12 +30,18 @@ pub async fn search_customers(q: String) -> Result<(), PortalError> {
         return gate::back("/staff/customers?error=bad");
     };
     let found = record::search(&c.portal.db, &c.portal.vault, &query).await?;
-    let ids: Vec<String> = found.iter().map(|f| f.id.to_string()).collect();
-    gate::back(&match ids.as_slice() {
+    gate::back(&after_search(found.iter().map(|f| f.id).collect()))
+}
+
+/// One customer found opens their record; several are listed by id, never by what was typed.
+#[cfg(feature = "ssr")]
+fn after_search(ids: Vec<i64>) -> String {
+    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+    match ids.as_slice() {
         [] => "/staff/customers?error=none".to_owned(),
         [one] => format!("/staff/customers/{one}"),
         many => format!("/staff/customers?found={}", many.join(",")),
-    })
+    }
 }
 
 /// A search result as the list shows it.
