@@ -12,11 +12,12 @@ use sea_orm::{
 
 use crate::{
     CoreError, Portal,
-    consents::{Channel, Purpose},
-    customers::{self, CustomerName, NewCustomer, seal_text},
+    consents::{self, Channel, Purpose},
+    customers::{self, CustomerName, NewCustomer, record, seal_text},
     email::Email,
     notices,
     phone::Phone,
+    photos::{PhotoUse, Platform},
     requests::{Kind, Status},
     staff,
     vault::{Field, SecretKey, seal},
@@ -324,19 +325,14 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
             "appointment reminders and consented marketing SMS",
         ),
     ] {
-        insert(
-            &tx,
-            "third_parties",
-            &[
-                "name",
-                "data_shared_zh",
-                "data_shared_en",
-                "purpose_zh",
-                "purpose_en",
-            ],
-            vec![v(name), v(shared_zh), v(shared_en), v(why_zh), v(why_en)],
-        )
-        .await?;
+        let recipient = crate::sharing::Recipient {
+            name: name.to_owned(),
+            data_zh: shared_zh.to_owned(),
+            data_en: shared_en.to_owned(),
+            purpose_zh: why_zh.to_owned(),
+            purpose_en: why_en.to_owned(),
+        };
+        crate::sharing::add(&tx, &recipient).await?;
     }
 
     let photo_dir = portal.settings.data_dir.join("photos");
@@ -395,7 +391,7 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
 
         // Consents: each purpose independently, some granted then withdrawn.
         let mut sensitive_ok = false;
-        for purpose in Purpose::ALL.map(Purpose::code) {
+        for purpose in Purpose::ALL {
             let roll = rng.below(10);
             if roll < 4 {
                 continue; // never asked: off
@@ -404,55 +400,23 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
             if roll == 9 {
                 events.push(false);
             }
-            let mut at = since + Duration::hours(1);
-            let mut last = (0, false);
+            let (mut at, mut last) = (since + Duration::hours(1), false);
             for granted in events {
-                let channel = Channel::ALL[rng.below(3)].as_str();
-                let by = if channel == "portal" {
-                    None
-                } else {
-                    Some(desk)
+                // Through the ledger's own function: the demo can store no channel, purpose or
+                // state the domain does not know.
+                let channel = Channel::ALL[rng.below(3)];
+                let change = consents::Change {
+                    purpose,
+                    granted,
+                    channel,
+                    recorded_by: (channel != Channel::Portal).then_some(desk),
+                    notice_version: Some(1),
                 };
-                let eid = insert(
-                    &tx,
-                    "consent_events",
-                    &[
-                        "customer_id",
-                        "purpose",
-                        "granted",
-                        "at",
-                        "channel",
-                        "recorded_by_staff_id",
-                        "notice_version",
-                    ],
-                    vec![
-                        v(cid),
-                        v(purpose),
-                        v(granted),
-                        v(at),
-                        v(channel),
-                        v(by),
-                        v(1),
-                    ],
-                )
-                .await?;
-                last = (eid, granted);
+                consents::record(&tx, cid, change, at).await?;
+                last = granted;
                 at += Duration::days(10);
             }
-            insert_no_id(
-                &tx,
-                "consent_states",
-                &[
-                    "customer_id",
-                    "purpose",
-                    "granted",
-                    "event_id",
-                    "updated_at",
-                ],
-                vec![v(cid), v(purpose), v(last.1), v(last.0), v(at)],
-            )
-            .await?;
-            sensitive_ok |= purpose == "sensitive_notes" && last.1;
+            sensitive_ok |= purpose == Purpose::SensitiveNotes && last;
         }
         if sensitive_ok {
             insert_sealed(
@@ -475,28 +439,14 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
         let mut visit_ids = Vec::new();
         for k in 0..rng.below(6) {
             let amount = 8000 + 1000 * rng.below(30) as i64;
-            let vid = insert_sealed(
-                &tx,
-                "visits",
-                &[
-                    "customer_id",
-                    "visited_at",
-                    "services",
-                    "stylist_id",
-                    "amount_cents",
-                ],
-                vec![
-                    v(cid),
-                    v(since + Duration::days(20 * k as i64 + 1)),
-                    v(SERVICES[rng.below(5)]),
-                    v(stylists[rng.below(stylists.len())]),
-                    v(amount),
-                ],
-                &key,
-                fields::VISIT_NOTES,
-                "happy with the result",
-            )
-            .await?;
+            let visit = record::NewVisit {
+                at: since + Duration::days(20 * k as i64 + 1),
+                services: SERVICES[rng.below(5)],
+                stylist: Some(stylists[rng.below(stylists.len())]),
+                amount_cents: amount,
+                notes: Some("happy with the result"),
+            };
+            let vid = record::record_visit(&tx, &portal.vault, cid, &visit).await?;
             visit_ids.push((vid, amount));
         }
         if n % 2 == 0 {
@@ -589,10 +539,13 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
             for (kind, seed) in [("before", n as u8), ("after", n as u8 ^ 0x5a)] {
                 let bytes = demo_photo(seed);
                 let size = bytes.len() as i64;
-                let uses: &[&str] = [
+                let uses: &[PhotoUse] = [
                     &[][..],
-                    &["portfolio"][..],
-                    &["social:wechat", "social:xiaohongshu"][..],
+                    &[PhotoUse::Portfolio][..],
+                    &[
+                        PhotoUse::Social(Platform::WeChat),
+                        PhotoUse::Social(Platform::Xiaohongshu),
+                    ][..],
                 ][rng.below(3)];
                 let pid = insert(
                     &tx,
@@ -629,12 +582,12 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
                     .and_where(sea_orm::sea_query::Expr::col("id").eq(pid))
                     .to_owned();
                 tx.execute(&update).await?;
-                for code in uses {
+                for code in uses.iter().map(|u| u.code()) {
                     insert_no_id(
                         &tx,
                         "photo_uses",
                         &["photo_id", "use_code", "granted_at"],
-                        vec![v(pid), v(*code), v(since)],
+                        vec![v(pid), v(code.as_str()), v(since)],
                     )
                     .await?;
                     insert_no_id(
@@ -652,10 +605,10 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
                         vec![
                             v(pid),
                             v(cid),
-                            v(*code),
+                            v(code.as_str()),
                             v(true),
                             v(since),
-                            v("front_desk"),
+                            v(Channel::FrontDesk.as_str()),
                             v("changed"),
                         ],
                     )
