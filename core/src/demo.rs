@@ -619,6 +619,8 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
     }
 
     // Requests in every state and of every kind, due 15 working days (21 calendar days) out.
+    // Written as rows: these are past states (decided weeks ago, by the officer) that the
+    // domain's operations, which act now and mail the customer, never produce.
     for (i, cid) in customer_ids.iter().take(18).enumerate() {
         let status = Status::ALL[i % Status::ALL.len()].as_str();
         // Approved requests are carried out by the running portal; in the demo only copies
