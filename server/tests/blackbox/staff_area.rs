@@ -1919,3 +1919,38 @@ fn fields_a_form_does_not_have_are_ignored_so_no_one_records_in_another_members_
         assert_eq!(support::count(&app, &theirs).await, 0);
     })
 }
+
+#[test]
+fn the_marketing_page_shows_each_channels_answer_from_its_code_and_nothing_for_a_hand_edited_one() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        let marketing = staff(&app, "marketing@salon.example", Role::Marketing).await;
+        let cookie = cookie_for(&app, Subject::Staff(marketing)).await;
+        let page = async |path: &str| {
+            let r = app
+                .client
+                .get(app.url(path))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            r.text().await.unwrap()
+        };
+        let answer = |html: &str, channel: &str| {
+            let at = html
+                .find(&format!("data-channel=\"{channel}\""))
+                .unwrap_or_else(|| panic!("no answer for {channel}"));
+            let rest = &html[at..];
+            rest[..rest.find("</dd>").unwrap()].to_owned()
+        };
+        let html = page("/staff/marketing?may=nyn").await;
+        assert!(answer(&html, "marketing_email").contains("可以联系"));
+        assert!(answer(&html, "marketing_sms").contains("不可联系"));
+        assert!(answer(&html, "marketing_wechat").contains("不可联系"));
+        for edited in ["nxn", "yy", "yyyy"] {
+            let html = page(&format!("/staff/marketing?may={edited}")).await;
+            assert!(!html.contains("data-section=\"may-contact\""), "{edited}");
+        }
+    })
+}
