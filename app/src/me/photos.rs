@@ -106,7 +106,9 @@ pub async fn set_photo_uses(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PhotoNote {
     Saved,
-    /// Adding a public use needs the explicit tick; withdrawing never does.
+    /// Adding a public use needs the explicit tick; withdrawing never does. (Shown at its photo,
+    /// from `?confirm=`, so only the server makes it.)
+    #[cfg_attr(not(feature = "ssr"), allow(dead_code))]
     NeedsConfirmation,
     PurposeOff,
     EndInPast,

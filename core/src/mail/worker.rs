@@ -234,6 +234,9 @@ pub async fn deliver_due(
             let marked = update.exec(&portal.db).await;
             // A mark that failed or found no row may mean the customer was erased while the
             // mail was on its way: the clean-up is checked before a failed mark is reported.
+            if let Err(e) = &marked {
+                tracing::error!(mail_id = row.id, error = %e, "a delivered mail could not be marked sent");
+            }
             if result.is_ok() && !matches!(marked, Ok(ref m) if m.rows_affected > 0) {
                 drop_if_erased(portal, transport, row.customer_id).await?;
             }
