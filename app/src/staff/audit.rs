@@ -39,7 +39,8 @@ impl AuditPageView {
             .into_iter()
             .map(|r| AuditRowView {
                 id: r.id,
-                at: r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                // The chain is kept in UTC; the label says so, beside pages that show salon-local dates.
+                at: r.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
                 actor: match r.actor_id {
                     Some(id) => format!("{} #{id}", r.actor_kind),
                     None => r.actor_kind,
