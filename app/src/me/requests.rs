@@ -56,21 +56,39 @@ pub struct MyExport {
     pub size_kb: i64,
 }
 
+/// The copies ready to download, and whether this sign-in may download them now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportsView {
+    pub copies: Vec<MyExport>,
+    /// Signed in within the last 10 minutes; otherwise a new code comes first, and the page
+    /// says so instead of offering a link that would save the sign-in page as a file.
+    pub fresh: bool,
+}
+
 /// The customer's copies that can still be downloaded.
 #[server]
-pub async fn my_exports() -> Result<Vec<MyExport>, PortalError> {
+pub async fn my_exports() -> Result<ExportsView, PortalError> {
     use portal_core::requests::export;
-    let (p, id, _) = crate::signin::ssr::customer("/me/requests").await?;
-    Ok(export::ready(&p.db, id, chrono::Utc::now())
-        .await?
-        .into_iter()
-        .map(|e| MyExport {
+    let (p, id, session) = crate::signin::ssr::customer("/me/requests").await?;
+    let now = chrono::Utc::now();
+    let copies = export::ready(&p.db, id, now).await?;
+    let copies = copies.into_iter().map(MyExport::new).collect();
+    Ok(ExportsView {
+        copies,
+        fresh: session.is_fresh(now),
+    })
+}
+
+#[cfg(feature = "ssr")]
+impl MyExport {
+    fn new(e: portal_core::requests::export::Ready) -> Self {
+        MyExport {
             id: e.id,
             until: portal_core::requests::calendar::local_day(e.expires_at),
             downloads_left: e.downloads_left,
             size_kb: (e.size + 1023) / 1024,
-        })
-        .collect())
+        }
+    }
 }
 
 /// Makes a request. For a correction, only the filled-in fields are proposed.
@@ -139,13 +157,20 @@ pub fn RequestsPage() -> impl IntoView {
                 <h1>{t.requests_title}</h1>
                 <p class="muted">{t.requests_intro}</p>
                 {move || banner().map(|b| view! { <p class="banner" role="status">{b}</p> })}
-                {(!exports.is_empty()).then(|| view! {
+                {(!exports.copies.is_empty()).then(|| view! {
                     <div class="exports">
                         <h2>{t.exports_title}</h2>
                         <ul class="lines">
-                            {exports.into_iter().map(|x| view! {
+                            // No `download` attribute: the ZIP names itself, and a link that
+                            // ends on another page must show that page, not save it. `external`
+                            // keeps the router from taking the click.
+                            {exports.copies.into_iter().map(|x| view! {
                                 <li data-export=x.id>
-                                    <a href=format!("/me/exports/{}", x.id) rel="nofollow" download>{t.download}</a>
+                                    {if exports.fresh {
+                                        view! { <a href=format!("/me/exports/{}", x.id) rel="external nofollow">{t.download}</a> }.into_any()
+                                    } else {
+                                        view! { <a href="/signin?next=/me/requests&fresh=1" data-confirm-first="true">{t.download_confirm}</a> }.into_any()
+                                    }}
                                     " · "{(t.export_until)(&x.until, x.downloads_left)}" · "{x.size_kb}" KB"
                                 </li>
                             }).collect_view()}

@@ -134,6 +134,30 @@ fn a_copy_is_built_after_approval_and_downloaded_three_times_by_its_customer_onl
         assert_eq!(get(&app, &path, "").await.status(), StatusCode::SEE_OTHER);
 
         let fresh = session(&app, me, Utc::now()).await;
+        // The page offers the link only to a fresh sign-in, without a `download` attribute (a
+        // link that ends on the sign-in page must show it, not save it as a file); a stale one is
+        // asked to confirm first.
+        let page = get(&app, "/me/requests", &stale)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("data-confirm-first"),
+            "a stale sign-in confirms first"
+        );
+        assert!(!page.contains(&format!("href=\"{path}\"")));
+        let page = get(&app, "/me/requests", &fresh)
+            .await
+            .text()
+            .await
+            .unwrap();
+        let at = page
+            .find(&format!("href=\"{path}\""))
+            .expect("the copy's link");
+        let tag = &page[page[..at].rfind("<a").unwrap()..at + page[at..].find('>').unwrap()];
+        assert!(!tag.contains("download"), "{tag}");
+        assert!(!page.contains("data-confirm-first"));
         let r = get(&app, &path, &fresh).await;
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()["content-type"], "application/zip");
