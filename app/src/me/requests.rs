@@ -51,6 +51,10 @@ impl MyRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MyExport {
     pub id: i64,
+    /// The request it answers.
+    pub request: i64,
+    /// The salon-local day it was made.
+    pub made: String,
     pub until: String,
     pub downloads_left: i32,
     pub size_kb: i64,
@@ -84,6 +88,8 @@ impl MyExport {
     fn new(e: portal_core::requests::export::Ready) -> Self {
         MyExport {
             id: e.id,
+            request: e.request,
+            made: portal_core::requests::calendar::local_day(e.made_at),
             until: portal_core::requests::calendar::local_day(e.expires_at),
             downloads_left: e.downloads_left,
             size_kb: (e.size + 1023) / 1024,
@@ -167,9 +173,9 @@ pub fn RequestsPage() -> impl IntoView {
                             {exports.copies.into_iter().map(|x| view! {
                                 <li data-export=x.id>
                                     {if exports.fresh {
-                                        view! { <a href=format!("/me/exports/{}", x.id) rel="external nofollow">{t.download}</a> }.into_any()
+                                        view! { <a href=format!("/me/exports/{}", x.id) rel="external nofollow">{t.download}{(t.download_which)(x.request, &x.made)}</a> }.into_any()
                                     } else {
-                                        view! { <a href="/signin?next=/me/requests&fresh=1" data-confirm-first="true">{t.download_confirm}</a> }.into_any()
+                                        view! { <a href="/signin?next=/me/requests&fresh=1" data-confirm-first="true">{t.download_confirm}{(t.download_which)(x.request, &x.made)}</a> }.into_any()
                                     }}
                                     " · "{(t.export_until)(&x.until, x.downloads_left)}" · "{x.size_kb}" KB"
                                 </li>

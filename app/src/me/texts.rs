@@ -88,6 +88,8 @@ pub struct MeTexts {
     pub notice_confirm: &'static str,
     pub notice_nothing: &'static str,
     pub download: &'static str,
+    /// Which copy a link is: its request number and the day it was made.
+    pub download_which: fn(i64, &str) -> String,
     /// The copy's link when the sign-in is older than 10 minutes: a new code comes first.
     pub download_confirm: &'static str,
     pub export_until: fn(&str, i32) -> String,
@@ -209,6 +211,7 @@ pub(crate) static ZH: MeTexts = MeTexts {
     notice_confirm: "我已阅读，确认",
     notice_nothing: "没有需要确认的隐私政策。",
     download: "下载副本",
+    download_which: |n, d| format!("（申请 #{n}，{d} 生成）"),
     download_confirm: "先确认是您本人（输入新的验证码），再下载副本",
     export_until: |d, n| format!("{d} 前有效，还可下载 {n} 次"),
     words: &crate::i18n::RECORD_ZH,
@@ -320,6 +323,7 @@ pub(crate) static EN: MeTexts = MeTexts {
     notice_confirm: "I have read it",
     notice_nothing: "There is no notice to confirm.",
     download: "Download the copy",
+    download_which: |n, d| format!(" (request #{n}, made {d})"),
     download_confirm: "Confirm it is you (with a new code), then download the copy",
     export_until: |d, n| format!("until {d}, {n} download(s) left"),
     words: &crate::i18n::RECORD_EN,

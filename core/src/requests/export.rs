@@ -224,6 +224,10 @@ pub async fn build(portal: &Portal, customer: i64) -> Result<(String, u64), Core
 pub struct Ready {
     /// `exports.id`.
     pub id: i64,
+    /// The request it answers.
+    pub request: i64,
+    /// When it was made.
+    pub made_at: DateTime<Utc>,
     /// Until when it can be downloaded.
     pub expires_at: DateTime<Utc>,
     /// Downloads left.
@@ -239,7 +243,14 @@ pub async fn ready(
     now: DateTime<Utc>,
 ) -> Result<Vec<Ready>, CoreError> {
     let q = Query::select()
-        .columns(["id", "expires_at", "downloads", "size_bytes"])
+        .columns([
+            "id",
+            "request_id",
+            "created_at",
+            "expires_at",
+            "downloads",
+            "size_bytes",
+        ])
         .from("exports")
         .and_where(Expr::col("customer_id").eq(customer))
         .and_where(Expr::col("expires_at").gt(now))
@@ -252,6 +263,8 @@ pub async fn ready(
         .map(|r| {
             Ok(Ready {
                 id: r.try_get("", "id")?,
+                request: r.try_get("", "request_id")?,
+                made_at: r.try_get("", "created_at")?,
                 expires_at: r.try_get("", "expires_at")?,
                 downloads_left: MAX_DOWNLOADS - r.try_get::<i32>("", "downloads")?,
                 size: r.try_get("", "size_bytes")?,

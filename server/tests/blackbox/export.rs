@@ -157,6 +157,9 @@ fn a_copy_is_built_after_approval_and_downloaded_three_times_by_its_customer_onl
             .expect("the copy's link");
         let tag = &page[page[..at].rfind("<a").unwrap()..at + page[at..].find('>').unwrap()];
         assert!(!tag.contains("download"), "{tag}");
+        // Two copies never read alike: each link names its request.
+        let link = &page[at..at + page[at..].find("</a>").unwrap()];
+        assert!(link.contains(&format!("#{}", ready[0].request)), "{link}");
         assert!(!page.contains("data-confirm-first"));
         let r = get(&app, &path, &fresh).await;
         assert_eq!(r.status(), StatusCode::OK);
