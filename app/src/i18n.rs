@@ -5,7 +5,7 @@
 //! adds nothing to the wasm bundle beyond the strings themselves.
 
 pub use portal_vocab::Lang;
-use portal_vocab::{Channel, Kind, Platform, Purpose, Role, Status};
+use portal_vocab::{Channel, Identifier, Kind, Platform, Purpose, Role, Status};
 
 /// One text for each word of a vocabulary, looked up by the word itself through an exhaustive
 /// match: a new purpose, channel, kind, state or role without its text does not compile.
@@ -59,6 +59,15 @@ per_word!(
         restriction => Restriction,
         objection => Objection,
         question => Question,
+    }
+);
+per_word!(
+    /// A text per identifier a sharing recipient may be given.
+    PerIdentifier, Identifier, {
+        name => Name,
+        phone => Phone,
+        email => Email,
+        card => Card,
     }
 );
 per_word!(

@@ -240,6 +240,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("marketing") view=staff::marketing::MarketingPage ssr=SsrMode::Async/>
                         <Route path=path!("retention") view=staff::retention::RetentionPage ssr=SsrMode::Async/>
                         <Route path=path!("sharing") view=staff::sharing::SharingPage ssr=SsrMode::Async/>
+                        <Route path=path!("sharing/tasks/:id") view=staff::sharing::TaskPage ssr=SsrMode::Async/>
                         <Route path=path!("takedowns") view=staff::takedowns::TakedownsPage ssr=SsrMode::Async/>
                         <Route path=path!("audit") view=staff::audit::AuditPage ssr=SsrMode::Async/>
                         <Route path=path!("requests") view=staff::requests::QueuePage ssr=SsrMode::Async/>

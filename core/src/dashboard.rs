@@ -1,30 +1,20 @@
 //! What the privacy officer's dashboard shows: request deadlines, requests per week, and the
 //! posture check (the salon plan's periodic risk review, made continuous).
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use sea_orm::{
     ConnectionTrait,
     sea_query::{Expr, ExprTrait, Query},
 };
 
-use crate::{CoreError, Portal, backup, vault::KEY_FILE};
+use crate::{
+    CoreError, Portal, backup,
+    requests::{Due, DueWindow},
+    vault::KEY_FILE,
+};
 
 /// Request states that still need work.
 pub const OPEN_STATES: [&str; 3] = ["submitted", "in_review", "approved"];
-
-/// `date` moved forward by `n` working days (Monday to Friday). The holiday calendar of the
-/// requests feature refines this.
-pub fn add_working_days(date: NaiveDate, n: u32) -> NaiveDate {
-    let mut d = date;
-    let mut left = n;
-    while left > 0 {
-        d += Duration::days(1);
-        if !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
-            left -= 1;
-        }
-    }
-    d
-}
 
 /// Request counts for the dashboard.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,25 +27,22 @@ pub struct Deadlines {
     pub overdue: i64,
 }
 
-/// Counts open, due-soon and overdue requests.
-pub async fn deadlines(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-) -> Result<Deadlines, CoreError> {
+/// Counts open, due-soon and overdue requests, by the same [`DueWindow`] as the queue's
+/// filters and the reminders.
+pub async fn deadlines(portal: &Portal, now: DateTime<Utc>) -> Result<Deadlines, CoreError> {
     let q = Query::select()
         .column("due_at")
         .from("requests")
         .and_where(Expr::col("status").is_in(OPEN_STATES))
         .to_owned();
-    let soon_day = add_working_days(now.date_naive(), 3);
+    let window = DueWindow::at(portal, now);
     let mut d = Deadlines::default();
-    for r in db.query_all(&q).await? {
-        let due: DateTime<Utc> = r.try_get("", "due_at")?;
+    for r in portal.db.query_all(&q).await? {
         d.open += 1;
-        if due < now {
-            d.overdue += 1;
-        } else if due.date_naive() <= soon_day {
-            d.due_soon += 1;
+        match window.classify(r.try_get("", "due_at")?) {
+            Due::Overdue => d.overdue += 1,
+            Due::Soon => d.due_soon += 1,
+            Due::Later => {}
         }
     }
     Ok(d)
@@ -167,7 +154,7 @@ pub async fn posture(portal: &Portal, now: DateTime<Utc>) -> Result<Posture, Cor
     Ok(Posture {
         staff_without_totp,
         last_backup: backup::last_backup(db).await?,
-        overdue_requests: deadlines(db, now).await?.overdue,
+        overdue_requests: deadlines(portal, now).await?.overdue,
         mail,
         key_file,
     })
@@ -198,7 +185,7 @@ pub async fn overview(
     use crate::access::Action;
     let db = &portal.db;
     Ok(Overview {
-        deadlines: deadlines(db, now).await?,
+        deadlines: deadlines(portal, now).await?,
         weeks: requests_per_week(db, now, weeks).await?,
         posture: match role.may(Action::ViewAuditLog) {
             true => Some(posture(portal, now).await?),
@@ -223,27 +210,4 @@ fn key_file_state(path: &std::path::Path) -> KeyFile {
 #[cfg(not(unix))]
 fn key_file_state(_: &std::path::Path) -> KeyFile {
     KeyFile::Open
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn working_days_skip_weekends() {
-        let fri = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
-        assert_eq!(
-            add_working_days(fri, 1),
-            NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()
-        );
-        assert_eq!(
-            add_working_days(fri, 3),
-            NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()
-        );
-        let sat = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
-        assert_eq!(
-            add_working_days(sat, 1),
-            NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()
-        );
-    }
 }

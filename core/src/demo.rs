@@ -309,13 +309,16 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
         .await?;
     }
 
-    for (name, shared_zh, shared_en, why_zh, why_en) in [
+    let tick = || Some("on".to_owned());
+    for (name, shared_zh, shared_en, why_zh, why_en, card, phone) in [
         (
             "PayPlatform",
             "会员卡号、支付金额",
             "card number, amounts paid",
             "处理付款",
             "to process payments",
+            tick(),
+            None,
         ),
         (
             "SMS Gateway",
@@ -323,6 +326,8 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
             "phone number",
             "发送预约提醒及经同意的营销短信",
             "appointment reminders and consented marketing SMS",
+            None,
+            tick(),
         ),
     ] {
         let recipient = crate::sharing::Recipient {
@@ -331,6 +336,9 @@ pub async fn load(portal: &Portal) -> Result<Loaded, CoreError> {
             data_en: shared_en.to_owned(),
             purpose_zh: why_zh.to_owned(),
             purpose_en: why_en.to_owned(),
+            gives_card: card,
+            gives_phone: phone,
+            ..Default::default()
         };
         crate::sharing::add(&tx, &recipient).await?;
     }

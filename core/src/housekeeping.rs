@@ -1,7 +1,8 @@
 //! Sweeps of the tables that anonymous traffic can write to, so that none of them (nor the
 //! backups that copy them) grows without bound (security.md, "Defaults and growth"): throttle
 //! hits past their window, one-time tokens past their life (decoys for unknown addresses
-//! included), ended sessions, and delivered mail past `PORTAL_SENT_MAIL_DAYS`.
+//! included), ended sessions, and delivered mail past `PORTAL_SENT_MAIL_DAYS`; and the sealed
+//! identifiers of pass-on tasks past their time (`sharing::PASS_ON_KEEP`).
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -26,6 +27,8 @@ pub struct Swept {
     pub sessions: u64,
     /// Delivered `mail_outbox` rows.
     pub sent_mail: u64,
+    /// Pass-on tasks whose identifiers were destroyed, their time being up.
+    pub pass_on_identifiers: u64,
 }
 
 /// Runs every sweep once. Each is one idempotent DELETE, so replicas may run it side by side.
@@ -64,10 +67,12 @@ pub async fn sweep(portal: &Portal, now: DateTime<Utc>) -> Result<Swept, CoreErr
         )
         .await?
         .rows_affected();
+    let pass_on_identifiers = crate::sharing::sweep_expired(db, now).await?;
     Ok(Swept {
         throttle_hits,
         tokens,
         sessions,
         sent_mail,
+        pass_on_identifiers,
     })
 }

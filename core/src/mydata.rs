@@ -170,6 +170,8 @@ pub struct ThirdParty {
     pub purpose_zh: String,
     /// Why, in English.
     pub purpose_en: String,
+    /// What it is given that identifies a customer.
+    pub identifiers: Vec<portal_vocab::Identifier>,
 }
 
 /// The sharing register.
@@ -182,6 +184,7 @@ pub async fn third_parties(db: &impl ConnectionTrait) -> Result<Vec<ThirdParty>,
             "data_shared_en",
             "purpose_zh",
             "purpose_en",
+            "identifiers",
         ])
         .from("third_parties")
         .order_by("id", Order::Asc)
@@ -197,6 +200,9 @@ pub async fn third_parties(db: &impl ConnectionTrait) -> Result<Vec<ThirdParty>,
                 data_en: r.try_get("", "data_shared_en")?,
                 purpose_zh: r.try_get("", "purpose_zh")?,
                 purpose_en: r.try_get("", "purpose_en")?,
+                identifiers: portal_vocab::Identifier::parse_list(
+                    &r.try_get::<String>("", "identifiers")?,
+                ),
             })
         })
         .collect()

@@ -1,16 +1,50 @@
 //! The register of recipients the salon shares data with (GDPR art. 19; PIPL art. 23), and the
 //! tasks to pass an approved correction or deletion on to each of them, tracked to done.
+//!
+//! A recipient finds the customer by what it was given (the register names which identifiers:
+//! a card number, a phone), but a deletion erases those before the officer writes to it. So
+//! each task keeps the values it needs, read just before the change, sealed under a key of the
+//! task's own in the key store (`pass_on_keys`). The key is destroyed when the task is marked
+//! done, or after [`PASS_ON_KEEP`], whichever comes first: nothing readable outlives the task,
+//! and a data backup taken meanwhile holds only ciphertext. Every view is audited.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ConnectionTrait,
     sea_query::{Expr, ExprTrait, Order, Query},
 };
+use serde::{Deserialize, Serialize};
 
-use crate::CoreError;
+use crate::{
+    CoreError,
+    vault::{Field, Vault},
+};
+pub use portal_vocab::Identifier;
+
+/// How long a task's identifiers stay readable at most, done or not: longer than any request's
+/// deadline (15 working days, extended once by at most two months is for the request itself;
+/// telling recipients is the officer's next step after it), short enough that a forgotten
+/// task does not keep a deleted customer findable.
+pub const PASS_ON_KEEP: Duration = Duration::days(30);
+
+const SEALED: Field = Field::new("request_propagations", "identifiers_sealed");
 
 /// A new or changed register entry (the officer's form); every field 1 to 500 characters.
 pub use portal_vocab::forms::Recipient;
+
+/// The identifiers ticked on the officer's form.
+fn ticked(r: &Recipient) -> Vec<Identifier> {
+    [
+        (Identifier::Name, &r.gives_name),
+        (Identifier::Phone, &r.gives_phone),
+        (Identifier::Email, &r.gives_email),
+        (Identifier::Card, &r.gives_card),
+    ]
+    .into_iter()
+    .filter(|(_, t)| t.is_some())
+    .map(|(i, _)| i)
+    .collect()
+}
 
 fn check(r: &Recipient) -> Result<(), CoreError> {
     let fields = [
@@ -76,6 +110,7 @@ pub async fn add(db: &impl ConnectionTrait, r: &Recipient) -> Result<i64, CoreEr
             "data_shared_en",
             "purpose_zh",
             "purpose_en",
+            "identifiers",
         ])
         .values_panic([
             r.name.trim().into(),
@@ -83,6 +118,7 @@ pub async fn add(db: &impl ConnectionTrait, r: &Recipient) -> Result<i64, CoreEr
             r.data_en.trim().into(),
             r.purpose_zh.trim().into(),
             r.purpose_en.trim().into(),
+            Identifier::list_code(&ticked(r)).into(),
         ])
         .returning_col("id")
         .to_owned();
@@ -93,27 +129,131 @@ pub async fn add(db: &impl ConnectionTrait, r: &Recipient) -> Result<i64, CoreEr
         .try_get("", "id")?)
 }
 
-/// Opens a task per recipient to pass request `request` on (inside the fulfilment transaction).
-pub async fn open_tasks(db: &impl ConnectionTrait, request: i64) -> Result<u64, CoreError> {
+/// A customer's identifiers as the recipients know them, read before a correction or an
+/// erasure changes them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Identifiers {
+    /// Full name.
+    pub name: Option<String>,
+    /// Phone, E.164.
+    pub phone: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Every membership card number, open and closed.
+    pub cards: Vec<String>,
+}
+
+impl Identifiers {
+    /// Reads them for `customer` (inside the transaction of the change).
+    pub async fn read(
+        db: &impl ConnectionTrait,
+        vault: &Vault,
+        customer: i64,
+    ) -> Result<Self, CoreError> {
+        let contact = crate::customers::contact(db, vault, customer).await?;
+        Ok(Identifiers {
+            name: Some(contact.name),
+            phone: contact.phone.map(|p| p.as_str().to_owned()),
+            email: contact.email.map(|e| e.as_str().to_owned()),
+            cards: crate::customers::record::card_numbers(db, vault, customer).await?,
+        })
+    }
+
+    fn get(&self, which: Identifier) -> Option<String> {
+        match which {
+            Identifier::Name => self.name.clone(),
+            Identifier::Phone => self.phone.clone(),
+            Identifier::Email => self.email.clone(),
+            Identifier::Card => (!self.cards.is_empty()).then(|| self.cards.join(", ")),
+        }
+    }
+}
+
+/// One identifier as a recipient knows it, and, for a correction that changed it, what it is now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Found {
+    /// Which identifier.
+    pub identifier: Identifier,
+    /// Its value when the recipient was given it (before the change).
+    pub value: String,
+    /// Its new value, when a correction changed it.
+    pub corrected: Option<String>,
+}
+
+/// What recipient `given` needs to find the record: each identifier it was given that the
+/// customer had, with its new value where `after` (a correction) changed it.
+fn found_for(
+    given: &[Identifier],
+    before: &Identifiers,
+    after: Option<&Identifiers>,
+) -> Vec<Found> {
+    given
+        .iter()
+        .filter_map(|&i| {
+            let value = before.get(i)?;
+            let corrected = after.and_then(|a| a.get(i)).filter(|v| *v != value);
+            Some(Found {
+                identifier: i,
+                value,
+                corrected,
+            })
+        })
+        .collect()
+}
+
+/// Opens a task per recipient to pass request `request` on (inside the fulfilment
+/// transaction), each with what that recipient needs to find the record sealed under a new key
+/// of the task's own: the identifiers `before` the change, and for a correction what they are
+/// `after` it.
+pub async fn open_tasks(
+    db: &impl ConnectionTrait,
+    vault: &Vault,
+    request: i64,
+    before: &Identifiers,
+    after: Option<&Identifiers>,
+    now: DateTime<Utc>,
+) -> Result<u64, CoreError> {
     let mut n = 0;
-    for r in db
-        .query_all(
-            &Query::select()
-                .column("id")
-                .from("third_parties")
-                .to_owned(),
-        )
-        .await?
-    {
+    let recipients = Query::select()
+        .columns(["id", "identifiers"])
+        .from("third_parties")
+        .order_by("id", Order::Asc)
+        .to_owned();
+    for r in db.query_all(&recipients).await? {
         let tp: i64 = r.try_get("", "id")?;
-        db.execute(
-            &Query::insert()
-                .into_table("request_propagations")
-                .columns(["request_id", "third_party_id", "status"])
-                .values_panic([request.into(), tp.into(), "open".into()])
-                .to_owned(),
-        )
-        .await?;
+        let given = Identifier::parse_list(&r.try_get::<String>("", "identifiers")?);
+        let insert = Query::insert()
+            .into_table("request_propagations")
+            .columns(["request_id", "third_party_id", "status"])
+            .values_panic([request.into(), tp.into(), "open".into()])
+            .returning_col("id")
+            .to_owned();
+        let task: i64 = db
+            .query_one(&insert)
+            .await?
+            .ok_or(CoreError::NotFound)?
+            .try_get("", "id")?;
+        let found = found_for(&given, before, after);
+        if !found.is_empty() {
+            let key = vault
+                .create_task_key(db, task, now, now + PASS_ON_KEEP)
+                .await?;
+            let plain = zeroize::Zeroizing::new(
+                serde_json::to_vec(&found)
+                    .map_err(|e| CoreError::json("pass-on identifiers", &e))?,
+            );
+            db.execute(
+                &Query::update()
+                    .table("request_propagations")
+                    .value(
+                        "identifiers_sealed",
+                        crate::vault::seal(&key, SEALED, task, &plain),
+                    )
+                    .and_where(Expr::col("id").eq(task))
+                    .to_owned(),
+            )
+            .await?;
+        }
         n += 1;
     }
     Ok(n)
@@ -126,8 +266,8 @@ pub struct Task {
     pub id: i64,
     /// The request it comes from.
     pub request: i64,
-    /// Its kind (`correction` or `deletion`).
-    pub kind: String,
+    /// Its kind (a correction or a deletion).
+    pub kind: crate::requests::Kind,
     /// The recipient's name.
     pub recipient: String,
     /// `open` or `done`.
@@ -136,9 +276,8 @@ pub struct Task {
     pub confirmed_at: Option<DateTime<Utc>>,
 }
 
-/// Tasks, open ones first.
-pub async fn tasks(db: &impl ConnectionTrait, only_open: bool) -> Result<Vec<Task>, CoreError> {
-    let mut q = Query::select()
+fn task_query() -> sea_orm::sea_query::SelectStatement {
+    Query::select()
         .columns([
             ("request_propagations", "id"),
             ("request_propagations", "request_id"),
@@ -156,6 +295,24 @@ pub async fn tasks(db: &impl ConnectionTrait, only_open: bool) -> Result<Vec<Tas
             "third_parties",
             Expr::col(("third_parties", "id")).equals(("request_propagations", "third_party_id")),
         )
+        .to_owned()
+}
+
+fn task_from(r: &sea_orm::QueryResult) -> Result<Task, CoreError> {
+    let kind: String = r.try_get("", "kind")?;
+    Ok(Task {
+        id: r.try_get("", "id")?,
+        request: r.try_get("", "request_id")?,
+        kind: crate::requests::Kind::parse(&kind)?,
+        recipient: r.try_get("", "name")?,
+        status: r.try_get("", "status")?,
+        confirmed_at: r.try_get("", "confirmed_at")?,
+    })
+}
+
+/// Tasks, open ones first.
+pub async fn tasks(db: &impl ConnectionTrait, only_open: bool) -> Result<Vec<Task>, CoreError> {
+    let mut q = task_query()
         .order_by(("request_propagations", "status"), Order::Desc)
         .order_by(("request_propagations", "id"), Order::Asc)
         .limit(500)
@@ -163,23 +320,77 @@ pub async fn tasks(db: &impl ConnectionTrait, only_open: bool) -> Result<Vec<Tas
     if only_open {
         q.and_where(Expr::col(("request_propagations", "status")).eq("open"));
     }
-    db.query_all(&q)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Task {
-                id: r.try_get("", "id")?,
-                request: r.try_get("", "request_id")?,
-                kind: r.try_get("", "kind")?,
-                recipient: r.try_get("", "name")?,
-                status: r.try_get("", "status")?,
-                confirmed_at: r.try_get("", "confirmed_at")?,
-            })
-        })
-        .collect()
+    db.query_all(&q).await?.iter().map(task_from).collect()
 }
 
-/// Marks a task done (the recipient confirmed the correction or deletion).
+/// One task with what its recipient needs to find the record, for the officer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskDetail {
+    /// The task.
+    pub task: Task,
+    /// The identifiers, while the task's key lives; empty once it is destroyed.
+    pub found: Vec<Found>,
+    /// Whether the task was given identifiers at all (so an empty `found` means destroyed).
+    pub had_identifiers: bool,
+}
+
+/// The officer reads task `task` with its identifiers; the view is audited in the same
+/// transaction (a view that cannot be audited shows nothing).
+#[tracing::instrument(skip_all, fields(staff = staff, task = task))]
+pub async fn officer_views(
+    portal: &crate::Portal,
+    (staff, role): (i64, crate::staff::Role),
+    task: i64,
+    now: DateTime<Utc>,
+) -> Result<TaskDetail, CoreError> {
+    use crate::audit::{self, Actor};
+    let actor = Actor::Staff { id: staff, role };
+    let action = crate::access::Action::ViewPassOnIdentifiers;
+    let vault = &portal.vault;
+    let read = async |tx: &_| detail(tx, vault, task, now).await;
+    audit::audited(&portal.db, actor, action, now, read, |_| {
+        Some(("pass_on_task", task))
+    })
+    .await
+}
+
+async fn detail(
+    db: &impl ConnectionTrait,
+    vault: &Vault,
+    task: i64,
+    now: DateTime<Utc>,
+) -> Result<TaskDetail, CoreError> {
+    let q = task_query()
+        .column(("request_propagations", "identifiers_sealed"))
+        .and_where(Expr::col(("request_propagations", "id")).eq(task))
+        .to_owned();
+    let row = db.query_one(&q).await?.ok_or(CoreError::NotFound)?;
+    let t = task_from(&row)?;
+    // NULL: the recipient was given nothing to find the record by; empty: destroyed.
+    let sealed: Option<Vec<u8>> = row.try_get("", "identifiers_sealed")?;
+    let had_identifiers = sealed.is_some();
+    let found = match sealed {
+        None => Vec::new(),
+        Some(sealed) if sealed.is_empty() => Vec::new(),
+        Some(sealed) => match vault.task_key(db, task, now).await {
+            Ok(key) => {
+                let plain = crate::vault::open(&key, SEALED, task, &sealed)?;
+                serde_json::from_slice(&plain)
+                    .map_err(|e| CoreError::json("pass-on identifiers", &e))?
+            }
+            Err(CoreError::Sealed(crate::vault::SealError::KeyDestroyed)) => Vec::new(),
+            Err(e) => return Err(e),
+        },
+    };
+    Ok(TaskDetail {
+        task: t,
+        found,
+        had_identifiers,
+    })
+}
+
+/// Marks a task done (the recipient confirmed the correction or deletion) and destroys its
+/// identifiers with their key.
 pub async fn confirm(
     db: &impl ConnectionTrait,
     task: i64,
@@ -195,5 +406,53 @@ pub async fn confirm(
     if db.execute(&q).await?.rows_affected() != 1 {
         return Err(CoreError::Invalid("sharing.task"));
     }
+    destroy(db, &[task]).await?;
     Ok(())
+}
+
+/// Destroys the identifiers of every task past [`PASS_ON_KEEP`] (their key first); returns how
+/// many. Idempotent, so replicas may run it side by side.
+pub async fn sweep_expired(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<u64, CoreError> {
+    let expired = Query::select()
+        .column("propagation_id")
+        .from("pass_on_keys")
+        .and_where(Expr::col("expires_at").lte(now))
+        .to_owned();
+    let ids: Vec<i64> = db
+        .query_all(&expired)
+        .await?
+        .iter()
+        .map(|r| r.try_get("", "propagation_id"))
+        .collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    destroy(db, &ids).await
+}
+
+/// Destroys the keys of `tasks`, then their ciphertexts (left empty, not NULL, so the page can
+/// tell "destroyed" from "never given"); returns how many keys went.
+async fn destroy(db: &impl ConnectionTrait, tasks: &[i64]) -> Result<u64, CoreError> {
+    let gone = db
+        .execute(
+            &Query::delete()
+                .from_table("pass_on_keys")
+                .and_where(Expr::col("propagation_id").is_in(tasks.iter().copied()))
+                .to_owned(),
+        )
+        .await?
+        .rows_affected();
+    db.execute(
+        &Query::update()
+            .table("request_propagations")
+            .value("identifiers_sealed", Vec::<u8>::new())
+            .and_where(Expr::col("id").is_in(tasks.iter().copied()))
+            .and_where(Expr::col("identifiers_sealed").is_not_null())
+            .to_owned(),
+    )
+    .await?;
+    Ok(gone)
 }

@@ -9,6 +9,7 @@ mod m20261130_000002_request_workflow;
 mod m20261130_000003_photo_uses;
 mod m20261201_000001_hardening;
 mod m20261201_000005_staff_signin_buckets;
+mod m20261206_000001_pass_on_identifiers;
 
 /// Every migration of the portal, in the order they apply.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_photo_uses::Migration),
             Box::new(m20261201_000001_hardening::Migration),
             Box::new(m20261201_000005_staff_signin_buckets::Migration),
+            Box::new(m20261206_000001_pass_on_identifiers::Migration),
         ]
     }
 }

@@ -21,6 +21,8 @@ pub(crate) fn plain_routes() -> Router<AppState> {
         .route("/livez", get(livez))
         .route("/lang", post(set_lang))
         .route("/me/exports/{id}", get(download_export))
+        .route("/me/copy", get(copy_in_browser))
+        .route("/copy.css", get(copy_style))
         .route("/me/photos/{id}", get(my_photo))
         .route("/staff/marketing/export.csv", get(export_opted_in))
 }
@@ -77,6 +79,56 @@ async fn download_export(
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"my-data-{id}.zip\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
+    resp
+}
+
+/// The copy's page in the browser, for a phone that cannot open a ZIP: the same page as the
+/// copy's, made now in the page's language, under the same rule as a download (a session of
+/// this customer that signed in within the last 10 minutes). Never cached.
+async fn copy_in_browser(
+    State(state): State<AppState>,
+    who: Result<CustomerSession, NoIdentity>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let again = Redirect::to("/signin?next=/me/copy&fresh=1").into_response();
+    let CustomerSession { customer, session } = match who {
+        Ok(s) => s,
+        Err(NoIdentity::SignedOut) => return again,
+        Err(e) => return e.into_response(),
+    };
+    if !session.is_fresh(chrono::Utc::now()) {
+        return again;
+    }
+    let cookie = app::identity::cookie_value(&headers, app::i18n::LANG_COOKIE);
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let lang = Lang::negotiate(cookie.as_deref(), accept);
+    match portal_core::requests::export::page(&state.portal, customer, lang).await {
+        Ok(page) => {
+            let mut resp = (StatusCode::OK, page).into_response();
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the copy's page could not be made");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// The copy page's style (the browser view's policy allows no inline style).
+async fn copy_style() -> Response {
+    let mut resp = (StatusCode::OK, portal_core::requests::copy_page::STYLE).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
     resp
 }
 

@@ -125,6 +125,18 @@ pub struct Recipient {
     pub purpose_zh: String,
     /// Why, in English.
     pub purpose_en: String,
+    /// Ticked when the recipient is given the customer's name.
+    #[serde(default)]
+    pub gives_name: Tick,
+    /// … their phone number.
+    #[serde(default)]
+    pub gives_phone: Tick,
+    /// … their email address.
+    #[serde(default)]
+    pub gives_email: Tick,
+    /// … their membership card number.
+    #[serde(default)]
+    pub gives_card: Tick,
 }
 
 /// The officer's form for the next version of the privacy notice.

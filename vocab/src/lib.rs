@@ -286,6 +286,68 @@ impl Kind {
     }
 }
 
+/// What a recipient in the sharing register was given that identifies a customer: what it
+/// needs to find the record when a correction or deletion is passed on to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Identifier {
+    /// The customer's name.
+    Name,
+    /// The phone number.
+    Phone,
+    /// The email address.
+    Email,
+    /// The membership card number.
+    Card,
+}
+
+impl Identifier {
+    /// Every identifier, in display order.
+    pub const ALL: [Identifier; 4] = [
+        Identifier::Name,
+        Identifier::Phone,
+        Identifier::Email,
+        Identifier::Card,
+    ];
+
+    /// The stored name.
+    pub fn code(self) -> &'static str {
+        match self {
+            Identifier::Name => "name",
+            Identifier::Phone => "phone",
+            Identifier::Email => "email",
+            Identifier::Card => "card",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Result<Self, Unknown> {
+        Identifier::ALL
+            .into_iter()
+            .find(|i| i.code() == s)
+            .ok_or(Unknown("sharing.identifier"))
+    }
+
+    /// Reads a stored list (`"phone,card"`); unknown names are skipped, so a list written by a
+    /// newer portal never stops an older one from reading the rest.
+    pub fn parse_list(s: &str) -> Vec<Identifier> {
+        Identifier::ALL
+            .into_iter()
+            .filter(|i| s.split(',').any(|p| p.trim() == i.code()))
+            .collect()
+    }
+
+    /// The stored form of a list, in display order.
+    pub fn list_code(ids: &[Identifier]) -> String {
+        Identifier::ALL
+            .into_iter()
+            .filter(|i| ids.contains(i))
+            .map(Identifier::code)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
 /// Where a request is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -432,6 +494,9 @@ pub enum Action {
     DecideRequest,
     /// Keep the register of recipients and track passing requests on to them.
     ManageSharing,
+    /// Read what a recipient needs to find a corrected or deleted record (the identifiers it
+    /// was given, kept sealed until its pass-on task is done); every view is audited.
+    ViewPassOnIdentifiers,
     /// Publish a privacy-notice version.
     PublishNotice,
     /// Make and revoke consent API keys.
@@ -461,7 +526,7 @@ pub enum Action {
 impl Action {
     /// Every action a member of staff can ask for, for the matrix test and the note. (The
     /// portal's own `PurgeRetained` is not among them: no role may.)
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::ViewDashboard,
         Action::SearchCustomers,
         Action::ViewContact,
@@ -479,6 +544,7 @@ impl Action {
         Action::RecordRequest,
         Action::DecideRequest,
         Action::ManageSharing,
+        Action::ViewPassOnIdentifiers,
         Action::SetRetention,
         Action::PublishNotice,
         Action::ManageApiKeys,
@@ -511,6 +577,7 @@ impl Action {
             RecordRequest => "record_request",
             DecideRequest => "decide_request",
             ManageSharing => "manage_sharing",
+            ViewPassOnIdentifiers => "view_pass_on_identifiers",
             SetRetention => "set_retention",
             PublishNotice => "publish_notice",
             ManageApiKeys => "manage_api_keys",
@@ -711,6 +778,21 @@ mod tests {
         for bad in ["", "ny", "nynn", "nxn", "NYN"] {
             assert_eq!(MayContact::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn an_identifier_list_reads_back_in_display_order_and_skips_unknown_names() {
+        let list = [Identifier::Card, Identifier::Phone];
+        assert_eq!(Identifier::list_code(&list), "phone,card");
+        assert_eq!(
+            Identifier::parse_list("card, phone,iban"),
+            vec![Identifier::Phone, Identifier::Card]
+        );
+        assert_eq!(Identifier::parse_list(""), vec![]);
+        assert_eq!(
+            Identifier::parse("Phone"),
+            Err(Unknown("sharing.identifier"))
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ fn access_text(all: &crate::i18n::Texts, role: Option<&str>, action: &str) -> St
     use portal_core::access::Action::{self, *};
     let t = all.me;
     let what = match Action::ALL.into_iter().find(|a| a.as_str() == action) {
-        Some(ViewContact) => (t.viewed)(t.contact),
+        Some(ViewContact | ViewPassOnIdentifiers) => (t.viewed)(t.contact),
         Some(ViewServiceProfile) => (t.viewed)(t.profile),
         Some(ViewSensitiveNotes) => (t.viewed)(t.sensitive),
         Some(ViewVisits) => (t.viewed)(t.visits),

@@ -181,6 +181,11 @@ pub fn RequestsPage() -> impl IntoView {
                                 </li>
                             }).collect_view()}
                         </ul>
+                        // For phones that cannot open a ZIP: the same page, in the browser
+                        // (a plain route: the router must not take the click).
+                        <p class="muted">{t.copy_in_browser_hint}" "
+                            <a href="/me/copy" rel="external nofollow">{t.copy_in_browser}</a>
+                        </p>
                     </div>
                 })}
                 {list.is_empty().then(|| view! { <p>{t.no_requests}</p> })}

@@ -92,6 +92,9 @@ pub struct MeTexts {
     pub download_which: fn(i64, &str) -> String,
     /// The copy's link when the sign-in is older than 10 minutes: a new code comes first.
     pub download_confirm: &'static str,
+    /// Before the link to the copy's page in the browser.
+    pub copy_in_browser_hint: &'static str,
+    pub copy_in_browser: &'static str,
     pub export_until: fn(&str, i32) -> String,
     /// The words of a customer's record, shared with the other catalogue (read through
     /// `Deref`: `t.name` is `t.words.name`).
@@ -213,6 +216,8 @@ pub(crate) static ZH: MeTexts = MeTexts {
     download: "下载副本",
     download_which: |n, d| format!("（申请 #{n}，{d} 生成）"),
     download_confirm: "先确认是您本人（输入新的验证码），再下载副本",
+    copy_in_browser_hint: "手机打不开 ZIP 文件？",
+    copy_in_browser: "在浏览器中查看副本内容",
     export_until: |d, n| format!("{d} 前有效，还可下载 {n} 次"),
     words: &crate::i18n::RECORD_ZH,
 };
@@ -325,6 +330,8 @@ pub(crate) static EN: MeTexts = MeTexts {
     download: "Download the copy",
     download_which: |n, d| format!(" (request #{n}, made {d})"),
     download_confirm: "Confirm it is you (with a new code), then download the copy",
+    copy_in_browser_hint: "Your phone cannot open a ZIP file?",
+    copy_in_browser: "See the copy in the browser",
     export_until: |d, n| format!("until {d}, {n} download(s) left"),
     words: &crate::i18n::RECORD_EN,
 };

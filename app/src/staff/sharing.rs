@@ -6,17 +6,38 @@ use leptos_router::{components::A, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
 use crate::{PortalError, use_texts};
+use portal_vocab::{Identifier, Kind};
 
 #[cfg(feature = "ssr")]
 use super::gate;
 
+/// One recipient of the register, in the page's language.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecipientRow {
+    pub name: String,
+    pub data: String,
+    pub purpose: String,
+    /// What it is given that identifies a customer.
+    pub identifiers: Vec<Identifier>,
+}
+
+/// One pass-on task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskRow {
+    pub id: i64,
+    pub request: i64,
+    pub kind: Kind,
+    pub recipient: String,
+    pub open: bool,
+    /// The salon-local day it was marked done.
+    pub confirmed_on: Option<String>,
+}
+
 /// The register and the tasks.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SharingRegister {
-    /// `(name, data, purpose)` in the page's language.
-    pub recipients: Vec<(String, String, String)>,
-    /// `(task id, request id, kind, recipient, status, confirmed on)`.
-    pub tasks: Vec<(i64, i64, String, String, String, Option<String>)>,
+    pub recipients: Vec<RecipientRow>,
+    pub tasks: Vec<TaskRow>,
 }
 
 /// Reads the register and every task.
@@ -30,6 +51,22 @@ pub async fn sharing_view(lang: crate::Lang) -> Result<SharingRegister, PortalEr
 }
 
 #[cfg(feature = "ssr")]
+impl TaskRow {
+    fn new(t: portal_core::sharing::Task) -> Self {
+        TaskRow {
+            id: t.id,
+            request: t.request,
+            kind: t.kind,
+            recipient: t.recipient,
+            open: t.status == "open",
+            confirmed_on: t
+                .confirmed_at
+                .map(portal_core::requests::calendar::local_day),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
 impl SharingRegister {
     fn new(
         recipients: Vec<portal_core::mydata::ThirdParty>,
@@ -38,21 +75,56 @@ impl SharingRegister {
     ) -> Self {
         let recipients = recipients
             .into_iter()
-            .map(|t| match lang {
-                crate::Lang::Zh => (t.name, t.data_zh, t.purpose_zh),
-                crate::Lang::En => (t.name, t.data_en, t.purpose_en),
-            })
-            .collect();
-        let tasks = tasks
-            .into_iter()
             .map(|t| {
-                let confirmed = t
-                    .confirmed_at
-                    .map(portal_core::requests::calendar::local_day);
-                (t.id, t.request, t.kind, t.recipient, t.status, confirmed)
+                let (data, purpose) = match lang {
+                    crate::Lang::Zh => (t.data_zh, t.purpose_zh),
+                    crate::Lang::En => (t.data_en, t.purpose_en),
+                };
+                RecipientRow {
+                    name: t.name,
+                    data,
+                    purpose,
+                    identifiers: t.identifiers,
+                }
             })
             .collect();
+        let tasks = tasks.into_iter().map(TaskRow::new).collect();
         SharingRegister { recipients, tasks }
+    }
+}
+
+/// One task with what its recipient needs to find the record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PassOnTask {
+    pub task: TaskRow,
+    /// `(identifier, value as the recipient knows it, corrected value)`; empty once destroyed.
+    pub found: Vec<(Identifier, String, Option<String>)>,
+    /// Whether the task ever held identifiers (so an empty list means destroyed, not none).
+    pub had_identifiers: bool,
+}
+
+/// Reads one task with its identifiers; the view is audited.
+#[server]
+pub async fn task_view(id: i64) -> Result<PassOnTask, PortalError> {
+    use portal_core::{access::Action, sharing};
+    let c = gate::require(Action::ViewPassOnIdentifiers).await?;
+    let d = sharing::officer_views(&c.portal, c.by(), id, chrono::Utc::now()).await?;
+    Ok(PassOnTask::new(d))
+}
+
+#[cfg(feature = "ssr")]
+impl PassOnTask {
+    fn new(d: portal_core::sharing::TaskDetail) -> Self {
+        let had_identifiers = d.had_identifiers;
+        PassOnTask {
+            task: TaskRow::new(d.task),
+            found: d
+                .found
+                .into_iter()
+                .map(|f| (f.identifier, f.value, f.corrected))
+                .collect(),
+            had_identifiers,
+        }
     }
 }
 
@@ -84,6 +156,18 @@ pub async fn confirm_task(task: i64) -> Result<(), PortalError> {
     )
 }
 
+/// The confirm-done button of an open task.
+#[component]
+fn ConfirmButton(id: i64) -> impl IntoView {
+    let t = use_texts().staff;
+    view! {
+        <form method="post" action=ConfirmTask::PATH class="inline-form">
+            <input type="hidden" name="task" value=id/>
+            <button type="submit" class="link">{t.task_confirm}</button>
+        </form>
+    }
+}
+
 /// `/staff/sharing`.
 #[component]
 pub fn SharingPage() -> impl IntoView {
@@ -93,6 +177,12 @@ pub fn SharingPage() -> impl IntoView {
         .map(|s| s.lang)
         .unwrap_or_default();
     let view_ = Resource::new(|| (), move |_| sharing_view(lang));
+    let names = move |ids: &[Identifier]| {
+        ids.iter()
+            .map(|&i| t.identifier_names.get(i))
+            .collect::<Vec<_>>()
+            .join(if lang == crate::Lang::Zh { "、" } else { ", " })
+    };
     crate::loaded(view_, move |v| {
         view! {
             {move || {
@@ -103,9 +193,11 @@ pub fn SharingPage() -> impl IntoView {
             <section class="card">
                 <h1>{t.sharing_title}</h1>
                 <table class="table">
-                    <thead><tr><th>{t.recipient}</th><th>{t.data_shared}</th><th>{t.purpose}</th></tr></thead>
+                    <thead><tr><th>{t.recipient}</th><th>{t.data_shared}</th><th>{t.identifiers_given}</th><th>{t.purpose}</th></tr></thead>
                     <tbody>
-                        {v.recipients.into_iter().map(|(n, d, p)| view! { <tr><td>{n}</td><td>{d}</td><td>{p}</td></tr> }).collect_view()}
+                        {v.recipients.into_iter().map(|r| view! {
+                            <tr><td>{r.name}</td><td>{r.data}</td><td>{names(&r.identifiers)}</td><td>{r.purpose}</td></tr>
+                        }).collect_view()}
                     </tbody>
                 </table>
             </section>
@@ -114,16 +206,13 @@ pub fn SharingPage() -> impl IntoView {
                 <table class="table">
                     <thead><tr><th>{t.nav_requests}</th><th>{t.recipient}</th><th>{t.status}</th><th></th></tr></thead>
                     <tbody>
-                        {v.tasks.into_iter().map(|(id, request, kind, who, status, on)| view! {
-                            <tr data-task=id>
-                                <td><A href=format!("/staff/requests/{request}")>{format!("#{request}")}</A>" "{kind}</td>
-                                <td>{who}</td>
-                                <td>{if status == "done" { format!("{} {}", t.task_done, on.unwrap_or_default()) } else { t.task_open.to_owned() }}</td>
-                                <td>{(status == "open").then(|| view! {
-                                    <form method="post" action=ConfirmTask::PATH class="inline-form">
-                                        <input type="hidden" name="task" value=id/>
-                                        <button type="submit" class="link">{t.task_confirm}</button>
-                                    </form>
+                        {v.tasks.into_iter().map(|task| view! {
+                            <tr data-task=task.id>
+                                <td><A href=format!("/staff/requests/{}", task.request)>{format!("#{}", task.request)}</A>" "{t.kind_names.get(task.kind)}</td>
+                                <td>{task.recipient}</td>
+                                <td>{if task.open { t.task_open.to_owned() } else { format!("{} {}", t.task_done, task.confirmed_on.unwrap_or_default()) }}</td>
+                                <td>{task.open.then(|| view! {
+                                    <A href=format!("/staff/sharing/tasks/{}", task.id)>{t.task_show}</A>
                                 })}</td>
                             </tr>
                         }).collect_view()}
@@ -139,12 +228,82 @@ pub fn SharingPage() -> impl IntoView {
                     <input id="tp-dzh" name="data_zh" type="text" required maxlength="500"/>
                     <label for="tp-den">{t.data_shared}" (English)"</label>
                     <input id="tp-den" name="data_en" type="text" required maxlength="500"/>
+                    <fieldset>
+                        <legend>{t.identifiers_given}</legend>
+                        {Identifier::ALL.map(|i| view! {
+                            <label class="check">
+                                <input type="checkbox" name=format!("gives_{}", i.code()) value="on"/>
+                                {t.identifier_names.get(i)}
+                            </label>
+                        }).collect_view()}
+                    </fieldset>
                     <label for="tp-pzh">{t.purpose}" (中文)"</label>
                     <input id="tp-pzh" name="purpose_zh" type="text" required maxlength="500"/>
                     <label for="tp-pen">{t.purpose}" (English)"</label>
                     <input id="tp-pen" name="purpose_en" type="text" required maxlength="500"/>
                     <button type="submit" class="button">{t.save}</button>
                 </form>
+            </section>
+        }.into_any()
+    })
+}
+
+/// `/staff/sharing/tasks/:id`: one task, with what its recipient needs to find the record.
+#[component]
+pub fn TaskPage() -> impl IntoView {
+    let t = use_texts().staff;
+    let params = leptos_router::hooks::use_params_map();
+    let task = Resource::new(
+        move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()),
+        |id| async move {
+            match id {
+                Some(id) => task_view(id).await,
+                None => Err(PortalError::NotFound),
+            }
+        },
+    );
+    crate::loaded(task, move |v| {
+        let PassOnTask {
+            task,
+            found,
+            had_identifiers,
+        } = v;
+        let status = if task.open {
+            t.task_open.to_owned()
+        } else {
+            format!(
+                "{} {}",
+                t.task_done,
+                task.confirmed_on.clone().unwrap_or_default()
+            )
+        };
+        let body = if !found.is_empty() {
+            view! {
+                <p>{t.task_find_by}</p>
+                <dl class="facts" data-field="identifiers">
+                    {found.into_iter().map(|(i, value, corrected)| view! {
+                        <dt>{t.identifier_names.get(i)}</dt>
+                        <dd>{value}{corrected.map(|c| view! { " → "{t.task_corrected_to}" "<strong>{c}</strong> })}</dd>
+                    }).collect_view()}
+                </dl>
+                <p class="muted">{t.task_audited}</p>
+            }.into_any()
+        } else if had_identifiers {
+            view! { <p class="muted">{t.task_identifiers_gone}</p> }.into_any()
+        } else {
+            view! { <p class="muted">{t.task_no_identifiers}</p> }.into_any()
+        };
+        view! {
+            <section class="card">
+                <h1>{format!("{} · {}", t.task_title, task.recipient)}</h1>
+                <dl class="facts">
+                    <dt>{t.nav_requests}</dt>
+                    <dd><A href=format!("/staff/requests/{}", task.request)>{format!("#{}", task.request)}</A>" "{t.kind_names.get(task.kind)}</dd>
+                    <dt>{t.status}</dt><dd>{status}</dd>
+                </dl>
+                {body}
+                {task.open.then(|| view! { <ConfirmButton id=task.id/> })}
+                <p><A href="/staff/sharing">{t.sharing_title}</A></p>
             </section>
         }.into_any()
     })

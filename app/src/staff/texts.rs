@@ -1,6 +1,6 @@
 //! Every string of the staff area, in Chinese (default) and English.
 
-use crate::i18n::{PerKind, PerRole, TakedownReasons};
+use crate::i18n::{PerIdentifier, PerKind, PerRole, TakedownReasons};
 
 /// Staff-area strings; a missing translation is a compile error.
 pub struct StaffTexts {
@@ -180,6 +180,22 @@ pub struct StaffTexts {
     pub task_open: &'static str,
     pub task_done: &'static str,
     pub task_confirm: &'static str,
+    /// The identifiers a recipient is given (register column, form legend).
+    pub identifiers_given: &'static str,
+    pub identifier_names: PerIdentifier,
+    /// Link from a task to what its recipient needs.
+    pub task_show: &'static str,
+    pub task_title: &'static str,
+    /// Above the identifiers: the recipient finds the record by these.
+    pub task_find_by: &'static str,
+    /// Beside a corrected identifier's new value.
+    pub task_corrected_to: &'static str,
+    /// Each view is audited.
+    pub task_audited: &'static str,
+    /// The identifiers were destroyed (task done, or its time up).
+    pub task_identifiers_gone: &'static str,
+    /// The register names no identifier for this recipient.
+    pub task_no_identifiers: &'static str,
     pub add_recipient: &'static str,
     pub nav_sharing: &'static str,
     pub retention_title: &'static str,
@@ -418,6 +434,20 @@ pub(crate) static ZH: StaffTexts = StaffTexts {
     task_open: "待转告",
     task_done: "已转告",
     task_confirm: "标记为已转告",
+    identifiers_given: "接收方得到的身份信息",
+    identifier_names: PerIdentifier {
+        name: "姓名",
+        phone: "手机号",
+        email: "邮箱",
+        card: "会员卡号",
+    },
+    task_show: "查看需转告的信息",
+    task_title: "转告任务",
+    task_find_by: "接收方凭以下信息找到这位顾客的记录：",
+    task_corrected_to: "更正为",
+    task_audited: "每次查看都会记入审计日志。任务标记为已转告后（最迟 30 天后），这些信息即被销毁。",
+    task_identifiers_gone: "这些信息已销毁（任务已完成，或已超过 30 天）。",
+    task_no_identifiers: "登记中没有写明此接收方得到哪些身份信息。",
     add_recipient: "新增接收方",
     nav_sharing: "数据共享",
     retention_title: "保存期限",
@@ -649,6 +679,20 @@ pub(crate) static EN: StaffTexts = StaffTexts {
     task_open: "To pass on",
     task_done: "Passed on",
     task_confirm: "Mark as passed on",
+    identifiers_given: "Identifiers it receives",
+    identifier_names: PerIdentifier {
+        name: "Name",
+        phone: "Phone",
+        email: "Email",
+        card: "Card number",
+    },
+    task_show: "What to tell them",
+    task_title: "Pass-on task",
+    task_find_by: "The recipient finds the customer's record by:",
+    task_corrected_to: "now",
+    task_audited: "Each view is recorded in the audit log. These values are destroyed when the task is marked passed on, or after 30 days at the latest.",
+    task_identifiers_gone: "These values have been destroyed (the task is done, or 30 days have passed).",
+    task_no_identifiers: "The register does not say which identifiers this recipient receives.",
     add_recipient: "Add a recipient",
     nav_sharing: "Sharing",
     retention_title: "Retention",

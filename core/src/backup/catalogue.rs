@@ -281,6 +281,7 @@ pub(super) const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("data_shared_en", Text),
             ("purpose_zh", Text),
             ("purpose_en", Text),
+            ("identifiers", Text),
         ],
     ),
     (
@@ -291,6 +292,7 @@ pub(super) const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("third_party_id", I64),
             ("status", Text),
             ("confirmed_at?", Time),
+            ("identifiers_sealed?", Bytes),
         ],
     ),
     (
@@ -403,15 +405,27 @@ pub(super) const TABLES: &[(&str, &[(&str, Kind)])] = &[
 ];
 
 /// The key store, backed up on its own.
-pub(super) const KEY_TABLES: &[(&str, &[(&str, Kind)])] = &[(
-    "customer_keys",
-    &[
-        ("customer_id", I64),
-        ("wrapped_key", Bytes),
-        ("master_key_id", Text),
-        ("created_at", Time),
-    ],
-)];
+pub(super) const KEY_TABLES: &[(&str, &[(&str, Kind)])] = &[
+    (
+        "customer_keys",
+        &[
+            ("customer_id", I64),
+            ("wrapped_key", Bytes),
+            ("master_key_id", Text),
+            ("created_at", Time),
+        ],
+    ),
+    (
+        "pass_on_keys",
+        &[
+            ("propagation_id", I64),
+            ("wrapped_key", Bytes),
+            ("master_key_id", Text),
+            ("created_at", Time),
+            ("expires_at", Time),
+        ],
+    ),
+];
 
 /// Every `(table, column)` that backups carry; a test holds it equal to the live schema, so a
 /// new migration cannot silently leave a column out of the backups.

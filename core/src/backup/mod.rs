@@ -1,9 +1,10 @@
 //! Encrypted, engine-neutral backups of the data (`portal backup` / `portal restore`).
 //!
-//! The archive holds every table but `customer_keys`, and the photo files, as typed JSON sealed
-//! with AES-256-GCM under a key derived from the master key. Customer keys are the key
-//! store: they are backed up on their own (`portal backup --keys`), so a data archive restored
-//! beside today's key store cannot open a customer whose key was destroyed since.
+//! The archive holds every table but the key store (`customer_keys`, `pass_on_keys`), and the
+//! photo files, as typed JSON sealed with AES-256-GCM under a key derived from the master key.
+//! The key store is backed up on its own (`portal backup --keys`), so a data archive restored
+//! beside today's key store cannot open a customer whose key was destroyed since, nor a
+//! pass-on task's identifiers once the task is done.
 //!
 //! Restore checks the whole archive before writing anything and writes every row in one
 //! transaction, into an empty database of either engine.
@@ -37,9 +38,9 @@ const ARCHIVE: Field = Field::new("backup", "archive");
 /// What an archive holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
-    /// Every table but the customer keys, and the photo files.
+    /// Every table but the key store, and the photo files.
     Data,
-    /// The customer keys only.
+    /// The key store only: customer keys and pass-on task keys.
     Keys,
 }
 

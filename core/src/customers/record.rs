@@ -322,6 +322,33 @@ pub async fn membership(
     }))
 }
 
+/// Every membership card number of `id` in full, open and closed (what a payment platform
+/// knows the customer by, for a correction or deletion passed on to it).
+pub async fn card_numbers(
+    db: &impl ConnectionTrait,
+    vault: &Vault,
+    id: i64,
+) -> Result<Vec<String>, CoreError> {
+    let q = Query::select()
+        .columns(["id", "card_number_sealed"])
+        .from("memberships")
+        .and_where(Expr::col("customer_id").eq(id))
+        .order_by("id", Order::Asc)
+        .to_owned();
+    let rows = db.query_all(&q).await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key = vault.customer_key(db, id).await?;
+    rows.iter()
+        .map(|r| {
+            let mid: i64 = r.try_get("", "id")?;
+            let card: Vec<u8> = r.try_get("", "card_number_sealed")?;
+            open_text(&key, fields::CARD_NUMBER, mid, &card)
+        })
+        .collect()
+}
+
 /// New contact details typed by front desk; every field is replaced (email and phone may be
 /// cleared, the name may not).
 pub struct ContactChange {

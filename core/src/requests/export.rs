@@ -15,9 +15,8 @@ use sea_orm::{
 use serde_json::{Value, json};
 use zip::{CompressionMethod, ZipWriter, write::SimpleFileOptions};
 
-use crate::{
-    CoreError, Portal, consents, customers, demo::fields, mail::escape_html, mydata, vault,
-};
+use super::copy_page::Style;
+use crate::{CoreError, Portal, consents, customers, demo::fields, mydata, vault};
 
 /// How long a download link lives.
 pub const LIFETIME: Duration = Duration::hours(72);
@@ -42,6 +41,8 @@ struct Gathered {
     files: Vec<(&'static str, Value)>,
     photos: Vec<(i64, String, String)>,
     key: vault::SecretKey,
+    lang: portal_vocab::Lang,
+    made: DateTime<Utc>,
 }
 
 async fn gather(portal: &Portal, customer: i64) -> Result<Gathered, CoreError> {
@@ -132,28 +133,14 @@ async fn gather(portal: &Portal, customer: i64) -> Result<Gathered, CoreError> {
         ("access_log", json!(access.into_iter().map(|a| json!({"at": day(a.at), "role": a.role, "action": a.action})).collect::<Vec<_>>())),
         ("sharing", json!(sharing.into_iter().map(|t| json!({"name": t.name, "data_zh": t.data_zh, "data_en": t.data_en, "purpose_zh": t.purpose_zh, "purpose_en": t.purpose_en})).collect::<Vec<_>>())),
     ];
+    let lang = customers::language(db, customer).await?;
     Ok(Gathered {
         files,
         photos,
         key: v.customer_key(db, customer).await?,
+        lang: portal_vocab::Lang::from_tag(&lang).unwrap_or_default(),
+        made: Utc::now(),
     })
-}
-
-/// A page that shows every category as lists and tables, readable on a phone.
-fn html(salon: &str, files: &[(&'static str, Value)]) -> String {
-    let mut out = format!(
-        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{0}</title><style>body{{font-family:sans-serif;line-height:1.5;max-width:40rem;margin:0 auto;padding:1rem}}section{{border-top:1px solid #ddd;padding:.5rem 0}}pre{{white-space:pre-wrap;overflow-wrap:anywhere;font:inherit}}</style></head><body><h1>{0}</h1><p>您在本店的全部个人信息副本 / A copy of all your data</p>",
-        escape_html(salon)
-    );
-    for (name, value) in files {
-        out.push_str(&format!(
-            "<section><h2>{}</h2><pre>{}</pre></section>",
-            escape_html(name),
-            escape_html(&serde_json::to_string_pretty(value).unwrap_or_default())
-        ));
-    }
-    out.push_str("<p>照片在 photos 文件夹中 / Photos are in the photos folder.</p></body></html>");
-    out
 }
 
 /// The export file on disk, sealed under the customer's key (security.md, "Data at rest"): the
@@ -177,7 +164,8 @@ fn write_zip(path: &Path, salon: &str, g: &Gathered, photo_dir: &Path) -> Result
     let stored = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
     let bad = |e: zip::result::ZipError| CoreError::internal("export.zip", e);
     zip.start_file("index.html", deflated).map_err(bad)?;
-    zip.write_all(html(salon, &g.files).as_bytes())?;
+    let page = super::copy_page::render(salon, g.lang, g.made, &g.files, Style::Inline);
+    zip.write_all(page.as_bytes())?;
     zip.start_file("schema.json", deflated).map_err(bad)?;
     zip.write_all(SCHEMA.as_bytes())?;
     for (name, value) in &g.files {
@@ -195,6 +183,24 @@ fn write_zip(path: &Path, salon: &str, g: &Gathered, photo_dir: &Path) -> Result
     let sealing = zip.finish().map_err(bad)?.into_inner();
     sealing.finish()?.flush()?;
     Ok(std::fs::metadata(path)?.len())
+}
+
+/// The copy's page for `customer`, made now from what is kept, in `lang`: the same page as the
+/// ZIP's, for a browser that cannot open a ZIP (its style from `/copy.css`).
+pub async fn page(
+    portal: &Portal,
+    customer: i64,
+    lang: portal_vocab::Lang,
+) -> Result<String, CoreError> {
+    let g = gather(portal, customer).await?;
+    let salon = &portal.settings.salon_name;
+    Ok(super::copy_page::render(
+        salon,
+        lang,
+        g.made,
+        &g.files,
+        Style::Linked,
+    ))
 }
 
 /// Writes the customer's copy to `exports/`, sealed under their key, and returns

@@ -135,8 +135,10 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
             // Settled first (approval checks it); leave it approved until it is.
             return Ok(false);
         }
+        // What the recipients know the customer by, read while it still exists.
+        let before = crate::sharing::Identifiers::read(&tx, &portal.vault, customer).await?;
         let (files, kept, contact) = super::erase::erase(portal, &tx, customer, now).await?;
-        crate::sharing::open_tasks(&tx, id).await?;
+        crate::sharing::open_tasks(&tx, &portal.vault, id, &before, None, now).await?;
         let outcome = if en {
             format!(
                 "Deleted. Kept without identity: {} paid visit(s), {} membership ledger(s).",
@@ -228,6 +230,7 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
         }
         Kind::Correction => {
             let contact = customers::contact(&tx, &portal.vault, customer).await?;
+            let before = crate::sharing::Identifiers::read(&tx, &portal.vault, customer).await?;
             let mut change = record::ContactChange {
                 name: customers::CustomerName::parse(&contact.name)?,
                 email: contact.email.clone(),
@@ -261,7 +264,9 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
             }
             record::update_contact(&tx, &portal.vault, customer, &change, now).await?;
             if !applied.is_empty() {
-                crate::sharing::open_tasks(&tx, id).await?;
+                let after = crate::sharing::Identifiers::read(&tx, &portal.vault, customer).await?;
+                crate::sharing::open_tasks(&tx, &portal.vault, id, &before, Some(&after), now)
+                    .await?;
             }
             let fields = applied.join(", ");
             let mut text = match (en, applied.is_empty()) {

@@ -3,6 +3,7 @@
 //! to the customer, in the same transaction.
 
 pub mod calendar;
+pub mod copy_page;
 pub mod decide;
 pub mod email_change;
 pub mod erase;
@@ -353,6 +354,59 @@ impl QueueFilter {
     }
 }
 
+/// The one meaning of "overdue" and "due soon", for the dashboard's counts, the queue's filters
+/// and the officer's reminders alike: overdue once the due instant has passed; due soon from
+/// now to the end of the third working day ahead on the salon's calendar (its time zone and
+/// holidays).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DueWindow {
+    now: DateTime<Utc>,
+    soon_until: DateTime<Utc>,
+}
+
+/// Where a due instant falls in a [`DueWindow`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Due {
+    /// Past.
+    Overdue,
+    /// Within the next 3 working days.
+    Soon,
+    /// Later.
+    Later,
+}
+
+impl DueWindow {
+    /// The window as of `now`.
+    pub fn at(portal: &Portal, now: DateTime<Utc>) -> Self {
+        let cal = calendar(portal);
+        let soon_until = cal.end_of(cal.add_working_days(cal.local_date(now), 3));
+        DueWindow { now, soon_until }
+    }
+
+    /// Where `due` falls.
+    pub fn classify(&self, due: DateTime<Utc>) -> Due {
+        if due < self.now {
+            Due::Overdue
+        } else if due <= self.soon_until {
+            Due::Soon
+        } else {
+            Due::Later
+        }
+    }
+
+    /// `requests.due_at` has passed.
+    pub fn overdue(&self) -> sea_orm::sea_query::SimpleExpr {
+        Expr::col("due_at").lt(self.now)
+    }
+
+    /// `requests.due_at` is due soon.
+    pub fn due_soon(&self) -> sea_orm::sea_query::SimpleExpr {
+        Expr::col("due_at")
+            .gte(self.now)
+            .and(Expr::col("due_at").lte(self.soon_until))
+    }
+}
+
 /// The staff queue, soonest due first.
 pub async fn queue(
     portal: &Portal,
@@ -377,14 +431,12 @@ pub async fn queue(
     if let Some(k) = filter.kind {
         q.and_where(Expr::col("kind").eq(k.as_str()));
     }
+    let window = DueWindow::at(portal, now);
     if filter.overdue {
-        q.and_where(Expr::col("due_at").lt(now));
+        q.and_where(window.overdue());
     }
-    let cal = calendar(portal);
-    let soon = cal.end_of(cal.add_working_days(cal.local_date(now), 3));
     if filter.due_soon {
-        q.and_where(Expr::col("due_at").gte(now))
-            .and_where(Expr::col("due_at").lte(soon));
+        q.and_where(window.due_soon());
     }
     portal.db.query_all(&q).await?.iter().map(read).collect()
 }

@@ -7,13 +7,12 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Query},
 };
 
-use super::{Kind, OPEN, calendar};
+use super::{Kind, OPEN};
 use crate::{CoreError, Portal, email::Email};
 
 /// Sends the reminders that are due; returns how many requests were reminded about.
 pub async fn run_once(portal: &Portal, now: DateTime<Utc>) -> Result<usize, CoreError> {
-    let cal = calendar(portal);
-    let soon = cal.end_of(cal.add_working_days(cal.local_date(now), 3));
+    let window = super::DueWindow::at(portal, now);
     let mut sent = 0;
     for (column, overdue) in [("reminded_at", false), ("overdue_notified_at", true)] {
         let mut q = Query::select()
@@ -22,12 +21,10 @@ pub async fn run_once(portal: &Portal, now: DateTime<Utc>) -> Result<usize, Core
             .and_where(Expr::col("status").is_in(OPEN))
             .and_where(Expr::col(column).is_null())
             .to_owned();
-        if overdue {
-            q.and_where(Expr::col("due_at").lt(now));
-        } else {
-            q.and_where(Expr::col("due_at").gte(now))
-                .and_where(Expr::col("due_at").lte(soon));
-        }
+        q.and_where(match overdue {
+            true => window.overdue(),
+            false => window.due_soon(),
+        });
         for r in portal.db.query_all(&q).await? {
             let id: i64 = r.try_get("", "id")?;
             let kind: String = r.try_get("", "kind")?;

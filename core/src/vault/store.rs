@@ -1,12 +1,12 @@
-//! The key store: wrapped customer keys and the portal's own keys, in the database, and the
-//! master keys that wrap them (a ring, so a rotation never interrupts reads).
+//! The key store: wrapped customer keys, pass-on task keys and the portal's own keys, in the
+//! database, and the master keys that wrap them (a ring, so a rotation never interrupts reads).
 
 use std::{
     path::PathBuf,
     sync::{Arc, RwLock},
 };
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectionTrait,
     sea_query::{Expr, ExprTrait, OnConflict, Query},
@@ -17,6 +17,7 @@ use crate::{CoreError, config::Secret, email::Email, phone::Phone};
 
 const CUSTOMER_WRAP: Field = Field::new("customer_keys", "wrapped_key");
 const VAULT_WRAP: Field = Field::new("vault_keys", "wrapped_key");
+const PASS_ON_WRAP: Field = Field::new("pass_on_keys", "wrapped_key");
 /// Row ids of the portal's own keys in `vault_keys`.
 const INDEX_KEY_ROW: i64 = 1;
 const SYSTEM_KEY_ROW: i64 = 2;
@@ -246,6 +247,61 @@ impl Vault {
         Ok(db.execute(&delete).await?.rows_affected() > 0)
     }
 
+    /// Makes and stores the key of pass-on task `task`, destroyed at `expires_at` at the latest.
+    pub async fn create_task_key(
+        &self,
+        db: &impl ConnectionTrait,
+        task: i64,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<SecretKey, CoreError> {
+        let key = SecretKey::random();
+        let master = self.current();
+        let insert = Query::insert()
+            .into_table("pass_on_keys")
+            .columns([
+                "propagation_id",
+                "wrapped_key",
+                "master_key_id",
+                "created_at",
+                "expires_at",
+            ])
+            .values_panic([
+                task.into(),
+                seal(&master.kek, PASS_ON_WRAP, task, key.bytes()).into(),
+                master.id.clone().into(),
+                now.into(),
+                expires_at.into(),
+            ])
+            .to_owned();
+        db.execute(&insert).await?;
+        Ok(key)
+    }
+
+    /// The key of pass-on task `task`; [`SealError::KeyDestroyed`] once the task is done or its
+    /// time is up.
+    pub async fn task_key(
+        &self,
+        db: &impl ConnectionTrait,
+        task: i64,
+        now: DateTime<Utc>,
+    ) -> Result<SecretKey, CoreError> {
+        let select = Query::select()
+            .columns(["wrapped_key", "master_key_id"])
+            .from("pass_on_keys")
+            .and_where(Expr::col("propagation_id").eq(task))
+            .and_where(Expr::col("expires_at").gt(now))
+            .to_owned();
+        let row = db
+            .query_one(&select)
+            .await?
+            .ok_or(CoreError::Sealed(SealError::KeyDestroyed))?;
+        let wrapped: Vec<u8> = row.try_get("", "wrapped_key")?;
+        let id: String = row.try_get("", "master_key_id")?;
+        let key = open(&self.master(&id)?.kek, PASS_ON_WRAP, task, &wrapped)?;
+        to_key(&key)
+    }
+
     /// `portal keys rotate`: moves every wrapped key to a new master key without stopping reads.
     ///
     /// 1. writes the new key to `master.key.next` (0600), or resumes with the one there;
@@ -271,6 +327,7 @@ impl Vault {
         for (table, id_col, field) in [
             ("customer_keys", "customer_id", CUSTOMER_WRAP),
             ("vault_keys", "id", VAULT_WRAP),
+            ("pass_on_keys", "propagation_id", PASS_ON_WRAP),
         ] {
             loop {
                 let batch = Query::select()

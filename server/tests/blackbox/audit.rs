@@ -414,10 +414,17 @@ fn api_keys_made_and_revoked_and_sharing_register_changes_are_audited() {
                     ("data_en", "phone".into()),
                     ("purpose_zh", "发送短信".into()),
                     ("purpose_en", "sending SMS".into()),
+                    ("gives_phone", "on".into()),
                 ],
             )
             .await
             .is_redirection()
+        );
+        // The ticked identifier is kept with the entry (what a pass-on task will carry).
+        let register = portal_core::mydata::third_parties(db).await.unwrap();
+        assert_eq!(
+            register[0].identifiers,
+            vec![portal_core::sharing::Identifier::Phone]
         );
         let rows = audit::list(
             db,

@@ -22,7 +22,7 @@ async fn request(app: &support::TestApp, status: &str, due: chrono::DateTime<Utc
                 .columns(["customer_id", "kind", "status", "submitted_at", "due_at"])
                 .values_panic([
                     c.into(),
-                    "export".into(),
+                    "access".into(),
                     status.into(),
                     (Utc::now() - Duration::days(1)).into(),
                     due.into(),
@@ -43,13 +43,42 @@ fn deadlines_count_open_requests_due_soon_and_overdue() {
         request(&app, "approved", now + Duration::days(30)).await; // open, not soon
         request(&app, "done", now - Duration::days(3)).await; // closed: not counted
         request(&app, "denied", now + Duration::hours(2)).await; // closed
-        let d = dashboard::deadlines(&app.portal.db, now).await.unwrap();
+        let d = dashboard::deadlines(&app.portal, now).await.unwrap();
         assert_eq!((d.open, d.due_soon, d.overdue), (3, 1, 1));
         let weeks = dashboard::requests_per_week(&app.portal.db, now, 12)
             .await
             .unwrap();
         assert_eq!(weeks.len(), 12);
         assert_eq!(weeks.iter().map(|(_, n)| n).sum::<i64>(), 5);
+    })
+}
+
+#[test]
+fn the_dashboards_due_soon_and_overdue_counts_are_what_the_queue_filters_of_those_names_list() {
+    crate::support::run(async {
+        use portal_core::requests::{self, QueueFilter};
+        let app = spawn_app().await;
+        let now = Utc::now();
+        // Due dates every 7 hours over ten days from a day ago: some fall on the salon's next
+        // day but the same UTC day, some on weekends, some just past the end of the window.
+        for k in 0..35 {
+            request(
+                &app,
+                "submitted",
+                now - Duration::days(1) + Duration::hours(7 * k),
+            )
+            .await;
+        }
+        let d = dashboard::deadlines(&app.portal, now).await.unwrap();
+        let listed = |due: &str| {
+            let filter = QueueFilter::from_query(None, None, Some(due));
+            let portal = app.portal.clone();
+            async move { requests::queue(&portal, &filter, now).await.unwrap().len() as i64 }
+        };
+        assert_eq!(d.open, 35);
+        assert_eq!(d.due_soon, listed("soon").await);
+        assert_eq!(d.overdue, listed("overdue").await);
+        assert!(d.due_soon > 0 && d.overdue > 0);
     })
 }
 

@@ -378,3 +378,145 @@ fn in_development_the_dev_mailbox_files_of_an_erased_customer_go_with_them() {
         );
     })
 }
+
+/// The officer's view of one pass-on task over HTTP, as the task page asks for it.
+async fn task_view(
+    app: &support::TestApp,
+    cookie: &str,
+    task: i64,
+) -> app::staff::sharing::PassOnTask {
+    use leptos::server_fn::ServerFn;
+    let r = app
+        .client
+        .post(app.url(app::staff::sharing::TaskView::PATH))
+        .header("origin", support::PUBLIC_URL)
+        .header("cookie", cookie)
+        .form(&[("id", task.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+#[test]
+fn after_a_deletion_each_recipient_task_shows_what_it_was_given_until_it_is_marked_done() {
+    crate::support::run(async {
+        use portal_core::{
+            sessions::Subject,
+            sharing::{self, Identifier},
+            staff::Role,
+        };
+        let app = support::spawn_app().await;
+        portal_core::demo::load(&app.portal).await.unwrap();
+        let db = &app.portal.db;
+        let vault = &app.portal.vault;
+        // customer011 has a phone and a membership card; the demo's PayPlatform is given card
+        // numbers, its SMS Gateway phone numbers.
+        let email = Email::parse("customer011@example.com").unwrap();
+        let id = customers::find_by_email(db, vault, &email)
+            .await
+            .unwrap()
+            .unwrap();
+        let phone = customers::contact(db, vault, id)
+            .await
+            .unwrap()
+            .phone
+            .unwrap();
+        let cards = customers::record::card_numbers(db, vault, id)
+            .await
+            .unwrap();
+        assert!(!cards.is_empty(), "the demo gives this customer a card");
+        let officer = support::staff_member(
+            &app,
+            "po3@salon.example",
+            Role::PrivacyOfficer,
+            "scissors mirror comb 2026",
+        )
+        .await;
+        let cookie = support::signed_in_as(&app, Subject::Staff(officer)).await;
+        let now = Utc::now();
+        let r = requests::submit(
+            &app.portal,
+            id,
+            Kind::Deletion,
+            &Details::default(),
+            Submitter::Customer,
+            now,
+        )
+        .await
+        .unwrap();
+        portal_core::membership::settle_balance(&app.portal, id, officer, now)
+            .await
+            .unwrap();
+        requests::approve(&app.portal, officer, r.id, now)
+            .await
+            .unwrap();
+        assert!(
+            eventually(StdDuration::from_secs(15), || async {
+                requests::get(db, r.id).await.unwrap().status == Status::Done
+            })
+            .await
+        );
+
+        // One task per recipient, each with what that recipient was given and nothing else.
+        let tasks = sharing::tasks(db, true).await.unwrap();
+        assert_eq!(tasks.len(), 2);
+        let by_name = |n: &str| tasks.iter().find(|t| t.recipient == n).unwrap().id;
+        let (pay, sms) = (by_name("PayPlatform"), by_name("SMS Gateway"));
+        let v = task_view(&app, &cookie, pay).await;
+        assert_eq!(v.task.kind, Kind::Deletion);
+        assert_eq!(
+            v.found,
+            vec![(Identifier::Card, cards.join(", "), None)],
+            "the payment platform finds the record by its card number"
+        );
+        let v = task_view(&app, &cookie, sms).await;
+        assert_eq!(
+            v.found,
+            vec![(Identifier::Phone, phone.as_str().to_owned(), None)],
+            "the SMS gateway by the phone number, and sees no card"
+        );
+        // Sealed in the database: the values are not there in the clear.
+        let raw = raw_database(&app).await;
+        assert!(!found(&raw, phone.as_str().as_bytes()));
+        assert!(!found(&raw, cards[0].as_bytes()));
+        // Every view is audited.
+        assert_eq!(
+            support::count(
+                &app,
+                "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'view_pass_on_identifiers'"
+            )
+            .await,
+            2
+        );
+
+        // Marked done: its key and ciphertext go, and the page says so.
+        let done = app
+            .client
+            .post(app.url(<app::staff::sharing::ConfirmTask as leptos::server_fn::ServerFn>::PATH))
+            .header("origin", support::PUBLIC_URL)
+            .header("cookie", &cookie)
+            .form(&[("task", sms.to_string())])
+            .send()
+            .await
+            .unwrap();
+        assert!(done.status().is_success() || done.status().is_redirection());
+        let v = task_view(&app, &cookie, sms).await;
+        assert!(v.found.is_empty() && v.had_identifiers && !v.task.open);
+        assert_eq!(
+            support::count(&app, "SELECT COUNT(*) AS n FROM pass_on_keys").await,
+            1
+        );
+
+        // A task left open loses its identifiers after the bounded time all the same.
+        let later = now + sharing::PASS_ON_KEEP + chrono::Duration::minutes(1);
+        assert_eq!(sharing::sweep_expired(db, later).await.unwrap(), 1);
+        let v = task_view(&app, &cookie, pay).await;
+        assert!(v.found.is_empty() && v.had_identifiers && v.task.open);
+        assert_eq!(
+            support::count(&app, "SELECT COUNT(*) AS n FROM pass_on_keys").await,
+            0
+        );
+    })
+}

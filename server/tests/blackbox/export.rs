@@ -218,6 +218,37 @@ fn a_copy_is_built_after_approval_and_downloaded_three_times_by_its_customer_onl
             .read_to_string(&mut page)
             .unwrap();
         assert!(page.contains("width=device-width"));
+        // A page for people, in the customer's language (customer021 reads English): labelled
+        // sections, yuan, the salon's dates, consents as given or not; no stored code, no cents,
+        // no timestamp.
+        assert!(page.contains("<html lang=\"en\">"), "{page}");
+        for label in [
+            "Contact",
+            "Visits",
+            "Membership card",
+            "Consents",
+            "Who we share data with",
+        ] {
+            assert!(page.contains(label), "{label} in the page");
+        }
+        assert!(page.contains('¥') && (page.contains("Given") || page.contains("Not given")));
+        for code in [
+            "amount_cents",
+            "marketing_sms",
+            "balance_cents",
+            "\"purpose\"",
+            "front_desk",
+            "top_up",
+        ] {
+            assert!(!page.contains(code), "{code} in the page");
+        }
+        let time_of_day = page.as_bytes().windows(8).any(|w| {
+            w.iter().enumerate().all(|(i, b)| match i {
+                2 | 5 => *b == b':',
+                _ => b.is_ascii_digit(),
+            })
+        });
+        assert!(!time_of_day, "a time of day in the page");
 
         // Three downloads in all; then the link is dead and the file is gone.
         assert_eq!(get(&app, &path, &fresh).await.status(), StatusCode::OK);
@@ -351,5 +382,47 @@ fn the_last_download_is_served_even_when_the_sweep_runs_between_counting_and_rea
         let later = Utc::now() + export::LAST_DOWNLOAD_GRACE + Duration::minutes(1);
         assert_eq!(export::sweep(&app.portal, later).await.unwrap(), 1);
         assert!(!path.exists());
+    })
+}
+
+#[test]
+fn the_copy_reads_in_the_browser_for_its_customer_with_a_fresh_sign_in_only() {
+    crate::support::run(async {
+        let app = spawn_app().await;
+        let me = support::customer(&app, "reader@example.com", "zh").await;
+        let fresh = session(&app, me, Utc::now()).await;
+        let stale = session(&app, me, Utc::now() - Duration::minutes(11)).await;
+        // Signed out, or signed in too long ago: confirm first, then back here.
+        for cookie in ["", stale.as_str()] {
+            let r = get(&app, "/me/copy", cookie).await;
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            assert_eq!(support::location(&r), "/signin?next=/me/copy&fresh=1");
+        }
+        let r = app
+            .client
+            .get(app.url("/me/copy"))
+            .header("cookie", &fresh)
+            .header("accept-language", "zh-CN")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let page = r.text().await.unwrap();
+        assert!(page.contains("<html lang=\"zh-CN\">"));
+        assert!(page.contains("测试顾客") && page.contains("reader@example.com"));
+        assert!(page.contains("联系方式") && page.contains("未同意"));
+        assert!(
+            page.contains("href=\"/copy.css\""),
+            "the style comes from a file"
+        );
+        let css = get(&app, "/copy.css", "").await;
+        assert_eq!(css.status(), StatusCode::OK);
+        assert!(
+            css.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/css")
+        );
     })
 }

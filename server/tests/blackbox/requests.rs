@@ -646,18 +646,45 @@ fn the_privacy_officer_is_reminded_once_before_a_due_date_and_once_when_it_passe
         );
         tokio::time::sleep(StdDuration::from_millis(500)).await;
         assert_eq!(reminders(), 2, "one before, one after the due date");
+        // The kind in words, never its stored code.
+        for m in sink
+            .received()
+            .iter()
+            .filter(|m| m.rcpt.iter().any(|r| r.contains(&officer)))
+        {
+            let text = support::mail_body(&m.data);
+            assert!(
+                text.contains("（获取副本）") && text.contains("(copy of data)"),
+                "{text}"
+            );
+            assert!(!text.contains("access"), "{text}");
+        }
     })
 }
 
 #[test]
-fn an_applied_correction_opens_a_task_per_recipient_tracked_to_done() {
+fn an_applied_correction_opens_a_task_per_recipient_with_the_old_and_new_values_tracked_to_done() {
     crate::support::run(async {
-        use portal_core::sharing::{self, Recipient};
+        use portal_core::{
+            customers::{self, record},
+            phone::Phone,
+            sharing::{self, Identifier, Recipient},
+        };
         let (app, _sink) = app_with_sink().await;
         let c = support::customer(&app, "shared@example.com", "zh").await;
         let officer = support_staff(&app).await;
         let now = Utc::now();
-        for name in ["支付平台", "短信服务商"] {
+        let old_phone = Phone::parse("13900009999").unwrap();
+        let change = record::ContactChange {
+            name: customers::CustomerName::parse("测试顾客").unwrap(),
+            email: Some(portal_core::email::Email::parse("shared@example.com").unwrap()),
+            phone: Some(old_phone.clone()),
+        };
+        record::update_contact(&app.portal.db, &app.portal.vault, c, &change, now)
+            .await
+            .unwrap();
+        // The first is given phone numbers; the second nothing that identifies anyone.
+        for (name, phone) in [("短信服务商", Some("on".into())), ("统计服务", None)] {
             sharing::add(
                 &app.portal.db,
                 &Recipient {
@@ -666,6 +693,8 @@ fn an_applied_correction_opens_a_task_per_recipient_tracked_to_done() {
                     data_en: "phone".into(),
                     purpose_zh: "发送通知".into(),
                     purpose_en: "notifications".into(),
+                    gives_phone: phone,
+                    ..Recipient::default()
                 },
             )
             .await
@@ -698,8 +727,25 @@ fn an_applied_correction_opens_a_task_per_recipient_tracked_to_done() {
         assert_eq!(open.len(), 2);
         assert!(
             open.iter()
-                .all(|t| t.request == id && t.kind == "correction")
+                .all(|t| t.request == id && t.kind == Kind::Correction)
         );
+        let by = (officer, portal_core::staff::Role::PrivacyOfficer);
+        let sms = sharing::officer_views(&app.portal, by, open[0].id, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            sms.found,
+            vec![sharing::Found {
+                identifier: Identifier::Phone,
+                value: old_phone.as_str().to_owned(),
+                corrected: Some("+8613800001111".into()),
+            }],
+            "the recipient finds the record by the old number and learns the new one"
+        );
+        let stats = sharing::officer_views(&app.portal, by, open[1].id, now)
+            .await
+            .unwrap();
+        assert!(stats.found.is_empty() && !stats.had_identifiers);
         sharing::confirm(&app.portal.db, open[0].id, now)
             .await
             .unwrap();
@@ -719,6 +765,7 @@ fn an_applied_correction_opens_a_task_per_recipient_tracked_to_done() {
                     data_en: "x".into(),
                     purpose_zh: "x".into(),
                     purpose_en: "x".into(),
+                    ..Recipient::default()
                 },
             )
             .await

@@ -15,7 +15,7 @@ use app::staff::{
     notices::PublishNotice,
     requests::{DecideRequest, RecordRequest, RequestQueue},
     retention::RetentionView,
-    sharing::SharingView,
+    sharing::{SharingView, TaskView},
     takedowns::TakedownList,
     team::{ManageStaff, Team},
 };
@@ -64,6 +64,59 @@ async fn call(
         .send()
         .await
         .unwrap()
+}
+
+/// Opens a pass-on task for a correction of `customer`'s phone at a recipient that is given
+/// phone numbers; returns the task's id.
+async fn pass_on_task(app: &support::TestApp, customer: i64) -> i64 {
+    use portal_core::{
+        requests::{self, Details, Kind, Submitter},
+        sharing::{self, Identifiers, Recipient},
+    };
+    sharing::add(
+        &app.portal.db,
+        &Recipient {
+            name: "SMS Gateway".into(),
+            data_zh: "手机号".into(),
+            data_en: "phone".into(),
+            purpose_zh: "短信".into(),
+            purpose_en: "SMS".into(),
+            gives_phone: Some("on".into()),
+            ..Recipient::default()
+        },
+    )
+    .await
+    .unwrap();
+    let now = Utc::now();
+    let request = requests::submit(
+        &app.portal,
+        customer,
+        Kind::Correction,
+        &Details {
+            corrections: vec![("phone".into(), "13800002222".into())],
+            ..Details::default()
+        },
+        Submitter::Customer,
+        now,
+    )
+    .await
+    .unwrap()
+    .id;
+    let before = Identifiers {
+        phone: Some("+8613800001111".into()),
+        ..Identifiers::default()
+    };
+    sharing::open_tasks(
+        &app.portal.db,
+        &app.portal.vault,
+        request,
+        &before,
+        None,
+        now,
+    )
+    .await
+    .unwrap();
+    sharing::tasks(&app.portal.db, true).await.unwrap()[0].id
 }
 
 /// product.md's role matrix, written out independently of `Role::may`.
@@ -173,6 +226,9 @@ fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server() {
         .await
         .unwrap();
 
+        // A pass-on task holding the target's phone, for the view of its identifiers.
+        let task = pass_on_task(&app, target).await;
+
         let mut checked = std::collections::BTreeSet::new();
         for (n, w) in who.iter().enumerate() {
             let may = |a: Action| w.role.is_some_and(|r| expected(r, a));
@@ -202,6 +258,8 @@ fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server() {
             outcome(Action::ViewRequests, r.status());
             let r = call(&app, SharingView::PATH, &[("lang", "Zh".into())], &w.cookie).await;
             outcome(Action::ManageSharing, r.status());
+            let r = call(&app, TaskView::PATH, &[("id", task.to_string())], &w.cookie).await;
+            outcome(Action::ViewPassOnIdentifiers, r.status());
             let r = call(&app, RetentionView::PATH, &[], &w.cookie).await;
             outcome(Action::SetRetention, r.status());
             let r = call(
@@ -418,6 +476,7 @@ fn every_role_anonymous_and_customers_meet_the_role_matrix_on_the_server() {
                 Action::RecordRequest,
                 Action::DecideRequest,
                 Action::ManageSharing,
+                Action::ViewPassOnIdentifiers,
                 Action::SetRetention,
                 Action::ManageApiKeys,
                 Action::CheckConsentStatus,

@@ -294,6 +294,44 @@ pub fn mail_text(raw: &str) -> String {
     raw.replace("=\r\n", "").replace("=3D", "=")
 }
 
+/// A single-part mail's body as text, its transfer encoding (base64 or quoted-printable, which
+/// lettre picks for non-ASCII text) undone, so that Chinese words can be looked for.
+pub fn mail_body(raw: &str) -> String {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let head = head.to_ascii_lowercase();
+    if head.contains("content-transfer-encoding: base64") {
+        let b64: String = body
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+            .collect();
+        return String::from_utf8_lossy(&STANDARD.decode(b64).unwrap_or_default()).into_owned();
+    }
+    if !head.contains("content-transfer-encoding: quoted-printable") {
+        return body.to_owned();
+    }
+    let body = body.replace("=\r\n", "");
+    let bytes = body.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Median of a set of durations, in microseconds.
 pub fn median_us(mut d: Vec<Duration>) -> f64 {
     d.sort();
