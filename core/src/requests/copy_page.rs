@@ -323,7 +323,7 @@ fn yuan(v: &Value) -> String {
     Cents(v.as_i64().unwrap_or_default()).to_string()
 }
 
-fn list<'a>(v: &'a Value) -> &'a [Value] {
+fn list(v: &Value) -> &[Value] {
     v.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
