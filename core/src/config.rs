@@ -51,6 +51,16 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// How privacy officers hear of new requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OfficerMail {
+    /// A mail per new request, as it comes in.
+    #[default]
+    Each,
+    /// One digest a day of the requests that came in since the last.
+    Daily,
+}
+
 /// Everything the portal is configured with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -98,6 +108,9 @@ pub struct Settings {
     /// `PORTAL_SENT_MAIL_DAYS`: days a delivered mail to a customer is kept (they see it under
     /// "My data"; default 30). Mail not addressed to a customer goes once delivered.
     pub sent_mail_days: u32,
+    /// `PORTAL_OFFICER_MAIL`: how privacy officers hear of new requests: `each` (a mail per new
+    /// request, the default) or `daily` (one digest a day of the requests that came in).
+    pub officer_mail: OfficerMail,
     /// Time between two scheduled backups (a day).
     pub backup_interval: Duration,
     /// First retry delay of the mail outbox; doubles per failure up to `mail_retry_max`.
@@ -285,6 +298,14 @@ impl Settings {
                     )
                 })?,
         };
+        let officer_mail = match get("PORTAL_OFFICER_MAIL") {
+            None => OfficerMail::Each,
+            Some(v) => match v.trim() {
+                "each" => OfficerMail::Each,
+                "daily" => OfficerMail::Daily,
+                _ => return Err(bad("PORTAL_OFFICER_MAIL", "must be each or daily")),
+            },
+        };
         let sent_mail_days = match get("PORTAL_SENT_MAIL_DAYS") {
             None => 30,
             Some(v) => v
@@ -322,6 +343,7 @@ impl Settings {
         };
         Ok(Self {
             sent_mail_days,
+            officer_mail,
             signin_per_ip_per_hour,
             api_calls_per_minute,
             request_days,

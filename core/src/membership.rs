@@ -8,6 +8,8 @@ use sea_orm::{
 };
 
 use crate::{CoreError, Portal, access::Action, audit};
+/// Money, in cents, shown as yuan.
+pub use portal_vocab::Cents;
 
 /// The stored value left on a customer's open membership, in cents.
 pub async fn balance_cents(db: &impl ConnectionTrait, customer: i64) -> Result<i64, CoreError> {
@@ -24,17 +26,99 @@ pub async fn balance_cents(db: &impl ConnectionTrait, customer: i64) -> Result<i
     Ok(total)
 }
 
+/// How the salon settled a balance with the customer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettleMethod {
+    /// Paid out in cash at the counter.
+    Cash,
+    /// Transferred to the customer.
+    Transfer,
+    /// Any other way (used up on a last visit, say).
+    Other,
+}
+
+impl SettleMethod {
+    /// Every method, in the order the form offers them.
+    pub const ALL: [SettleMethod; 3] = [
+        SettleMethod::Cash,
+        SettleMethod::Transfer,
+        SettleMethod::Other,
+    ];
+
+    /// The form's and the audit row's code.
+    pub fn code(self) -> &'static str {
+        match self {
+            SettleMethod::Cash => "cash",
+            SettleMethod::Transfer => "transfer",
+            SettleMethod::Other => "other",
+        }
+    }
+
+    /// Parses the form's code.
+    pub fn parse(code: &str) -> Result<Self, CoreError> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.code() == code)
+            .ok_or(CoreError::Invalid("request.settle"))
+    }
+}
+
+/// What the officer confirms: the amount the page showed them, and how it was settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settlement {
+    /// The balance the officer saw and settled, in cents.
+    pub cents: i64,
+    /// How.
+    pub method: SettleMethod,
+}
+
+impl Settlement {
+    /// Reads the settle fields of the decision form: an amount in yuan, a method, and the
+    /// explicit tick; anything missing or unreadable is `Invalid("request.settle")`.
+    pub fn from_form(
+        amount: Option<&str>,
+        method: Option<&str>,
+        confirmed: bool,
+    ) -> Result<Self, CoreError> {
+        let bad = CoreError::Invalid("request.settle");
+        if !confirmed {
+            return Err(bad);
+        }
+        let cents = amount
+            .and_then(Cents::parse_yuan)
+            .ok_or(CoreError::Invalid("request.settle"))?;
+        let method = SettleMethod::parse(method.unwrap_or_default())?;
+        Ok(Settlement {
+            cents: cents.0,
+            method,
+        })
+    }
+}
+
 /// Staff record that the stored value left on the customer's membership was settled with them
-/// (paid out or used up at the counter): a `settled` ledger line brings the balance to zero, so a
-/// deletion can be approved. Returns the amount settled, in cents.
+/// (paid out or used up at the counter), confirming the amount they saw and how: a `settled`
+/// ledger line brings the balance to zero, so a deletion can be approved; the audit row names
+/// the method, and the customer is mailed. Refused (`Invalid("request.settle")`) when the
+/// balance is not the amount confirmed (it changed since the page was read). Returns the amount
+/// settled, in cents.
 pub async fn settle_balance(
     portal: &Portal,
     customer: i64,
     staff: i64,
+    settlement: Settlement,
     now: DateTime<Utc>,
 ) -> Result<i64, CoreError> {
     let tx = crate::db::begin_write(&portal.db).await?;
-    audit::append_by_staff(&tx, staff, Action::DecideRequest, Some(customer), now).await?;
+    if balance_cents(&tx, customer).await? != settlement.cents || settlement.cents <= 0 {
+        return Err(CoreError::Invalid("request.settle"));
+    }
+    let reason = match settlement.method {
+        SettleMethod::Cash => "balance settled: cash",
+        SettleMethod::Transfer => "balance settled: transfer",
+        SettleMethod::Other => "balance settled: other",
+    };
+    let action = Action::DecideRequest;
+    audit::append_by_staff_because(&tx, staff, action, Some(customer), Some(reason), now).await?;
     let q = Query::select()
         .columns(["id", "balance_cents"])
         .from("memberships")
@@ -80,6 +164,22 @@ pub async fn settle_balance(
         .await?;
         settled += balance;
     }
+    let contact = crate::customers::contact(&tx, &portal.vault, customer).await?;
+    if let Some(to) = contact.email {
+        let lang = crate::customers::language(&tx, customer).await?;
+        let lang = portal_vocab::Lang::from_tag(&lang).unwrap_or_default();
+        let mail = crate::mail::templates::settlement::settled(
+            portal,
+            to,
+            lang,
+            settled,
+            settlement.method,
+        );
+        portal
+            .enqueue_mail(&tx, Some(customer), "settlement", &mail)
+            .await?;
+    }
     tx.commit().await?;
+    portal.outbox.notify();
     Ok(settled)
 }

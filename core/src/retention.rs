@@ -307,6 +307,7 @@ pub async fn run(portal: &Portal, now: DateTime<Utc>) -> Result<Ran, CoreError> 
                 lang_of(&lang),
                 0,
                 &kept,
+                &[],
                 now,
             );
             portal

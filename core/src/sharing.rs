@@ -202,9 +202,10 @@ fn found_for(
 }
 
 /// Opens a task per recipient to pass request `request` on (inside the fulfilment
-/// transaction), each with what that recipient needs to find the record sealed under a new key
+/// transaction; for a correction, only for recipients given something it changed, or whose
+/// entry names nothing), each with what that recipient needs to find the record sealed under a new key
 /// of the task's own: the identifiers `before` the change, and for a correction what they are
-/// `after` it.
+/// `after` it. Returns the tasks opened.
 pub async fn open_tasks(
     db: &impl ConnectionTrait,
     vault: &Vault,
@@ -212,16 +213,23 @@ pub async fn open_tasks(
     before: &Identifiers,
     after: Option<&Identifiers>,
     now: DateTime<Utc>,
-) -> Result<u64, CoreError> {
-    let mut n = 0;
+) -> Result<Vec<Kept>, CoreError> {
+    let mut opened = Vec::new();
     let recipients = Query::select()
-        .columns(["id", "identifiers"])
+        .columns(["id", "name", "identifiers"])
         .from("third_parties")
         .order_by("id", Order::Asc)
         .to_owned();
     for r in db.query_all(&recipients).await? {
         let tp: i64 = r.try_get("", "id")?;
         let given = Identifier::parse_list(&r.try_get::<String>("", "identifiers")?);
+        let found = found_for(&given, before, after);
+        // A correction concerns a recipient only if it changed something the recipient was
+        // given; a recipient whose register entry names nothing is told all the same.
+        let unchanged = after.is_some() && found.iter().all(|f| f.corrected.is_none());
+        if unchanged && !given.is_empty() {
+            continue;
+        }
         let insert = Query::insert()
             .into_table("request_propagations")
             .columns(["request_id", "third_party_id", "status"])
@@ -233,7 +241,6 @@ pub async fn open_tasks(
             .await?
             .ok_or(CoreError::NotFound)?
             .try_get("", "id")?;
-        let found = found_for(&given, before, after);
         if !found.is_empty() {
             let key = vault
                 .create_task_key(db, task, now, now + PASS_ON_KEEP)
@@ -254,9 +261,22 @@ pub async fn open_tasks(
             )
             .await?;
         }
-        n += 1;
+        opened.push(Kept {
+            recipient: r.try_get("", "name")?,
+            identifiers: found.iter().map(|f| f.identifier).collect(),
+        });
     }
-    Ok(n)
+    Ok(opened)
+}
+
+/// A task just opened: to whom, and which identifiers it keeps sealed (for the customer's
+/// receipt: what is kept, for whom, and for how long).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kept {
+    /// The recipient's name.
+    pub recipient: String,
+    /// The identifiers kept for it (none when its entry names none, or the customer had none).
+    pub identifiers: Vec<Identifier>,
 }
 
 /// One task: pass a correction or deletion on to a recipient.
@@ -332,6 +352,8 @@ pub struct TaskDetail {
     pub found: Vec<Found>,
     /// Whether the task was given identifiers at all (so an empty `found` means destroyed).
     pub had_identifiers: bool,
+    /// The customer, while still on record (a correction); `None` once erased.
+    pub customer: Option<i64>,
 }
 
 /// The officer reads task `task` with its identifiers; the view is audited in the same
@@ -348,8 +370,10 @@ pub async fn officer_views(
     let action = crate::access::Action::ViewPassOnIdentifiers;
     let vault = &portal.vault;
     let read = async |tx: &_| detail(tx, vault, task, now).await;
-    audit::audited(&portal.db, actor, action, now, read, |_| {
-        Some(("pass_on_task", task))
+    // A corrected customer is still on record: the read is theirs to see in "who read my data".
+    audit::audited(&portal.db, actor, action, now, read, |d| match d.customer {
+        Some(c) => Some(("customer", c)),
+        None => Some(("pass_on_task", task)),
     })
     .await
 }
@@ -362,6 +386,7 @@ async fn detail(
 ) -> Result<TaskDetail, CoreError> {
     let q = task_query()
         .column(("request_propagations", "identifiers_sealed"))
+        .column(("requests", "customer_id"))
         .and_where(Expr::col(("request_propagations", "id")).eq(task))
         .to_owned();
     let row = db.query_one(&q).await?.ok_or(CoreError::NotFound)?;
@@ -386,6 +411,7 @@ async fn detail(
         task: t,
         found,
         had_identifiers,
+        customer: row.try_get("", "customer_id")?,
     })
 }
 
@@ -408,6 +434,34 @@ pub async fn confirm(
     }
     destroy(db, &[task]).await?;
     Ok(())
+}
+
+/// Destroys the identifiers of `customer`'s earlier tasks (an erasure: the deletion's own tasks
+/// supersede them); the tasks stay open, to be passed on. Call before the customer's requests
+/// lose their link to the customer.
+pub async fn destroy_for_customer(
+    db: &impl ConnectionTrait,
+    customer: i64,
+) -> Result<u64, CoreError> {
+    let q = Query::select()
+        .column(("request_propagations", "id"))
+        .from("request_propagations")
+        .inner_join(
+            "requests",
+            Expr::col(("requests", "id")).equals(("request_propagations", "request_id")),
+        )
+        .and_where(Expr::col(("requests", "customer_id")).eq(customer))
+        .to_owned();
+    let ids: Vec<i64> = db
+        .query_all(&q)
+        .await?
+        .iter()
+        .map(|r| r.try_get("", "id"))
+        .collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    destroy(db, &ids).await
 }
 
 /// Destroys the identifiers of every task past [`PASS_ON_KEEP`] (their key first); returns how

@@ -65,7 +65,8 @@ test('a customer signs in by opening the link in another browser', { tag: '@smok
   const me = await tab.goto('/me'.replace(/^/, info.project.use.baseURL as string));
   const first = me?.request().redirectedFrom() ? 'a redirect' : `${me?.status()} without a redirect`;
   expect(first, 'a signed-out /me sends the visitor to sign in').toBe('a redirect');
-  await expect(tab).toHaveURL(/\/signin$/);
+  await expect(tab).toHaveURL(/\/signin\?next=\/me$/);
+  await expect(tab.getByText(/请先登录再查看这个页面|Please sign in to see that page/)).toBeVisible();
   await other.close();
 });
 

@@ -83,8 +83,9 @@ async fn download_export(
 }
 
 /// The copy's page in the browser, for a phone that cannot open a ZIP: the same page as the
-/// copy's, made now in the page's language, under the same rule as a download (a session of
-/// this customer that signed in within the last 10 minutes). Never cached.
+/// copy's, made now from what is kept, in the page's language, for a session of this customer
+/// that signed in within the last 10 minutes (as a download needs). It shows what "My data"
+/// shows and costs what it costs, so it is not counted; never cached.
 async fn copy_in_browser(
     State(state): State<AppState>,
     who: Result<CustomerSession, NoIdentity>,

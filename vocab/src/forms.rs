@@ -101,6 +101,15 @@ pub struct Decision {
     pub apply_name: Tick,
     pub apply_phone: Tick,
     pub apply_email: Tick,
+    /// For `settle`: the balance the page showed, in yuan (refused if it changed meanwhile).
+    #[serde(default)]
+    pub settle_amount: Option<String>,
+    /// For `settle`: `cash`, `transfer` or `other`.
+    #[serde(default)]
+    pub settle_method: Option<String>,
+    /// For `settle`: the officer's explicit tick that the amount was settled with the customer.
+    #[serde(default)]
+    pub settle_confirm: Tick,
 }
 
 /// The officer's retention rules form (numbers as typed).

@@ -87,10 +87,9 @@ pub(crate) mod ssr {
             }
             return Ok((p, id, session));
         }
-        match portal_core::signin::landing(Some(page)) {
-            portal_core::signin::HOME => leptos_axum::redirect("/signin"),
-            page => leptos_axum::redirect(&format!("/signin?next={page}")),
-        }
+        // Always with `next`, so the sign-in page says why it opened and leads back here.
+        let page = portal_core::signin::landing(Some(page));
+        leptos_axum::redirect(&format!("/signin?next={page}"));
         Err(PortalError::SignInRequired)
     }
 
@@ -207,10 +206,16 @@ pub fn SignInPage() -> impl IntoView {
                 let msg = if e == "email" { t.signin_bad_email } else { t.signin_expired };
                 view! { <p class="banner" role="alert">{msg}</p> }
             })}
-            {move || q.read().get("fresh").map(|f| {
-                let m = if f == "request" { t.signin_fresh_request } else { t.signin_fresh };
-                view! { <p class="banner" role="status">{m}</p> }
-            })}
+            {move || {
+                let q = q.read();
+                let m = match (q.get("fresh"), q.get("next")) {
+                    (Some(f), _) if f == "request" => Some(t.signin_fresh_request),
+                    (Some(_), _) => Some(t.signin_fresh),
+                    (None, Some(_)) => Some(t.signin_needed),
+                    (None, None) => None,
+                };
+                m.map(|m| view! { <p class="banner" role="status">{m}</p> })
+            }}
             <form method="post" action=RequestSignIn::PATH>
                 {move || next.get().map(|n| view! { <input type="hidden" name="next" value=n/> })}
                 <label for="email">{t.signin_email_label}</label>

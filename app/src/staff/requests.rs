@@ -264,6 +264,7 @@ pub fn RequestPage() -> impl IntoView {
                 "balance" => t.request_balance,
                 "reason" => t.request_reason,
                 "extended" | "extension" => t.request_extension,
+                "settle" => t.request_settle,
                 _ => t.invalid_input,
             })
         })
@@ -325,10 +326,24 @@ fn RequestBody(r: RequestView) -> impl IntoView {
                     <input type="hidden" name="decision" value="assign"/>
                     <button type="submit" class="link">{t.assign_me}</button>
                 </form>
-                {r.balance.clone().filter(|b| b != "¥0.00").map(|_| view! {
-                    <form method="post" action=DecideRequest::PATH class="inline-form">
+                {r.balance.clone().filter(|b| b != "¥0.00").map(|b| view! {
+                    <form method="post" action=DecideRequest::PATH data-form="settle">
                         <input type="hidden" name="id" value=id/>
                         <input type="hidden" name="decision" value="settle"/>
+                        // The amount the officer sees travels with the form: a balance that
+                        // changed meanwhile is refused rather than settled unseen.
+                        <input type="hidden" name="settle_amount" value=b.trim_start_matches('¥').to_owned()/>
+                        <p>{(t.settle_intro)(&b)}</p>
+                        <label for="settle-method">{t.settle_method}</label>
+                        <select id="settle-method" name="settle_method" required>
+                            <option value="cash">{t.settle_cash}</option>
+                            <option value="transfer">{t.settle_transfer}</option>
+                            <option value="other">{t.settle_other}</option>
+                        </select>
+                        <label class="check">
+                            <input type="checkbox" name="settle_confirm" value="on" required/>
+                            {(t.settle_confirm)(&b)}
+                        </label>
                         <button type="submit" class="button">{t.settle}</button>
                     </form>
                 })}

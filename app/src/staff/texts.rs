@@ -172,6 +172,16 @@ pub struct StaffTexts {
     pub nav_requests: &'static str,
     pub record_request: &'static str,
     pub settle: &'static str,
+    /// Above the settle form: the balance that must be settled before a deletion.
+    pub settle_intro: fn(&str) -> String,
+    pub settle_method: &'static str,
+    pub settle_cash: &'static str,
+    pub settle_transfer: &'static str,
+    pub settle_other: &'static str,
+    /// The officer's explicit tick, naming the amount.
+    pub settle_confirm: fn(&str) -> String,
+    /// The settle form was sent without a method or tick, or the balance changed meanwhile.
+    pub request_settle: &'static str,
     pub sharing_title: &'static str,
     pub recipient: &'static str,
     pub data_shared: &'static str,
@@ -426,6 +436,13 @@ pub(crate) static ZH: StaffTexts = StaffTexts {
     nav_requests: "申请",
     record_request: "代顾客登记申请",
     settle: "已与顾客结清余额",
+    settle_intro: |b| format!("会员卡还有余额 {b}：删除前必须先与顾客结清。结清后顾客会收到邮件。"),
+    settle_method: "结清方式",
+    settle_cash: "现金",
+    settle_transfer: "转账",
+    settle_other: "其他方式",
+    settle_confirm: |b| format!("我确认已与顾客结清 {b}"),
+    request_settle: "请选择结清方式并勾选确认。如果余额在此期间有变化，请核对新的余额后再结清。",
     sharing_title: "数据共享登记",
     recipient: "接收方",
     data_shared: "共享的信息",
@@ -671,6 +688,17 @@ pub(crate) static EN: StaffTexts = StaffTexts {
     nav_requests: "Requests",
     record_request: "Record a request for this customer",
     settle: "Balance settled with the customer",
+    settle_intro: |b| {
+        format!(
+            "The membership card still holds {b}: it must be settled with the customer before the deletion. The customer is mailed once it is."
+        )
+    },
+    settle_method: "How it was settled",
+    settle_cash: "Cash",
+    settle_transfer: "Transfer",
+    settle_other: "Another way",
+    settle_confirm: |b| format!("I confirm {b} was settled with the customer"),
+    request_settle: "Choose how it was settled and tick the confirmation. If the balance changed meanwhile, check the new balance before settling.",
     sharing_title: "Sharing register",
     recipient: "Recipient",
     data_shared: "Data shared",

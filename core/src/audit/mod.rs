@@ -109,6 +109,18 @@ pub async fn append_by_staff(
     customer: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<i64, CoreError> {
+    append_by_staff_because(db, staff, action, customer, None, now).await
+}
+
+/// [`append_by_staff`] with a reason (a code or fixed words, never a value).
+pub async fn append_by_staff_because(
+    db: &impl ConnectionTrait,
+    staff: i64,
+    action: Action,
+    customer: Option<i64>,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<i64, CoreError> {
     let role: String = db
         .query_one(
             &Query::select()
@@ -125,7 +137,7 @@ pub async fn append_by_staff(
         actor: Actor::Staff { id: staff, role },
         action,
         subject: customer.map(|c| ("customer", c)),
-        reason: None,
+        reason,
     };
     append(db, &entry, now).await
 }

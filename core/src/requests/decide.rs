@@ -39,8 +39,9 @@ pub enum Decision {
     },
     /// Assign it to the deciding member of staff.
     Assign,
-    /// Record that the customer's stored-value balance was settled (open deletions only).
-    Settle,
+    /// Record that the customer's stored-value balance was settled (open deletions only), with
+    /// the amount the officer confirms and how.
+    Settle(crate::membership::Settlement),
 }
 
 impl Decision {
@@ -71,7 +72,8 @@ impl Decision {
                     .ok_or(CoreError::Invalid("request.extension"))?,
             },
             "assign" => Decision::Assign,
-            "settle" => Decision::Settle,
+            // A settlement needs its amount, method and tick: `from_form` reads them.
+            "settle" => return Err(CoreError::Invalid("request.settle")),
             _ => return Err(CoreError::Invalid("request.decision")),
         })
     }
@@ -83,6 +85,13 @@ impl Decision {
             ("phone", f.apply_phone.is_some()),
             ("email", f.apply_email.is_some()),
         ];
+        if f.decision == "settle" {
+            return Ok(Decision::Settle(crate::membership::Settlement::from_form(
+                f.settle_amount.as_deref(),
+                f.settle_method.as_deref(),
+                f.settle_confirm.is_some(),
+            )?));
+        }
         Decision::parse(&f.decision, f.reason.clone(), f.new_due.as_deref(), &apply)
     }
 
@@ -95,7 +104,7 @@ impl Decision {
             Decision::Answer { .. } => "answer",
             Decision::Extend { .. } => "extend",
             Decision::Assign => "assign",
-            Decision::Settle => "settle",
+            Decision::Settle(_) => "settle",
         }
     }
 }
@@ -145,11 +154,11 @@ pub async fn decide(
         }
         Decision::Assign => super::assign(&portal.db, id, staff, now).await,
         // Settling belongs to an open deletion request, not to any request of the customer.
-        Decision::Settle => {
+        Decision::Settle(settlement) => {
             let r = super::get(&portal.db, id).await?;
             match (r.kind, r.status, r.customer) {
                 (Kind::Deletion, Status::Submitted | Status::InReview, Some(customer)) => {
-                    crate::membership::settle_balance(portal, customer, staff, now)
+                    crate::membership::settle_balance(portal, customer, staff, settlement, now)
                         .await
                         .map(drop)
                 }
@@ -185,8 +194,39 @@ mod tests {
             Decision::parse("delete_everything", None, None, &[]),
             Err(CoreError::Invalid("request.decision"))
         ));
-        for code in ["review", "deny", "answer", "assign", "settle"] {
+        for code in ["review", "deny", "answer", "assign"] {
             assert_eq!(Decision::parse(code, None, None, &[]).unwrap().code(), code);
         }
+    }
+
+    #[test]
+    fn settling_needs_the_amount_shown_a_method_and_the_officers_tick() {
+        use crate::membership::{SettleMethod, Settlement};
+        let form = |amount: &str, method: &str, tick: bool| portal_vocab::forms::Decision {
+            decision: "settle".into(),
+            settle_amount: Some(amount.into()),
+            settle_method: Some(method.into()),
+            settle_confirm: tick.then(|| "on".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Decision::from_form(&form("50.00", "cash", true)).unwrap(),
+            Decision::Settle(Settlement {
+                cents: 5000,
+                method: SettleMethod::Cash
+            })
+        );
+        for bad in [
+            form("50.00", "cash", false),
+            form("50.00", "cheque", true),
+            form("fifty", "transfer", true),
+            form("", "other", true),
+        ] {
+            assert!(matches!(
+                Decision::from_form(&bad),
+                Err(CoreError::Invalid("request.settle"))
+            ));
+        }
+        assert!(Decision::parse("settle", None, None, &[]).is_err());
     }
 }

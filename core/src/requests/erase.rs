@@ -176,6 +176,9 @@ pub async fn erase(
         )
         .await?
         .rows_affected();
+    // Earlier pass-on tasks (a correction) held identifiers of this customer: the deletion's
+    // own tasks supersede them.
+    crate::sharing::destroy_for_customer(tx, customer).await?;
     // Request records stay as proof that the request was answered, without what was asked.
     tx.execute(
         &Query::update()

@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// The kinds carried out here so far; the others wait in `approved` for their executor.
-const HANDLED: [Kind; 5] = [
+pub(crate) const HANDLED: [Kind; 5] = [
     Kind::Access,
     Kind::Objection,
     Kind::Restriction,
@@ -65,6 +65,9 @@ pub async fn run(portal: Portal, mut shutdown: tokio::sync::watch::Receiver<bool
         }
         if let Err(e) = super::reminders::run_once(&portal, Utc::now()).await {
             tracing::error!(error = %e, "request reminders could not be sent");
+        }
+        if let Err(e) = super::reminders::digest_once(&portal, Utc::now()).await {
+            tracing::error!(error = %e, "the officers' daily digest could not be sent");
         }
         if let Err(e) = super::export::sweep(&portal, Utc::now()).await {
             tracing::error!(error = %e, "expired exports could not be swept");
@@ -138,7 +141,8 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
         // What the recipients know the customer by, read while it still exists.
         let before = crate::sharing::Identifiers::read(&tx, &portal.vault, customer).await?;
         let (files, kept, contact) = super::erase::erase(portal, &tx, customer, now).await?;
-        crate::sharing::open_tasks(&tx, &portal.vault, id, &before, None, now).await?;
+        let passed_on =
+            crate::sharing::open_tasks(&tx, &portal.vault, id, &before, None, now).await?;
         let outcome = if en {
             format!(
                 "Deleted. Kept without identity: {} paid visit(s), {} membership ledger(s).",
@@ -161,8 +165,9 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
         super::event_system(&tx, id, Status::Approved, Status::Done, now).await?;
         if let Some(to) = contact.email {
             let lang = portal_vocab::Lang::from_tag(&lang).unwrap_or_default();
-            let mail =
-                crate::mail::templates::erasure_receipt::receipt(portal, to, lang, id, &kept, now);
+            let mail = crate::mail::templates::erasure_receipt::receipt(
+                portal, to, lang, id, &kept, &passed_on, now,
+            );
             portal
                 .enqueue_mail(&tx, None, "erasure_receipt", &mail)
                 .await?;

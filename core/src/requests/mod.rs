@@ -513,6 +513,11 @@ async fn tell<C: ConnectionTrait + TransactionTrait>(
     let Some(customer) = request.customer else {
         return Ok(());
     };
+    // The portal carries these out at once: the "done" mail (or the deletion receipt) follows
+    // within moments, and an "approved" mail before it would only be one more to read.
+    if matches!(what, mails::Change::Approved) && fulfil::HANDLED.contains(&request.kind) {
+        return Ok(());
+    }
     let contact = customers::contact(db, &portal.vault, customer).await?;
     let Some(to) = contact.email else {
         return Ok(());
@@ -635,6 +640,7 @@ pub async fn submit(
     event(&tx, id, staff, None, Status::Submitted, None, now).await?;
     let request = get(&tx, id).await?;
     tell(portal, &tx, &request, mails::Change::Received).await?;
+    reminders::tell_officers(portal, &tx, id, kind, due).await?;
     if let Some(s) = staff {
         audit::append_by_staff(&tx, s, Action::RecordRequest, Some(customer), now).await?;
     }

@@ -273,6 +273,12 @@ impl Vault {
                 now.into(),
                 expires_at.into(),
             ])
+            // A key left by a task whose row an older data backup's restore took away.
+            .on_conflict(
+                OnConflict::column("propagation_id")
+                    .update_columns(["wrapped_key", "master_key_id", "created_at", "expires_at"])
+                    .to_owned(),
+            )
             .to_owned();
         db.execute(&insert).await?;
         Ok(key)

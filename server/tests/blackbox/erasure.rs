@@ -18,6 +18,21 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Query},
 };
 
+/// Settles whatever balance `customer` holds, in cash, as the officer confirms it.
+async fn settle_all(app: &support::TestApp, customer: i64, officer: i64) -> i64 {
+    use portal_core::membership::{self, SettleMethod, Settlement};
+    let cents = membership::balance_cents(&app.portal.db, customer)
+        .await
+        .unwrap();
+    let settlement = Settlement {
+        cents,
+        method: SettleMethod::Cash,
+    };
+    membership::settle_balance(&app.portal, customer, officer, settlement, Utc::now())
+        .await
+        .unwrap()
+}
+
 fn found(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && memchr::memmem::find(haystack, needle).is_some()
 }
@@ -145,12 +160,7 @@ fn a_deleted_customer_leaves_no_value_in_any_table_or_file_and_everyone_else_is_
                 portal_core::Refusal::Request(portal_core::requests::Refusal::OpenBalance)
             ))
         ));
-        assert!(
-            portal_core::membership::settle_balance(&app.portal, id, officer, now)
-                .await
-                .unwrap()
-                > 0
-        );
+        assert!(settle_all(&app, id, officer).await > 0);
         requests::approve(&app.portal, officer, r.id, now)
             .await
             .unwrap();
@@ -436,6 +446,33 @@ fn after_a_deletion_each_recipient_task_shows_what_it_was_given_until_it_is_mark
         .await;
         let cookie = support::signed_in_as(&app, Subject::Staff(officer)).await;
         let now = Utc::now();
+        // An earlier correction of the phone left a task for the SMS gateway only (the payment
+        // platform was given nothing the correction changed).
+        let correction = requests::submit(
+            &app.portal,
+            id,
+            Kind::Correction,
+            &Details {
+                corrections: vec![("phone".into(), "13800002222".into())],
+                ..Details::default()
+            },
+            Submitter::Customer,
+            now,
+        )
+        .await
+        .unwrap()
+        .id;
+        let before = sharing::Identifiers::read(db, vault, id).await.unwrap();
+        let after = sharing::Identifiers {
+            phone: Some("+8613800002222".into()),
+            ..before.clone()
+        };
+        let opened = sharing::open_tasks(db, vault, correction, &before, Some(&after), now)
+            .await
+            .unwrap();
+        assert_eq!(opened.len(), 1, "{opened:?}");
+        let earlier = sharing::tasks(db, true).await.unwrap()[0].id;
+        assert_eq!(task_view(&app, &cookie, earlier).await.found.len(), 1);
         let r = requests::submit(
             &app.portal,
             id,
@@ -446,9 +483,7 @@ fn after_a_deletion_each_recipient_task_shows_what_it_was_given_until_it_is_mark
         )
         .await
         .unwrap();
-        portal_core::membership::settle_balance(&app.portal, id, officer, now)
-            .await
-            .unwrap();
+        settle_all(&app, id, officer).await;
         requests::approve(&app.portal, officer, r.id, now)
             .await
             .unwrap();
@@ -460,7 +495,12 @@ fn after_a_deletion_each_recipient_task_shows_what_it_was_given_until_it_is_mark
         );
 
         // One task per recipient, each with what that recipient was given and nothing else.
-        let tasks = sharing::tasks(db, true).await.unwrap();
+        let tasks: Vec<_> = sharing::tasks(db, true)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.request == r.id)
+            .collect();
         assert_eq!(tasks.len(), 2);
         let by_name = |n: &str| tasks.iter().find(|t| t.recipient == n).unwrap().id;
         let (pay, sms) = (by_name("PayPlatform"), by_name("SMS Gateway"));
@@ -481,14 +521,33 @@ fn after_a_deletion_each_recipient_task_shows_what_it_was_given_until_it_is_mark
         let raw = raw_database(&app).await;
         assert!(!found(&raw, phone.as_str().as_bytes()));
         assert!(!found(&raw, cards[0].as_bytes()));
-        // Every view is audited.
-        assert_eq!(
-            support::count(
-                &app,
-                "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'view_pass_on_identifiers'"
-            )
+        // The earlier correction's identifiers went with the erasure; its task stays open.
+        let v = task_view(&app, &cookie, earlier).await;
+        assert!(v.found.is_empty() && v.had_identifiers && v.task.open);
+        // Every view is audited: under the customer while on record (they see it), under the
+        // task once erased.
+        let views = |kind: &'static str| {
+            let sql = format!(
+                "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'view_pass_on_identifiers' AND subject_kind = '{kind}'"
+            );
+            let app = &app;
+            async move { support::count(app, &sql).await }
+        };
+        assert_eq!(views("customer").await, 1);
+        assert_eq!(views("pass_on_task").await, 3);
+        // The receipt names the recipients and what is kept for each, and for how long.
+        assert!(
+            eventually(StdDuration::from_secs(10), || async {
+                app.sink.received().iter().any(|m| {
+                    let body = support::mail_body(&m.data);
+                    m.rcpt.iter().any(|t| t.contains("customer011@example.com"))
+                        && body.contains("PayPlatform（会员卡号）")
+                        && body.contains("SMS Gateway（手机号）")
+                        && body.contains("最长保存 30 天")
+                })
+            })
             .await,
-            2
+            "the receipt tells what is kept for the recipients"
         );
 
         // Marked done: its key and ciphertext go, and the page says so.
@@ -506,7 +565,8 @@ fn after_a_deletion_each_recipient_task_shows_what_it_was_given_until_it_is_mark
         assert!(v.found.is_empty() && v.had_identifiers && !v.task.open);
         assert_eq!(
             support::count(&app, "SELECT COUNT(*) AS n FROM pass_on_keys").await,
-            1
+            1,
+            "only the payment platform's key is left"
         );
 
         // A task left open loses its identifiers after the bounded time all the same.

@@ -180,7 +180,7 @@ fn server_function_bodies_over_the_limit_answer_413_whether_chunked_or_not() {
 fn a_get_that_redirects_is_a_real_redirect_whatever_it_accepts() {
     crate::support::run(async {
         let app = spawn_app().await;
-        for (path, to) in [("/me", "/signin"), ("/staff", "/staff/signin")] {
+        for (path, to) in [("/me", "/signin?next=/me"), ("/staff", "/staff/signin")] {
             for accept in [
                 None,
                 Some("*/*"),

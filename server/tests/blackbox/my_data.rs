@@ -99,7 +99,7 @@ fn my_data_shows_every_category_to_its_customer_only_and_is_never_cached() {
         // Signed out, the page sends the visitor to sign in and shows nothing.
         let anon = page(&app, "/me", "").await;
         assert_eq!(anon.status(), StatusCode::FOUND);
-        assert_eq!(anon.headers()["location"], "/signin");
+        assert_eq!(anon.headers()["location"], "/signin?next=/me");
     })
 }
 

@@ -158,7 +158,7 @@ fn a_customer_signs_in_by_link_and_by_code_and_signs_out_without_javascript() {
             .await
             .unwrap();
         assert_eq!(replay.status(), StatusCode::FOUND);
-        assert_eq!(location(&replay), "/signin");
+        assert_eq!(location(&replay), "/signin?next=/me");
 
         // The code path: typed into the browser that asked (it holds the pending cookie).
         let asked = app
@@ -565,5 +565,29 @@ fn twenty_wrong_codes_in_a_day_stop_every_further_code_for_that_address_even_the
             .browser_post(ConfirmLink::PATH, &[("t", token.as_str())], &cookie)
             .await;
         assert!(set_cookie(&r, "__Host-portal_session").is_some());
+    })
+}
+
+#[test]
+fn a_customer_page_opened_signed_out_leads_to_a_sign_in_that_says_why_and_leads_back() {
+    crate::support::run(async {
+        let app = support::spawn_app().await;
+        for (lang, why) in [
+            ("zh-CN", "请先登录再查看这个页面"),
+            ("en", "Please sign in to see that page"),
+        ] {
+            let r = app.get_in("/me/requests", lang).await;
+            assert_eq!(r.status(), reqwest::StatusCode::FOUND);
+            assert_eq!(location(&r), "/signin?next=/me/requests");
+            let page = app.get_in(&location(&r), lang).await.text().await.unwrap();
+            assert!(page.contains(why), "{lang}: {page}");
+            assert!(
+                page.contains("name=\"next\" value=\"/me/requests\""),
+                "the form carries the way back"
+            );
+            // A plain visit to the sign-in page has no such note.
+            let plain = app.get_in("/signin", lang).await.text().await.unwrap();
+            assert!(!plain.contains(why));
+        }
     })
 }

@@ -1516,11 +1516,21 @@ fn front_desk_never_sees_a_members_balance_and_settling_belongs_to_an_open_delet
                 .starts_with('¥')
         );
 
-        // "Balance settled" on the question (not a deletion) changes nothing.
+        // "Balance settled" on the question (not a deletion), however well filled in, changes
+        // nothing.
         let r = app
             .browser_post(
                 DecideRequest::PATH,
-                &[("id", question.to_string()), ("decision", "settle".into())],
+                &[
+                    ("id", question.to_string()),
+                    ("decision", "settle".into()),
+                    (
+                        "settle_amount",
+                        portal_core::membership::Cents(balance).yuan(),
+                    ),
+                    ("settle_method", "cash".into()),
+                    ("settle_confirm", "on".into()),
+                ],
                 &po,
             )
             .await;

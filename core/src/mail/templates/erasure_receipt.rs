@@ -13,11 +13,12 @@ pub fn receipt(
     lang: Lang,
     request: i64,
     kept: &crate::requests::erase::Kept,
+    passed_on: &[crate::sharing::Kept],
     now: DateTime<Utc>,
 ) -> OutgoingMail {
     let date = crate::requests::calendar::local_day(now);
     let salon = &portal.settings.salon_name;
-    let (subject, text) = if lang == Lang::En {
+    let (subject, mut text) = if lang == Lang::En {
         (
             format!("{salon}: your data is deleted (request no. {request})"),
             format!(
@@ -34,10 +35,56 @@ pub fn receipt(
             ),
         )
     };
+    if let Some(p) = recipients_paragraph(lang, passed_on) {
+        text.push('\n');
+        text.push_str(&p);
+    }
     OutgoingMail {
         to,
         subject,
         text,
         html: None,
     }
+}
+
+/// Who the deletion is passed on to, and what is kept sealed until they are told (at most
+/// `sharing::PASS_ON_KEEP`): the receipt must not say "everything" of what is kept a while.
+fn recipients_paragraph(lang: Lang, passed_on: &[crate::sharing::Kept]) -> Option<String> {
+    use crate::sharing::Identifier;
+    if passed_on.is_empty() {
+        return None;
+    }
+    let days = crate::sharing::PASS_ON_KEEP.num_days();
+    let en = lang == Lang::En;
+    let word = |i: Identifier| match (i, en) {
+        (Identifier::Name, false) => "姓名",
+        (Identifier::Phone, false) => "手机号",
+        (Identifier::Email, false) => "邮箱",
+        (Identifier::Card, false) => "会员卡号",
+        (Identifier::Name, true) => "name",
+        (Identifier::Phone, true) => "phone number",
+        (Identifier::Email, true) => "email address",
+        (Identifier::Card, true) => "card number",
+    };
+    let lines: Vec<String> = passed_on
+        .iter()
+        .map(|k| {
+            let ids: Vec<&str> = k.identifiers.iter().map(|&i| word(i)).collect();
+            match (ids.is_empty(), en) {
+                (true, _) => format!("- {}", k.recipient),
+                (false, true) => format!("- {} ({})", k.recipient, ids.join(", ")),
+                (false, false) => format!("- {}（{}）", k.recipient, ids.join("、")),
+            }
+        })
+        .collect();
+    let list = lines.join("\n");
+    Some(if en {
+        format!(
+            "We also ask these recipients of your data to delete it:\n{list}\nSo that each can find your record, we keep what it knows you by (in brackets), encrypted and readable only by our privacy officer, until it has been told, and for at most {days} days.\n"
+        )
+    } else {
+        format!(
+            "我们也会请以下接收方删除您的信息：\n{list}\n为了让接收方找到您的记录，我们会加密保存它所掌握的身份信息（括号内），仅隐私负责人可查看，通知完成后即销毁，最长保存 {days} 天。\n"
+        )
+    })
 }

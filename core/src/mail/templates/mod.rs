@@ -10,5 +10,6 @@ pub mod request_reminder;
 pub mod request_update;
 pub mod retention_notice;
 pub mod second_factor_changed;
+pub mod settlement;
 pub mod sign_in;
 pub mod staff_invitation;

@@ -1,5 +1,5 @@
-//! To the privacy officer: a request is due soon, or overdue (both languages: staff have no
-//! language of record; plain text).
+//! To the privacy officers: a new request (or a daily digest of them), a request due soon, or
+//! overdue (both languages: staff have no language of record; plain text).
 
 use portal_vocab::Kind;
 
@@ -47,6 +47,44 @@ pub fn reminder(
         to,
         subject,
         text,
+        html: None,
+    }
+}
+
+/// To a privacy officer: a new request came in (`PORTAL_OFFICER_MAIL=each`). No customer value:
+/// the link opens the request behind the staff sign-in.
+pub fn new_request(portal: &Portal, to: Email, id: i64, kind: Kind, due: &str) -> OutgoingMail {
+    let link = format!("{}staff/requests/{id}", portal.settings.public_url.as_str());
+    let (zh, en) = kind_names(kind);
+    OutgoingMail {
+        to,
+        subject: format!("新申请 #{id}（{zh}）/ New request #{id} ({en})"),
+        text: format!(
+            "新申请 #{id}（{zh}），答复期限 {due}。\nNew request #{id} ({en}), to be answered by {due}.\n\n{link}\n"
+        ),
+        html: None,
+    }
+}
+
+/// To a privacy officer: the requests that came in since the last digest
+/// (`PORTAL_OFFICER_MAIL=daily`), each `(id, kind, due day)`.
+pub fn digest(portal: &Portal, to: Email, requests: &[(i64, Kind, String)]) -> OutgoingMail {
+    let base = portal.settings.public_url.as_str();
+    let lines: Vec<String> = requests
+        .iter()
+        .map(|(id, kind, due)| {
+            let (zh, en) = kind_names(*kind);
+            format!("#{id} {zh} / {en} · {due} · {base}staff/requests/{id}")
+        })
+        .collect();
+    let n = requests.len();
+    OutgoingMail {
+        to,
+        subject: format!("新申请 {n} 件 / {n} new request(s)"),
+        text: format!(
+            "自上次汇总以来的新申请（编号、类型、答复期限）：\nNew requests since the last digest (number, kind, due by):\n\n{}\n",
+            lines.join("\n")
+        ),
         html: None,
     }
 }

@@ -36,6 +36,42 @@ fn kind_name(kind: Kind, en: bool) -> &'static str {
     }
 }
 
+/// The subject says what happened, so a customer's mails about one request never read alike
+/// (received, approved, your copy is ready, done).
+fn subject(change: Change<'_>, r: &Request, en: bool, salon: &str) -> String {
+    let id = r.id;
+    let copy = r.kind == Kind::Access;
+    if en {
+        let what = match change {
+            Change::Received => "we received your request",
+            Change::Merged => "added to your open request",
+            Change::Cancelled => "your request is withdrawn",
+            Change::InReview => "we are reviewing your request",
+            Change::Approved => "your request is approved",
+            Change::Denied(_) => "we cannot carry out your request",
+            Change::Answered(_) => "our answer to your question",
+            Change::Extended(_) => "more time for your request",
+            Change::Done(_) if copy => "your copy is ready",
+            Change::Done(_) => "your request is done",
+        };
+        format!("{salon}: {what} (no. {id})")
+    } else {
+        let what = match change {
+            Change::Received => "已收到您的申请",
+            Change::Merged => "已并入您正在处理的申请",
+            Change::Cancelled => "您的申请已撤回",
+            Change::InReview => "正在审核您的申请",
+            Change::Approved => "您的申请已获批准",
+            Change::Denied(_) => "无法办理您的申请",
+            Change::Answered(_) => "对您咨询的答复",
+            Change::Extended(_) => "您的申请需要延长处理时间",
+            Change::Done(_) if copy => "您的信息副本已可下载",
+            Change::Done(_) => "您的申请已办理完毕",
+        };
+        format!("{salon}：{what}（编号 {id}）")
+    }
+}
+
 /// Builds the mail; the portal link comes from the configured public URL only.
 pub fn request_mail(
     portal: &Portal,
@@ -86,7 +122,7 @@ pub fn request_mail(
                 format!("Your request for {kind} (no. {}) is done.\n\n{what}", r.id)
             }
         };
-        (format!("{salon}: your request no. {}", r.id), body)
+        (subject(change, r, en, salon), body)
     } else {
         let body = match change {
             Change::Received => format!(
@@ -121,7 +157,7 @@ pub fn request_mail(
                 r.id
             ),
         };
-        (format!("{salon}：您的申请（编号 {}）", r.id), body)
+        (subject(change, r, en, salon), body)
     };
     let more = if en {
         format!("See all your requests: {link}")
