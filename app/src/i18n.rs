@@ -266,6 +266,20 @@ pub static RECORD_EN: RecordWords = RecordWords {
 /// Name of the cookie that remembers the chosen language.
 pub const LANG_COOKIE: &str = "lang";
 
+/// The language this request's page is read in, when the browser said one (the language
+/// switch's cookie, or `Accept-Language`); `None` for a client that said nothing, so that a
+/// tool without headers never overwrites a customer's language.
+#[cfg(feature = "ssr")]
+pub fn read_in() -> Option<Lang> {
+    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+    let cookie = crate::identity::cookie_value(&parts.headers, LANG_COOKIE);
+    let accept = parts
+        .headers
+        .get(http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    (cookie.is_some() || accept.is_some()).then(|| Lang::negotiate(cookie.as_deref(), accept))
+}
+
 /// Every string shown to people. Add a field here and the compiler asks for both languages.
 pub struct Texts {
     pub skip_to_content: &'static str,

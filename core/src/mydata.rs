@@ -260,6 +260,8 @@ pub struct Everything {
     pub messages: Vec<Message>,
     /// Who the salon passes data to.
     pub third_parties: Vec<ThirdParty>,
+    /// The language the salon writes to them in.
+    pub language: portal_vocab::Lang,
 }
 
 /// How many visits "My data" lists.
@@ -288,5 +290,7 @@ pub async fn everything(
         access_log: access_log(db, customer).await?,
         messages: messages(db, vault, customer).await?,
         third_parties: third_parties(db).await?,
+        language: portal_vocab::Lang::from_tag(&customers::language(db, customer).await?)
+            .unwrap_or_default(),
     })
 }

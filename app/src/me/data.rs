@@ -1,7 +1,7 @@
 //! "My data": every category the salon keeps about the customer, who looked at it, and where
 //! it went.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +76,8 @@ pub struct MyDataView {
     pub messages: Vec<Line>,
     /// `(name, what, why)`.
     pub sharing: Vec<(String, String, String)>,
+    /// The language the salon writes to them in.
+    pub mail_lang: crate::Lang,
 }
 
 /// Gathers "My data" (`mydata::everything`). Served `no-store` like every page.
@@ -84,6 +86,17 @@ pub async fn my_data(lang: crate::Lang) -> Result<MyDataView, PortalError> {
     let (p, id, _) = crate::signin::ssr::customer("/me").await?;
     let everything = portal_core::mydata::everything(&p, id, chrono::Utc::now()).await?;
     Ok(MyDataView::new(everything, lang))
+}
+
+/// The customer chooses the language of the salon's mail to them.
+#[server]
+pub async fn set_mail_language(lang: String) -> Result<(), PortalError> {
+    let (p, id, _) = crate::signin::ssr::customer("/me").await?;
+    let Some(lang) = crate::Lang::from_tag(&lang) else {
+        return crate::back("/me?error=language#contact");
+    };
+    portal_core::customers::remember_language(&p.db, id, lang).await?;
+    crate::back("/me?done=language#contact")
 }
 
 #[cfg(feature = "ssr")]
@@ -97,7 +110,9 @@ impl MyDataView {
             date: day(at),
             text,
         };
+        let mail_lang = e.language;
         MyDataView {
+            mail_lang,
             masked_email: e
                 .contact
                 .email
@@ -242,6 +257,7 @@ pub fn MyDataPage() -> impl IntoView {
 fn MyDataBody(d: MyDataView) -> impl IntoView {
     let all = use_texts();
     let t = all.me;
+    let q = leptos_router::hooks::use_query_map();
     view! {
         <section class="card">
             <h1>{all.me_title}</h1>
@@ -249,13 +265,30 @@ fn MyDataBody(d: MyDataView) -> impl IntoView {
             <p class="muted">{t.data_intro}</p>
             {d.restricted.then(|| view! { <p class="banner" role="status">{t.restricted_banner}</p> })}
         </section>
-        <section class="card" data-section="contact">
+        <section class="card" data-section="contact" id="contact">
             <h2>{t.contact}</h2>
             <dl class="facts">
                 <dt>{t.name}</dt><dd>{d.name.clone()}</dd>
                 <dt>{t.phone}</dt><dd>{or_dash(d.phone.clone())}</dd>
                 <dt>{t.email}</dt><dd>{or_dash(d.email.clone())}</dd>
             </dl>
+            {move || {
+                let q = q.read();
+                let note = match (q.get("done").as_deref(), q.get("error").as_deref()) {
+                    (Some("language"), _) => Some(t.mail_language_saved),
+                    (_, Some("language")) => Some(t.mail_language_bad),
+                    _ => None,
+                };
+                note.map(|n| view! { <p class="banner" role="status">{n}</p> })
+            }}
+            <form method="post" action=SetMailLanguage::PATH class="inline-form" data-form="mail-language">
+                <label for="mail-lang">{t.mail_language}</label>
+                <select id="mail-lang" name="lang">
+                    <option value="zh" selected=d.mail_lang == crate::Lang::Zh>"中文"</option>
+                    <option value="en" selected=d.mail_lang == crate::Lang::En>"English"</option>
+                </select>
+                <button type="submit" class="button">{t.mail_language_save}</button>
+            </form>
         </section>
         <section class="card" data-section="profile">
             <h2>{t.profile}</h2>

@@ -105,6 +105,10 @@ pub async fn submit_request(
     use portal_core::requests;
     let (p, id, session) = crate::signin::ssr::customer("/me/requests").await?;
     let now = chrono::Utc::now();
+    // The mails about this request go out in the language the form was read in.
+    if let Some(lang) = crate::i18n::read_in() {
+        portal_core::customers::remember_language(&p.db, id, lang).await?;
+    }
     let filed = requests::customer_files(&p, id, session.is_fresh(now), &form, now).await;
     match filed {
         Ok(filed) => crate::back(after_filing(filed)),

@@ -95,6 +95,11 @@ pub struct MeTexts {
     /// Before the link to the copy's page in the browser.
     pub copy_in_browser_hint: &'static str,
     pub copy_in_browser: &'static str,
+    /// The language of the salon's mail to the customer (a choice on "My data").
+    pub mail_language: &'static str,
+    pub mail_language_save: &'static str,
+    pub mail_language_saved: &'static str,
+    pub mail_language_bad: &'static str,
     pub export_until: fn(&str, i32) -> String,
     /// The words of a customer's record, shared with the other catalogue (read through
     /// `Deref`: `t.name` is `t.words.name`).
@@ -218,6 +223,10 @@ pub(crate) static ZH: MeTexts = MeTexts {
     download_confirm: "先确认是您本人（输入新的验证码），再下载副本",
     copy_in_browser_hint: "手机打不开 ZIP 文件？",
     copy_in_browser: "在浏览器中查看副本内容",
+    mail_language: "我们给您发邮件使用的语言",
+    mail_language_save: "保存语言",
+    mail_language_saved: "已保存：以后的邮件将使用您选择的语言。",
+    mail_language_bad: "请选择中文或 English。",
     export_until: |d, n| format!("{d} 前有效，还可下载 {n} 次"),
     words: &crate::i18n::RECORD_ZH,
 };
@@ -332,6 +341,10 @@ pub(crate) static EN: MeTexts = MeTexts {
     download_confirm: "Confirm it is you (with a new code), then download the copy",
     copy_in_browser_hint: "Your phone cannot open a ZIP file?",
     copy_in_browser: "See the copy in the browser",
+    mail_language: "Language of our mail to you",
+    mail_language_save: "Save language",
+    mail_language_saved: "Saved: our next mails will be in the language you chose.",
+    mail_language_bad: "Please choose 中文 or English.",
     export_until: |d, n| format!("until {d}, {n} download(s) left"),
     words: &crate::i18n::RECORD_EN,
 };

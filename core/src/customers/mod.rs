@@ -248,7 +248,24 @@ pub fn mask_email(email: &Email) -> String {
     format!("{first}***@{domain}")
 }
 
-/// The customer's preferred language (`zh` or `en`).
+/// Remembers `lang` as the language the portal writes to customer `id` in (their mail): the
+/// one they read the portal in, or chose on "My data". No write when it is already that one.
+/// Returns whether it changed.
+pub async fn remember_language(
+    db: &impl ConnectionTrait,
+    id: i64,
+    lang: portal_vocab::Lang,
+) -> Result<bool, CoreError> {
+    let q = Query::update()
+        .table("customers")
+        .value("preferred_language", lang.code())
+        .and_where(Expr::col("id").eq(id))
+        .and_where(Expr::col("preferred_language").ne(lang.code()))
+        .to_owned();
+    Ok(db.execute(&q).await?.rows_affected() == 1)
+}
+
+/// The language the portal writes to customer `id` in (`zh` or `en`).
 pub async fn language(db: &impl ConnectionTrait, id: i64) -> Result<String, CoreError> {
     let q = Query::select()
         .column("preferred_language")

@@ -379,3 +379,66 @@ fn deletion_and_a_new_sign_in_email_need_a_sign_in_of_the_last_ten_minutes() {
         );
     })
 }
+
+#[test]
+fn mail_goes_out_in_the_language_the_customer_reads_the_portal_in_or_chose_on_my_data() {
+    crate::support::run(async {
+        use app::me::SetMailLanguage;
+        let app = spawn_app().await;
+        let me = support::customer(&app, "reads.english@example.com", "zh").await;
+        let cookie = signed_in(&app, me).await;
+        let language = || portal_core::customers::language(&app.portal.db, me);
+        // A request filed from a page read in English (the language switch's cookie): its mail,
+        // and the next ones, are in English.
+        let r = app
+            .client
+            .post(app.url(SubmitRequest::PATH))
+            .header("origin", support::PUBLIC_URL)
+            .header("accept", "text/html")
+            .header("cookie", format!("{cookie}; lang=en"))
+            .form(&[("kind", "objection")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(support::location(&r), "/me/requests?done=submitted");
+        assert_eq!(language().await.unwrap(), "en");
+        assert!(
+            support::eventually(std::time::Duration::from_secs(10), || async {
+                app.sink.received().iter().any(|m| {
+                    m.rcpt.iter().any(|r| r.contains("reads.english"))
+                        && support::mail_body(&m.data).contains("We have received your request")
+                })
+            })
+            .await,
+            "the receipt of the request is in English"
+        );
+        // A client that names no language changes nothing.
+        post(
+            &app,
+            SubmitRequest::PATH,
+            &[("kind", "restriction")],
+            &cookie,
+        )
+        .await;
+        assert_eq!(language().await.unwrap(), "en");
+        // "My data" offers the choice, shows it, and refuses what is not a language.
+        let html = page(&app, "/me", &cookie).await.text().await.unwrap();
+        assert!(html.contains("Language of our mail to you"), "{html}");
+        assert_eq!(
+            post(&app, SetMailLanguage::PATH, &[("lang", "zh")], &cookie).await,
+            "/me?done=language#contact"
+        );
+        assert_eq!(language().await.unwrap(), "zh");
+        assert_eq!(
+            post(&app, SetMailLanguage::PATH, &[("lang", "fr")], &cookie).await,
+            "/me?error=language#contact"
+        );
+        assert_eq!(language().await.unwrap(), "zh");
+        // Not signed in: nothing is set.
+        let anon = app
+            .browser_post(SetMailLanguage::PATH, &[("lang", "en")], "")
+            .await;
+        assert!(support::location(&anon).starts_with("/signin"));
+        assert_eq!(language().await.unwrap(), "zh");
+    })
+}

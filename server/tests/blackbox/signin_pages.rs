@@ -591,3 +591,48 @@ fn a_customer_page_opened_signed_out_leads_to_a_sign_in_that_says_why_and_leads_
         }
     })
 }
+
+#[test]
+fn signing_in_from_a_page_read_in_english_makes_english_the_language_of_the_customers_mail() {
+    crate::support::run(async {
+        let sink = SmtpSink::start().await;
+        let url = sink.url();
+        let app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
+        let id = support::customer(&app, "li.lei@example.com", "zh").await;
+        let english_post =
+            |path: &'static str, form: Vec<(&'static str, String)>, cookie: String| {
+                let app = &app;
+                async move {
+                    app.client
+                        .post(app.url(path))
+                        .header("origin", PUBLIC_URL)
+                        .header("accept", "text/html")
+                        .header("accept-language", "en-GB,en;q=0.9")
+                        .header("cookie", cookie)
+                        .form(&form)
+                        .send()
+                        .await
+                        .unwrap()
+                }
+            };
+        let asked = english_post(
+            RequestSignIn::PATH,
+            vec![("email", "li.lei@example.com".into())],
+            String::new(),
+        )
+        .await;
+        let pending = pair(&set_cookie(&asked, "signin_pending").unwrap());
+        assert!(
+            eventually(Duration::from_secs(10), || async {
+                !sink.received().is_empty()
+            })
+            .await
+        );
+        // The mail still went out in the stored language: the sign-in has not happened yet.
+        let body = support::mail_body(&sink.received()[0].data);
+        let code = body.split("验证码：").nth(1).expect("a Chinese mail")[..6].to_owned();
+        let ok = english_post(ConfirmCode::PATH, vec![("code", code)], pending).await;
+        assert_eq!(location(&ok), "/me");
+        assert_eq!(customers::language(&app.portal.db, id).await.unwrap(), "en");
+    })
+}

@@ -294,22 +294,43 @@ pub fn mail_text(raw: &str) -> String {
     raw.replace("=\r\n", "").replace("=3D", "=")
 }
 
-/// A single-part mail's body as text, its transfer encoding (base64 or quoted-printable, which
-/// lettre picks for non-ASCII text) undone, so that Chinese words can be looked for.
+/// A mail's text: every part's body with its transfer encoding (base64 or quoted-printable,
+/// which lettre picks for non-ASCII text) undone, joined, so that Chinese words can be looked for.
 pub fn mail_body(raw: &str) -> String {
     use base64::{Engine, engine::general_purpose::STANDARD};
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
-    let head = head.to_ascii_lowercase();
-    if head.contains("content-transfer-encoding: base64") {
-        let b64: String = body
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
-            .collect();
-        return String::from_utf8_lossy(&STANDARD.decode(b64).unwrap_or_default()).into_owned();
+    let lower = raw.to_ascii_lowercase();
+    let mut out = String::new();
+    for (encoding, at) in lower
+        .match_indices("content-transfer-encoding: ")
+        .map(|(at, m)| (&lower[at + m.len()..], at))
+    {
+        let Some(start) = raw[at..].find("\r\n\r\n").map(|p| at + p + 4) else {
+            continue;
+        };
+        let end = raw[start..].find("\r\n--").map_or(raw.len(), |p| start + p);
+        let body = &raw[start..end];
+        if encoding.starts_with("base64") {
+            let b64: String = body
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+                .collect();
+            out.push_str(&String::from_utf8_lossy(
+                &STANDARD.decode(b64).unwrap_or_default(),
+            ));
+        } else if encoding.starts_with("quoted-printable") {
+            out.push_str(&quoted_printable(body));
+        } else {
+            out.push_str(body);
+        }
+        out.push('\n');
     }
-    if !head.contains("content-transfer-encoding: quoted-printable") {
-        return body.to_owned();
+    if out.is_empty() {
+        return raw.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
     }
+    out
+}
+
+fn quoted_printable(body: &str) -> String {
     let body = body.replace("=\r\n", "");
     let bytes = body.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
