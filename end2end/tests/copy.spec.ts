@@ -56,7 +56,11 @@ test('a phone that cannot open a ZIP reads the copy in the browser, in Chinese a
   await noHorizontalScroll(page);
   await page.screenshot({ path: info.outputPath('copy-zh.png'), fullPage: true });
 
-  await page.setExtraHTTPHeaders({ 'Accept-Language': 'en' });
+  // In English, switched as a customer would, with the site's language switch.
+  await page.goto('/me');
+  await settled(page, javaScriptEnabled);
+  await page.locator('form.lang-switch button').click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
   await page.goto('/me/copy');
   await expect(page.getByRole('heading', { level: 1 })).toContainText('a copy of your data');
   await expect(page.getByRole('heading', { level: 2, name: 'Visits', exact: true })).toBeVisible();

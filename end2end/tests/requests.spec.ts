@@ -40,6 +40,14 @@ async function signIn(page: Page, email: string, jsEnabled: boolean) {
   await expect(page).toHaveURL(/\/me$/);
 }
 
+// The request form: one folded form per kind (a <details>, so it works without JavaScript).
+async function openKind(page: Page, kind: string) {
+  const form = page.locator(`details[data-kind=${kind}]`);
+  await form.locator('summary').click();
+  await expect(form.locator('form')).toBeVisible();
+  return form;
+}
+
 async function noHorizontalScroll(page: Page) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
@@ -63,14 +71,16 @@ test('a customer reads their data, makes requests, follows them and cancels one'
   await page.getByRole('link', { name: '我的申请' }).first().click();
   await expect(page).toHaveURL(/\/me\/requests$/);
   await settled(page, javaScriptEnabled);
-  await page.getByLabel('申请类型').selectOption('question');
-  await page.getByLabel(/说明/).fill('你们把我的照片给谁看了？');
-  await page.getByRole('button', { name: '提交申请' }).click();
+  let form = await openKind(page, 'question');
+  await form.getByLabel(/说明/).fill('你们把我的照片给谁看了？');
+  await form.getByRole('button', { name: '提交申请' }).click();
   await expect(page).toHaveURL(/\/me\/requests\?done=submitted$/);
   await expect(page.getByRole('status')).toContainText('申请已提交');
   await settled(page, javaScriptEnabled);
-  await page.getByLabel('申请类型').selectOption('objection');
-  await page.getByRole('button', { name: '提交申请' }).click();
+  form = await openKind(page, 'objection');
+  // Objection points to the instant switches for one channel at a time.
+  await expect(form.getByRole('link', { name: '管理我的授权' })).toHaveAttribute('href', '/me/consents');
+  await form.getByRole('button', { name: '提交申请' }).click();
   await expect(page).toHaveURL(/\/me\/requests\?done=submitted$/);
   const list = page.locator('ul.requests > li');
   await expect(list.filter({ hasText: '隐私咨询或投诉' })).toContainText('已提交');
@@ -85,19 +95,26 @@ test('a customer reads their data, makes requests, follows them and cancels one'
     ['restriction', '限制处理'],
   ]) {
     await settled(page, javaScriptEnabled);
-    await page.getByLabel('申请类型').selectOption(kind);
-    if (kind === 'correction') await page.getByLabel('姓名').fill('新的名字');
-    await page.getByRole('button', { name: '提交申请' }).click();
+    const form = await openKind(page, kind);
+    if (kind === 'correction') await form.getByLabel('姓名').fill('新的名字');
+    if (kind === 'deletion') {
+      // What goes, what stays, and an explicit tick before it can be sent.
+      await expect(form).toContainText('将保留（去除您的姓名和联系方式）');
+      const tick = form.getByLabel(/确认申请删除我的信息/);
+      await expect(tick).toHaveAttribute('required', '');
+      await tick.check();
+    }
+    await form.getByRole('button', { name: '提交申请' }).click();
     await expect(page).toHaveURL(/\/me\/requests\?done=submitted$/);
     await expect(list.filter({ hasText: label }).filter({ hasText: '已提交' })).toHaveCount(1);
   }
   await expect(list).toHaveCount(listed + 4);
 
-  // A question without its text is refused, with a message, and nothing is added.
+  // A correction with nothing to correct is refused, with a message, and nothing is added.
   await settled(page, javaScriptEnabled);
   const before = await list.count();
-  await page.getByLabel('申请类型').selectOption('correction');
-  await page.getByRole('button', { name: '提交申请' }).click();
+  form = await openKind(page, 'correction');
+  await form.getByRole('button', { name: '提交申请' }).click();
   await expect(page).toHaveURL(/\/me\/requests\?error=invalid$/);
   await expect(page.getByRole('status')).toContainText('申请内容有误');
   await expect(list).toHaveCount(before);

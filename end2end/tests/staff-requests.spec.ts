@@ -49,9 +49,10 @@ test('a customer asks for restriction, the officer approves it, the portal carri
   await customerSignIn(customer, email, javaScriptEnabled);
   await customer.goto('/me/requests');
   await settled(customer, javaScriptEnabled);
-  await customer.getByLabel('申请类型').selectOption('restriction');
-  await customer.getByLabel(/说明/).fill('请暂停使用我的信息');
-  await customer.getByRole('button', { name: '提交申请' }).click();
+  const restriction = customer.locator('details[data-kind=restriction]');
+  await restriction.locator('summary').click();
+  await restriction.getByLabel(/说明/).fill('请暂停使用我的信息');
+  await restriction.getByRole('button', { name: '提交申请' }).click();
   await expect(customer).toHaveURL(/done=submitted$/);
   const item = customer.locator('ul.requests > li').filter({ hasText: '限制处理' }).first();
   const id = await item.getAttribute('data-request');
@@ -96,9 +97,11 @@ test('a customer on a phone gets a copy, a correction, no marketing and deletion
   const ask = async (kind: string, fill?: () => Promise<void>) => {
     await customer.goto('/me/requests');
     await settled(customer, javaScriptEnabled);
-    await customer.getByLabel('申请类型').selectOption(kind);
+    const form = customer.locator(`details[data-kind=${kind}]`);
+    await form.locator('summary').click();
     if (fill) await fill();
-    await customer.getByRole('button', { name: '提交申请' }).click();
+    if (kind === 'deletion') await form.getByLabel(/确认申请删除我的信息/).check();
+    await form.getByRole('button', { name: '提交申请' }).click();
     await expect(customer).toHaveURL(/done=submitted$/);
     const ids = await customer.locator('ul.requests > li').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-request'))));
     return String(Math.max(...ids));
@@ -151,13 +154,16 @@ test('a customer on a phone gets a copy, a correction, no marketing and deletion
   await officer.goto(`/staff/requests/${deletion}`);
   await settled(officer, javaScriptEnabled);
   await expect(officer.locator('[data-field=balance]')).not.toHaveText('¥0.00');
+  // Settling names the amount, how it was settled, and needs the officer's explicit tick.
+  await officer.getByLabel('结清方式').selectOption('cash');
+  await officer.getByLabel(/我确认已与顾客结清 ¥/).check();
   await officer.getByRole('button', { name: '已与顾客结清余额' }).click();
   await expect(officer).toHaveURL(/done=settle$/);
   await approve(deletion);
   // Once carried out, the customer's session is gone with everything else.
   await expect(async () => {
     await customer.goto('/me');
-    await expect(customer).toHaveURL(/\/signin$/, { timeout: 500 });
+    await expect(customer).toHaveURL(/\/signin\?next=\/me$/, { timeout: 500 });
   }).toPass({ timeout: 30_000 });
   await customerCtx.close();
   await officerCtx.close();

@@ -54,6 +54,9 @@ pub struct Request {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// For a deletion: the customer's explicit tick that they read what goes and what stays.
+    #[serde(default)]
+    pub confirm: Tick,
 }
 
 /// The customer's choices for one photo: a box per use, an optional end date.

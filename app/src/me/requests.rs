@@ -112,8 +112,19 @@ pub async fn submit_request(
     let filed = requests::customer_files(&p, id, session.is_fresh(now), &form, now).await;
     match filed {
         Ok(filed) => crate::back(after_filing(filed)),
+        Err(portal_core::CoreError::Invalid("request.deletion_confirm")) => {
+            crate::back("/me/requests?error=confirm#kind-deletion")
+        }
         Err(e) => crate::refused(e, "/me/requests?error=invalid"),
     }
+}
+
+/// The stored value on the customer's card, when there is any (a deletion waits for it).
+#[server]
+pub async fn my_balance() -> Result<Option<String>, PortalError> {
+    let (p, id, _) = crate::signin::ssr::customer("/me/requests").await?;
+    let cents = portal_core::membership::balance_cents(&p.db, id).await?;
+    Ok((cents > 0).then(|| portal_core::membership::Cents(cents).to_string()))
 }
 
 /// Where a filed request leads: its note, or a fresh sign-in first.
@@ -141,6 +152,54 @@ pub async fn cancel_request(id: i64) -> Result<(), PortalError> {
     }
 }
 
+/// The form for one kind of request, folded under its name and what it does.
+#[component]
+fn RequestForm(kind: portal_vocab::Kind, balance: Option<String>) -> impl IntoView {
+    use portal_vocab::Kind;
+    let t = use_texts().me;
+    let code = kind.as_str();
+    let id = |field: &str| format!("{code}-{field}");
+    let note_required = kind == Kind::Question;
+    view! {
+        <details class="request-kind" data-kind=code id=format!("kind-{code}")>
+            <summary>
+                <strong>{t.kind_names.get(kind)}</strong>
+                <span class="muted">{t.kind_explain.get(kind)}</span>
+            </summary>
+            <form method="post" action=SubmitRequest::PATH>
+                <input type="hidden" name="kind" value=code/>
+                {(kind == Kind::Correction).then(|| view! {
+                    <p class="muted">{t.correction_hint}</p>
+                    <label for=id("name")>{t.name}</label>
+                    <input id=id("name") name="name" type="text" maxlength="100" autocomplete="name"/>
+                    <label for=id("phone")>{t.phone}</label>
+                    <input id=id("phone") name="phone" type="tel" maxlength="32" autocomplete="tel"/>
+                    <label for=id("email")>{t.email}</label>
+                    <input id=id("email") name="email" type="email" maxlength="254" autocomplete="email"/>
+                })}
+                {(kind == Kind::Objection).then(|| view! {
+                    <p class="muted">{t.objection_switches}" "<a href="/me/consents">{t.objection_switches_link}</a></p>
+                })}
+                {(kind == Kind::Deletion).then(|| view! {
+                    <ul class="lines">
+                        <li>{t.deletion_removes}</li>
+                        <li>{t.deletion_keeps}</li>
+                        {balance.clone().map(|b| view! { <li data-field="balance"><strong>{(t.deletion_balance)(&b)}</strong></li> })}
+                        <li>{t.deletion_signin}</li>
+                    </ul>
+                    <label class="check">
+                        <input type="checkbox" name="confirm" value="yes" required/>
+                        {t.deletion_confirm}
+                    </label>
+                })}
+                <label for=id("note")>{t.note_label}</label>
+                <textarea id=id("note") name="note" maxlength="2000" rows="3" required=note_required></textarea>
+                <button type="submit" class="button">{t.submit}</button>
+            </form>
+        </details>
+    }
+}
+
 /// `/me/requests`.
 #[component]
 pub fn RequestsPage() -> impl IntoView {
@@ -149,7 +208,13 @@ pub fn RequestsPage() -> impl IntoView {
     // One load for the page: the requests and the copies ready to download.
     let both = Resource::new(
         || (),
-        |_| async { Ok((my_requests().await?, my_exports().await?)) },
+        |_| async {
+            Ok((
+                my_requests().await?,
+                my_exports().await?,
+                my_balance().await?,
+            ))
+        },
     );
     let banner = move || {
         let q = q.read();
@@ -159,9 +224,14 @@ pub fn RequestsPage() -> impl IntoView {
                 "cancelled" => t.cancelled,
                 _ => t.submitted,
             })
-            .or_else(|| q.get("error").map(|_| t.bad_request))
+            .or_else(|| {
+                q.get("error").map(|e| match e.as_str() {
+                    "confirm" => t.deletion_confirm_needed,
+                    _ => t.bad_request,
+                })
+            })
     };
-    crate::loaded(both, move |(list, exports)| {
+    crate::loaded(both, move |(list, exports, balance)| {
         view! {
             <section class="card">
                 <h1>{t.requests_title}</h1>
@@ -211,26 +281,13 @@ pub fn RequestsPage() -> impl IntoView {
                     }).collect_view()}
                 </ul>
             </section>
-            <section class="card">
+            <section class="card" data-section="new-request">
                 <h2>{t.new_request}</h2>
-                <form method="post" action=SubmitRequest::PATH>
-                    <label for="kind">{t.kind_label}</label>
-                    <select id="kind" name="kind">
-                        {portal_vocab::Kind::ALL.map(|k| view! { <option value=k.as_str()>{t.kind_names.get(k)}</option> }).collect_view()}
-                    </select>
-                    <label for="note">{t.note_label}</label>
-                    <textarea id="note" name="note" maxlength="2000" rows="4"></textarea>
-                    <fieldset>
-                        <legend>{t.correction_hint}</legend>
-                        <label for="c-name">{t.name}</label>
-                        <input id="c-name" name="name" type="text" maxlength="100" autocomplete="name"/>
-                        <label for="c-phone">{t.phone}</label>
-                        <input id="c-phone" name="phone" type="tel" maxlength="32" autocomplete="tel"/>
-                        <label for="c-email">{t.email}</label>
-                        <input id="c-email" name="email" type="email" maxlength="254" autocomplete="email"/>
-                    </fieldset>
-                    <button type="submit" class="button">{t.submit}</button>
-                </form>
+                // One form per kind, each folded in a <details> (no JavaScript needed): its own
+                // fields, one line on what it does.
+                {portal_vocab::Kind::ALL.map(|k| view! {
+                    <RequestForm kind=k balance=balance.clone()/>
+                }).collect_view()}
             </section>
         }.into_any()
     })

@@ -186,6 +186,10 @@ pub async fn customer_files(
             .collect(),
         _ => Vec::new(),
     };
+    // Deletion cannot be undone: the customer ticks that they read what goes and what stays.
+    if kind == Kind::Deletion && form.confirm.is_none() {
+        return Err(CoreError::Invalid("request.deletion_confirm"));
+    }
     let moves_sign_in = corrections.iter().any(|(f, _)| f == "email");
     if (kind == Kind::Deletion || moves_sign_in) && !fresh {
         return Ok(CustomerFiled::NeedsFreshSignIn);

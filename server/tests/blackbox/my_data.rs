@@ -333,7 +333,7 @@ fn deletion_and_a_new_sign_in_email_need_a_sign_in_of_the_last_ten_minutes() {
             .await
         };
         for form in [
-            vec![("kind", "deletion")],
+            vec![("kind", "deletion"), ("confirm", "yes")],
             vec![
                 ("kind", "correction"),
                 ("email", "someone.else@example.com"),
@@ -364,8 +364,26 @@ fn deletion_and_a_new_sign_in_email_need_a_sign_in_of_the_last_ten_minutes() {
             "/me/requests?done=submitted"
         );
         let fresh = signed_in(&app, me).await;
+        // Deletion cannot be undone: without the customer's explicit tick nothing is filed.
         assert_eq!(
             post(&app, SubmitRequest::PATH, &[("kind", "deletion")], &fresh).await,
+            "/me/requests?error=confirm#kind-deletion"
+        );
+        assert!(
+            !requests::for_customer(&app.portal.db, me)
+                .await
+                .unwrap()
+                .iter()
+                .any(|r| r.kind == Kind::Deletion)
+        );
+        assert_eq!(
+            post(
+                &app,
+                SubmitRequest::PATH,
+                &[("kind", "deletion"), ("confirm", "yes")],
+                &fresh
+            )
+            .await,
             "/me/requests?done=submitted"
         );
         let page = app
@@ -440,5 +458,80 @@ fn mail_goes_out_in_the_language_the_customer_reads_the_portal_in_or_chose_on_my
             .await;
         assert!(support::location(&anon).starts_with("/signin"));
         assert_eq!(language().await.unwrap(), "zh");
+    })
+}
+
+#[test]
+fn the_request_form_explains_each_kind_and_says_what_a_deletion_removes_keeps_and_waits_for() {
+    crate::support::run(async {
+        use sea_orm::{ConnectionTrait, sea_query::Query};
+        let app = spawn_app().await;
+        let me = support::customer(&app, "form.reader@example.com", "en").await;
+        app.portal
+            .db
+            .execute(
+                &Query::insert()
+                    .into_table("memberships")
+                    .columns([
+                        "customer_id",
+                        "card_number_sealed",
+                        "balance_cents",
+                        "points",
+                        "opened_at",
+                    ])
+                    .values_panic([
+                        me.into(),
+                        vec![0u8].into(),
+                        5000i64.into(),
+                        0i64.into(),
+                        Utc::now().into(),
+                    ])
+                    .to_owned(),
+            )
+            .await
+            .unwrap();
+        let cookie = signed_in(&app, me).await;
+        let html = page(&app, "/me/requests", &cookie)
+            .await
+            .text()
+            .await
+            .unwrap();
+        // One folded form per kind, each with a line on what it does.
+        for kind in [
+            "access",
+            "correction",
+            "deletion",
+            "restriction",
+            "objection",
+            "question",
+        ] {
+            assert!(html.contains(&format!("data-kind=\"{kind}\"")), "{kind}");
+        }
+        for line in [
+            "Get a copy of everything",
+            "Turn off all marketing at once",
+            "Ask the salon's privacy officer",
+        ] {
+            assert!(html.contains(line), "{line}");
+        }
+        // Objection points to the instant switches.
+        assert!(html.contains("href=\"/me/consents\""));
+        // Deletion: what goes, what stays, the balance first, the end of sign-in, and a tick.
+        let deletion = &html[html.find("data-kind=\"deletion\"").unwrap()..];
+        let deletion = &deletion[..deletion.find("</details>").unwrap()];
+        for part in [
+            "Deleted: contact details",
+            "Kept without your name",
+            "Your card still holds ¥50.00",
+            "you can no longer sign in",
+            "name=\"confirm\"",
+        ] {
+            assert!(deletion.contains(part), "{part} in {deletion}");
+        }
+        // The correction fields belong to the correction only.
+        let correction = &html[html.find("data-kind=\"correction\"").unwrap()..];
+        let correction = &correction[..correction.find("</details>").unwrap()];
+        assert!(correction.contains("name=\"phone\""));
+        assert_eq!(html.matches("name=\"phone\"").count(), 1);
     })
 }
