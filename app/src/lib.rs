@@ -212,7 +212,7 @@ pub fn App() -> impl IntoView {
             <Header/>
             <main id="main">
                 <Routes fallback=NotFound>
-                    <Route path=path!("") view=HomePage/>
+                    <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("privacy") view=notices::NoticePage ssr=SsrMode::Async/>
                     <Route path=path!("privacy/:version") view=notices::NoticePage ssr=SsrMode::Async/>
                     <Route path=path!("signin") view=signin::SignInPage/>
@@ -288,15 +288,23 @@ fn Header() -> impl IntoView {
 #[component]
 fn HomePage() -> impl IntoView {
     let t = use_texts();
-    view! {
-        <section class="card">
-            <h1>{t.home_title}</h1>
-            <p>{t.home_intro}</p>
-            <p class="muted">{t.home_rights}</p>
-            <p><A href="/signin" attr:class="button">{t.sign_in}</A></p>
-            <p><A href="/privacy">{t.read_notice}</A></p>
-        </section>
-    }
+    let signed_in = Resource::new(|| (), |_| signin::signed_in());
+    loaded(signed_in, move |signed_in| {
+        // A signed-in customer goes on to their data; anyone else signs in.
+        let (href, label) = match signed_in {
+            true => ("/me", t.me_title),
+            false => ("/signin", t.sign_in),
+        };
+        view! {
+            <section class="card">
+                <h1>{t.home_title}</h1>
+                <p>{t.home_intro}</p>
+                <p class="muted">{t.home_rights}</p>
+                <p><A href=href attr:class="button">{label}</A></p>
+                <p><A href="/privacy">{t.read_notice}</A></p>
+            </section>
+        }
+    })
 }
 
 /// Shown for unknown paths, with a real 404 status.

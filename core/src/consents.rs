@@ -199,6 +199,9 @@ pub async fn history(db: &impl ConnectionTrait, customer: i64) -> Result<Vec<Eve
         .columns(["purpose", "granted", "at", "channel", "notice_version"])
         .from("consent_events")
         .and_where(Expr::col("customer_id").eq(customer))
+        // By when it happened (a paper form is recorded after the day it was signed), then by
+        // when it was recorded.
+        .order_by("at", Order::Desc)
         .order_by("id", Order::Desc)
         .to_owned();
     let mut out = Vec::new();

@@ -262,6 +262,8 @@ pub struct Everything {
     pub third_parties: Vec<ThirdParty>,
     /// The language the salon writes to them in.
     pub language: portal_vocab::Lang,
+    /// Their requests, newest first.
+    pub requests: Vec<crate::requests::Request>,
 }
 
 /// How many visits "My data" lists.
@@ -292,5 +294,6 @@ pub async fn everything(
         third_parties: third_parties(db).await?,
         language: portal_vocab::Lang::from_tag(&customers::language(db, customer).await?)
             .unwrap_or_default(),
+        requests: crate::requests::for_customer(db, customer).await?,
     })
 }

@@ -60,7 +60,9 @@ fn after_switch(switched: portal_core::consents::Switched, purpose: Purpose) -> 
         Switched::Off => "off",
         Switched::Unchanged => "unchanged",
     };
-    format!("/me/consents?done={done}")
+    // The note names the purpose it changed: a phone's page is long, and the switch may be
+    // off screen when it comes back.
+    format!("/me/consents?done={done}&purpose={}", purpose.code())
 }
 
 /// `/me/consents`.
@@ -78,8 +80,10 @@ pub fn ConsentsPage() -> impl IntoView {
                 <p class="muted">{t.consents_intro}</p>
                 {move || {
                     let q = q.read();
+                    let named = q.get("purpose").and_then(|p| Purpose::parse(&p).ok()).map(|p| t.purpose_names.get(p));
                     q.get("done").map(|d| match d.as_str() { "on" => t.consent_on_done, "off" => t.consent_off_done, _ => t.consent_unchanged })
-                        .or_else(|| q.get("error").map(|_| t.bad_request))
+                        .map(|m| match named { Some(p) => (t.consent_named)(p, m), None => m.to_owned() })
+                        .or_else(|| q.get("error").map(|_| t.bad_request.to_owned()))
                         .map(|m| view! { <p class="banner" role="status">{m}</p> })
                 }}
                 <ul class="switches">

@@ -78,6 +78,8 @@ pub struct MyDataView {
     pub sharing: Vec<(String, String, String)>,
     /// The language the salon writes to them in.
     pub mail_lang: crate::Lang,
+    /// Their requests: what, and where each is.
+    pub requests: Vec<Line>,
 }
 
 /// Gathers "My data" (`mydata::everything`). Served `no-store` like every page.
@@ -111,8 +113,22 @@ impl MyDataView {
             text,
         };
         let mail_lang = e.language;
+        let requests = e
+            .requests
+            .iter()
+            .map(|r| {
+                let text = format!(
+                    "#{} {} · {}",
+                    r.id,
+                    t.kind_names.get(r.kind),
+                    t.status_names.get(r.status)
+                );
+                line(r.submitted_at, text)
+            })
+            .collect();
         MyDataView {
             mail_lang,
+            requests,
             masked_email: e
                 .contact
                 .email
@@ -158,9 +174,14 @@ impl MyDataView {
                         _ => t.ledger_other,
                     };
                     let (amount, after) = (Cents(l.amount_cents), Cents(l.balance_after_cents));
+                    // Points apart from money, each named: "充值 ¥200.00 · 积分 +180 · 余额 ¥200.00".
+                    let points = match l.points_delta {
+                        0 => String::new(),
+                        n => format!(" · {}", (t.points_delta)(n)),
+                    };
                     line(
                         l.at,
-                        format!("{kind} {amount} · {} → {after}", l.points_delta),
+                        format!("{kind} {amount}{points} · {} {after}", t.balance),
                     )
                 })
                 .collect(),
@@ -356,12 +377,14 @@ fn MyDataBody(d: MyDataView) -> impl IntoView {
                     <dd>{if on { t.on } else { t.off }}</dd>
                 }).collect_view()}
             </dl>
+            <p><A href="/me/consents">{t.consents_change}</A></p>
             <h3>{t.consent_history}</h3>
             {lines(d.consent_history.clone())}
         </section>
         <section class="card" data-section="requests">
             <h2>{t.requests_title}</h2>
-            <p><A href="/me/requests">{t.nav_requests}</A></p>
+            {lines(d.requests.clone())}
+            <p><A href="/me/requests">{t.requests_open}</A></p>
         </section>
         <section class="card" data-section="messages">
             <h2>{t.messages}</h2>

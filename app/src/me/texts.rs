@@ -34,6 +34,12 @@ pub struct MeTexts {
     pub messages: &'static str,
     pub sharing: &'static str,
     pub requests_title: &'static str,
+    /// The link from "My data" to the requests page.
+    pub requests_open: &'static str,
+    /// The link from the consents block to the switches.
+    pub consents_change: &'static str,
+    /// A ledger line's points: "积分 +180".
+    pub points_delta: fn(i64) -> String,
     pub requests_intro: &'static str,
     pub new_request: &'static str,
     pub kind_names: PerKind,
@@ -76,6 +82,8 @@ pub struct MeTexts {
     pub consent_on_done: &'static str,
     pub consent_off_done: &'static str,
     pub consent_unchanged: &'static str,
+    /// A switch's note with the purpose it changed.
+    pub consent_named: fn(&str, &str) -> String,
     pub turn_on: &'static str,
     pub turn_off: &'static str,
     pub photo_uses: &'static str,
@@ -154,6 +162,9 @@ pub(crate) static ZH: MeTexts = MeTexts {
     messages: "我们发给您的邮件",
     sharing: "与第三方共享",
     requests_title: "我的申请",
+    requests_open: "提出或查看申请",
+    consents_change: "更改授权",
+    points_delta: |n| format!("积分 {n:+}"),
     requests_intro: "您可以申请获取副本、更正、删除、限制处理、拒绝营销，或提出隐私咨询和投诉。我们会在 15 个工作日内答复。",
     new_request: "提出新的申请",
     kind_names: PerKind {
@@ -214,6 +225,7 @@ pub(crate) static ZH: MeTexts = MeTexts {
     consent_on_done: "已开启，立即生效。",
     consent_off_done: "已关闭，立即生效。",
     consent_unchanged: "没有变化。",
+    consent_named: |p, m| format!("{p}：{m}"),
     turn_on: "开启",
     turn_off: "关闭",
     photo_uses: "照片用途",
@@ -287,6 +299,9 @@ pub(crate) static EN: MeTexts = MeTexts {
     messages: "Mail we sent you",
     sharing: "Shared with others",
     requests_title: "My requests",
+    requests_open: "Make or follow a request",
+    consents_change: "Change consents",
+    points_delta: |n| format!("points {n:+}"),
     requests_intro: "Ask for a copy, a correction, deletion, restricted use, no marketing, or ask a privacy question or complain. We answer within 15 working days.",
     new_request: "Make a request",
     kind_names: PerKind {
@@ -351,6 +366,7 @@ pub(crate) static EN: MeTexts = MeTexts {
     consent_on_done: "Turned on; it applies now.",
     consent_off_done: "Turned off; it applies now.",
     consent_unchanged: "Nothing changed.",
+    consent_named: |p, m| format!("{p}: {m}"),
     turn_on: "Turn on",
     turn_off: "Turn off",
     photo_uses: "Photo uses",

@@ -119,6 +119,13 @@ pub(crate) mod ssr {
     }
 }
 
+/// Whether this browser holds a customer's session (the home page then offers "My data").
+#[server]
+pub async fn signed_in() -> Result<bool, PortalError> {
+    let p = ssr::portal()?;
+    Ok(ssr::current(&p).await?.is_some())
+}
+
 /// Takes the address; the answer is the same for every address. `next` (a customer page to land
 /// on after sign-in) is kept only when it passes the allowlist.
 #[server]

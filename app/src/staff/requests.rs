@@ -227,7 +227,7 @@ pub fn QueuePage() -> impl IntoView {
                                 <td>{t.kind_names.get(r.kind)}</td>
                                 <td>{t.status_names.get(r.status)}</td>
                                 <td>{r.due_on}{r.overdue.then(|| view! { " "<span class="tag">{t.overdue}</span> })}</td>
-                                <td>{r.customer.map(|c| format!("#{c}")).unwrap_or_default()}</td>
+                                <td>{r.customer.map_or_else(|| t.customer_erased.to_owned(), |c| format!("#{c}"))}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>
@@ -290,9 +290,12 @@ fn RequestBody(r: RequestView) -> impl IntoView {
             <h1>{format!("#{} · {}", r.id, t.kind_names.get(r.kind))}</h1>
             <dl class="facts">
                 <dt>{t.status}</dt><dd data-field="status">{t.status_names.get(r.status)}</dd>
-                <dt>{t.customer}</dt><dd>{r.customer.map(|c| view! {
-                    <A href=format!("/staff/customers/{c}")>{r.customer_name.clone().unwrap_or_default()}</A>
-                })}</dd>
+                <dt>{t.customer}</dt><dd data-field="customer">{match r.customer {
+                    Some(c) => view! {
+                        <A href=format!("/staff/customers/{c}")>{r.customer_name.clone().unwrap_or_default()}</A>
+                    }.into_any(),
+                    None => t.customer_erased.into_any(),
+                }}</dd>
                 <dt>{t.submitted}</dt><dd>{r.submitted_on.clone()}</dd>
                 <dt>{t.due}</dt><dd>{r.due_on.clone()}</dd>
                 {r.balance.clone().map(|b| view! { <dt>{t.balance}</dt><dd data-field="balance">{b}</dd> })}

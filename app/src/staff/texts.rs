@@ -149,6 +149,8 @@ pub struct StaffTexts {
     pub open_states: &'static str,
     pub due: &'static str,
     pub customer: &'static str,
+    /// In place of an erased customer (their request stays, without identity).
+    pub customer_erased: &'static str,
     pub submitted: &'static str,
     pub kind_names: PerKind,
     pub current_value: &'static str,
@@ -406,6 +408,7 @@ pub(crate) static ZH: StaffTexts = StaffTexts {
     open_states: "处理中",
     due: "期限",
     customer: "顾客",
+    customer_erased: "已删除（顾客信息已按申请删除）",
     submitted: "提交日期",
     kind_names: PerKind {
         access: "获取副本",
@@ -658,6 +661,7 @@ pub(crate) static EN: StaffTexts = StaffTexts {
     open_states: "Open",
     due: "Due",
     customer: "Customer",
+    customer_erased: "Deleted (the customer's data was erased)",
     submitted: "Submitted",
     kind_names: PerKind {
         access: "Copy",

@@ -39,9 +39,22 @@ fn a_switch_applies_at_once_and_sensitive_purposes_need_explicit_confirmation() 
                 &[("purpose", "marketing_email"), ("on", "1")]
             )
             .await,
-            "/me/consents?done=on"
+            "/me/consents?done=on&purpose=marketing_email"
         );
         assert!(on(Purpose::MarketingEmail).await);
+        // The note names the purpose it changed.
+        let note = app
+            .client
+            .get(app.url("/me/consents?done=on&purpose=marketing_email"))
+            .header("cookie", &cookie)
+            .header("accept-language", "zh-CN")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(note.contains("邮件营销：已开启，立即生效。"), "{note}");
         // Health data: not without the explicit box.
         assert_eq!(
             set(
@@ -64,7 +77,7 @@ fn a_switch_applies_at_once_and_sensitive_purposes_need_explicit_confirmation() 
                 ]
             )
             .await,
-            "/me/consents?done=on"
+            "/me/consents?done=on&purpose=sensitive_notes"
         );
         assert!(on(Purpose::SensitiveNotes).await);
         // Withdrawal takes one tap and applies at once.
@@ -75,7 +88,7 @@ fn a_switch_applies_at_once_and_sensitive_purposes_need_explicit_confirmation() 
                 &[("purpose", "marketing_email"), ("on", "0")]
             )
             .await,
-            "/me/consents?done=off"
+            "/me/consents?done=off&purpose=marketing_email"
         );
         assert!(!on(Purpose::MarketingEmail).await);
         assert_eq!(

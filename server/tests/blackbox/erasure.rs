@@ -494,6 +494,19 @@ fn after_a_deletion_each_recipient_task_shows_what_it_was_given_until_it_is_mark
             .await
         );
 
+        // The request stays, and says its customer was erased.
+        let page = app
+            .client
+            .get(app.url(&format!("/staff/requests/{}", r.id)))
+            .header("cookie", &cookie)
+            .header("accept-language", "zh-CN")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("已删除（顾客信息已按申请删除）"), "{page}");
         // One task per recipient, each with what that recipient was given and nothing else.
         let tasks: Vec<_> = sharing::tasks(db, true)
             .await

@@ -95,6 +95,30 @@ fn my_data_shows_every_category_to_its_customer_only_and_is_never_cached() {
             .unwrap_or_default();
         assert!(shown.contains("Top-up"), "ledger line in words");
         assert!(!shown.contains("top_up"), "ledger kind shown as its code");
+        // Points apart from money, each named; the balance after it named too.
+        assert!(shown.contains("points +"), "{shown}");
+        assert!(shown.contains(" · Balance ¥"), "{shown}");
+        // The consents block leads to the switches; the requests card lists the requests.
+        let consents = &shown[shown.find("data-section=\"consents\"").unwrap()..];
+        let consents = &consents[..consents.find("</section>").unwrap()];
+        assert!(
+            consents.contains("href=\"/me/consents\"") && consents.contains("Change consents"),
+            "{consents}"
+        );
+        let requests = requests::for_customer(&app.portal.db, member)
+            .await
+            .unwrap();
+        let card = &shown[shown.find("data-section=\"requests\"").unwrap()..];
+        let card = &card[..card.find("</section>").unwrap()];
+        for r in &requests {
+            assert!(card.contains(&format!("#{} ", r.id)), "{card}");
+        }
+        assert!(card.contains("href=\"/me/requests\""));
+        // The consent history in date order, newest first.
+        let history = portal_core::consents::history(&app.portal.db, member)
+            .await
+            .unwrap();
+        assert!(history.windows(2).all(|w| w[0].at >= w[1].at));
 
         // Signed out, the page sends the visitor to sign in and shows nothing.
         let anon = page(&app, "/me", "").await;

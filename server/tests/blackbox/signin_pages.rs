@@ -636,3 +636,38 @@ fn signing_in_from_a_page_read_in_english_makes_english_the_language_of_the_cust
         assert_eq!(customers::language(&app.portal.db, id).await.unwrap(), "en");
     })
 }
+
+#[test]
+fn the_home_page_offers_my_data_to_a_signed_in_customer_and_sign_in_to_anyone_else() {
+    crate::support::run(async {
+        let app = support::spawn_app().await;
+        let me = support::customer(&app, "home.page@example.com", "zh").await;
+        let cookie =
+            support::signed_in_as(&app, portal_core::sessions::Subject::Customer(me)).await;
+        let home = |cookie: String| {
+            let app = &app;
+            async move {
+                app.client
+                    .get(app.url("/"))
+                    .header("cookie", cookie)
+                    .header("accept-language", "zh-CN")
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            }
+        };
+        let signed_in = home(cookie).await;
+        assert!(
+            signed_in.contains("href=\"/me\" class=\"button\""),
+            "{signed_in}"
+        );
+        let anonymous = home(String::new()).await;
+        assert!(
+            anonymous.contains("href=\"/signin\" class=\"button\""),
+            "{anonymous}"
+        );
+    })
+}
