@@ -323,6 +323,8 @@ pub struct Texts {
     pub signin_fresh_request: &'static str,
     /// Shown when a customer page sent the visitor here (`next`): why, and where they go after.
     pub signin_needed: &'static str,
+    /// The browser's session ended because the customer's data was deleted at their request.
+    pub signin_erased: &'static str,
     pub signin_sent_title: &'static str,
     pub signin_sent_body: &'static str,
     pub signin_code_label: &'static str,
@@ -379,6 +381,7 @@ static ZH: Texts = Texts {
     signin_fresh: "为了保护您的信息，下载副本前请重新登录（输入新的验证码）。",
     signin_fresh_request: "为了保护您的信息，申请删除或更改登录邮箱前请重新登录（输入新的验证码），然后再提交一次。",
     signin_needed: "请先登录再查看这个页面（登录后 30 分钟无操作会自动退出）。登录后会带您回到这个页面。",
+    signin_erased: "您的信息已按您的申请删除，此前的登录也已结束。删除回执已发到您的邮箱。",
     signin_sent_title: "请查收邮件",
     signin_sent_body: "如果该邮箱已在本店登记，登录链接和验证码已经发出，10 分钟内有效。您可以点击邮件中的链接，或在下方输入验证码。",
     signin_code_label: "6 位验证码",
@@ -432,6 +435,7 @@ static EN: Texts = Texts {
     signin_fresh: "To keep your data safe, please sign in again (with a new code) before downloading your copy.",
     signin_fresh_request: "To keep your data safe, please sign in again (with a new code) before asking for deletion or changing your sign-in email, then send it once more.",
     signin_needed: "Please sign in to see that page (a sign-in ends after 30 minutes without activity). You will be brought back to it afterwards.",
+    signin_erased: "Your data has been deleted, as you asked, and your sign-in has ended with it. The deletion receipt is in your mailbox.",
     signin_sent_title: "Check your mail",
     signin_sent_body: "If this address is on record with the salon, a sign-in link and code are on their way; they work for 10 minutes. Open the link, or type the code below.",
     signin_code_label: "6-digit code",

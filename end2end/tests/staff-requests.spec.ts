@@ -160,11 +160,12 @@ test('a customer on a phone gets a copy, a correction, no marketing and deletion
   await officer.getByRole('button', { name: '已与顾客结清余额' }).click();
   await expect(officer).toHaveURL(/done=settle$/);
   await approve(deletion);
-  // Once carried out, the customer's session is gone with everything else.
+  // Once carried out, the customer's session is gone with everything else, and the page says so.
   await expect(async () => {
     await customer.goto('/me');
-    await expect(customer).toHaveURL(/\/signin\?next=\/me$/, { timeout: 500 });
+    await expect(customer).toHaveURL(/\/signin\?erased=1$/, { timeout: 500 });
   }).toPass({ timeout: 30_000 });
+  await expect(customer.getByText('您的信息已按您的申请删除')).toBeVisible();
   await customerCtx.close();
   await officerCtx.close();
 });

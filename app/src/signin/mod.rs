@@ -87,6 +87,14 @@ pub(crate) mod ssr {
             }
             return Ok((p, id, session));
         }
+        // A session ended by the customer's own erasure says so, once, and is cleared.
+        if let Some(token) = cookie(&p, Cookie::CustomerSession)
+            && sessions::ended_by_erasure(&p.db, &p.session_keys, &token).await?
+        {
+            set_cookie(&p, Cookie::CustomerSession, "", 0);
+            leptos_axum::redirect("/signin?erased=1");
+            return Err(PortalError::SignInRequired);
+        }
         // Always with `next`, so the sign-in page says why it opened and leads back here.
         let page = portal_core::signin::landing(Some(page));
         leptos_axum::redirect(&format!("/signin?next={page}"));
@@ -220,6 +228,7 @@ pub fn SignInPage() -> impl IntoView {
             {move || {
                 let q = q.read();
                 let m = match (q.get("fresh"), q.get("next")) {
+                    _ if q.get("erased").is_some() => Some(t.signin_erased),
                     (Some(f), _) if f == "request" => Some(t.signin_fresh_request),
                     (Some(_), _) => Some(t.signin_fresh),
                     (None, Some(_)) => Some(t.signin_needed),

@@ -137,13 +137,24 @@ pub async fn erase(
         "consent_states",
         "consent_events",
         "notice_confirmations",
-        "sessions",
         "one_time_tokens",
         "exports",
         "mail_outbox",
     ] {
         delete_where(tx, table, customer).await?;
     }
+    // Open sessions end now, but stay (revoked, cut from the customer, swept after a day) so
+    // that the next page of that browser can say why: "your data has been deleted".
+    tx.execute(
+        &Query::update()
+            .table("sessions")
+            .value("subject_kind", crate::sessions::ERASED)
+            .value("customer_id", Option::<i64>::None)
+            .value("revoked_at", now)
+            .and_where(Expr::col("customer_id").eq(customer))
+            .to_owned(),
+    )
+    .await?;
     // In development the delivered mail sits in files too; it goes with the customer. Listed
     // after the outbox rows are deleted: a mail the worker delivers from now on finds its row
     // gone and removes its own file (`mail::worker`).

@@ -160,6 +160,34 @@ pub async fn start(
 
 /// The live session a token names, or `None` for any token that is forged, expired, revoked,
 /// idle too long, or of another audience or issuer. Touches the session's last-seen time.
+/// Whether `token` names a session that ended because its customer was erased (the next page
+/// then says so, instead of a silent sign-in form). Only a token this portal signed counts.
+pub async fn ended_by_erasure(
+    db: &impl ConnectionTrait,
+    keys: &SessionKeys,
+    token: &str,
+) -> Result<bool, CoreError> {
+    if token.len() > 2048 {
+        return Ok(false);
+    }
+    let Ok(data) = jsonwebtoken::decode::<Claims>(token, &keys.decoding, &keys.validation) else {
+        return Ok(false);
+    };
+    let select = Query::select()
+        .column("subject_kind")
+        .from("sessions")
+        .and_where(Expr::col("id").eq(data.claims.jti))
+        .to_owned();
+    Ok(match db.query_one(&select).await? {
+        Some(row) => row.try_get::<String>("", "subject_kind")? == ERASED,
+        None => false,
+    })
+}
+
+/// The `subject_kind` of a session whose customer was erased: kept, revoked and cut from the
+/// customer, until the sweep (a day), so that the next page can say why it ended.
+pub const ERASED: &str = "erased";
+
 pub async fn resume(
     db: &impl ConnectionTrait,
     keys: &SessionKeys,

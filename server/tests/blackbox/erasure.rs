@@ -473,6 +473,7 @@ fn after_a_deletion_each_recipient_task_shows_what_it_was_given_until_it_is_mark
         assert_eq!(opened.len(), 1, "{opened:?}");
         let earlier = sharing::tasks(db, true).await.unwrap()[0].id;
         assert_eq!(task_view(&app, &cookie, earlier).await.found.len(), 1);
+        let customers_browser = support::signed_in_as(&app, Subject::Customer(id)).await;
         let r = requests::submit(
             &app.portal,
             id,
@@ -494,6 +495,22 @@ fn after_a_deletion_each_recipient_task_shows_what_it_was_given_until_it_is_mark
             .await
         );
 
+        // The customer's open session has ended, and their next page says why.
+        let next = app
+            .client
+            .get(app.url("/me"))
+            .header("cookie", &customers_browser)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(support::location(&next), "/signin?erased=1");
+        let said = app
+            .get_in("/signin?erased=1", "zh-CN")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(said.contains("您的信息已按您的申请删除"), "{said}");
         // The request stays, and says its customer was erased.
         let page = app
             .client
