@@ -121,7 +121,7 @@ test('a customer on a phone gets a copy, a correction, no marketing and deletion
   await approve(correction, async () => {
     // Old beside new; only the phone is applied.
     await expect(officer.locator('table').filter({ hasText: newPhone })).toBeVisible();
-    await officer.getByLabel(/采纳 phone/).check();
+    await officer.getByLabel(/采纳 手机号/).check();
   });
   await approve(objection);
 

@@ -124,7 +124,7 @@ pub fn AuditPage() -> impl IntoView {
                     <input id="f-action" name="action" type="text" maxlength="40" value=move || q.read().get("action").unwrap_or_default()/>
                     <button type="submit" class="button">{t.filter_button}</button>
                 </form>
-                <table class="table">
+                <table class="table stack">
                     <thead><tr>
                         <th>"#"</th><th>{t.col_time}</th><th>{t.col_actor}</th><th>{t.role}</th>
                         <th>{t.col_action}</th><th>{t.col_subject}</th><th>{t.col_reason}</th>
@@ -132,10 +132,10 @@ pub fn AuditPage() -> impl IntoView {
                     <tbody>
                         {page.rows.into_iter().map(|r| view! {
                             <tr>
-                                <td>{r.id}</td><td>{r.at}</td><td>{r.actor}</td>
-                                <td>{r.role.map(|r| t.role_names.get(r)).unwrap_or("—")}</td>
-                                <td>{r.action}</td><td>{r.subject.unwrap_or_default()}</td>
-                                <td>{r.reason.unwrap_or_default()}</td>
+                                <td data-label="#">{r.id}</td><td data-label=t.col_time>{r.at}</td><td data-label=t.col_actor>{r.actor}</td>
+                                <td data-label=t.role>{r.role.map(|r| t.role_names.get(r)).unwrap_or("—")}</td>
+                                <td data-label=t.col_action>{r.action}</td><td data-label=t.col_subject>{r.subject.unwrap_or_default()}</td>
+                                <td data-label=t.col_reason>{r.reason.unwrap_or_default()}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>

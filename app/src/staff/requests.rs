@@ -70,6 +70,8 @@ pub struct RequestView {
     pub status: Status,
     pub submitted_on: String,
     pub due_on: String,
+    /// The day after the due date, and the latest it may be extended to (salon-local days).
+    pub extend_window: (String, String),
     pub extended: bool,
     pub note: Option<String>,
     /// `(field, current value, proposed value, approved)`.
@@ -107,6 +109,10 @@ impl RequestView {
             status: r.status,
             submitted_on: day(r.submitted_at),
             due_on: day(r.due_at),
+            extend_window: (
+                day(r.due_at + chrono::Duration::days(1)),
+                day(portal_core::requests::latest_extension(r.due_at)),
+            ),
             extended: r.extended_at.is_some(),
             note: d.note,
             corrections: o
@@ -306,7 +312,7 @@ fn RequestBody(r: RequestView) -> impl IntoView {
                     <thead><tr><th></th><th>{t.current_value}</th><th>{t.proposed_value}</th></tr></thead>
                     <tbody>
                         {r.corrections.clone().into_iter().map(|(f, old, new, _)| view! {
-                            <tr><td>{f}</td><td>{old}</td><td>{new}</td></tr>
+                            <tr><td>{(t.correction_field)(&f)}</td><td>{old}</td><td>{new}</td></tr>
                         }).collect_view()}
                     </tbody>
                 </table>
@@ -355,28 +361,54 @@ fn RequestBody(r: RequestView) -> impl IntoView {
                         <input type="hidden" name="id" value=id/>
                         <input type="hidden" name="decision" value="approve"/>
                         {is_correction.then(|| r.corrections.clone().into_iter().map(|(f, _, _, _)| view! {
-                            <label class="check"><input type="checkbox" name=format!("apply_{f}") value="on"/>{format!("{} {f}", t.apply)}</label>
+                            <label class="check"><input type="checkbox" name=format!("apply_{f}") value="on"/>{format!("{} {}", t.apply, (t.correction_field)(&f))}</label>
                         }).collect_view())}
                         <button type="submit" class="button">{t.approve}</button>
                     </form>
                 })}
-                <form method="post" action=DecideRequest::PATH>
-                    <input type="hidden" name="id" value=id/>
-                    <input type="hidden" name="decision" value=if is_question { "answer" } else { "deny" }/>
-                    <label for="reason">{if is_question { t.answer_label } else { t.deny_reason }}</label>
-                    <textarea id="reason" name="reason" required maxlength="2000" rows="3"></textarea>
-                    <button type="submit" class="button">{if is_question { t.answer } else { t.deny }}</button>
-                </form>
-                {(!r.extended).then(|| view! {
-                    <form method="post" action=DecideRequest::PATH>
-                        <input type="hidden" name="id" value=id/>
-                        <input type="hidden" name="decision" value="extend"/>
-                        <label for="new_due">{t.new_due}</label>
-                        <input id="new_due" name="new_due" type="date" required/>
-                        <label for="ext-reason">{t.extend_reason}</label>
-                        <input id="ext-reason" name="reason" type="text" required maxlength="2000"/>
-                        <button type="submit" class="button">{t.extend}</button>
-                    </form>
+                // Answering is a question's main step; denying is not, and stays folded until
+                // chosen, in the danger colour.
+                {if is_question {
+                    view! {
+                        <form method="post" action=DecideRequest::PATH>
+                            <input type="hidden" name="id" value=id/>
+                            <input type="hidden" name="decision" value="answer"/>
+                            <label for="reason">{t.answer_label}</label>
+                            <textarea id="reason" name="reason" required maxlength="2000" rows="3"></textarea>
+                            <button type="submit" class="button">{t.answer}</button>
+                        </form>
+                    }.into_any()
+                } else {
+                    view! {
+                        <details class="decision" data-decision="deny">
+                            <summary class="button secondary">{t.deny}"…"</summary>
+                            <form method="post" action=DecideRequest::PATH>
+                                <input type="hidden" name="id" value=id/>
+                                <input type="hidden" name="decision" value="deny"/>
+                                <label for="reason">{t.deny_reason}</label>
+                                <textarea id="reason" name="reason" required maxlength="2000" rows="3"></textarea>
+                                <button type="submit" class="button danger">{t.deny}</button>
+                            </form>
+                        </details>
+                    }.into_any()
+                }}
+                {(!r.extended).then(|| {
+                    let (first, last) = r.extend_window.clone();
+                    view! {
+                        <details class="decision" data-decision="extend">
+                            <summary class="button secondary">{t.extend}"…"</summary>
+                            <form method="post" action=DecideRequest::PATH>
+                                <input type="hidden" name="id" value=id/>
+                                <input type="hidden" name="decision" value="extend"/>
+                                <label for="new_due">{t.new_due}</label>
+                                <p class="muted" id="new-due-hint">{(t.extend_window)(&r.due_on, &last)}</p>
+                                <input id="new_due" name="new_due" type="date" required min=first max=last.clone() aria-describedby="new-due-hint"/>
+                                <label for="ext-reason">{t.extend_reason}</label>
+                                <input id="ext-reason" name="reason" type="text" required maxlength="2000"/>
+                                <button type="submit" class="button secondary">{t.extend}</button>
+                            </form>
+                        </details>
+                    }
                 })}
             </section>
         })}

@@ -130,7 +130,7 @@ pub fn TeamPage() -> impl IntoView {
             }}
             <section class="card">
                 <h1>{t.team_title}</h1>
-                <table class="table">
+                <table class="table stack">
                     <thead><tr>
                         <th>{t.name}</th><th>{t.email}</th><th>{t.role}</th>
                         <th>{t.second_factor}</th><th>{t.status}</th><th></th>
@@ -173,11 +173,11 @@ fn AccountRow(a: AccountView) -> impl IntoView {
     let manageable = !a.is_me && a.active;
     view! {
         <tr data-staff=id>
-            <td>{a.name.clone()}</td>
-            <td>{a.email.clone()}</td>
-            <td>{t.role_names.get(a.role)}</td>
-            <td>{if a.has_totp { t.yes } else { t.no }}</td>
-            <td>{status}</td>
+            <td data-label=t.name>{a.name.clone()}</td>
+            <td data-label=t.email>{a.email.clone()}</td>
+            <td data-label=t.role>{t.role_names.get(a.role)}</td>
+            <td data-label=t.second_factor>{if a.has_totp { t.yes } else { t.no }}</td>
+            <td data-label=t.status>{status}</td>
             <td>
                 {manageable.then(|| view! {
                     <form method="post" action=ManageStaff::PATH class="inline-form">

@@ -158,6 +158,10 @@ pub struct StaffTexts {
     pub decide: &'static str,
     pub start_review: &'static str,
     pub apply: &'static str,
+    /// A correctable field's name (`name`, `phone`, `email`), never its code.
+    pub correction_field: fn(&str) -> &'static str,
+    /// Under the new due date: the current one and the latest allowed (salon-local days).
+    pub extend_window: fn(&str, &str) -> String,
     pub approve: &'static str,
     pub deny: &'static str,
     pub deny_reason: &'static str,
@@ -423,6 +427,15 @@ pub(crate) static ZH: StaffTexts = StaffTexts {
     decide: "处理",
     start_review: "开始审核",
     apply: "采纳",
+    correction_field: |f| match f {
+        "name" => "姓名",
+        "phone" => "手机号",
+        "email" => "邮箱",
+        _ => "其他",
+    },
+    extend_window: |due, last| {
+        format!("目前期限：{due}；最迟可延至 {last}（日期格式：年-月-日）。")
+    },
     approve: "批准",
     deny: "拒绝",
     deny_reason: "拒绝理由（会发送给顾客）",
@@ -676,6 +689,15 @@ pub(crate) static EN: StaffTexts = StaffTexts {
     decide: "Decide",
     start_review: "Start review",
     apply: "Apply",
+    correction_field: |f| match f {
+        "name" => "name",
+        "phone" => "phone number",
+        "email" => "email address",
+        _ => "other",
+    },
+    extend_window: |due, last| {
+        format!("Due now: {due}; the latest allowed is {last} (year-month-day).")
+    },
     approve: "Approve",
     deny: "Deny",
     deny_reason: "Reason for the denial (sent to the customer)",

@@ -411,6 +411,11 @@ impl DueWindow {
     }
 }
 
+/// The latest a request due at `due_at` may be extended to (two months later).
+pub fn latest_extension(due_at: DateTime<Utc>) -> DateTime<Utc> {
+    due_at.checked_add_months(Months::new(2)).unwrap_or(due_at)
+}
+
 /// The staff queue, soonest due first.
 pub async fn queue(
     portal: &Portal,
@@ -912,10 +917,7 @@ pub async fn extend(
     }
     let cal = calendar(portal);
     let due = cal.end_of(new_due);
-    let limit = r
-        .due_at
-        .checked_add_months(Months::new(2))
-        .unwrap_or(r.due_at);
+    let limit = latest_extension(r.due_at);
     if due <= r.due_at || due > limit + Duration::seconds(1) {
         return Err(CoreError::Invalid("request.extension"));
     }

@@ -1204,3 +1204,51 @@ fn settling_a_balance_takes_the_amount_shown_a_method_and_a_tick_is_audited_and_
         );
     })
 }
+
+#[test]
+fn the_officers_request_page_names_fields_in_words_and_keeps_deny_and_extend_folded_and_distinct() {
+    crate::support::run(async {
+        let (app, _sink) = app_with_sink().await;
+        let c = support::customer(&app, "page.words@example.com", "zh").await;
+        let officer = support_staff(&app).await;
+        let cookie =
+            support::signed_in_as(&app, portal_core::sessions::Subject::Staff(officer)).await;
+        let id = requests::submit(
+            &app.portal,
+            c,
+            Kind::Correction,
+            &Details {
+                corrections: vec![("phone".into(), "13800003333".into())],
+                ..Details::default()
+            },
+            Submitter::Customer,
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+        .id;
+        let html = app
+            .client
+            .get(app.url(&format!("/staff/requests/{id}")))
+            .header("cookie", &cookie)
+            .header("accept-language", "zh-CN")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        // The field in words, never its code.
+        assert!(html.contains("采纳 手机号"), "{html}");
+        assert!(!html.contains("采纳 phone") && !html.contains("<td>phone</td>"));
+        // Approve is the primary button; deny (danger) and extend (secondary) are folded.
+        assert!(html.contains("data-decision=\"deny\""), "{html}");
+        assert!(html.contains("class=\"button danger\""));
+        assert!(html.contains("data-decision=\"extend\""));
+        // The new due date is bounded to what the rule allows, and the page says so.
+        let r = requests::get(&app.portal.db, id).await.unwrap();
+        let last = requests::calendar::local_day(requests::latest_extension(r.due_at));
+        assert!(html.contains(&format!("max=\"{last}\"")), "{html}");
+        assert!(html.contains(&format!("最迟可延至 {last}")));
+    })
+}
