@@ -20,6 +20,8 @@ use super::gate;
 pub struct QueueRow {
     pub id: i64,
     pub customer: Option<i64>,
+    /// The customer's name, for roles that may see contact details (every read audited).
+    pub customer_name: Option<String>,
     pub kind: Kind,
     pub status: Status,
     pub due_on: String,
@@ -41,16 +43,24 @@ pub async fn request_queue(
     let c = gate::require(Action::ViewRequests).await?;
     let now = chrono::Utc::now();
     let filter = QueueFilter::from_query(kind.as_deref(), status.as_deref(), due.as_deref());
-    let rows = requests::queue(&c.portal, &filter, now).await?;
-    Ok(rows.into_iter().map(|r| QueueRow::new(r, now)).collect())
+    let rows = requests::open::queue_with_names(&c.portal, c.by(), &filter, now).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(r, name)| QueueRow::new(r, name, now))
+        .collect())
 }
 
 #[cfg(feature = "ssr")]
 impl QueueRow {
-    fn new(r: portal_core::requests::Request, now: chrono::DateTime<chrono::Utc>) -> Self {
+    fn new(
+        r: portal_core::requests::Request,
+        customer_name: Option<String>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
         QueueRow {
             id: r.id,
             customer: r.customer,
+            customer_name,
             kind: r.kind,
             status: r.status,
             due_on: portal_core::requests::calendar::local_day(r.due_at),
@@ -206,22 +216,29 @@ pub fn QueuePage() -> impl IntoView {
             <section class="card">
                 <h1>{t.queue_title}</h1>
                 <form method="get" action="/staff/requests" class="filters">
-                    <label for="f-kind">{t.kind}</label>
-                    <select id="f-kind" name="kind">
-                        <option value="">{t.all}</option>
-                        {Kind::ALL.map(|k| view! { <option value=k.as_str()>{t.kind_names.get(k)}</option> }).collect_view()}
-                    </select>
-                    <label for="f-status">{t.status}</label>
-                    <select id="f-status" name="status">
-                        <option value="">{t.open_states}</option>
-                        {Status::ALL.map(|s| view! { <option value=s.as_str()>{t.status_names.get(s)}</option> }).collect_view()}
-                    </select>
-                    <label for="f-due">{t.due}</label>
-                    <select id="f-due" name="due">
-                        <option value="">{t.all}</option>
-                        <option value="soon">{t.due_soon}</option>
-                        <option value="overdue">{t.overdue}</option>
-                    </select>
+                    // Each label sits over its own select, so the columns line up.
+                    <div class="filter">
+                        <label for="f-kind">{t.kind}</label>
+                        <select id="f-kind" name="kind">
+                            <option value="">{t.all}</option>
+                            {Kind::ALL.map(|k| view! { <option value=k.as_str()>{t.kind_names.get(k)}</option> }).collect_view()}
+                        </select>
+                    </div>
+                    <div class="filter">
+                        <label for="f-status">{t.status}</label>
+                        <select id="f-status" name="status">
+                            <option value="">{t.open_states}</option>
+                            {Status::ALL.map(|s| view! { <option value=s.as_str()>{t.status_names.get(s)}</option> }).collect_view()}
+                        </select>
+                    </div>
+                    <div class="filter">
+                        <label for="f-due">{t.due}</label>
+                        <select id="f-due" name="due">
+                            <option value="">{t.all}</option>
+                            <option value="soon">{t.due_soon}</option>
+                            <option value="overdue">{t.overdue}</option>
+                        </select>
+                    </div>
                     <button type="submit" class="button">{t.filter_button}</button>
                 </form>
                 <table class="table">
@@ -233,7 +250,11 @@ pub fn QueuePage() -> impl IntoView {
                                 <td>{t.kind_names.get(r.kind)}</td>
                                 <td>{t.status_names.get(r.status)}</td>
                                 <td>{r.due_on}{r.overdue.then(|| view! { " "<span class="tag">{t.overdue}</span> })}</td>
-                                <td>{r.customer.map_or_else(|| t.customer_erased.to_owned(), |c| format!("#{c}"))}</td>
+                                <td>{match (r.customer, r.customer_name) {
+                                    (None, _) => t.customer_erased.to_owned(),
+                                    (Some(_), Some(name)) => name,
+                                    (Some(c), None) => format!("#{c}"),
+                                }}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>

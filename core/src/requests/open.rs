@@ -100,3 +100,39 @@ pub async fn open(
     out.history = super::events(db, id).await?;
     Ok(out)
 }
+
+/// The staff queue ([`super::queue`]) with each customer's name for roles that may see contact
+/// details (`None` for the others, and for an erased customer). Every name read is audited on
+/// its customer, in one transaction with the reads.
+#[tracing::instrument(skip_all, fields(staff = staff, role = role.as_str()))]
+pub async fn queue_with_names(
+    portal: &Portal,
+    (staff, role): (i64, Role),
+    filter: &super::QueueFilter,
+    now: DateTime<Utc>,
+) -> Result<Vec<(Request, Option<String>)>, CoreError> {
+    let rows = super::queue(portal, filter, now).await?;
+    if !role.may(Action::ViewContact) {
+        return Ok(rows.into_iter().map(|r| (r, None)).collect());
+    }
+    let actor = Actor::Staff { id: staff, role };
+    let tx = crate::db::begin_write(&portal.db).await?;
+    let mut names = std::collections::HashMap::new();
+    for customer in rows.iter().filter_map(|r| r.customer) {
+        if names.contains_key(&customer) {
+            continue;
+        }
+        let contact = customers::contact(&tx, &portal.vault, customer).await?;
+        let entry = Entry::on_customer(actor, Action::ViewContact, customer);
+        audit::append(&tx, &entry, now).await?;
+        names.insert(customer, contact.name);
+    }
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let name = r.customer.and_then(|c| names.get(&c).cloned());
+            (r, name)
+        })
+        .collect())
+}

@@ -1252,3 +1252,62 @@ fn the_officers_request_page_names_fields_in_words_and_keeps_deny_and_extend_fol
         assert!(html.contains(&format!("最迟可延至 {last}")));
     })
 }
+
+#[test]
+fn the_queue_names_each_customer_to_roles_that_see_contact_details_and_audits_each_read() {
+    crate::support::run(async {
+        use app::staff::requests::RequestQueue;
+        use leptos::server_fn::ServerFn;
+        let (app, _sink) = app_with_sink().await;
+        let c = support::customer(&app, "queued@example.com", "zh").await;
+        requests::submit(
+            &app.portal,
+            c,
+            Kind::Question,
+            &note("?"),
+            Submitter::Customer,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        let queue = |role: portal_core::staff::Role, email: &'static str| {
+            let app = &app;
+            async move {
+                let staff = portal_core::staff::add(
+                    &app.portal.db,
+                    &portal_core::email::Email::parse(email).unwrap(),
+                    &portal_core::staff::StaffName::parse("员工").unwrap(),
+                    role,
+                )
+                .await
+                .unwrap()
+                .id;
+                let cookie =
+                    support::signed_in_as(app, portal_core::sessions::Subject::Staff(staff)).await;
+                let rows: serde_json::Value = app
+                    .client
+                    .post(app.url(RequestQueue::PATH))
+                    .header("origin", support::PUBLIC_URL)
+                    .header("cookie", cookie)
+                    .form(&[("kind", "")])
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                (staff, rows)
+            }
+        };
+        let (desk, rows) = queue(portal_core::staff::Role::FrontDesk, "desk.q@salon.example").await;
+        assert_eq!(rows[0]["customer_name"], "测试顾客", "{rows}");
+        let audited = support::count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'view_contact' AND actor_id = {desk} AND subject_id = {c}"
+            ),
+        )
+        .await;
+        assert_eq!(audited, 1, "the name read is the customer's to see");
+    })
+}
