@@ -23,16 +23,17 @@ pub struct MyRequest {
 
 /// The customer's requests, newest first.
 #[server]
-pub async fn my_requests() -> Result<Vec<MyRequest>, PortalError> {
+pub async fn my_requests(lang: crate::Lang) -> Result<Vec<MyRequest>, PortalError> {
     use portal_core::requests;
     let (p, id, _) = crate::signin::ssr::customer("/me/requests").await?;
     let rows = requests::for_customer(&p.db, id).await?;
-    Ok(rows.into_iter().map(MyRequest::new).collect())
+    Ok(rows.into_iter().map(|r| MyRequest::new(r, lang)).collect())
 }
 
 #[cfg(feature = "ssr")]
 impl MyRequest {
-    fn new(r: portal_core::requests::Request) -> Self {
+    /// The request as the customer's page shows it, its outcome in the page's language.
+    fn new(r: portal_core::requests::Request, lang: crate::Lang) -> Self {
         use portal_core::requests::{Status, calendar::local_day as day};
         MyRequest {
             id: r.id,
@@ -41,7 +42,9 @@ impl MyRequest {
             submitted_on: day(r.submitted_at),
             due_on: day(r.due_at),
             reason: r.decision_reason.or(r.extension_reason),
-            outcome: r.outcome,
+            outcome: r
+                .outcome
+                .map(|o| portal_core::requests::outcome_text(&o, lang)),
             can_cancel: matches!(r.status, Status::Submitted | Status::InReview),
         }
     }
@@ -206,11 +209,14 @@ pub fn RequestsPage() -> impl IntoView {
     let t = use_texts().me;
     let q = use_query_map();
     // One load for the page: the requests and the copies ready to download.
+    let lang = use_context::<crate::Site>()
+        .map(|s| s.lang)
+        .unwrap_or_default();
     let both = Resource::new(
         || (),
-        |_| async {
+        move |_| async move {
             Ok((
-                my_requests().await?,
+                my_requests(lang).await?,
                 my_exports().await?,
                 my_balance().await?,
             ))

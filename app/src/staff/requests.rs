@@ -97,18 +97,18 @@ pub struct RequestView {
 /// Opens a request; reading the customer's name and, for a correction, their current values is
 /// audited.
 #[server]
-pub async fn request_detail(id: i64) -> Result<RequestView, PortalError> {
+pub async fn request_detail(id: i64, lang: crate::Lang) -> Result<RequestView, PortalError> {
     use portal_core::{access::Action, requests};
     let c = gate::require(Action::ViewRequests).await?;
     let now = chrono::Utc::now();
     let o = requests::open::open(&c.portal, c.member.id, c.member.role, id, now).await?;
-    Ok(RequestView::new(o, c.member.id))
+    Ok(RequestView::new(o, c.member.id, lang))
 }
 
 #[cfg(feature = "ssr")]
 impl RequestView {
-    /// The page's view of an opened request; `me` is the member of staff reading it.
-    fn new(o: portal_core::requests::open::OpenedRequest, me: i64) -> Self {
+    /// The page's view of an opened request; `me` is the member of staff reading it, in `lang`.
+    fn new(o: portal_core::requests::open::OpenedRequest, me: i64, lang: crate::Lang) -> Self {
         let day = portal_core::requests::calendar::local_day;
         let (r, d) = (o.request, o.details);
         RequestView {
@@ -131,7 +131,9 @@ impl RequestView {
                 .map(|c| (c.field, c.old, c.new, c.approved))
                 .collect(),
             decision_reason: r.decision_reason.or(r.extension_reason),
-            outcome: r.outcome,
+            outcome: r
+                .outcome
+                .map(|o| portal_core::requests::outcome_text(&o, lang)),
             recorded_by_me: r.submitted_by_staff == Some(me),
             balance: o
                 .balance_cents
@@ -274,11 +276,14 @@ pub fn RequestPage() -> impl IntoView {
     let params = use_params_map();
     let q = use_query_map();
     let t = use_texts().staff;
+    let lang = use_context::<crate::Site>()
+        .map(|s| s.lang)
+        .unwrap_or_default();
     let r = Resource::new(
         move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()),
-        |id| async move {
+        move |id| async move {
             match id {
-                Some(id) => request_detail(id).await,
+                Some(id) => request_detail(id, lang).await,
                 None => Err(PortalError::NotFound),
             }
         },

@@ -59,6 +59,8 @@ async fn gather(portal: &Portal, customer: i64) -> Result<Gathered, CoreError> {
     let messages = mydata::messages(db, v, customer).await?;
     let access = mydata::access_log(db, customer).await?;
     let sharing = mydata::third_parties(db).await?;
+    let lang =
+        portal_vocab::Lang::from_tag(&customers::language(db, customer).await?).unwrap_or_default();
     let photo_rows = db
         .query_all(
             &Query::select()
@@ -128,17 +130,16 @@ async fn gather(portal: &Portal, customer: i64) -> Result<Gathered, CoreError> {
             "current": states.into_iter().map(|(p, on)| json!({"purpose": p.code(), "given": on})).collect::<Vec<_>>(),
             "history": history.into_iter().map(|e| json!({"purpose": e.purpose.code(), "given": e.granted, "at": day(e.at), "channel": e.channel, "notice_version": e.notice_version})).collect::<Vec<_>>(),
         })),
-        ("requests", json!(reqs.into_iter().map(|r| json!({"id": r.id, "kind": r.kind.as_str(), "status": r.status.as_str(), "submitted_at": day(r.submitted_at), "due_at": day(r.due_at), "reason": r.decision_reason.or(r.extension_reason), "outcome": r.outcome})).collect::<Vec<_>>())),
+        ("requests", json!(reqs.into_iter().map(|r| json!({"id": r.id, "kind": r.kind.as_str(), "status": r.status.as_str(), "submitted_at": day(r.submitted_at), "due_at": day(r.due_at), "reason": r.decision_reason.or(r.extension_reason), "outcome": r.outcome.as_deref().map(|o| super::outcome_text(o, lang))})).collect::<Vec<_>>())),
         ("messages", json!(messages.into_iter().map(|m| json!({"at": day(m.at), "subject": m.subject, "sent": m.sent})).collect::<Vec<_>>())),
         ("access_log", json!(access.into_iter().map(|a| json!({"at": day(a.at), "role": a.role, "action": a.action})).collect::<Vec<_>>())),
         ("sharing", json!(sharing.into_iter().map(|t| json!({"name": t.name, "data_zh": t.data_zh, "data_en": t.data_en, "purpose_zh": t.purpose_zh, "purpose_en": t.purpose_en})).collect::<Vec<_>>())),
     ];
-    let lang = customers::language(db, customer).await?;
     Ok(Gathered {
         files,
         photos,
         key: v.customer_key(db, customer).await?,
-        lang: portal_vocab::Lang::from_tag(&lang).unwrap_or_default(),
+        lang,
         made: Utc::now(),
     })
 }

@@ -143,17 +143,16 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
         let (files, kept, contact) = super::erase::erase(portal, &tx, customer, now).await?;
         let passed_on =
             crate::sharing::open_tasks(&tx, &portal.vault, id, &before, None, now).await?;
-        let outcome = if en {
-            format!(
-                "Deleted. Kept without identity: {} paid visit(s), {} membership ledger(s).",
-                kept.visits, kept.memberships
-            )
-        } else {
-            format!(
+        let outcome = super::outcome_both(
+            &format!(
                 "已删除。去除身份后保留：{} 条已付款到店记录，{} 张会员卡流水。",
                 kept.visits, kept.memberships
-            )
-        };
+            ),
+            &format!(
+                "Deleted. Kept without identity: {} paid visit(s), {} membership ledger(s).",
+                kept.visits, kept.memberships
+            ),
+        );
         tx.execute(
             &Query::update()
                 .table("requests")
@@ -188,7 +187,9 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
         portal.outbox.notify();
         return Ok(true);
     }
-    let outcome = match request.kind {
+    // Written in both languages: the customer's pages, the staff's and the copy each read it in
+    // theirs; the mail goes in the customer's.
+    let (zh, en_text) = match request.kind {
         Kind::Objection => {
             let mut withdrawn = 0;
             for p in [
@@ -208,13 +209,14 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
                     withdrawn += 1;
                 }
             }
-            if en {
+            (
+                format!(
+                    "所有营销授权均已关闭（撤回 {withdrawn} 项），我们不会再向您发送营销信息。"
+                ),
                 format!(
                     "Every marketing consent is now off ({withdrawn} withdrawn). We will not contact you for marketing."
-                )
-            } else {
-                format!("所有营销授权均已关闭（撤回 {withdrawn} 项），我们不会再向您发送营销信息。")
-            }
+                ),
+            )
         }
         Kind::Restriction => {
             tx.execute(
@@ -226,12 +228,11 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
                     .to_owned(),
             )
             .await?;
-            if en {
-                "Use of your data is now restricted: we keep it but do not use it, and send you no marketing, until the restriction is lifted.".to_owned()
-            } else {
+            (
                 "您的信息已限制处理：在解除限制之前，我们只保存、不使用，也不会向您发送营销信息。"
-                    .to_owned()
-            }
+                    .to_owned(),
+                "Use of your data is now restricted: we keep it but do not use it, and send you no marketing, until the restriction is lifted.".to_owned(),
+            )
         }
         Kind::Correction => {
             let contact = customers::contact(&tx, &portal.vault, customer).await?;
@@ -273,21 +274,19 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
                 crate::sharing::open_tasks(&tx, &portal.vault, id, &before, Some(&after), now)
                     .await?;
             }
-            let fields = applied.join(", ");
-            let mut text = match (en, applied.is_empty()) {
-                (true, false) => format!("We corrected: {fields}."),
-                (true, true) => "Nothing else was changed.".to_owned(),
-                (false, false) => format!("已更正：{fields}。"),
-                (false, true) => "没有更改其他信息。".to_owned(),
+            let mut zh = match applied.is_empty() {
+                false => format!("已更正：{}。", applied_words(&applied, false)),
+                true => "没有更改其他信息。".to_owned(),
+            };
+            let mut en = match applied.is_empty() {
+                false => format!("We corrected: {}.", applied_words(&applied, true)),
+                true => "Nothing else was changed.".to_owned(),
             };
             if confirming {
-                text.push_str(if en {
-                    " We sent a link to your new email address: it applies once you confirm it there (within 10 minutes)."
-                } else {
-                    "我们已向您的新邮箱发送确认链接，请在 10 分钟内点击确认后生效。"
-                });
+                zh.push_str("我们已向您的新邮箱发送确认链接，请在 10 分钟内点击确认后生效。");
+                en.push_str(" We sent a link to your new email address: it applies once you confirm it there (within 10 minutes).");
             }
-            text
+            (zh, en)
         }
         Kind::Access => {
             let Some((name, size)) = built.clone() else {
@@ -321,35 +320,53 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
             let until = super::calendar(portal)
                 .local_date(expires)
                 .format("%Y-%m-%d");
-            if en {
-                format!(
-                    "Your copy is ready to download from \"My requests\" until {until}, at most 3 times. You will be asked for a fresh code if you signed in more than 10 minutes ago."
-                )
-            } else {
+            (
                 format!(
                     "您的信息副本已生成，可在“我的申请”页面下载，有效期至 {until}，最多下载 3 次。若您登录已超过 10 分钟，下载前需要再次输入验证码。"
-                )
-            }
+                ),
+                format!(
+                    "Your copy is ready to download from \"My requests\" until {until}, at most 3 times. You will be asked for a fresh code if you signed in more than 10 minutes ago."
+                ),
+            )
         }
         Kind::Deletion | Kind::Question => return Ok(false),
     };
     tx.execute(
         &Query::update()
             .table("requests")
-            .value("outcome", outcome.clone())
+            .value("outcome", super::outcome_both(&zh, &en_text))
             .and_where(Expr::col("id").eq(id))
             .to_owned(),
     )
     .await?;
     super::event_system(&tx, id, Status::Approved, Status::Done, now).await?;
     let after = super::get(&tx, id).await?;
-    tell(portal, &tx, &after, mails::Change::Done(&outcome)).await?;
+    let told = if en { &en_text } else { &zh };
+    tell(portal, &tx, &after, mails::Change::Done(told)).await?;
     if let Err(e) = tx.commit().await {
         drop_built(&built);
         return Err(e.into());
     }
     portal.outbox.notify();
     Ok(true)
+}
+
+/// The corrected fields in words, never their codes.
+fn applied_words(applied: &[String], en: bool) -> String {
+    let words: Vec<&str> = applied
+        .iter()
+        .map(|f| match (f.as_str(), en) {
+            ("name", false) => "姓名",
+            ("phone", false) => "手机号",
+            ("email", false) => "邮箱",
+            (_, false) => "其他",
+            ("name", true) => "name",
+            ("phone", true) => "phone number",
+            ("email", true) => "email address",
+            (_, true) => "other",
+        })
+        .collect();
+    words.join(if en { ", " } else { "、" })
 }
 
 /// The privacy officer lifts a restriction, with its audit row in one transaction.

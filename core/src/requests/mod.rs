@@ -411,6 +411,29 @@ impl DueWindow {
     }
 }
 
+/// An outcome the portal writes, in both languages: the customer's pages, the staff's and the
+/// copy each read it in theirs ([`outcome_text`]).
+pub fn outcome_both(zh: &str, en: &str) -> String {
+    serde_json::json!({ "zh": zh, "en": en }).to_string()
+}
+
+/// A stored outcome in `lang`: one written in both languages ([`outcome_both`]) gives that
+/// language's text; anything else (an officer's answer, in the words they wrote) as it is.
+pub fn outcome_text(stored: &str, lang: portal_vocab::Lang) -> String {
+    #[derive(Deserialize)]
+    struct Both {
+        zh: String,
+        en: String,
+    }
+    match serde_json::from_str::<Both>(stored) {
+        Ok(b) => match lang {
+            portal_vocab::Lang::Zh => b.zh,
+            portal_vocab::Lang::En => b.en,
+        },
+        Err(_) => stored.to_owned(),
+    }
+}
+
 /// The latest a request due at `due_at` may be extended to (two months later).
 pub fn latest_extension(due_at: DateTime<Utc>) -> DateTime<Utc> {
     due_at.checked_add_months(Months::new(2)).unwrap_or(due_at)

@@ -1311,3 +1311,67 @@ fn the_queue_names_each_customer_to_roles_that_see_contact_details_and_audits_ea
         assert_eq!(audited, 1, "the name read is the customer's to see");
     })
 }
+
+#[test]
+fn an_outcome_reads_in_the_language_of_the_page_that_shows_it() {
+    crate::support::run(async {
+        let (app, _sink) = app_with_sink().await;
+        let c = support::customer(&app, "two.languages@example.com", "zh").await;
+        let officer = support_staff(&app).await;
+        let id = requests::submit(
+            &app.portal,
+            c,
+            Kind::Objection,
+            &Details::default(),
+            Submitter::Customer,
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+        .id;
+        requests::approve(&app.portal, officer, id, Utc::now())
+            .await
+            .unwrap();
+        assert!(
+            eventually(StdDuration::from_secs(15), || async {
+                requests::get(&app.portal.db, id).await.unwrap().status == Status::Done
+            })
+            .await
+        );
+        let read = |path: String, subject: portal_core::sessions::Subject, lang: &'static str| {
+            let app = &app;
+            async move {
+                let cookie = support::signed_in_as(app, subject).await;
+                app.client
+                    .get(app.url(&path))
+                    .header("cookie", cookie)
+                    .header("accept-language", lang)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            }
+        };
+        let (zh, en) = ("所有营销授权均已关闭", "Every marketing consent is now off");
+        for (path, subject) in [
+            (
+                "/me/requests".to_owned(),
+                portal_core::sessions::Subject::Customer(c),
+            ),
+            (
+                format!("/staff/requests/{id}"),
+                portal_core::sessions::Subject::Staff(officer),
+            ),
+        ] {
+            let english = read(path.clone(), subject, "en").await;
+            assert!(
+                english.contains(en) && !english.contains(zh),
+                "{path}: {english}"
+            );
+            let chinese = read(path.clone(), subject, "zh-CN").await;
+            assert!(chinese.contains(zh) && !chinese.contains(en), "{path}");
+        }
+    })
+}

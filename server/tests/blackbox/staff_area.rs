@@ -1015,12 +1015,16 @@ fn the_officer_sees_old_beside_new_and_approves_a_correction_field_by_field() {
         .await
         .unwrap()
         .id;
-        let view: serde_json::Value =
-            call(&app, RequestDetail::PATH, &[("id", id.to_string())], &po)
-                .await
-                .json()
-                .await
-                .unwrap();
+        let view: serde_json::Value = call(
+            &app,
+            RequestDetail::PATH,
+            &[("id", id.to_string()), ("lang", "Zh".into())],
+            &po,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
         assert_eq!(view["corrections"][0][1], "测试顾客", "current value");
         assert_eq!(view["corrections"][0][2], "正确的名字", "proposed value");
         // Front desk sees the queue but may not decide.
@@ -1494,7 +1498,7 @@ fn front_desk_never_sees_a_members_balance_and_settling_belongs_to_an_open_delet
         let deletion = submit(Kind::Deletion).await;
         let question = submit(Kind::Question).await;
         let detail = |cookie: String| {
-            let form = [("id", deletion.to_string())];
+            let form = [("id", deletion.to_string()), ("lang", "Zh".into())];
             let app = &app;
             async move {
                 call(app, RequestDetail::PATH, &form, &cookie)
