@@ -14,6 +14,10 @@ const chromium = {
   ],
 };
 const port = Number(process.env.PORTAL_E2E_PORT || 3100);
+// A second portal whose fresh sign-in window is one minute (PORTAL_FRESH_SIGNIN_MINUTES), so a
+// journey can meet a stale sign-in without waiting ten minutes (tests/stale-copy.spec.ts).
+const stalePort = port + 1;
+const stale = /stale-copy\.spec\.ts/;
 const phone = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 3 };
 const desktop = { viewport: { width: 1280, height: 800 } };
 
@@ -33,17 +37,29 @@ export default defineConfig({
   projects: [
     // The officer's session for the staff-side tests (tests/officer.setup.ts).
     { name: 'officer-setup', testMatch: /officer\.setup\.ts/, use: { ...devices['Desktop Chrome'], ...desktop } },
-    { name: 'phone-js', use: { ...devices['Desktop Chrome'], ...phone, javaScriptEnabled: true } },
-    { name: 'phone-nojs', use: { ...devices['Desktop Chrome'], ...phone, javaScriptEnabled: false } },
-    { name: 'desktop-js', use: { ...devices['Desktop Chrome'], ...desktop, javaScriptEnabled: true }, dependencies: ['officer-setup'] },
-    { name: 'desktop-nojs', use: { ...devices['Desktop Chrome'], ...desktop, javaScriptEnabled: false }, dependencies: ['officer-setup'] },
+    { name: 'phone-js', testIgnore: stale, use: { ...devices['Desktop Chrome'], ...phone, javaScriptEnabled: true } },
+    { name: 'phone-nojs', testIgnore: stale, use: { ...devices['Desktop Chrome'], ...phone, javaScriptEnabled: false } },
+    { name: 'desktop-js', testIgnore: stale, use: { ...devices['Desktop Chrome'], ...desktop, javaScriptEnabled: true }, dependencies: ['officer-setup'] },
+    { name: 'desktop-nojs', testIgnore: stale, use: { ...devices['Desktop Chrome'], ...desktop, javaScriptEnabled: false }, dependencies: ['officer-setup'] },
+    { name: 'stale-phone-js', testMatch: stale, use: { ...devices['Desktop Chrome'], ...phone, javaScriptEnabled: true, baseURL: `http://127.0.0.1:${stalePort}` } },
+    { name: 'stale-phone-nojs', testMatch: stale, use: { ...devices['Desktop Chrome'], ...phone, javaScriptEnabled: false, baseURL: `http://127.0.0.1:${stalePort}` } },
   ],
-  webServer: {
-    command: `sh ./serve.sh ${port}`,
-    url: `http://127.0.0.1:${port}/healthz`,
-    timeout: 120_000,
-    reuseExistingServer: false,
-    stdout: 'ignore',
-    stderr: 'pipe',
-  },
+  webServer: [
+    {
+      command: `sh ./serve.sh ${port}`,
+      url: `http://127.0.0.1:${port}/healthz`,
+      timeout: 120_000,
+      reuseExistingServer: false,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    },
+    {
+      command: `PORTAL_FRESH_SIGNIN_MINUTES=1 sh ./serve.sh ${stalePort}`,
+      url: `http://127.0.0.1:${stalePort}/healthz`,
+      timeout: 120_000,
+      reuseExistingServer: false,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    },
+  ],
 });

@@ -108,6 +108,10 @@ pub struct Settings {
     /// `PORTAL_SENT_MAIL_DAYS`: days a delivered mail to a customer is kept (they see it under
     /// "My data"; default 30). Mail not addressed to a customer goes once delivered.
     pub sent_mail_days: u32,
+    /// `PORTAL_FRESH_SIGNIN_MINUTES`: how recent a customer's sign-in must be to download a
+    /// copy, ask for deletion or move sign-in to a new email (default and most 10, security.md;
+    /// a salon may ask for less, never more).
+    pub fresh_signin_minutes: i64,
     /// `PORTAL_OFFICER_MAIL`: how privacy officers hear of new requests: `each` (a mail per new
     /// request, the default) or `daily` (one digest a day of the requests that came in).
     pub officer_mail: OfficerMail,
@@ -298,6 +302,19 @@ impl Settings {
                     )
                 })?,
         };
+        let fresh_signin_minutes = match get("PORTAL_FRESH_SIGNIN_MINUTES") {
+            None => 10,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=10).contains(n))
+                .ok_or_else(|| {
+                    bad(
+                        "PORTAL_FRESH_SIGNIN_MINUTES",
+                        "must be a whole number from 1 to 10",
+                    )
+                })?,
+        };
         let officer_mail = match get("PORTAL_OFFICER_MAIL") {
             None => OfficerMail::Each,
             Some(v) => match v.trim() {
@@ -344,6 +361,7 @@ impl Settings {
         Ok(Self {
             sent_mail_days,
             officer_mail,
+            fresh_signin_minutes,
             signin_per_ip_per_hour,
             api_calls_per_minute,
             request_days,
@@ -412,6 +430,11 @@ impl Settings {
         }
     }
 
+    /// How recent a sign-in must be for a sensitive action (`PORTAL_FRESH_SIGNIN_MINUTES`).
+    pub fn fresh_signin(&self) -> chrono::Duration {
+        chrono::Duration::minutes(self.fresh_signin_minutes)
+    }
+
     /// Cookies may drop `Secure` only for plain http on the local machine.
     pub fn cookies_secure(&self) -> bool {
         let local = matches!(
@@ -456,6 +479,29 @@ mod tests {
             "a missing SMTP setting never turns the dev mailbox on"
         );
         assert!(!s.cookies_secure());
+    }
+
+    #[test]
+    fn a_fresh_sign_in_is_ten_minutes_unless_the_salon_asks_for_less_and_never_more() {
+        assert_eq!(
+            with(&[]).unwrap().fresh_signin(),
+            chrono::Duration::minutes(10)
+        );
+        let short = with(&[("PORTAL_FRESH_SIGNIN_MINUTES", "1")]).unwrap();
+        assert_eq!(short.fresh_signin(), chrono::Duration::minutes(1));
+        for bad in ["0", "11", "60", "-1", "ten"] {
+            let e = with(&[("PORTAL_FRESH_SIGNIN_MINUTES", bad)]).unwrap_err();
+            assert_eq!(e.setting, "PORTAL_FRESH_SIGNIN_MINUTES", "{bad:?}");
+        }
+        // The officers hear of each request unless they chose a digest.
+        assert_eq!(with(&[]).unwrap().officer_mail, OfficerMail::Each);
+        assert_eq!(
+            with(&[("PORTAL_OFFICER_MAIL", "daily")])
+                .unwrap()
+                .officer_mail,
+            OfficerMail::Daily
+        );
+        assert!(with(&[("PORTAL_OFFICER_MAIL", "weekly")]).is_err());
     }
 
     #[test]

@@ -47,7 +47,7 @@ async fn download_export(
         Err(e) => return e.into_response(),
     };
     // Email control is a low assurance: a copy of everything needs a recent proof.
-    if !session.is_fresh(now) {
+    if !session.is_fresh(now, portal.settings.fresh_signin()) {
         return again;
     }
     let (path, last) = match export::take(portal, customer, id, now).await {
@@ -97,7 +97,7 @@ async fn copy_in_browser(
         Err(NoIdentity::SignedOut) => return again,
         Err(e) => return e.into_response(),
     };
-    if !session.is_fresh(chrono::Utc::now()) {
+    if !session.is_fresh(chrono::Utc::now(), state.portal.settings.fresh_signin()) {
         return again;
     }
     let cookie = app::identity::cookie_value(&headers, app::i18n::LANG_COOKIE);

@@ -82,7 +82,7 @@ pub async fn my_exports() -> Result<ExportsView, PortalError> {
     let copies = copies.into_iter().map(MyExport::new).collect();
     Ok(ExportsView {
         copies,
-        fresh: session.is_fresh(now),
+        fresh: session.is_fresh(now, p.settings.fresh_signin()),
     })
 }
 
@@ -112,7 +112,14 @@ pub async fn submit_request(
     if let Some(lang) = crate::i18n::read_in() {
         portal_core::customers::remember_language(&p.db, id, lang).await?;
     }
-    let filed = requests::customer_files(&p, id, session.is_fresh(now), &form, now).await;
+    let filed = requests::customer_files(
+        &p,
+        id,
+        session.is_fresh(now, p.settings.fresh_signin()),
+        &form,
+        now,
+    )
+    .await;
     match filed {
         Ok(filed) => crate::back(after_filing(filed)),
         Err(portal_core::CoreError::Invalid("request.deletion_confirm")) => {

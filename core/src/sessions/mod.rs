@@ -20,7 +20,8 @@ use crate::{CoreError, vault::Vault};
 pub const IDLE: Duration = Duration::minutes(30);
 /// A session ends this long after sign-in, whatever happens.
 pub const ABSOLUTE: Duration = Duration::hours(12);
-/// Sensitive actions (export download, deletion) want a sign-in younger than this.
+/// Sensitive actions (export download, deletion) want a sign-in younger than this at most
+/// (`PORTAL_FRESH_SIGNIN_MINUTES` may ask for less).
 pub const FRESH: Duration = Duration::minutes(10);
 /// Clock skew tolerated on `exp`/`iat`.
 const LEEWAY_SECS: u64 = 30;
@@ -47,9 +48,10 @@ pub struct Session {
 }
 
 impl Session {
-    /// True when the sign-in is recent enough for a sensitive action.
-    pub fn is_fresh(&self, now: DateTime<Utc>) -> bool {
-        now - self.created_at <= FRESH
+    /// True when the sign-in is within `window` (the salon's setting, never more than
+    /// [`FRESH`]) of `now`: recent enough for a sensitive action.
+    pub fn is_fresh(&self, now: DateTime<Utc>, window: Duration) -> bool {
+        now - self.created_at <= window.min(FRESH)
     }
 }
 

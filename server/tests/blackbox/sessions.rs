@@ -40,11 +40,15 @@ fn a_session_resumes_until_sign_out_and_never_after() {
             .unwrap()
             .unwrap();
         assert_eq!(s.subject, Subject::Customer(42));
-        assert!(s.is_fresh(now + Duration::minutes(9)));
+        let window = sessions::FRESH;
+        assert!(s.is_fresh(now + Duration::minutes(9), window));
         assert!(
-            !s.is_fresh(now + Duration::minutes(11)),
+            !s.is_fresh(now + Duration::minutes(11), window),
             "sensitive actions ask for a fresh code"
         );
+        // A salon may ask for less, never for more than ten minutes.
+        assert!(!s.is_fresh(now + Duration::minutes(2), Duration::minutes(1)));
+        assert!(!s.is_fresh(now + Duration::minutes(11), Duration::hours(1)));
         sessions::end(db, &s.id, now).await.unwrap();
         assert_eq!(
             sessions::resume(db, &k, &token, now).await.unwrap(),
