@@ -164,6 +164,11 @@ pub async fn settle_balance(
         .await?;
         settled += balance;
     }
+    // A second submit of the same form, or a balance that moved meanwhile, settles nothing the
+    // officer did not confirm: the whole transaction goes back.
+    if settled != settlement.cents {
+        return Err(CoreError::Invalid("request.settle"));
+    }
     let contact = crate::customers::contact(&tx, &portal.vault, customer).await?;
     if let Some(to) = contact.email {
         let lang = crate::customers::language(&tx, customer).await?;

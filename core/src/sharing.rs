@@ -34,11 +34,16 @@ pub use portal_vocab::forms::Recipient;
 
 /// The identifiers ticked on the officer's form.
 fn ticked(r: &Recipient) -> Vec<Identifier> {
+    ticks([&r.gives_name, &r.gives_phone, &r.gives_email, &r.gives_card])
+}
+
+/// The identifiers ticked, from the name, phone, email and card ticks in that order.
+fn ticks(t: [&portal_vocab::forms::Tick; 4]) -> Vec<Identifier> {
     [
-        (Identifier::Name, &r.gives_name),
-        (Identifier::Phone, &r.gives_phone),
-        (Identifier::Email, &r.gives_email),
-        (Identifier::Card, &r.gives_card),
+        (Identifier::Name, t[0]),
+        (Identifier::Phone, t[1]),
+        (Identifier::Email, t[2]),
+        (Identifier::Card, t[3]),
     ]
     .into_iter()
     .filter(|(_, t)| t.is_some())
@@ -77,6 +82,42 @@ pub async fn officer_adds(
     let change = async |tx: &_| add(tx, r).await;
     audit::audited(&portal.db, actor, action, now, change, |&id| {
         Some(("recipient", id))
+    })
+    .await
+}
+
+/// The officer sets which identifiers `recipient` is given (an entry made before the register
+/// recorded them, or a change of what is shared), with its audit row in one transaction.
+#[tracing::instrument(skip_all, fields(staff = staff, recipient = recipient))]
+pub async fn officer_sets_identifiers(
+    portal: &crate::Portal,
+    (staff, role): (i64, crate::staff::Role),
+    recipient: i64,
+    form: &portal_vocab::forms::Identifiers,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    use crate::audit::{self, Actor};
+    let actor = Actor::Staff { id: staff, role };
+    let action = crate::access::Action::ManageSharing;
+    let list = ticks([
+        &form.gives_name,
+        &form.gives_phone,
+        &form.gives_email,
+        &form.gives_card,
+    ]);
+    let change = async |tx: &sea_orm::DatabaseTransaction| {
+        let q = Query::update()
+            .table("third_parties")
+            .value("identifiers", Identifier::list_code(&list))
+            .and_where(Expr::col("id").eq(recipient))
+            .to_owned();
+        match tx.execute(&q).await?.rows_affected() {
+            1 => Ok(()),
+            _ => Err(CoreError::Invalid("sharing.recipient")),
+        }
+    };
+    audit::audited(&portal.db, actor, action, now, change, |_| {
+        Some(("recipient", recipient))
     })
     .await
 }

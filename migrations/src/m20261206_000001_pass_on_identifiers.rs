@@ -1,7 +1,11 @@
-//! What a recipient needs to find a corrected or deleted record (issue 16): the register says
-//! which identifiers each recipient was given; each pass-on task keeps their values sealed
-//! under a key of its own, in `pass_on_keys` (the key store, backed up apart from the data),
-//! destroyed when the task is done or after a bounded time, so nothing readable outlives it.
+//! Issue 16's journeys.
+//!
+//! * What a recipient needs to find a corrected or deleted record: the register says which
+//!   identifiers each recipient was given; each pass-on task keeps their values sealed under a
+//!   key of its own, in `pass_on_keys` (the key store, backed up apart from the data), destroyed
+//!   when the task is done or after a bounded time, so nothing readable outlives it.
+//! * When a customer chose the language of the salon's mail on "My data" (the language they
+//!   read the portal in no longer overrides that choice).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -16,6 +20,14 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table("third_parties")
                     .add_column(string_len("identifiers", 64).default(""))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("customers")
+                    .add_column(timestamp_with_time_zone_null("language_chosen_at"))
                     .to_owned(),
             )
             .await?;

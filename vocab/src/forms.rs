@@ -151,6 +151,19 @@ pub struct Recipient {
     pub gives_card: Tick,
 }
 
+/// The identifiers a register entry's recipient is given, as the officer ticks them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identifiers {
+    #[serde(default)]
+    pub gives_name: Tick,
+    #[serde(default)]
+    pub gives_phone: Tick,
+    #[serde(default)]
+    pub gives_email: Tick,
+    #[serde(default)]
+    pub gives_card: Tick,
+}
+
 /// The officer's form for the next version of the privacy notice.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {

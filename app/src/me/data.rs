@@ -97,7 +97,7 @@ pub async fn set_mail_language(lang: String) -> Result<(), PortalError> {
     let Some(lang) = crate::Lang::from_tag(&lang) else {
         return crate::back("/me?error=language#contact");
     };
-    portal_core::customers::remember_language(&p.db, id, lang).await?;
+    portal_core::customers::choose_language(&p.db, id, lang, chrono::Utc::now()).await?;
     crate::back("/me?done=language#contact")
 }
 

@@ -14,6 +14,7 @@ use super::gate;
 /// One recipient of the register, in the page's language.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RecipientRow {
+    pub id: i64,
     pub name: String,
     pub data: String,
     pub purpose: String,
@@ -81,6 +82,7 @@ impl SharingRegister {
                     crate::Lang::En => (t.data_en, t.purpose_en),
                 };
                 RecipientRow {
+                    id: t.id,
                     name: t.name,
                     data,
                     purpose,
@@ -143,6 +145,23 @@ pub async fn add_recipient(
     )
 }
 
+/// Sets which identifiers a recipient is given.
+#[server]
+pub async fn set_identifiers(
+    recipient: i64,
+    #[server(flatten)] form: portal_vocab::forms::Identifiers,
+) -> Result<(), PortalError> {
+    use portal_core::{access::Action, sharing};
+    let c = gate::require(Action::ManageSharing).await?;
+    let now = chrono::Utc::now();
+    let done = sharing::officer_sets_identifiers(&c.portal, c.by(), recipient, &form, now).await;
+    crate::settle(
+        done,
+        "/staff/sharing?done=saved",
+        "/staff/sharing?error=invalid",
+    )
+}
+
 /// Marks a task done: the recipient has applied the correction or deletion.
 #[server]
 pub async fn confirm_task(task: i64) -> Result<(), PortalError> {
@@ -195,8 +214,32 @@ pub fn SharingPage() -> impl IntoView {
                 <table class="table">
                     <thead><tr><th>{t.recipient}</th><th>{t.data_shared}</th><th>{t.identifiers_given}</th><th>{t.purpose}</th></tr></thead>
                     <tbody>
-                        {v.recipients.into_iter().map(|r| view! {
-                            <tr><td>{r.name}</td><td>{r.data}</td><td>{names(&r.identifiers)}</td><td>{r.purpose}</td></tr>
+                        {v.recipients.into_iter().map(|r| {
+                            let given = r.identifiers.clone();
+                            view! {
+                                <tr data-recipient=r.id>
+                                    <td>{r.name}</td><td>{r.data}</td>
+                                    <td>
+                                        {names(&r.identifiers)}
+                                        // What this recipient is given, changeable (entries made
+                                        // before the register recorded it name nothing).
+                                        <details>
+                                            <summary>{t.identifiers_change}</summary>
+                                            <form method="post" action=SetIdentifiers::PATH>
+                                                <input type="hidden" name="recipient" value=r.id/>
+                                                {Identifier::ALL.map(|i| view! {
+                                                    <label class="check">
+                                                        <input type="checkbox" name=format!("gives_{}", i.code()) value="on" checked=given.contains(&i)/>
+                                                        {t.identifier_names.get(i)}
+                                                    </label>
+                                                }).collect_view()}
+                                                <button type="submit" class="button secondary">{t.save}</button>
+                                            </form>
+                                        </details>
+                                    </td>
+                                    <td>{r.purpose}</td>
+                                </tr>
+                            }
                         }).collect_view()}
                     </tbody>
                 </table>

@@ -199,6 +199,8 @@ pub struct StaffTexts {
     /// The identifiers a recipient is given (register column, form legend).
     pub identifiers_given: &'static str,
     pub identifier_names: PerIdentifier,
+    /// Opens the form that changes what a recipient is given.
+    pub identifiers_change: &'static str,
     /// Link from a task to what its recipient needs.
     pub task_show: &'static str,
     pub task_title: &'static str,
@@ -474,6 +476,7 @@ pub(crate) static ZH: StaffTexts = StaffTexts {
         email: "邮箱",
         card: "会员卡号",
     },
+    identifiers_change: "修改",
     task_show: "查看需转告的信息",
     task_title: "转告任务",
     task_find_by: "接收方凭以下信息找到这位顾客的记录：",
@@ -740,6 +743,7 @@ pub(crate) static EN: StaffTexts = StaffTexts {
         email: "Email",
         card: "Card number",
     },
+    identifiers_change: "Change",
     task_show: "What to tell them",
     task_title: "Pass-on task",
     task_find_by: "The recipient finds the customer's record by:",

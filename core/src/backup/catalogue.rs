@@ -64,6 +64,7 @@ pub(super) const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("restricted_at?", Time),
             ("retention_notified_at?", Time),
             ("last_signed_in_at?", Time),
+            ("language_chosen_at?", Time),
         ],
     ),
     (

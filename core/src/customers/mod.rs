@@ -248,9 +248,9 @@ pub fn mask_email(email: &Email) -> String {
     format!("{first}***@{domain}")
 }
 
-/// Remembers `lang` as the language the portal writes to customer `id` in (their mail): the
-/// one they read the portal in, or chose on "My data". No write when it is already that one.
-/// Returns whether it changed.
+/// Remembers `lang`, the language customer `id` reads the portal in, as the one the portal
+/// writes to them in, unless they chose one on "My data" ([`choose_language`]). No write when it
+/// is already that one. Returns whether it changed.
 pub async fn remember_language(
     db: &impl ConnectionTrait,
     id: i64,
@@ -261,8 +261,27 @@ pub async fn remember_language(
         .value("preferred_language", lang.code())
         .and_where(Expr::col("id").eq(id))
         .and_where(Expr::col("preferred_language").ne(lang.code()))
+        .and_where(Expr::col("language_chosen_at").is_null())
         .to_owned();
     Ok(db.execute(&q).await?.rows_affected() == 1)
+}
+
+/// Customer `id` chose `lang` for the portal's mail to them: it stays, whatever language
+/// their pages are read in later.
+pub async fn choose_language(
+    db: &impl ConnectionTrait,
+    id: i64,
+    lang: portal_vocab::Lang,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), CoreError> {
+    let q = Query::update()
+        .table("customers")
+        .value("preferred_language", lang.code())
+        .value("language_chosen_at", now)
+        .and_where(Expr::col("id").eq(id))
+        .to_owned();
+    db.execute(&q).await?;
+    Ok(())
 }
 
 /// The language the portal writes to customer `id` in (`zh` or `en`).

@@ -150,7 +150,10 @@ pub async fn erase(
             .table("sessions")
             .value("subject_kind", crate::sessions::ERASED)
             .value("customer_id", Option::<i64>::None)
-            .value("revoked_at", now)
+            .value(
+                "revoked_at",
+                sea_orm::sea_query::Func::if_null(Expr::col("revoked_at"), Expr::val(now)),
+            )
             .and_where(Expr::col("customer_id").eq(customer))
             .to_owned(),
     )

@@ -414,23 +414,29 @@ impl DueWindow {
 /// An outcome the portal writes, in both languages: the customer's pages, the staff's and the
 /// copy each read it in theirs ([`outcome_text`]).
 pub fn outcome_both(zh: &str, en: &str) -> String {
-    serde_json::json!({ "zh": zh, "en": en }).to_string()
+    serde_json::json!({ "format": OUTCOME_FORMAT, "zh": zh, "en": en }).to_string()
 }
+
+/// Marks an outcome written in both languages, so an officer's answer that happens to look like
+/// one is never read as one.
+const OUTCOME_FORMAT: &str = "portal-outcome/1";
 
 /// A stored outcome in `lang`: one written in both languages ([`outcome_both`]) gives that
 /// language's text; anything else (an officer's answer, in the words they wrote) as it is.
 pub fn outcome_text(stored: &str, lang: portal_vocab::Lang) -> String {
     #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct Both {
+        format: String,
         zh: String,
         en: String,
     }
     match serde_json::from_str::<Both>(stored) {
-        Ok(b) => match lang {
+        Ok(b) if b.format == OUTCOME_FORMAT => match lang {
             portal_vocab::Lang::Zh => b.zh,
             portal_vocab::Lang::En => b.en,
         },
-        Err(_) => stored.to_owned(),
+        _ => stored.to_owned(),
     }
 }
 
@@ -672,7 +678,7 @@ pub async fn submit(
     event(&tx, id, staff, None, Status::Submitted, None, now).await?;
     let request = get(&tx, id).await?;
     tell(portal, &tx, &request, mails::Change::Received).await?;
-    reminders::tell_officers(portal, &tx, id, kind, due).await?;
+    reminders::tell_officers(portal, &tx, (id, customer), kind, (now, due)).await?;
     if let Some(s) = staff {
         audit::append_by_staff(&tx, s, Action::RecordRequest, Some(customer), now).await?;
     }
@@ -1066,4 +1072,25 @@ pub async fn events(db: &impl ConnectionTrait, id: i64) -> Result<Vec<Event>, Co
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::{outcome_both, outcome_text};
+    use portal_vocab::Lang;
+
+    #[test]
+    fn an_outcome_reads_in_each_language_and_an_officers_answer_stays_as_written() {
+        let both = outcome_both("已完成。", "Done.");
+        assert_eq!(outcome_text(&both, Lang::Zh), "已完成。");
+        assert_eq!(outcome_text(&both, Lang::En), "Done.");
+        // An answer that happens to look like one is shown as the officer wrote it.
+        for answer in [
+            r#"{"zh": "甲", "en": "B"}"#,
+            r#"{"format": "portal-outcome/1", "zh": "甲", "en": "B", "x": 1}"#,
+            "Plain words.",
+        ] {
+            assert_eq!(outcome_text(answer, Lang::En), answer);
+        }
+    }
 }

@@ -101,8 +101,9 @@ pub async fn open(
     Ok(out)
 }
 
-/// The staff queue ([`super::queue`]) with each customer's name for roles that may see contact
-/// details (`None` for the others, and for an erased customer). Every name read is audited on
+/// The staff queue ([`super::queue`]) with each customer's name, for the requests that still
+/// need work, to roles that may see contact details (`None` otherwise, and for an erased
+/// customer). Every name read is audited on
 /// its customer, in one transaction with the reads.
 #[tracing::instrument(skip_all, fields(staff = staff, role = role.as_str()))]
 pub async fn queue_with_names(
@@ -118,11 +119,19 @@ pub async fn queue_with_names(
     let actor = Actor::Staff { id: staff, role };
     let tx = crate::db::begin_write(&portal.db).await?;
     let mut names = std::collections::HashMap::new();
-    for customer in rows.iter().filter_map(|r| r.customer) {
+    // Names for the requests that still need work only: a look back over closed ones reads
+    // (and audits) no one's contact details.
+    let open = rows.iter().filter(|r| r.status.is_open());
+    for customer in open.filter_map(|r| r.customer) {
         if names.contains_key(&customer) {
             continue;
         }
-        let contact = customers::contact(&tx, &portal.vault, customer).await?;
+        let contact = match customers::contact(&tx, &portal.vault, customer).await {
+            Ok(c) => c,
+            // Erased since the queue was read: shown as deleted, like the others.
+            Err(CoreError::NotFound | CoreError::Sealed(_)) => continue,
+            Err(e) => return Err(e),
+        };
         let entry = Entry::on_customer(actor, Action::ViewContact, customer);
         audit::append(&tx, &entry, now).await?;
         names.insert(customer, contact.name);

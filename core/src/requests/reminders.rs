@@ -77,16 +77,37 @@ pub(super) async fn officers(db: &impl ConnectionTrait) -> Result<Vec<Email>, Co
     Ok(out)
 }
 
+/// New requests of one customer in a day that mail the officers (one per kind).
+pub const OFFICER_MAILS_PER_CUSTOMER_DAY: i64 = 6;
+
 /// Inside the transaction that stored new request `id`: mails each privacy officer, unless they
 /// asked for a daily digest instead (`PORTAL_OFFICER_MAIL`).
 pub(super) async fn tell_officers<C: ConnectionTrait + sea_orm::TransactionTrait>(
     portal: &Portal,
     db: &C,
-    id: i64,
+    (id, customer): (i64, i64),
     kind: Kind,
-    due: DateTime<Utc>,
+    (due_from, due): (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<(), CoreError> {
     if portal.settings.officer_mail != OfficerMail::Each {
+        return Ok(());
+    }
+    // One customer filing and withdrawing in a loop must not flood the officers: past one mail
+    // per kind in a day, their requests wait in the queue (and the reminders) without a mail.
+    let recent = db
+        .query_one(
+            &Query::select()
+                .expr_as(Expr::col("id").count(), "n")
+                .from("requests")
+                .and_where(Expr::col("customer_id").eq(customer))
+                .and_where(Expr::col("submitted_at").gt(due_from - chrono::Duration::days(1)))
+                .to_owned(),
+        )
+        .await?
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or_default();
+    if recent > OFFICER_MAILS_PER_CUSTOMER_DAY {
         return Ok(());
     }
     let day = crate::requests::calendar::local_day(due);

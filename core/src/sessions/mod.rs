@@ -160,8 +160,6 @@ pub async fn start(
         .map_err(|e| CoreError::internal("session.sign", e))
 }
 
-/// The live session a token names, or `None` for any token that is forged, expired, revoked,
-/// idle too long, or of another audience or issuer. Touches the session's last-seen time.
 /// Whether `token` names a session that ended because its customer was erased (the next page
 /// then says so, instead of a silent sign-in form). Only a token this portal signed counts.
 pub async fn ended_by_erasure(
@@ -190,6 +188,8 @@ pub async fn ended_by_erasure(
 /// customer, until the sweep (a day), so that the next page can say why it ended.
 pub const ERASED: &str = "erased";
 
+/// The live session a token names, or `None` for any token that is forged, expired, revoked,
+/// idle too long, or of another audience or issuer. Touches the session's last-seen time.
 pub async fn resume(
     db: &impl ConnectionTrait,
     keys: &SessionKeys,

@@ -476,6 +476,19 @@ fn mail_goes_out_in_the_language_the_customer_reads_the_portal_in_or_chose_on_my
             "/me?error=language#contact"
         );
         assert_eq!(language().await.unwrap(), "zh");
+        // A choice made there sticks, whatever language the next page is read in.
+        let r = app
+            .client
+            .post(app.url(SubmitRequest::PATH))
+            .header("origin", support::PUBLIC_URL)
+            .header("accept", "text/html")
+            .header("cookie", format!("{cookie}; lang=en"))
+            .form(&[("kind", "access")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(support::location(&r), "/me/requests?done=submitted");
+        assert_eq!(language().await.unwrap(), "zh");
         // Not signed in: nothing is set.
         let anon = app
             .browser_post(SetMailLanguage::PATH, &[("lang", "en")], "")

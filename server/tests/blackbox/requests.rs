@@ -1189,6 +1189,22 @@ fn settling_a_balance_takes_the_amount_shown_a_method_and_a_tick_is_audited_and_
         )
         .await;
         assert_eq!(audited, 1);
+        // The same form sent again settles nothing more and records nothing more.
+        assert_eq!(
+            settle(vec![
+                ("settle_amount", "50.00"),
+                ("settle_method", "transfer"),
+                ("settle_confirm", "on")
+            ])
+            .await,
+            format!("/staff/requests/{id}?error=settle")
+        );
+        let audited_again = support::count(
+            &app,
+            &format!("SELECT COUNT(*) AS n FROM audit_log WHERE reason = 'balance settled: transfer' AND subject_id = {c}"),
+        )
+        .await;
+        assert_eq!(audited_again, 1);
         // The customer hears of it, with the amount and how.
         assert!(
             eventually(StdDuration::from_secs(10), || async {
@@ -1373,5 +1389,54 @@ fn an_outcome_reads_in_the_language_of_the_page_that_shows_it() {
             let chinese = read(path.clone(), subject, "zh-CN").await;
             assert!(chinese.contains(zh) && !chinese.contains(en), "{path}");
         }
+    })
+}
+
+#[test]
+fn a_customer_filing_and_withdrawing_in_a_loop_cannot_flood_the_officers_with_mail() {
+    crate::support::run(async {
+        let (app, sink) = app_with_sink().await;
+        let c = support::customer(&app, "looping@example.com", "zh").await;
+        support_staff(&app).await;
+        let now = Utc::now();
+        for n in 0..10 {
+            let id = requests::submit(
+                &app.portal,
+                c,
+                Kind::Question,
+                &note(&format!("q{n}")),
+                Submitter::Customer,
+                now,
+            )
+            .await
+            .unwrap()
+            .id;
+            requests::cancel(&app.portal, c, id, now).await.unwrap();
+        }
+        let to_staff = || {
+            sink.received()
+                .iter()
+                .filter(|m| m.rcpt.iter().any(|r| r.contains("@salon.example")))
+                .count()
+        };
+        assert!(
+            eventually(StdDuration::from_secs(10), || async {
+                to_staff() >= requests::reminders::OFFICER_MAILS_PER_CUSTOMER_DAY as usize
+            })
+            .await
+        );
+        tokio::time::sleep(StdDuration::from_millis(500)).await;
+        assert_eq!(
+            to_staff(),
+            requests::reminders::OFFICER_MAILS_PER_CUSTOMER_DAY as usize,
+            "one mail per kind a day at most, however often they file"
+        );
+        assert_eq!(
+            requests::for_customer(&app.portal.db, c)
+                .await
+                .unwrap()
+                .len(),
+            10
+        );
     })
 }

@@ -2027,3 +2027,64 @@ fn the_marketing_page_shows_each_channels_answer_from_its_code_and_nothing_for_a
         }
     })
 }
+
+#[test]
+fn only_the_privacy_officer_sets_what_a_recipient_is_given_and_the_change_is_audited() {
+    crate::support::run(async {
+        use app::staff::sharing::SetIdentifiers;
+        use portal_core::sharing::{self, Identifier, Recipient};
+        let app = spawn_app().await;
+        let db = &app.portal.db;
+        // An entry made before the register recorded identifiers names none.
+        let id = sharing::add(
+            db,
+            &Recipient {
+                name: "PayPlatform".into(),
+                data_zh: "会员卡号".into(),
+                data_en: "card number".into(),
+                purpose_zh: "付款".into(),
+                purpose_en: "payments".into(),
+                ..Recipient::default()
+            },
+        )
+        .await
+        .unwrap();
+        let given = || async {
+            portal_core::mydata::third_parties(db).await.unwrap()[0]
+                .identifiers
+                .clone()
+        };
+        assert!(given().await.is_empty());
+        let desk = staff(&app, "desk.ids@salon.example", Role::FrontDesk).await;
+        let desk_cookie = cookie_for(&app, Subject::Staff(desk)).await;
+        let form = [
+            ("recipient", id.to_string()),
+            ("gives_card", "on".to_owned()),
+            ("gives_phone", "on".to_owned()),
+        ];
+        let r = call(&app, SetIdentifiers::PATH, &form, &desk_cookie).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(given().await.is_empty(), "front desk changed nothing");
+        let anon = call(&app, SetIdentifiers::PATH, &form, "").await;
+        assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
+        let po = staff(&app, "po.ids@salon.example", Role::PrivacyOfficer).await;
+        let po_cookie = cookie_for(&app, Subject::Staff(po)).await;
+        let r = call(&app, SetIdentifiers::PATH, &form, &po_cookie).await;
+        assert!(r.status().is_success() || r.status().is_redirection());
+        assert_eq!(given().await, vec![Identifier::Phone, Identifier::Card]);
+        let audited = support::count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'manage_sharing' AND subject_kind = 'recipient' AND subject_id = {id} AND actor_id = {po}"
+            ),
+        )
+        .await;
+        assert_eq!(audited, 1);
+        // An unknown entry is refused and changes nothing.
+        let missing = [("recipient", "999999".to_owned())];
+        let r = app
+            .browser_post(SetIdentifiers::PATH, &missing, &po_cookie)
+            .await;
+        assert_eq!(support::location(&r), "/staff/sharing?error=invalid");
+    })
+}
