@@ -501,32 +501,9 @@ fn mail_goes_out_in_the_language_the_customer_reads_the_portal_in_or_chose_on_my
 #[test]
 fn the_request_form_explains_each_kind_and_says_what_a_deletion_removes_keeps_and_waits_for() {
     crate::support::run(async {
-        use sea_orm::{ConnectionTrait, sea_query::Query};
         let app = spawn_app().await;
         let me = support::customer(&app, "form.reader@example.com", "en").await;
-        app.portal
-            .db
-            .execute(
-                &Query::insert()
-                    .into_table("memberships")
-                    .columns([
-                        "customer_id",
-                        "card_number_sealed",
-                        "balance_cents",
-                        "points",
-                        "opened_at",
-                    ])
-                    .values_panic([
-                        me.into(),
-                        vec![0u8].into(),
-                        5000i64.into(),
-                        0i64.into(),
-                        Utc::now().into(),
-                    ])
-                    .to_owned(),
-            )
-            .await
-            .unwrap();
+        support::membership_holding(&app, me, 5000).await;
         let cookie = signed_in(&app, me).await;
         let html = page(&app, "/me/requests", &cookie)
             .await

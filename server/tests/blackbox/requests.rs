@@ -299,30 +299,7 @@ fn a_deletion_waits_for_a_settled_balance_and_a_question_gets_an_answer() {
         let c = support::customer(&app, "member@example.com", "en").await;
         let officer = support_staff(&app).await;
         let now = Utc::now();
-        use sea_orm::{ConnectionTrait, sea_query::Query};
-        app.portal
-            .db
-            .execute(
-                &Query::insert()
-                    .into_table("memberships")
-                    .columns([
-                        "customer_id",
-                        "card_number_sealed",
-                        "balance_cents",
-                        "points",
-                        "opened_at",
-                    ])
-                    .values_panic([
-                        c.into(),
-                        vec![0u8].into(),
-                        5000i64.into(),
-                        0i64.into(),
-                        now.into(),
-                    ])
-                    .to_owned(),
-            )
-            .await
-            .unwrap();
+        support::membership_holding(&app, c, 5000).await;
         let del = requests::submit(
             &app.portal,
             c,
@@ -1106,36 +1083,13 @@ fn settling_a_balance_takes_the_amount_shown_a_method_and_a_tick_is_audited_and_
     crate::support::run(async {
         use app::staff::requests::DecideRequest;
         use leptos::server_fn::ServerFn;
-        use sea_orm::{ConnectionTrait, sea_query::Query};
         let (app, sink) = app_with_sink().await;
         let c = support::customer(&app, "settle.me@example.com", "zh").await;
         let officer = support_staff(&app).await;
         let cookie =
             support::signed_in_as(&app, portal_core::sessions::Subject::Staff(officer)).await;
         let now = Utc::now();
-        app.portal
-            .db
-            .execute(
-                &Query::insert()
-                    .into_table("memberships")
-                    .columns([
-                        "customer_id",
-                        "card_number_sealed",
-                        "balance_cents",
-                        "points",
-                        "opened_at",
-                    ])
-                    .values_panic([
-                        c.into(),
-                        vec![0u8].into(),
-                        5000i64.into(),
-                        0i64.into(),
-                        now.into(),
-                    ])
-                    .to_owned(),
-            )
-            .await
-            .unwrap();
+        support::membership_holding(&app, c, 5000).await;
         let id = requests::submit(
             &app.portal,
             c,

@@ -210,6 +210,35 @@ pub async fn customer(app: &TestApp, email: &str, language: &'static str) -> i64
         .0
 }
 
+/// Gives `customer` an open membership card holding `cents` of stored value (a placeholder
+/// card number: what these tests read is the balance).
+pub async fn membership_holding(app: &TestApp, customer: i64, cents: i64) {
+    use sea_orm::{ConnectionTrait, sea_query::Query};
+    app.portal
+        .db
+        .execute(
+            &Query::insert()
+                .into_table("memberships")
+                .columns([
+                    "customer_id",
+                    "card_number_sealed",
+                    "balance_cents",
+                    "points",
+                    "opened_at",
+                ])
+                .values_panic([
+                    customer.into(),
+                    vec![0u8].into(),
+                    cents.into(),
+                    0i64.into(),
+                    chrono::Utc::now().into(),
+                ])
+                .to_owned(),
+        )
+        .await
+        .expect("membership stored");
+}
+
 /// Where a redirect points (panics when the response has no `Location`).
 pub fn location(r: &reqwest::Response) -> String {
     r.headers()["location"]
