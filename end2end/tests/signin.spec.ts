@@ -63,8 +63,11 @@ test('a customer signs in by opening the link in another browser', { tag: '@smok
   await expect(tab).toHaveURL(/\/$/);
   expect((await other.cookies()).map((c) => c.name), 'no session cookie is left').not.toContain('portal_session');
   const me = await tab.goto('/me'.replace(/^/, info.project.use.baseURL as string));
-  const first = me?.request().redirectedFrom() ? 'a redirect' : `${me?.status()} without a redirect`;
-  expect(first, 'a signed-out /me sends the visitor to sign in').toBe('a redirect');
+  // The server answers with a redirect. Playwright hands back either the page it led to (with the
+  // redirect behind it) or, now and then in a JavaScript-less run (seen once in CI), the 302
+  // itself; both are the server's redirect, and the URL check below shows where it led.
+  const redirected = !!me?.request().redirectedFrom() || [302, 303].includes(me?.status() ?? 0);
+  expect(redirected, `a signed-out /me sends the visitor to sign in (got ${me?.status()})`).toBe(true);
   await expect(tab).toHaveURL(/\/signin\?next=\/me$/);
   await expect(tab.getByText(/请先登录再查看这个页面|Please sign in to see that page/)).toBeVisible();
   await other.close();

@@ -169,3 +169,38 @@ test('a customer on a phone gets a copy, a correction, no marketing and deletion
   await customerCtx.close();
   await officerCtx.close();
 });
+
+test('the officer reads the team and the audit log on a phone as labelled lines, without scrolling sideways', async ({ browser, javaScriptEnabled }, info) => {
+  const use = { ...info.project.use, baseURL: info.project.use.baseURL as string };
+  const ctx = await browser.newContext({ ...use, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, storageState: OFFICER_STATE });
+  const page = await ctx.newPage();
+  for (const path of ['/staff/team', '/staff/audit']) {
+    await page.goto(path);
+    await settled(page, javaScriptEnabled);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow, `${path} scrolls sideways`).toBeLessThanOrEqual(0);
+    // Each cell stacks under the label of its column.
+    const cell = page.locator('table.stack tbody tr').first().locator('td[data-label]').first();
+    const label = await cell.evaluate((td) => getComputedStyle(td, '::before').content);
+    expect(label, path).not.toBe('none');
+    expect(label.replace(/"/g, ''), path).toBe(await cell.getAttribute('data-label'));
+  }
+  // The queue's filters: each label sits over its own select, and badges keep their words.
+  await page.goto('/staff/requests');
+  await settled(page, javaScriptEnabled);
+  const filters = page.locator('form.filters .filter');
+  await expect(filters).toHaveCount(3);
+  for (let i = 0; i < 3; i++) {
+    const label = await filters.nth(i).locator('label').boundingBox();
+    const select = await filters.nth(i).locator('select').boundingBox();
+    expect(label!.y + label!.height).toBeLessThanOrEqual(select!.y + 1);
+    expect(Math.abs(label!.x - select!.x)).toBeLessThanOrEqual(1);
+  }
+  expect(await page.evaluate(() => {
+    const tag = document.createElement('span');
+    tag.className = 'tag';
+    document.body.append(tag);
+    return getComputedStyle(tag).whiteSpace;
+  })).toBe('nowrap');
+  await ctx.close();
+});
