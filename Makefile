@@ -86,17 +86,20 @@ e2e: build
 e2e-release: build-release
 	cd end2end && CARGO_TARGET_DIR="$(TARGET_DIR)" PORTAL_E2E_PROFILE=release npx playwright test --grep @smoke || { $(E2E_LOG); exit 1; }
 
-## bench: requests per second of the notice page (SSR, release) against a bare axum handler,
-## the cost of sealing on opening a full customer record, the export of a large customer,
-## and the consent API against 1,000,000 generated customers (bulk rate vs the database, p99)
+## bench: the cost of sealing on opening a full customer record, the export of a large customer,
+## the consent API against 1,000,000 generated customers (bulk rate vs the database, p99), then
+## one table of every HTTP route that matters against the ceiling (/livez), with memory, the wasm
+## as sent and the last Lighthouse figures, on SQLite and on PostgreSQL when it is available
 bench: build-release
 	@command -v wrk >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
-	server/bench/notice.sh "$(TARGET_DIR)/release/portal"
 	@# The same flag as the release site build (always-erase-components), so the benches reuse
 	@# its release build of the tree instead of compiling it a second time.
 	RUSTFLAGS="--cfg erase_components" cargo bench -p portal-core --bench sealed_record
 	RUSTFLAGS="--cfg erase_components" cargo bench -p portal-core --bench export
 	RUSTFLAGS="--cfg erase_components" cargo bench -p server --bench consent_api
+	@url="$${BENCH_POSTGRES_URL:-$${TEST_POSTGRES_URL:-}}"; \
+	if [ -z "$$url" ] && [ "$$(id -u)" = 0 ] && command -v pg_ctlcluster >/dev/null; then url=$$(.ci/postgres.sh); fi; \
+	BENCH_POSTGRES_URL="$$url" RUSTFLAGS="--cfg erase_components" cargo bench -p server --bench http
 
 clean:
 	cargo clean
