@@ -1,18 +1,22 @@
 //! Who is calling, found in one place: every cookie the portal sets (name and flags), and the
 //! two identities read from them, a customer's session and a member of staff. Routes take them
 //! as axum extractors; server functions read them from the request Leptos hands them. Both go
-//! through [`CustomerSession::from_headers`] and [`StaffMember::from_headers`].
+//! through [`CustomerSession::from_request`] and [`StaffMember::from_request`], which look each
+//! identity up once per request (see [`RequestIdentities`]), however many server functions a
+//! page runs.
 
 use axum::{
     extract::{FromRef, FromRequestParts},
     response::{IntoResponse, Response},
 };
-use http::{HeaderMap, HeaderValue, StatusCode, request::Parts};
+use http::{Extensions, HeaderMap, HeaderValue, StatusCode, request::Parts};
 use portal_core::{
     CoreError, Portal,
     sessions::{self, Session, Subject},
     staff::auth::{self, Member},
 };
+use std::sync::Arc;
+use tokio::sync::OnceCell;
 
 /// Every cookie the portal sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +111,30 @@ impl IntoResponse for NoIdentity {
     }
 }
 
+/// The identities of one request, each looked up at most once: a page renders several server
+/// functions and resources, and each used to check the session again (a database read, and a
+/// write of its last-seen time). Put in every request's extensions by [`remember_identities`];
+/// the clones Leptos hands its server functions share it. A request without it (a test calling
+/// a handler directly) looks them up each time, as before.
+#[derive(Clone, Default)]
+pub struct RequestIdentities(Arc<Identities>);
+
+#[derive(Default)]
+struct Identities {
+    customer: OnceCell<Option<CustomerSession>>,
+    staff: OnceCell<Option<StaffMember>>,
+}
+
+/// Middleware: gives the request a fresh [`RequestIdentities`] (never one a client could supply:
+/// extensions are not headers).
+pub async fn remember_identities(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    req.extensions_mut().insert(RequestIdentities::default());
+    next.run(req).await
+}
+
 /// A customer signed in on this request.
 #[derive(Clone, Debug)]
 pub struct CustomerSession {
@@ -117,15 +145,25 @@ pub struct CustomerSession {
 }
 
 impl CustomerSession {
-    /// The customer whose live session `headers` carry, if any.
-    pub async fn from_headers(p: &Portal, headers: &HeaderMap) -> Result<Option<Self>, CoreError> {
-        Ok(match resume(p, headers, Cookie::CustomerSession).await? {
-            Some(session) => match session.subject {
-                Subject::Customer(customer) => Some(Self { customer, session }),
-                Subject::Staff(_) => None,
-            },
-            None => None,
-        })
+    /// The customer whose live session the request carries, if any (looked up once per request).
+    pub async fn from_request(
+        p: &Portal,
+        headers: &HeaderMap,
+        extensions: &Extensions,
+    ) -> Result<Option<Self>, CoreError> {
+        let lookup = || async {
+            Ok::<_, CoreError>(match resume(p, headers, Cookie::CustomerSession).await? {
+                Some(session) => match session.subject {
+                    Subject::Customer(customer) => Some(Self { customer, session }),
+                    Subject::Staff(_) => None,
+                },
+                None => None,
+            })
+        };
+        match extensions.get::<RequestIdentities>() {
+            Some(memo) => memo.0.customer.get_or_try_init(lookup).await.cloned(),
+            None => lookup().await,
+        }
     }
 }
 
@@ -140,17 +178,28 @@ pub struct StaffMember {
 }
 
 impl StaffMember {
-    /// The active member of staff whose live session `headers` carry, if any.
-    pub async fn from_headers(p: &Portal, headers: &HeaderMap) -> Result<Option<Self>, CoreError> {
-        let Some(session) = resume(p, headers, Cookie::StaffSession).await? else {
-            return Ok(None);
+    /// The active member of staff whose live session the request carries, if any (looked up,
+    /// with the account, once per request).
+    pub async fn from_request(
+        p: &Portal,
+        headers: &HeaderMap,
+        extensions: &Extensions,
+    ) -> Result<Option<Self>, CoreError> {
+        let lookup = || async {
+            let Some(session) = resume(p, headers, Cookie::StaffSession).await? else {
+                return Ok(None);
+            };
+            let Subject::Staff(id) = session.subject else {
+                return Ok(None);
+            };
+            Ok(auth::member(&p.db, id)
+                .await?
+                .map(|member| Self { member, session }))
         };
-        let Subject::Staff(id) = session.subject else {
-            return Ok(None);
-        };
-        Ok(auth::member(&p.db, id)
-            .await?
-            .map(|member| Self { member, session }))
+        match extensions.get::<RequestIdentities>() {
+            Some(memo) => memo.0.staff.get_or_try_init(lookup).await.cloned(),
+            None => lookup().await,
+        }
     }
 }
 
@@ -177,7 +226,9 @@ where
     type Rejection = NoIdentity;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        rejected(Self::from_headers(&Portal::from_ref(state), &parts.headers).await)
+        rejected(
+            Self::from_request(&Portal::from_ref(state), &parts.headers, &parts.extensions).await,
+        )
     }
 }
 
@@ -189,7 +240,9 @@ where
     type Rejection = NoIdentity;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        rejected(Self::from_headers(&Portal::from_ref(state), &parts.headers).await)
+        rejected(
+            Self::from_request(&Portal::from_ref(state), &parts.headers, &parts.extensions).await,
+        )
     }
 }
 

@@ -148,6 +148,9 @@ pub async fn create(
     Ok((id, key))
 }
 
+/// How stale a key's "last used" may be: the staff's key page shows it to the minute.
+pub const LAST_USED_EVERY: chrono::Duration = chrono::Duration::minutes(1);
+
 /// The key behind `presented`, if it exists and is not revoked (and notes its use).
 pub async fn authenticate(
     db: &impl ConnectionTrait,
@@ -158,7 +161,7 @@ pub async fn authenticate(
         return Ok(None);
     }
     let q = Query::select()
-        .columns(["id", "role"])
+        .columns(["id", "role", "last_used_at"])
         .from("api_keys")
         .and_where(Expr::col("key_hash").eq(hash(presented)))
         .and_where(Expr::col("revoked_at").is_null())
@@ -167,14 +170,24 @@ pub async fn authenticate(
         return Ok(None);
     };
     let id: i64 = r.try_get("", "id")?;
-    db.execute(
-        &Query::update()
-            .table("api_keys")
-            .value("last_used_at", now)
-            .and_where(Expr::col("id").eq(id))
-            .to_owned(),
-    )
-    .await?;
+    let used: Option<DateTime<Utc>> = r.try_get("", "last_used_at")?;
+    // Noted at most once a minute (LAST_USED_EVERY): a write per call queued every consent
+    // check behind the database's writer.
+    if used.is_none_or(|t| now - t >= LAST_USED_EVERY) {
+        db.execute(
+            &Query::update()
+                .table("api_keys")
+                .value("last_used_at", now)
+                .and_where(Expr::col("id").eq(id))
+                .and_where(
+                    Expr::col("last_used_at")
+                        .is_null()
+                        .or(Expr::col("last_used_at").lte(now - LAST_USED_EVERY)),
+                )
+                .to_owned(),
+        )
+        .await?;
+    }
     Ok(Some(ApiKey {
         id,
         scopes: Scope::parse_list(&r.try_get::<String>("", "role")?),

@@ -19,8 +19,8 @@ pub const GRACE: Duration = Duration::days(1);
 /// How many rows each sweep removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
-    /// `throttle_hits` rows.
-    pub throttle_hits: u64,
+    /// `throttle_counters` rows.
+    pub throttle_counters: u64,
     /// `one_time_tokens` rows.
     pub tokens: u64,
     /// `sessions` rows.
@@ -34,7 +34,7 @@ pub struct Swept {
 /// Runs every sweep once. Each is one idempotent DELETE, so replicas may run it side by side.
 pub async fn sweep(portal: &Portal, now: DateTime<Utc>) -> Result<Swept, CoreError> {
     let db = &portal.db;
-    let throttle_hits = crate::signin::throttle::sweep(db, now).await?;
+    let throttle_counters = crate::signin::throttle::sweep(db, now).await?;
     let tokens = db
         .execute(
             &Query::delete()
@@ -69,7 +69,7 @@ pub async fn sweep(portal: &Portal, now: DateTime<Utc>) -> Result<Swept, CoreErr
         .rows_affected();
     let pass_on_identifiers = crate::sharing::sweep_expired(db, now).await?;
     Ok(Swept {
-        throttle_hits,
+        throttle_counters,
         tokens,
         sessions,
         sent_mail,

@@ -14,7 +14,6 @@ use chrono::Utc;
 use portal_core::{
     apikeys::{self, ApiKey, Scope},
     consents::{self, Purpose},
-    signin::throttle::{self, Limit},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{
@@ -28,6 +27,33 @@ use crate::AppState;
 pub const API_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// Contacts per check.
 pub const MAX_CONTACTS: usize = 10_000;
+
+/// Calls per key per minute (`PORTAL_API_CALLS_PER_MINUTE`), kept in this process's memory:
+/// the limit protects the server's capacity, so each replica guards its own, and a call costs
+/// one atomic update instead of a database write. GCRA (governor): a burst of the whole
+/// minute's allowance, then one call per 60 s / limit, the same sustained rate as the sliding
+/// window of database rows it replaces.
+pub struct ApiLimiter(
+    governor::RateLimiter<
+        i64,
+        governor::state::keyed::DefaultKeyedStateStore<i64>,
+        governor::clock::DefaultClock,
+    >,
+);
+
+impl ApiLimiter {
+    /// A limiter allowing `per_minute` calls per key (clamped to at least one).
+    pub fn new(per_minute: i64) -> Self {
+        let n = u32::try_from(per_minute.max(1)).unwrap_or(u32::MAX);
+        let n = std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN);
+        Self(governor::RateLimiter::keyed(governor::Quota::per_minute(n)))
+    }
+
+    /// Counts a call of key `id`; false when the key is over its rate.
+    pub fn allows(&self, id: i64) -> bool {
+        self.0.check_key(&id).is_ok()
+    }
+}
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -158,16 +184,7 @@ async fn authorize(
             "this key may not use this endpoint",
         ));
     }
-    let bucket = p.vault.index("throttle/apikey", &key.id.to_string());
-    // Calls per key per minute (`PORTAL_API_CALLS_PER_MINUTE`, default 600).
-    let per_key = Limit {
-        max: p.settings.api_calls_per_minute,
-        window: chrono::Duration::minutes(1),
-    };
-    if !throttle::hit(&p.db, &bucket, per_key, now)
-        .await
-        .map_err(internal)?
-    {
+    if !state.api_limiter.allows(key.id) {
         return Err(ApiError(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",

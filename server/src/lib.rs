@@ -55,6 +55,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The domain handle.
     pub portal: Portal,
+    /// The consent API's per-key limit (this process's share).
+    pub api_limiter: Arc<api::ApiLimiter>,
 }
 
 impl StartError {
@@ -184,6 +186,7 @@ pub fn router(portal: Portal) -> Router {
     let state = AppState {
         leptos_options: leptos_options.clone(),
         portal: portal.clone(),
+        api_limiter: Arc::new(api::ApiLimiter::new(settings.api_calls_per_minute)),
     };
     let api = http_guard::apply_api(
         api::routes().with_state(state.clone()),
@@ -208,9 +211,13 @@ pub fn router(portal: Portal) -> Router {
         >(context, shell))
         .with_state(state);
     let cache = page_cache::PageCache::default();
-    let router = router.layer(axum::middleware::from_fn(move |req, next| {
-        page_cache::serve(cache.clone(), portal.clone(), req, next)
-    }));
+    let router = router
+        .layer(axum::middleware::from_fn(
+            app::identity::remember_identities,
+        ))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            page_cache::serve(cache.clone(), portal.clone(), req, next)
+        }));
     http_guard::apply(router, settings).merge(api)
 }
 

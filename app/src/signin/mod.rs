@@ -38,10 +38,10 @@ pub(crate) mod ssr {
         use_context::<http::request::Parts>().and_then(|parts| c.read(p, &parts.headers))
     }
 
-    /// The request's headers (empty outside a request).
-    pub fn headers() -> http::HeaderMap {
+    /// The request's headers and extensions (empty outside a request).
+    pub fn request_parts() -> (http::HeaderMap, http::Extensions) {
         use_context::<http::request::Parts>()
-            .map(|p| p.headers)
+            .map(|p| (p.headers, p.extensions))
             .unwrap_or_default()
     }
 
@@ -64,7 +64,8 @@ pub(crate) mod ssr {
 
     /// The customer signed in on this request, if any.
     pub async fn current(p: &Portal) -> Result<Option<CustomerSession>, PortalError> {
-        Ok(CustomerSession::from_headers(p, &headers()).await?)
+        let (headers, extensions) = request_parts();
+        Ok(CustomerSession::from_request(p, &headers, &extensions).await?)
     }
 
     /// The signed-in customer of this request, or a redirect to `/signin` that comes back to

@@ -81,7 +81,8 @@ pub(crate) mod gate {
     /// The signed-in staff member, re-read from the database on every request, so a
     /// deactivation or a role change applies at once. A database error refuses (fail closed).
     pub async fn current(p: &Portal) -> Result<Option<StaffMember>, PortalError> {
-        Ok(StaffMember::from_headers(p, &web::headers()).await?)
+        let (headers, extensions) = web::request_parts();
+        Ok(StaffMember::from_request(p, &headers, &extensions).await?)
     }
 
     /// The one gate of the staff area.

@@ -328,8 +328,13 @@ pub(super) const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
-        "throttle_hits",
-        &[("id", I64), ("bucket", Bytes), ("at", Time)],
+        "throttle_counters",
+        &[
+            ("bucket", Bytes),
+            ("slot_start", Time),
+            ("hits", I32),
+            ("last_at", Time),
+        ],
     ),
     (
         "staff_signin_buckets",

@@ -93,13 +93,8 @@ pub async fn erase(
     if let Some(e) = &contact.email {
         hashes.push(suppression_hash(portal, "email", e.as_str()));
         // The sign-in throttle's bucket is a keyed hash of the address too: drop it now.
-        tx.execute(
-            &Query::delete()
-                .from_table("throttle_hits")
-                .and_where(Expr::col("bucket").eq(portal.vault.index("throttle/email", e.as_str())))
-                .to_owned(),
-        )
-        .await?;
+        crate::signin::throttle::forget(tx, &portal.vault.index("throttle/email", e.as_str()))
+            .await?;
     }
     if let Some(p) = &contact.phone {
         hashes.push(suppression_hash(portal, "phone", p.as_str()));

@@ -23,6 +23,11 @@ pub const ABSOLUTE: Duration = Duration::hours(12);
 /// Sensitive actions (export download, deletion) want a sign-in younger than this at most
 /// (`PORTAL_FRESH_SIGNIN_MINUTES` may ask for less).
 pub const FRESH: Duration = Duration::minutes(10);
+/// The last-seen time is written at most this often per session: a page used to write it on
+/// every request (each a commit through SQLite's single writer). Idle expiry reads the written
+/// time, so a session may end up to this much sooner than [`IDLE`] after its last request,
+/// never later.
+pub const TOUCH_EVERY: Duration = Duration::minutes(1);
 /// Clock skew tolerated on `exp`/`iat`.
 const LEEWAY_SECS: u64 = 30;
 const AUDIENCE: &str = "salon-privacy-portal";
@@ -189,7 +194,8 @@ pub async fn ended_by_erasure(
 pub const ERASED: &str = "erased";
 
 /// The live session a token names, or `None` for any token that is forged, expired, revoked,
-/// idle too long, or of another audience or issuer. Touches the session's last-seen time.
+/// idle too long, or of another audience or issuer. Touches the session's last-seen time when
+/// it is [`TOUCH_EVERY`] old or older.
 pub async fn resume(
     db: &impl ConnectionTrait,
     keys: &SessionKeys,
@@ -241,13 +247,17 @@ pub async fn resume(
     if subject_parts(subject).3 != claims.sub {
         return Ok(None);
     }
-    let touch = Query::update()
-        .table("sessions")
-        .value("last_seen_at", now)
-        .and_where(Expr::col("id").eq(claims.jti.clone()))
-        .and_where(Expr::col("revoked_at").is_null())
-        .to_owned();
-    db.execute(&touch).await?;
+    if now - seen >= TOUCH_EVERY {
+        // Conditional, so replicas touching at once write it once, and never back in time.
+        let touch = Query::update()
+            .table("sessions")
+            .value("last_seen_at", now)
+            .and_where(Expr::col("id").eq(claims.jti.clone()))
+            .and_where(Expr::col("revoked_at").is_null())
+            .and_where(Expr::col("last_seen_at").lte(now - TOUCH_EVERY))
+            .to_owned();
+        db.execute(&touch).await?;
+    }
     Ok(Some(Session {
         id: claims.jti,
         subject,

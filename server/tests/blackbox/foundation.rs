@@ -471,7 +471,7 @@ fn migrations_create_every_table_and_apply_again_without_change() {
             "request_propagations",
             "sessions",
             "one_time_tokens",
-            "throttle_hits",
+            "throttle_counters",
             "mail_outbox",
             "audit_log",
             "api_keys",

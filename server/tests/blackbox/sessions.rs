@@ -59,6 +59,105 @@ fn a_session_resumes_until_sign_out_and_never_after() {
 }
 
 #[test]
+fn the_last_seen_time_is_written_at_most_once_a_minute_and_idle_expiry_holds_to_that_minute() {
+    crate::support::run(async {
+        use sea_orm::{
+            ConnectionTrait,
+            sea_query::{Expr, ExprTrait, Query},
+        };
+        let app = spawn_app().await;
+        portal_core::demo::load(&app.portal).await.unwrap();
+        let (db, k) = (&app.portal.db, keys(&app));
+        let now = Utc::now();
+        let token = sessions::start(db, &k, Subject::Customer(1), now)
+            .await
+            .unwrap();
+        let id = sessions::resume(db, &k, &token, now)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let seen = || async {
+            db.query_one(
+                &Query::select()
+                    .column("last_seen_at")
+                    .from("sessions")
+                    .and_where(Expr::col("id").eq(id.clone()))
+                    .to_owned(),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<chrono::DateTime<Utc>>("", "last_seen_at")
+            .unwrap()
+        };
+        let at = |secs: i64| now + Duration::seconds(secs);
+        // Requests within the minute write nothing.
+        for s in [1, 20, 59] {
+            assert!(
+                sessions::resume(db, &k, &token, at(s))
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        }
+        assert_eq!(
+            seen().await.timestamp(),
+            now.timestamp(),
+            "not written within the minute"
+        );
+        // Idle expiry counts from the written time: the session may end up to a minute early,
+        // never late. At exactly thirty minutes it is alive; a second later it is not, although
+        // the last request (second 59) was under thirty minutes before.
+        assert!(
+            sessions::resume(db, &k, &token, at(30 * 60))
+                .await
+                .unwrap()
+                .is_some(),
+            "alive at thirty idle minutes"
+        );
+        assert_eq!(
+            seen().await.timestamp(),
+            at(30 * 60).timestamp(),
+            "a minute or more since the last write: written"
+        );
+        let other = sessions::start(db, &k, Subject::Customer(1), now)
+            .await
+            .unwrap();
+        assert!(
+            sessions::resume(db, &k, &other, at(59))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            sessions::resume(db, &k, &other, at(30 * 60 + 1))
+                .await
+                .unwrap()
+                .is_none(),
+            "ended thirty minutes and a second after the last written time"
+        );
+        // A request at a minute or later writes, and moves the idle end with it.
+        let third = sessions::start(db, &k, Subject::Customer(1), now)
+            .await
+            .unwrap();
+        assert!(
+            sessions::resume(db, &k, &third, at(60))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            sessions::resume(db, &k, &third, at(60 + 30 * 60))
+                .await
+                .unwrap()
+                .is_some(),
+            "the write at a minute counts"
+        );
+    })
+}
+
+#[test]
 fn sessions_end_after_thirty_idle_minutes_and_twelve_hours_in_all() {
     crate::support::run(async {
         let app = spawn_app().await;

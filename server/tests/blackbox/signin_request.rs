@@ -147,6 +147,50 @@ fn malformed_addresses_are_refused_before_any_mail_is_built() {
 }
 
 #[test]
+fn two_portals_on_one_database_share_the_per_address_limit_and_mail_no_more_than_it_allows() {
+    crate::support::run(async {
+        let (a, sink) = app_with_sink().await;
+        // A second replica: the same database and key, its own pool, worker and throttle calls.
+        let (url, dir, smtp) = (
+            a.portal.settings.database_url.clone(),
+            a.portal.settings.data_dir.clone(),
+            sink.url(),
+        );
+        let b = support::spawn_app_with(|s| {
+            s.database_url = url;
+            s.data_dir = dir;
+            s.smtp_url = Some(smtp);
+        })
+        .await;
+        support::customer(&a, "both@example.com", "zh").await;
+        let now = Utc::now();
+        let asks = (0..throttle::PER_ADDRESS.max + 3).map(|i| {
+            let p = if i % 2 == 0 { &a.portal } else { &b.portal };
+            // Each from a client of its own: only the per-address limit can stop them.
+            let ip = format!("198.51.100.{}", 20 + i);
+            async move { request_link(p, "both@example.com", &ip, now).await }
+        });
+        for asked in futures::future::join_all(asks).await {
+            asked.unwrap();
+        }
+        let max = throttle::PER_ADDRESS.max as usize;
+        assert!(
+            eventually(Duration::from_secs(10), || async {
+                sink.received().len() >= max
+            })
+            .await,
+            "the allowed mails arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            sink.received().len(),
+            max,
+            "two replicas together send no more than one would"
+        );
+    })
+}
+
+#[test]
 fn the_mail_is_chinese_for_a_chinese_customer_and_throttled_per_address() {
     crate::support::run(async {
         let (app, sink) = app_with_sink().await;

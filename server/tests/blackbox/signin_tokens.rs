@@ -257,6 +257,13 @@ fn throttles_count_per_bucket_in_the_database() {
                 .unwrap(),
             "buckets are separate"
         );
+        let almost = now + Duration::hours(1) - Duration::seconds(1);
+        assert!(
+            !throttle::hit(db, &address, throttle::PER_ADDRESS, almost)
+                .await
+                .unwrap(),
+            "a hit counts for its whole window, whichever slot the window starts in"
+        );
         let later = now + Duration::hours(1) + Duration::seconds(1);
         assert!(
             throttle::hit(db, &address, throttle::PER_ADDRESS, later)
@@ -271,13 +278,13 @@ fn throttles_count_per_bucket_in_the_database() {
 async fn rows(app: &support::TestApp, table: &'static str) -> i64 {
     use sea_orm::{
         ConnectionTrait,
-        sea_query::{Expr, ExprTrait, Query},
+        sea_query::{Expr, Query},
     };
     app.portal
         .db
         .query_one(
             &Query::select()
-                .expr_as(Expr::col("id").count(), "n")
+                .expr_as(Expr::cust("COUNT(*)"), "n")
                 .from(table)
                 .to_owned(),
         )
@@ -292,6 +299,10 @@ async fn rows(app: &support::TestApp, table: &'static str) -> i64 {
 fn a_flooded_bucket_stops_growing_and_every_table_anonymous_traffic_writes_is_swept() {
     crate::support::run(async {
         use portal_core::sessions::{self, Subject};
+        use sea_orm::{
+            ConnectionTrait,
+            sea_query::{Expr, ExprTrait, Query},
+        };
         let app = spawn_app().await;
         let db = &app.portal.db;
         let now = Utc::now();
@@ -302,9 +313,26 @@ fn a_flooded_bucket_stops_growing_and_every_table_anonymous_traffic_writes_is_sw
                 .unwrap();
         }
         assert_eq!(
-            rows(&app, "throttle_hits").await,
-            2 * throttle::PER_ADDRESS.max,
-            "refused without a write once twice over the limit"
+            rows(&app, "throttle_counters").await,
+            1,
+            "one counter per bucket and slot, however many hits"
+        );
+        let hits: i64 = db
+            .query_one(
+                &Query::select()
+                    .expr_as(Expr::col("hits").sum(), "n")
+                    .from("throttle_counters")
+                    .to_owned(),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get("", "n")
+            .unwrap();
+        assert_eq!(
+            hits,
+            throttle::PER_ADDRESS.max,
+            "refused without a write once at the limit"
         );
         // Old hits, spent and expired tokens (a decoy among them), ended sessions.
         let c = support::customer(&app, "swept@example.com", "zh").await;
@@ -326,7 +354,10 @@ fn a_flooded_bucket_stops_growing_and_every_table_anonymous_traffic_writes_is_sw
             .unwrap();
         assert_eq!(swept.tokens, 1, "{swept:?}");
         assert_eq!(swept.sessions, 1, "{swept:?}");
-        assert_eq!(swept.throttle_hits, 0, "hits inside their window stay");
+        assert_eq!(
+            swept.throttle_counters, 0,
+            "counts inside their window stay"
+        );
         assert_eq!(rows(&app, "one_time_tokens").await, 1);
         assert_eq!(rows(&app, "sessions").await, 1);
         assert_eq!(
@@ -339,7 +370,70 @@ fn a_flooded_bucket_stops_growing_and_every_table_anonymous_traffic_writes_is_sw
         let later = portal_core::housekeeping::sweep(&app.portal, now + Duration::days(2))
             .await
             .unwrap();
-        assert_eq!(later.throttle_hits, 2 * throttle::PER_ADDRESS.max as u64);
-        assert_eq!(rows(&app, "throttle_hits").await, 0);
+        assert_eq!(later.throttle_counters, 1);
+        assert_eq!(rows(&app, "throttle_counters").await, 0);
+    })
+}
+
+#[test]
+fn the_migration_to_counters_keeps_the_last_hours_hits_so_an_upgrade_lifts_no_limit() {
+    crate::support::run(async {
+        use portal_migrations::{Migrator, MigratorTrait};
+        use sea_orm::{ConnectionTrait, Database, sea_query::Query};
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::connect(support::fresh_database_url(dir.path()).await)
+            .await
+            .unwrap();
+        // Every migration before the counters (the eighth).
+        Migrator::up(&db, Some(7)).await.unwrap();
+        let now = Utc::now();
+        let full = b"bucket-at-its-limit".to_vec();
+        let old = b"bucket-of-yesterday".to_vec();
+        for i in 0..throttle::PER_ADDRESS.max {
+            for (bucket, at) in [
+                (&full, now - Duration::minutes(50 - i)),
+                (&old, now - Duration::hours(30)),
+            ] {
+                db.execute(
+                    &Query::insert()
+                        .into_table("throttle_hits")
+                        .columns(["bucket", "at"])
+                        .values_panic([bucket.clone().into(), at.into()])
+                        .to_owned(),
+                )
+                .await
+                .unwrap();
+            }
+        }
+        Migrator::up(&db, None).await.unwrap();
+        assert!(
+            !throttle::hit(&db, &full, throttle::PER_ADDRESS, now)
+                .await
+                .unwrap(),
+            "the hits of the last hour still count"
+        );
+        assert!(
+            throttle::hit(&db, &old, throttle::PER_ADDRESS, now)
+                .await
+                .unwrap(),
+            "a day-old bucket is not carried over"
+        );
+        assert!(
+            throttle::hit(
+                &db,
+                &full,
+                throttle::PER_ADDRESS,
+                now + Duration::minutes(51)
+            )
+            .await
+            .unwrap(),
+            "and slide out of the window as before"
+        );
+        assert!(
+            db.execute_unprepared("SELECT 1 FROM throttle_hits")
+                .await
+                .is_err(),
+            "the old table is gone"
+        );
     })
 }
