@@ -15,6 +15,7 @@ pub mod db;
 pub mod demo;
 pub mod email;
 pub mod error;
+pub mod group_commit;
 pub mod housekeeping;
 pub mod mail;
 pub mod membership;
@@ -52,6 +53,8 @@ pub struct Portal {
     pub vault: vault::Vault,
     /// Signing and checking of session tokens.
     pub session_keys: sessions::SessionKeys,
+    /// The writes that commit together (SQLite's group commit).
+    pub writer: group_commit::GroupCommit,
     /// Bumped whenever this process publishes a notice, so cached pages are dropped at once.
     notice_generation: Arc<AtomicU64>,
 }
@@ -71,6 +74,7 @@ impl Portal {
         let vault = vault::Vault::open(&db, keys).await?;
         let session_keys = sessions::SessionKeys::new(&vault, &settings.public_origin())?;
         Ok(Self {
+            writer: group_commit::GroupCommit::start(&db),
             db,
             vault,
             session_keys,

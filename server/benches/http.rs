@@ -8,10 +8,11 @@
 //! and the Lighthouse figures of the last `make lighthouse` run. On SQLite, and again on
 //! PostgreSQL when `BENCH_POSTGRES_URL` (or `TEST_POSTGRES_URL`) names a server.
 //!
-//! The signed-in rows use a session and an API key made by the bench directly in the database
+//! The signed-in rows use sessions and an API key made by the bench directly in the database
 //! (what a sign-in and the staff's key page would make); the sign-in row posts the real form,
 //! spread over 10,000 addresses of which the 200 demo customers get a mail until their
-//! per-address limit.
+//! per-address limit; the filing row posts the request form as the 200 demo customers in turn
+//! (a copy, a question, an objection; later ones join the open request of their kind).
 
 use std::{
     collections::HashMap,
@@ -280,14 +281,19 @@ async fn bench_engine(engine: &'static str, database_url: &str, port: u16) -> Fi
         .await
         .expect("opens the bench database");
     let now = Utc::now();
-    let token = sessions::start(&p.db, &p.session_keys, Subject::Customer(1), now)
-        .await
-        .expect("a session");
+    let mut tokens = Vec::new();
+    for customer in 1..=200 {
+        tokens.push(
+            sessions::start(&p.db, &p.session_keys, Subject::Customer(customer), now)
+                .await
+                .expect("a session"),
+        );
+    }
+    let token = tokens[0].clone();
     let (_, key) = apikeys::create(&p.db, "bench", &[Scope::ConsentCheck], None, now)
         .await
         .expect("an API key");
     let contact = "customer001@example.com";
-    drop(p);
     let cookie = format!("portal_session={token}");
 
     let me = curl(&["-H", &format!("Cookie: {cookie}"), &server.url("/me")]);
@@ -359,12 +365,21 @@ async fn bench_engine(engine: &'static str, database_url: &str, port: u16) -> Fi
              return wrk.format(nil, nil, nil, 'email=' .. email)\nend\n"
         ),
     );
+    let cookies: Vec<String> = tokens
+        .iter()
+        .map(|t| lua_str(&format!("portal_session={t}")))
+        .collect();
     let file = lua(
         scripts,
         "file.lua",
         &format!(
-            "{form_headers}wrk.headers['Cookie'] = {}\nwrk.body = 'kind=access&note=bench'\n",
-            lua_str(&cookie)
+            "{form_headers}local cookies = {{ {} }}\n\
+             local kinds = {{ 'access', 'question', 'objection' }}\nlocal n = 0\n\
+             function request()\n  n = n + 1\n\
+             wrk.headers['Cookie'] = cookies[(n % #cookies) + 1]\n\
+             local kind = kinds[(math.floor(n / #cookies) % #kinds) + 1]\n\
+             return wrk.format(nil, nil, nil, 'kind=' .. kind .. '&note=bench')\nend\n",
+            cookies.join(", ")
         ),
     );
     let me_script = lua(
@@ -405,6 +420,27 @@ async fn bench_engine(engine: &'static str, database_url: &str, port: u16) -> Fi
         ),
     ];
     let peak_mib = server.status_kib("VmHWM:") as f64 / 1024.0;
+    // What the form rows did, so a row that only bounced off a redirect shows.
+    let count = |sql: &'static str| {
+        let db = p.db.clone();
+        async move {
+            db.query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+            .unwrap_or(-1)
+        }
+    };
+    println!(
+        "{engine}: request events written {}, sign-in links issued {}, mails queued {}",
+        count("SELECT COUNT(*) FROM request_events").await,
+        count("SELECT COUNT(*) FROM one_time_tokens").await,
+        count("SELECT COUNT(*) FROM mail_outbox").await,
+    );
     Figures {
         engine,
         rows,

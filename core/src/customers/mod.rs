@@ -256,6 +256,20 @@ pub async fn remember_language(
     id: i64,
     lang: portal_vocab::Lang,
 ) -> Result<bool, CoreError> {
+    // Read first: nearly every call finds nothing to change, and a read does not queue behind
+    // the database's one writer.
+    let current = Query::select()
+        .columns(["preferred_language", "language_chosen_at"])
+        .from("customers")
+        .and_where(Expr::col("id").eq(id))
+        .to_owned();
+    let Some(row) = db.query_one(&current).await? else {
+        return Ok(false);
+    };
+    let chosen: Option<chrono::DateTime<chrono::Utc>> = row.try_get("", "language_chosen_at")?;
+    if chosen.is_some() || row.try_get::<String>("", "preferred_language")? == lang.code() {
+        return Ok(false);
+    }
     let q = Query::update()
         .table("customers")
         .value("preferred_language", lang.code())

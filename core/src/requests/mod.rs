@@ -15,7 +15,7 @@ pub mod reminders;
 
 use chrono::{DateTime, Duration, Months, Utc};
 use sea_orm::{
-    ConnectionTrait, TransactionSession, TransactionTrait,
+    ConnectionTrait, DatabaseTransaction, TransactionSession, TransactionTrait,
     sea_query::{Condition, Expr, ExprTrait, Order, Query},
 };
 use serde::{Deserialize, Serialize};
@@ -580,8 +580,29 @@ pub async fn submit(
     now: DateTime<Utc>,
 ) -> Result<Submitted, CoreError> {
     details.validate(kind)?;
-    let tx = crate::db::begin_write(&portal.db).await?;
-    let key = portal.vault.customer_key(&tx, customer).await?;
+    // Through the group commit: a burst of requests shares one sync of the log (SQLite).
+    let (p, details) = (portal.clone(), details.clone());
+    let submitted = portal
+        .writer
+        .write(Box::new(move |tx| {
+            Box::pin(async move { submit_in(&p, tx, customer, kind, &details, by, now).await })
+        }))
+        .await?;
+    portal.outbox.notify();
+    Ok(submitted)
+}
+
+/// [`submit`]'s work, in the writer's transaction.
+async fn submit_in(
+    portal: &Portal,
+    tx: &DatabaseTransaction,
+    customer: i64,
+    kind: Kind,
+    details: &Details,
+    by: Submitter,
+    now: DateTime<Utc>,
+) -> Result<Submitted, CoreError> {
+    let key = portal.vault.customer_key(tx, customer).await?;
     let open = Query::select()
         .column("id")
         .from("requests")
@@ -595,7 +616,7 @@ pub async fn submit(
     };
     if let Some(r) = tx.query_one(&open).await? {
         let id: i64 = r.try_get("", "id")?;
-        let mut merged = crate::requests::details(&tx, &portal.vault, id).await?;
+        let mut merged = crate::requests::details(tx, &portal.vault, id).await?;
         if let Some(n) = details.note.as_deref().filter(|n| !n.trim().is_empty()) {
             merged.note = Some(match merged.note.take() {
                 Some(old) => format!("{old}\n\n{n}"),
@@ -618,9 +639,9 @@ pub async fn submit(
                 .to_owned(),
         )
         .await?;
-        let request = get(&tx, id).await?;
+        let request = get(tx, id).await?;
         event(
-            &tx,
+            tx,
             id,
             staff,
             Some(request.status),
@@ -629,12 +650,10 @@ pub async fn submit(
             now,
         )
         .await?;
-        tell(portal, &tx, &request, mails::Change::Merged).await?;
+        tell(portal, tx, &request, mails::Change::Merged).await?;
         if let Some(s) = staff {
-            audit::append_by_staff(&tx, s, Action::RecordRequest, Some(customer), now).await?;
+            audit::append_by_staff(tx, s, Action::RecordRequest, Some(customer), now).await?;
         }
-        tx.commit().await?;
-        portal.outbox.notify();
         return Ok(Submitted { id, merged: true });
     }
     let due = calendar(portal).due_at(now, portal.settings.request_days);
@@ -675,15 +694,13 @@ pub async fn submit(
             .to_owned(),
     )
     .await?;
-    event(&tx, id, staff, None, Status::Submitted, None, now).await?;
-    let request = get(&tx, id).await?;
-    tell(portal, &tx, &request, mails::Change::Received).await?;
-    reminders::tell_officers(portal, &tx, (id, customer), kind, (now, due)).await?;
+    event(tx, id, staff, None, Status::Submitted, None, now).await?;
+    let request = get(tx, id).await?;
+    tell(portal, tx, &request, mails::Change::Received).await?;
+    reminders::tell_officers(portal, tx, (id, customer), kind, (now, due)).await?;
     if let Some(s) = staff {
-        audit::append_by_staff(&tx, s, Action::RecordRequest, Some(customer), now).await?;
+        audit::append_by_staff(tx, s, Action::RecordRequest, Some(customer), now).await?;
     }
-    tx.commit().await?;
-    portal.outbox.notify();
     Ok(Submitted { id, merged: false })
 }
 

@@ -55,10 +55,10 @@ pub async fn request_link(
     let pending = Pending {
         handle: URL_SAFE_NO_PAD.encode(raw),
     };
-    let (db, vault) = (&portal.db, &portal.vault);
+    let vault = &portal.vault;
     // The client first: a client over its limit adds no row for every address it makes up.
-    let by_ip = throttle::hit(
-        db,
+    let by_ip = throttle::hit_grouped(
+        portal,
         &vault.index("throttle/ip", client_ip),
         throttle::Limit {
             max: portal.settings.signin_per_ip_per_hour,
@@ -68,8 +68,8 @@ pub async fn request_link(
     )
     .await?;
     let by_address = by_ip
-        && throttle::hit(
-            db,
+        && throttle::hit_grouped(
+            portal,
             &vault.index("throttle/email", email.as_str()),
             throttle::PER_ADDRESS,
             now,

@@ -58,19 +58,48 @@ pub async fn hit(
     if count(db, bucket, limit, now).await? >= limit.max {
         return Ok(false);
     }
+    db.execute(&upsert(bucket, limit, now)).await?;
+    Ok(count(db, bucket, limit, now).await? <= limit.max)
+}
+
+/// [`hit`] with the count's write through the portal's group commit, so a burst of sign-in
+/// requests shares one commit; the sums are read outside it, beside other readers.
+pub async fn hit_grouped(
+    portal: &crate::Portal,
+    bucket: &[u8],
+    limit: Limit,
+    now: DateTime<Utc>,
+) -> Result<bool, CoreError> {
+    let db = &portal.db;
+    if count(db, bucket, limit, now).await? >= limit.max {
+        return Ok(false);
+    }
+    let upsert = upsert(bucket, limit, now);
+    portal
+        .writer
+        .write(Box::new(move |tx| {
+            Box::pin(async move {
+                tx.execute(&upsert).await?;
+                Ok(())
+            })
+        }))
+        .await?;
+    Ok(count(db, bucket, limit, now).await? <= limit.max)
+}
+
+/// Adds one to `bucket`'s counter of the slot holding `now`.
+fn upsert(bucket: &[u8], limit: Limit, now: DateTime<Utc>) -> sea_orm::sea_query::InsertStatement {
     let (slot, _) = slots(limit, now);
     let mut on_conflict = OnConflict::columns(["bucket", "slot_start"]);
     on_conflict
         .value("hits", Expr::col((TABLE, "hits")).add(1))
         .value("last_at", Expr::val(now));
-    let upsert = Query::insert()
+    Query::insert()
         .into_table(TABLE)
         .columns(["bucket", "slot_start", "hits", "last_at"])
         .values_panic([bucket.to_vec().into(), slot.into(), 1.into(), now.into()])
         .on_conflict(on_conflict)
-        .to_owned();
-    db.execute(&upsert).await?;
-    Ok(count(db, bucket, limit, now).await? <= limit.max)
+        .to_owned()
 }
 
 /// Hits on `bucket` in the slots that may hold a hit of the window ending at `now`.
