@@ -29,9 +29,10 @@ build:
 	cargo leptos build
 
 ## build-release: what users deploy. Debian's wasm-opt 108 breaks hydration; npm's binaryen 132
-## (end2end/node_modules) is first on PATH.
+## (end2end/node_modules) is first on PATH. --precompress writes brotli and gzip copies of the
+## site's files, which the server sends to browsers that take them.
 build-release: tools-test
-	PATH="$(CURDIR)/end2end/node_modules/.bin:$$PATH" cargo leptos build --release
+	PATH="$(CURDIR)/end2end/node_modules/.bin:$$PATH" cargo leptos build --release --precompress
 
 ## tools: the wasm target and the pinned cargo-leptos and wasm-bindgen CLI (installed once)
 tools:

@@ -18,7 +18,7 @@ pub mod signin;
 pub mod staff;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     SsrMode,
     components::{A, ParentRoute, Route, Router, Routes},
@@ -176,6 +176,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // The stylesheet under its hashed name (cargo-leptos `hash-files`), found in the
+                // head before the scripts, so the first paint is styled.
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -205,7 +208,6 @@ pub fn App() -> impl IntoView {
     provide_context(site.clone());
     let t = site.lang.t();
     view! {
-        <Stylesheet id="leptos" href="/pkg/portal.css"/>
         <Title text=site.salon_name.clone()/>
         <Router>
             <a class="skip" href="#main">{t.skip_to_content}</a>

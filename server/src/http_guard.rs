@@ -126,7 +126,8 @@ async fn security_headers(settings: Arc<Settings>, mut req: Request, next: Next)
             "max-age=31536000; includeSubDomains",
         );
     }
-    // Built assets are fingerprint-free but public; everything else may show personal data.
+    // Built assets are public and say how long they keep (assets::serve); everything else
+    // may show personal data.
     if !path.starts_with("/pkg/") && !path.starts_with("/favicon") {
         set(h, header::CACHE_CONTROL, "no-store");
     }

@@ -3,6 +3,7 @@
 //! serves until SIGINT/SIGTERM, with the mail outbox worker running beside it.
 
 mod api;
+mod assets;
 pub mod cli;
 mod http_guard;
 pub mod page_cache;
@@ -182,6 +183,10 @@ pub fn router(portal: Portal) -> Router {
         .site_root(settings.site_root.clone())
         .site_pkg_dir("pkg")
         .site_addr(settings.site_addr)
+        // cargo-leptos' `hash-files` names the built assets after their content and writes the
+        // names to hash.txt beside the binary; pages then link those names, which may be cached
+        // for a year (assets::serve). Without the file (a test binary), the plain names.
+        .hash_files(assets::hash_file_present())
         .build();
     let state = AppState {
         leptos_options: leptos_options.clone(),
@@ -201,6 +206,7 @@ pub fn router(portal: Portal) -> Router {
     };
     let router = Router::new()
         .merge(routes::plain_routes())
+        .nest_service("/pkg", assets::pkg_service(&settings.site_root))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

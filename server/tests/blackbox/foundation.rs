@@ -603,3 +603,126 @@ fn pages_keep_answering_while_other_portals_start_in_the_same_process() {
         eprintln!("{round} rounds of eight pages, the slowest {slowest:?}");
     })
 }
+
+#[test]
+fn writes_queued_together_commit_together_and_a_failing_one_leaves_nothing_behind() {
+    crate::support::run(async {
+        use portal_core::CoreError;
+        use sea_orm::{
+            ConnectionTrait,
+            sea_query::{Expr, ExprTrait, Query},
+        };
+        let app = spawn_app().await;
+        let p = &app.portal;
+        let jobs = (0..40i64).map(|i| {
+            let writer = p.writer.clone();
+            async move {
+                writer
+                    .write(Box::new(move |tx| {
+                        Box::pin(async move {
+                            tx.execute(
+                                &Query::insert()
+                                    .into_table("throttle_counters")
+                                    .columns(["bucket", "slot_start", "hits", "last_at"])
+                                    .values_panic([
+                                        format!("group-{i}").into_bytes().into(),
+                                        chrono::Utc::now().into(),
+                                        1.into(),
+                                        chrono::Utc::now().into(),
+                                    ])
+                                    .to_owned(),
+                            )
+                            .await?;
+                            // Every seventh job fails after its write: only its own is undone.
+                            if i % 7 == 3 {
+                                return Err(CoreError::Invalid("test.failing_job"));
+                            }
+                            Ok(i)
+                        })
+                    }))
+                    .await
+            }
+        });
+        let answers = futures::future::join_all(jobs).await;
+        for (i, a) in answers.iter().enumerate() {
+            match a {
+                Ok(v) => assert_eq!(*v, i as i64),
+                Err(CoreError::Invalid("test.failing_job")) => assert_eq!(i % 7, 3),
+                Err(e) => panic!("job {i}: {e}"),
+            }
+        }
+        let stored: Vec<String> =
+            p.db.query_all(
+                &Query::select()
+                    .column("bucket")
+                    .from("throttle_counters")
+                    .and_where(Expr::col("hits").eq(1))
+                    .to_owned(),
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| String::from_utf8(r.try_get::<Vec<u8>>("", "bucket").unwrap()).unwrap())
+            .filter(|b| b.starts_with("group-"))
+            .collect();
+        let expected: Vec<String> = (0..40)
+            .filter(|i| i % 7 != 3)
+            .map(|i| format!("group-{i}"))
+            .collect();
+        let mut stored = stored;
+        stored.sort_by_key(|b| b[6..].parse::<i64>().unwrap());
+        assert_eq!(
+            stored, expected,
+            "each answered Ok is stored, each failure is not"
+        );
+    })
+}
+
+#[test]
+fn built_assets_go_out_precompressed_and_a_hashed_name_is_cached_for_a_year_while_pages_are_never_stored()
+ {
+    crate::support::run(async {
+        let site = tempfile::tempdir().unwrap();
+        let pkg = site.path().join("pkg");
+        std::fs::create_dir_all(&pkg).unwrap();
+        let hashed = "portal.QmJ3dVhlTWN0cnp3X2Z1YQ.wasm";
+        std::fs::write(pkg.join(hashed), b"\0asm plain").unwrap();
+        std::fs::write(pkg.join(format!("{hashed}.br")), b"brotli bytes").unwrap();
+        std::fs::write(pkg.join(format!("{hashed}.gz")), b"gzip bytes").unwrap();
+        std::fs::write(pkg.join("portal.css"), b"body{}").unwrap();
+        let root = site.path().display().to_string();
+        let app = support::spawn_app_with(|s| s.site_root = root).await;
+        let get = |path: String, encoding: &'static str| {
+            app.client
+                .get(app.url(&path))
+                .header("accept-encoding", encoding)
+                .send()
+        };
+        let br = get(format!("/pkg/{hashed}"), "gzip, deflate, br")
+            .await
+            .unwrap();
+        assert_eq!(br.status(), 200);
+        assert_eq!(br.headers()["content-encoding"], "br");
+        assert_eq!(br.headers()["content-type"], "application/wasm");
+        assert_eq!(
+            br.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(br.headers()["vary"], "accept-encoding");
+        assert_eq!(br.bytes().await.unwrap().as_ref(), b"brotli bytes");
+        let gz = get(format!("/pkg/{hashed}"), "gzip").await.unwrap();
+        assert_eq!(gz.headers()["content-encoding"], "gzip");
+        let plain = get(format!("/pkg/{hashed}"), "identity").await.unwrap();
+        assert!(plain.headers().get("content-encoding").is_none());
+        assert_eq!(plain.bytes().await.unwrap().as_ref(), b"\0asm plain");
+        // A name without a hash may change under it: asked again every time.
+        let css = get("/pkg/portal.css".into(), "br").await.unwrap();
+        assert_eq!(css.status(), 200);
+        assert_eq!(css.headers()["cache-control"], "no-cache");
+        // Nothing outside the folder, and pages stay out of every cache.
+        let escape = get("/pkg/../../etc/passwd".into(), "br").await.unwrap();
+        assert_ne!(escape.status(), 200);
+        let page = get("/signin".into(), "br").await.unwrap();
+        assert_eq!(page.headers()["cache-control"], "no-store");
+    })
+}
