@@ -55,8 +55,14 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         // SQL statements can carry personal values as parameters: never log them.
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
-        // One writer at a time in SQLite; a small pool avoids lock convoys.
-        opts.max_connections(8);
+        // SQLite, embedded: why each setting is what it is.
+        // * Eight connections: readers run side by side (WAL), and SQLite has one writer at a
+        //   time anyway; the hot writes queue in the group commit (`group_commit`), not in the
+        //   busy handler, whose sleeps (1, 2, 5 … 100 ms) made the p99 of contended writes.
+        // * No ping before each use: the database is a local file, a connection cannot go stale,
+        //   and the ping was one more round trip to the connection's thread per query (a page
+        //   makes twenty).
+        opts.max_connections(8).test_before_acquire(false);
         // Deleted rows are overwritten with zeros, so an erased customer's blind indexes and
         // ciphertexts do not linger in free pages of the database file.
         // WAL: readers never wait for the writer, and a commit is one sync of the log instead of
@@ -68,7 +74,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
         });
     } else {
-        opts.max_connections(20);
+        // Over the network a connection can break (a restart, a failover): one that sat idle
+        // for 30 s is pinged before use, a busy one shows a break as an error and is replaced.
+        opts.max_connections(20)
+            .test_before_acquire_if_idle_for(Duration::from_secs(30));
     }
     Database::connect(opts).await
 }

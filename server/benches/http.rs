@@ -59,6 +59,8 @@ struct Row {
     p99_ms: f64,
     /// Answers other than 2xx/3xx, summed over the runs.
     errors: u64,
+    /// The server's peak resident memory so far, after this row (MiB).
+    peak_mib: f64,
 }
 
 /// A server the bench started, with what it needs to be asked.
@@ -238,6 +240,7 @@ fn wrk(server: &Server, name: &'static str, path: &str, script: Option<&Path>) -
         p50_ms: median(p50),
         p99_ms: median(p99),
         errors,
+        peak_mib: server.status_kib("VmHWM:") as f64 / 1024.0,
     }
 }
 

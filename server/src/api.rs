@@ -33,25 +33,35 @@ pub const MAX_CONTACTS: usize = 10_000;
 /// one atomic update instead of a database write. GCRA (governor): a burst of the whole
 /// minute's allowance, then one call per 60 s / limit, the same sustained rate as the sliding
 /// window of database rows it replaces.
-pub struct ApiLimiter(
-    governor::RateLimiter<
+pub struct ApiLimiter {
+    per_key: governor::RateLimiter<
         i64,
         governor::state::keyed::DefaultKeyedStateStore<i64>,
         governor::clock::DefaultClock,
     >,
-);
+    /// Checks with a body over [`SMALL_BODY`] (or of unknown length) run this many at a time:
+    /// one per core.
+    large_checks: tokio::sync::Semaphore,
+}
+
+/// A body up to this size (a few hundred contacts) is checked without waiting for a permit.
+const SMALL_BODY: u64 = 16 * 1024;
 
 impl ApiLimiter {
     /// A limiter allowing `per_minute` calls per key (clamped to at least one).
     pub fn new(per_minute: i64) -> Self {
         let n = u32::try_from(per_minute.max(1)).unwrap_or(u32::MAX);
         let n = std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN);
-        Self(governor::RateLimiter::keyed(governor::Quota::per_minute(n)))
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            per_key: governor::RateLimiter::keyed(governor::Quota::per_minute(n)),
+            large_checks: tokio::sync::Semaphore::new(cores),
+        }
     }
 
     /// Counts a call of key `id`; false when the key is over its rate.
     pub fn allows(&self, id: i64) -> bool {
-        self.0.check_key(&id).is_ok()
+        self.per_key.check_key(&id).is_ok()
     }
 }
 
@@ -261,6 +271,24 @@ async fn check(
 ) -> Result<Response, ApiError> {
     // The key first: without one, nothing of the body is read, whatever its size or shape.
     authorize(&state, &headers, &uri, Scope::ConsentCheck).await?;
+    // A large check is all CPU (blind indexes, JSON); a few at a time finish as soon as many
+    // at once would, and memory holds a few bodies and answers instead of one per caller.
+    let small = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n <= SMALL_BODY);
+    let _permit = match small {
+        true => None,
+        false => Some(
+            state
+                .api_limiter
+                .large_checks
+                .acquire()
+                .await
+                .map_err(|_| internal(portal_core::CoreError::internal("api.permits", "closed")))?,
+        ),
+    };
     let bytes = read_body(&headers, body).await?;
     let Ok(body) = serde_json::from_slice::<CheckBody>(&bytes) else {
         return Err(ApiError(
