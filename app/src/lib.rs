@@ -179,7 +179,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // The stylesheet under its hashed name (cargo-leptos `hash-files`), found in the
                 // head before the scripts, so the first paint is styled.
                 <HashedStylesheet options=options.clone() id="leptos"/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
