@@ -59,23 +59,8 @@ impl Site {
         Self { lang, salon_name }
     }
 
-    /// In the browser: from the attributes the server wrote on `<html>`.
-    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-    fn detect() -> Self {
-        let html = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.document_element());
-        let attr = |name: &str| html.as_ref().and_then(|h| h.get_attribute(name));
-        Self {
-            lang: attr("lang")
-                .as_deref()
-                .and_then(Lang::from_tag)
-                .unwrap_or_default(),
-            salon_name: attr("data-salon").unwrap_or_default(),
-        }
-    }
-
-    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    /// Elsewhere (the wasm build never renders the app in islands mode): the defaults.
+    #[cfg(not(feature = "ssr"))]
     fn detect() -> Self {
         Self {
             lang: Lang::default(),
@@ -167,10 +152,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     provide_request_nonce();
     let lang = site.lang.html_lang();
-    let salon = site.salon_name.clone();
     view! {
         <!DOCTYPE html>
-        <html lang=lang data-salon=salon>
+        <html lang=lang>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
