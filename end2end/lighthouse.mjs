@@ -130,7 +130,7 @@ async function main() {
   }
   const ok = (r) => r.score >= targets.score && r.lcpMs <= targets.lcpMs && r.tbtMs <= targets.tbtMs && r.bytes <= targets.bytes;
   const lines = [
-    `Lighthouse ${lighthouse.version ?? ''} mobile defaults (simulated slow 4G, 4x CPU), release build, median of ${runs}`,
+    `Lighthouse ${lighthouseVersion} mobile defaults (simulated slow 4G, 4x CPU), release build, median of ${runs}`,
     `targets: performance >= ${targets.score}, LCP <= ${targets.lcpMs} ms, TBT <= ${targets.tbtMs} ms, transfer <= ${targets.bytes / 1024} KiB`,
     '| page          | perf | LCP ms | TBT ms | transfer KiB | meets |',
     '|---------------|------|--------|--------|--------------|-------|',

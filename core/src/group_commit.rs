@@ -13,7 +13,11 @@
 
 use std::{future::Future, pin::Pin};
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
+use futures::FutureExt as _;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult,
+    TransactionTrait,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::CoreError;
@@ -23,8 +27,12 @@ use crate::CoreError;
 pub const MAX_BATCH: usize = 64;
 
 /// What a job's future returns to the writer: how to answer its caller once the batch is (or
-/// is not) committed.
-type Answer = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// is not) committed, and whether the batch's transaction can still be trusted. A database
+/// error may have rolled the whole transaction back (SQLite does so on a full disk or an I/O
+/// error, and the next savepoint would silently begin a new one): the batch is then abandoned
+/// and every caller told it failed, never told "done" for a write that is gone.
+type Answer = (Box<dyn FnOnce(Result<(), String>) + Send>, Poisoned);
+type Poisoned = bool;
 type Job = Box<
     dyn for<'a> FnOnce(&'a DatabaseTransaction) -> Pin<Box<dyn Future<Output = Answer> + Send + 'a>>
         + Send,
@@ -64,27 +72,39 @@ impl GroupCommit {
     pub async fn write<T: Send + 'static>(&self, job: WriteFn<T>) -> Result<T, CoreError> {
         let Some(queue) = &self.queue else {
             let tx = self.db.begin().await?;
-            let value = job(&tx).await?;
+            // As on SQLite, a panicking job is a failed write, not a failed caller.
+            let value = std::panic::AssertUnwindSafe(job(&tx))
+                .catch_unwind()
+                .await
+                .map_err(|_| CoreError::internal("group_commit.job", "the write panicked"))??;
             tx.commit().await?;
             return Ok(value);
         };
         let (answer_tx, answer_rx) = oneshot::channel::<Result<T, CoreError>>();
         let wrapped: Job = Box::new(move |tx: &DatabaseTransaction| {
             Box::pin(async move {
+                let mut poisoned = false;
                 let outcome = match tx.begin().await {
                     Ok(savepoint) => match job(&savepoint).await {
                         Ok(value) => match savepoint.commit().await {
                             Ok(()) => Ok(value),
-                            Err(e) => Err(CoreError::from(e)),
+                            Err(e) => {
+                                poisoned = true;
+                                Err(CoreError::from(e))
+                            }
                         },
                         Err(e) => {
-                            let _ = savepoint.rollback().await;
+                            poisoned = matches!(e, CoreError::Database(_))
+                                || savepoint.rollback().await.is_err();
                             Err(e)
                         }
                     },
-                    Err(e) => Err(CoreError::from(e)),
+                    Err(e) => {
+                        poisoned = true;
+                        Err(CoreError::from(e))
+                    }
                 };
-                let answer: Answer = match outcome {
+                let answer: Box<dyn FnOnce(Result<(), String>) + Send> = match outcome {
                     // Told only after the batch's commit: an error of the commit reaches every
                     // caller of the batch.
                     Ok(value) => Box::new(move |committed: Result<(), String>| {
@@ -98,11 +118,54 @@ impl GroupCommit {
                         let _ = answer_tx.send(Err(e));
                     }),
                 };
-                answer
+                (answer, poisoned)
             })
         });
         queue
             .send(wrapped)
+            .map_err(|_| CoreError::internal("group_commit.send", "the writer has stopped"))?;
+        answer_rx
+            .await
+            .map_err(|_| CoreError::internal("group_commit.answer", "the writer dropped a job"))?
+    }
+}
+
+impl GroupCommit {
+    /// One statement, committed with the others queued at the moment, returning its row (for
+    /// an `INSERT … RETURNING`). No savepoint: a statement that fails undoes only itself.
+    pub async fn query_one<S>(&self, statement: S) -> Result<Option<QueryResult>, CoreError>
+    where
+        S: sea_orm::StatementBuilder + Send + Sync + 'static,
+    {
+        let Some(queue) = &self.queue else {
+            return Ok(self.db.query_one(&statement).await?);
+        };
+        let (answer_tx, answer_rx) = oneshot::channel::<Result<Option<QueryResult>, CoreError>>();
+        let job: Job = Box::new(move |tx: &DatabaseTransaction| {
+            Box::pin(async move {
+                match tx.query_one(&statement).await {
+                    Ok(row) => {
+                        let answer: Box<dyn FnOnce(Result<(), String>) + Send> =
+                            Box::new(move |committed: Result<(), String>| {
+                                let _ =
+                                    answer_tx.send(committed.map(|()| row).map_err(|e| {
+                                        CoreError::internal("group_commit.commit", e)
+                                    }));
+                            });
+                        (answer, false)
+                    }
+                    Err(e) => {
+                        let answer: Box<dyn FnOnce(Result<(), String>) + Send> =
+                            Box::new(move |_| {
+                                let _ = answer_tx.send(Err(e.into()));
+                            });
+                        (answer, true)
+                    }
+                }
+            })
+        });
+        queue
+            .send(job)
             .map_err(|_| CoreError::internal("group_commit.send", "the writer has stopped"))?;
         answer_rx
             .await
@@ -123,13 +186,30 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Job>) {
             }
         };
         let mut answers = Vec::with_capacity(batch.len());
+        let mut poisoned = false;
         for job in batch.drain(..) {
-            answers.push(job(&tx).await);
+            // A panicking job drops its caller's answer (they hear "dropped") and spoils the
+            // batch, but never stops the writer: every later write would fail.
+            match std::panic::AssertUnwindSafe(job(&tx)).catch_unwind().await {
+                Ok((answer, spoiled)) => {
+                    poisoned |= spoiled;
+                    answers.push(answer);
+                }
+                Err(_) => {
+                    tracing::error!("a group-commit job panicked; its batch is rolled back");
+                    poisoned = true;
+                }
+            }
         }
-        let committed = tx.commit().await.map_err(|e| {
-            tracing::error!(error = %CoreError::from(e), "group commit failed");
-            "the batch's commit failed".to_owned()
-        });
+        let committed = if poisoned {
+            let _ = tx.rollback().await;
+            Err("the batch was rolled back: one of its writes failed in the database".to_owned())
+        } else {
+            tx.commit().await.map_err(|e| {
+                tracing::error!(error = %CoreError::from(e), "group commit failed");
+                "the batch's commit failed".to_owned()
+            })
+        };
         for answer in answers {
             answer(committed.clone());
         }

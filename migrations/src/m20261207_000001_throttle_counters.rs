@@ -24,6 +24,7 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table("throttle_counters")
+                    .if_not_exists()
                     .col(binary("bucket"))
                     .col(timestamp_with_time_zone("slot_start"))
                     .col(integer("hits").default(0))
@@ -35,12 +36,18 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
+                    .if_not_exists()
                     .name("ix_throttle_counters_slot_start")
                     .table("throttle_counters")
                     .col("slot_start")
                     .to_owned(),
             )
             .await?;
+        // SQLite runs a migration's steps one by one: a start after a crash half-way finds the
+        // new table made and perhaps the old one gone, and carries over what is left.
+        if !manager.has_table("throttle_hits").await? {
+            return Ok(());
+        }
         let db = manager.get_connection();
         let since = Utc::now() - chrono::Duration::days(1);
         let rows = db
@@ -72,6 +79,11 @@ impl MigrationTrait for Migration {
                     .into_table("throttle_counters")
                     .columns(["bucket", "slot_start", "hits", "last_at"])
                     .values_panic([bucket.into(), start.into(), hits.into(), last.into()])
+                    .on_conflict(
+                        OnConflict::columns(["bucket", "slot_start"])
+                            .do_nothing()
+                            .to_owned(),
+                    )
                     .to_owned(),
             )
             .await?;

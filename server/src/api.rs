@@ -39,8 +39,7 @@ pub struct ApiLimiter {
         governor::state::keyed::DefaultKeyedStateStore<i64>,
         governor::clock::DefaultClock,
     >,
-    /// Checks with a body over [`SMALL_BODY`] (or of unknown length) run this many at a time:
-    /// one per core.
+    /// Checks with a body over [`SMALL_BODY`] run this many at a time: one per core.
     large_checks: tokio::sync::Semaphore,
 }
 
@@ -271,14 +270,11 @@ async fn check(
 ) -> Result<Response, ApiError> {
     // The key first: without one, nothing of the body is read, whatever its size or shape.
     authorize(&state, &headers, &uri, Scope::ConsentCheck).await?;
-    // A large check is all CPU (blind indexes, JSON); a few at a time finish as soon as many
-    // at once would, and memory holds a few bodies and answers instead of one per caller.
-    let small = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|n| n <= SMALL_BODY);
-    let _permit = match small {
+    let bytes = read_body(&headers, body).await?;
+    // A large check is all CPU (blind indexes, JSON): one per core at a time finishes as soon as
+    // many at once would, and memory holds a few parsed lists and answers instead of one per
+    // caller. Taken once the body is in, so a slow upload holds no permit.
+    let _permit = match bytes.len() as u64 <= SMALL_BODY {
         true => None,
         false => Some(
             state
@@ -289,7 +285,6 @@ async fn check(
                 .map_err(|_| internal(portal_core::CoreError::internal("api.permits", "closed")))?,
         ),
     };
-    let bytes = read_body(&headers, body).await?;
     let Ok(body) = serde_json::from_slice::<CheckBody>(&bytes) else {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,

@@ -47,22 +47,25 @@ fn slots(limit: Limit, at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
 }
 
 /// Records a hit on `bucket` (a keyed hash, never a plain address) and says whether it is within
-/// `limit`. A bucket already at its limit is refused without a write. Otherwise the hit is
-/// counted before the sum is read again, so concurrent replicas can only over-refuse.
+/// `limit`. Refused hits count too, up to twice the limit, so a client that keeps hammering
+/// stays refused until it stops for a window; past that the bucket is refused without a write.
+/// The slot's counter is added to and read back in one statement, so of concurrent hits (on any
+/// replica) the ones past the limit see it: they can only over-refuse.
 pub async fn hit(
     db: &impl ConnectionTrait,
     bucket: &[u8],
     limit: Limit,
     now: DateTime<Utc>,
 ) -> Result<bool, CoreError> {
-    if count(db, bucket, limit, now).await? >= limit.max {
+    let (others, current) = counts(db, bucket, limit, now).await?;
+    if others + current >= 2 * limit.max {
         return Ok(false);
     }
-    db.execute(&upsert(bucket, limit, now)).await?;
-    Ok(count(db, bucket, limit, now).await? <= limit.max)
+    let after = slot_hits(db.query_one(&upsert(bucket, limit, now)).await?)?;
+    Ok(others + after <= limit.max)
 }
 
-/// [`hit`] with the count's write through the portal's group commit, so a burst of sign-in
+/// [`hit`] with its one write through the portal's group commit, so a burst of sign-in
 /// requests shares one commit; the sums are read outside it, beside other readers.
 pub async fn hit_grouped(
     portal: &crate::Portal,
@@ -70,62 +73,73 @@ pub async fn hit_grouped(
     limit: Limit,
     now: DateTime<Utc>,
 ) -> Result<bool, CoreError> {
-    let db = &portal.db;
-    if count(db, bucket, limit, now).await? >= limit.max {
+    let (others, current) = counts(&portal.db, bucket, limit, now).await?;
+    if others + current >= 2 * limit.max {
         return Ok(false);
     }
-    let upsert = upsert(bucket, limit, now);
-    portal
-        .writer
-        .write(Box::new(move |tx| {
-            Box::pin(async move {
-                tx.execute(&upsert).await?;
-                Ok(())
-            })
-        }))
-        .await?;
-    Ok(count(db, bucket, limit, now).await? <= limit.max)
+    let after = slot_hits(portal.writer.query_one(upsert(bucket, limit, now)).await?)?;
+    Ok(others + after <= limit.max)
 }
 
-/// Adds one to `bucket`'s counter of the slot holding `now`.
+fn slot_hits(row: Option<sea_orm::QueryResult>) -> Result<i64, CoreError> {
+    let row = row.ok_or(CoreError::NotFound)?;
+    Ok(i64::from(row.try_get::<i32>("", "hits")?))
+}
+
+/// Adds one to `bucket`'s counter of the slot holding `now`, returning the counter.
 fn upsert(bucket: &[u8], limit: Limit, now: DateTime<Utc>) -> sea_orm::sea_query::InsertStatement {
     let (slot, _) = slots(limit, now);
     let mut on_conflict = OnConflict::columns(["bucket", "slot_start"]);
     on_conflict
         .value("hits", Expr::col((TABLE, "hits")).add(1))
-        .value("last_at", Expr::val(now));
+        // Never back in time: writes may land out of order (the group commit's queue, the
+        // clocks of two replicas), and the latest hit decides whether the oldest slot counts.
+        .value(
+            "last_at",
+            Expr::case(
+                Expr::col((TABLE, "last_at")).gt(Expr::val(now)),
+                Expr::col((TABLE, "last_at")),
+            )
+            .finally(Expr::val(now)),
+        );
     Query::insert()
         .into_table(TABLE)
         .columns(["bucket", "slot_start", "hits", "last_at"])
         .values_panic([bucket.to_vec().into(), slot.into(), 1.into(), now.into()])
         .on_conflict(on_conflict)
+        .returning_col("hits")
         .to_owned()
 }
 
-/// Hits on `bucket` in the slots that may hold a hit of the window ending at `now`.
-async fn count(
+/// Hits on `bucket` that may fall in the window ending at `now`: in the slots before the
+/// current one, and in the current slot. One read of at most 13 rows.
+async fn counts(
     db: &impl ConnectionTrait,
     bucket: &[u8],
     limit: Limit,
     now: DateTime<Utc>,
-) -> Result<i64, CoreError> {
+) -> Result<(i64, i64), CoreError> {
     let (current, oldest) = slots(limit, now);
-    let sum = Query::select()
-        .expr_as(Expr::col("hits").sum(), "n")
+    let rows = Query::select()
+        .columns(["slot_start", "hits", "last_at"])
         .from(TABLE)
         .and_where(Expr::col("bucket").eq(bucket.to_vec()))
-        .and_where(
-            Expr::col("slot_start")
-                .gt(oldest)
-                .or(Expr::col("slot_start")
-                    .eq(oldest)
-                    .and(Expr::col("last_at").gt(now - limit.window))),
-        )
+        .and_where(Expr::col("slot_start").gte(oldest))
         .and_where(Expr::col("slot_start").lte(current))
         .to_owned();
-    let row = db.query_one(&sum).await?.ok_or(CoreError::NotFound)?;
-    // `hits` is a 32-bit integer, so its SUM is a 64-bit one on both engines; NULL without rows.
-    Ok(row.try_get::<Option<i64>>("", "n")?.unwrap_or(0))
+    let (mut others, mut this) = (0, 0);
+    for row in db.query_all(&rows).await? {
+        let start: DateTime<Utc> = row.try_get("", "slot_start")?;
+        let last: DateTime<Utc> = row.try_get("", "last_at")?;
+        let hits = i64::from(row.try_get::<i32>("", "hits")?);
+        if start == current {
+            this += hits;
+        } else if start > oldest || last > now - limit.window {
+            // The oldest slot counts whole while any of its hits may be inside the window.
+            others += hits;
+        }
+    }
+    Ok((others, this))
 }
 
 /// Forgets every count of `bucket` (an erased customer's address).

@@ -726,3 +726,83 @@ fn built_assets_go_out_precompressed_and_a_hashed_name_is_cached_for_a_year_whil
         assert_eq!(page.headers()["cache-control"], "no-store");
     })
 }
+
+#[test]
+fn a_write_told_done_is_stored_even_when_a_batch_mate_fails_in_the_database_or_panics() {
+    crate::support::run(async {
+        use portal_core::CoreError;
+        use sea_orm::{ConnectionTrait, sea_query::Query};
+        let app = spawn_app().await;
+        let p = &app.portal;
+        let insert = |i: i64| {
+            Query::insert()
+                .into_table("throttle_counters")
+                .columns(["bucket", "slot_start", "hits", "last_at"])
+                .values_panic([
+                    format!("mate-{i}").into_bytes().into(),
+                    chrono::Utc::now().into(),
+                    1.into(),
+                    chrono::Utc::now().into(),
+                ])
+                .to_owned()
+        };
+        let jobs = (0..60i64).map(|i| {
+            let writer = p.writer.clone();
+            let insert = insert(i);
+            async move {
+                writer
+                    .write(Box::new(move |tx| {
+                        Box::pin(async move {
+                            tx.execute(&insert).await?;
+                            match i % 10 {
+                                // A failure in the database may have undone the whole batch.
+                                4 => {
+                                    tx.execute_unprepared("SELECT * FROM no_such_table").await?;
+                                }
+                                7 => panic!("a job panics"),
+                                _ => {}
+                            }
+                            Ok::<_, CoreError>(())
+                        })
+                    }))
+                    .await
+            }
+        });
+        let answers = futures::future::join_all(jobs).await;
+        let stored: std::collections::BTreeSet<String> =
+            p.db.query_all(
+                &Query::select()
+                    .column("bucket")
+                    .from("throttle_counters")
+                    .to_owned(),
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| String::from_utf8(r.try_get::<Vec<u8>>("", "bucket").unwrap()).unwrap())
+            .filter(|b| b.starts_with("mate-"))
+            .collect();
+        let done: std::collections::BTreeSet<String> = answers
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.is_ok())
+            .map(|(i, _)| format!("mate-{i}"))
+            .collect();
+        for (i, a) in answers.iter().enumerate() {
+            if i % 10 == 4 || i % 10 == 7 {
+                assert!(a.is_err(), "job {i} failed and says so");
+            }
+        }
+        assert_eq!(stored, done, "stored is exactly what was told done");
+        // The writer lives on after a panic.
+        p.writer
+            .write(Box::new(move |tx| {
+                Box::pin(async move {
+                    tx.execute(&insert(1000)).await?;
+                    Ok::<_, CoreError>(())
+                })
+            }))
+            .await
+            .expect("the writer still writes");
+    })
+}
