@@ -14,10 +14,7 @@
 use std::{future::Future, pin::Pin};
 
 use futures::FutureExt as _;
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult,
-    TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::CoreError;
@@ -123,49 +120,6 @@ impl GroupCommit {
         });
         queue
             .send(wrapped)
-            .map_err(|_| CoreError::internal("group_commit.send", "the writer has stopped"))?;
-        answer_rx
-            .await
-            .map_err(|_| CoreError::internal("group_commit.answer", "the writer dropped a job"))?
-    }
-}
-
-impl GroupCommit {
-    /// One statement, committed with the others queued at the moment, returning its row (for
-    /// an `INSERT … RETURNING`). No savepoint: a statement that fails undoes only itself.
-    pub async fn query_one<S>(&self, statement: S) -> Result<Option<QueryResult>, CoreError>
-    where
-        S: sea_orm::StatementBuilder + Send + Sync + 'static,
-    {
-        let Some(queue) = &self.queue else {
-            return Ok(self.db.query_one(&statement).await?);
-        };
-        let (answer_tx, answer_rx) = oneshot::channel::<Result<Option<QueryResult>, CoreError>>();
-        let job: Job = Box::new(move |tx: &DatabaseTransaction| {
-            Box::pin(async move {
-                match tx.query_one(&statement).await {
-                    Ok(row) => {
-                        let answer: Box<dyn FnOnce(Result<(), String>) + Send> =
-                            Box::new(move |committed: Result<(), String>| {
-                                let _ =
-                                    answer_tx.send(committed.map(|()| row).map_err(|e| {
-                                        CoreError::internal("group_commit.commit", e)
-                                    }));
-                            });
-                        (answer, false)
-                    }
-                    Err(e) => {
-                        let answer: Box<dyn FnOnce(Result<(), String>) + Send> =
-                            Box::new(move |_| {
-                                let _ = answer_tx.send(Err(e.into()));
-                            });
-                        (answer, true)
-                    }
-                }
-            })
-        });
-        queue
-            .send(job)
             .map_err(|_| CoreError::internal("group_commit.send", "the writer has stopped"))?;
         answer_rx
             .await

@@ -57,24 +57,22 @@ pub async fn request_link(
     };
     let vault = &portal.vault;
     // The client first: a client over its limit adds no row for every address it makes up.
-    let by_ip = throttle::hit_grouped(
+    let (by_ip, by_address) = throttle::hit_in_turn(
         portal,
-        &vault.index("throttle/ip", client_ip),
-        throttle::Limit {
-            max: portal.settings.signin_per_ip_per_hour,
-            ..throttle::PER_IP
-        },
+        (
+            &vault.index("throttle/ip", client_ip),
+            throttle::Limit {
+                max: portal.settings.signin_per_ip_per_hour,
+                ..throttle::PER_IP
+            },
+        ),
+        (
+            &vault.index("throttle/email", email.as_str()),
+            throttle::PER_ADDRESS,
+        ),
         now,
     )
     .await?;
-    let by_address = by_ip
-        && throttle::hit_grouped(
-            portal,
-            &vault.index("throttle/email", email.as_str()),
-            throttle::PER_ADDRESS,
-            now,
-        )
-        .await?;
     if !(by_address && by_ip) {
         tracing::info!("sign-in request throttled");
         return Ok(pending);

@@ -65,20 +65,37 @@ pub async fn hit(
     Ok(others + after <= limit.max)
 }
 
-/// [`hit`] with its one write through the portal's group commit, so a burst of sign-in
-/// requests shares one commit; the sums are read outside it, beside other readers.
-pub async fn hit_grouped(
+/// Two limits met in turn by one request (a client, then the address it asks for): the second
+/// is hit only when the first allows. Both counts are read beside other readers and both
+/// writes go to the group commit as one job, so a request waits for one commit, not two.
+/// Returns whether each allows.
+pub async fn hit_in_turn(
     portal: &crate::Portal,
-    bucket: &[u8],
-    limit: Limit,
+    first: (&[u8], Limit),
+    second: (&[u8], Limit),
     now: DateTime<Utc>,
-) -> Result<bool, CoreError> {
-    let (others, current) = counts(&portal.db, bucket, limit, now).await?;
-    if others + current >= 2 * limit.max {
-        return Ok(false);
+) -> Result<(bool, bool), CoreError> {
+    let (o1, c1) = counts(&portal.db, first.0, first.1, now).await?;
+    if o1 + c1 >= 2 * first.1.max {
+        return Ok((false, false));
     }
-    let after = slot_hits(portal.writer.query_one(upsert(bucket, limit, now)).await?)?;
-    Ok(others + after <= limit.max)
+    let (o2, c2) = counts(&portal.db, second.0, second.1, now).await?;
+    let (up1, max1) = (upsert(first.0, first.1, now), first.1.max);
+    let second_writes = o2 + c2 < 2 * second.1.max;
+    let (up2, max2) = (upsert(second.0, second.1, now), second.1.max);
+    portal
+        .writer
+        .write(Box::new(move |tx| {
+            Box::pin(async move {
+                let ok1 = o1 + slot_hits(tx.query_one(&up1).await?)? <= max1;
+                if !ok1 {
+                    return Ok((false, false));
+                }
+                let ok2 = second_writes && o2 + slot_hits(tx.query_one(&up2).await?)? <= max2;
+                Ok((true, ok2))
+            })
+        }))
+        .await
 }
 
 fn slot_hits(row: Option<sea_orm::QueryResult>) -> Result<i64, CoreError> {
