@@ -15,6 +15,9 @@ import { fileURLToPath } from 'node:url';
 import lighthouse from 'lighthouse';
 import * as chromeLauncher from 'chrome-launcher';
 import { chromium } from '@playwright/test';
+import { createRequire } from 'node:module';
+
+const lighthouseVersion = createRequire(import.meta.url)('lighthouse/package.json').version;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const port = Number(process.env.LIGHTHOUSE_PORT || 3350);

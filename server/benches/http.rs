@@ -106,6 +106,7 @@ fn start(bin: &Path, data: &Path, port: u16, database_url: &str) -> Server {
         ("PORTAL_PUBLIC_URL", format!("http://127.0.0.1:{port}")),
         ("PORTAL_DEV_MAILBOX", "1".to_owned()),
         ("RUST_LOG", "warn".to_owned()),
+        ("NO_COLOR", "1".to_owned()),
         // Every call of the bench comes from one client and one key; the limits would answer
         // 429 after a second. Their cost is still paid on every request.
         ("PORTAL_API_CALLS_PER_MINUTE", "1000000".to_owned()),
@@ -126,9 +127,11 @@ fn start(bin: &Path, data: &Path, port: u16, database_url: &str) -> Server {
         .status()
         .expect("runs portal demo-data");
     assert!(out.success(), "portal demo-data failed");
+    // The server's warnings and errors (never a personal value), to read when a row has errors.
+    let log = target_dir().join(format!("bench-server-{port}.log"));
     let child = run(&["serve"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).map_or_else(|_| Stdio::null(), Stdio::from))
         .spawn()
         .expect("starts portal serve");
     let server = Server { child, port, env };
