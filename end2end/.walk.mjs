@@ -1,0 +1,38 @@
+import { chromium } from '@playwright/test';
+const base = process.argv[2];
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' });
+const page = await ctx.newPage();
+const errors = [];
+page.on('pageerror', (e) => errors.push(e.message));
+page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+await page.goto(`${base}/`);
+await page.screenshot({ path: '/work/walk-home.png' });
+await page.getByRole('link', { name: /登录|Sign in/ }).first().click();
+await page.getByLabel(/电子邮箱|Email address/).fill('customer140@example.com');
+await page.getByRole('button', { name: /发送登录链接|Send me a sign-in link/ }).click();
+await page.screenshot({ path: '/work/walk-sent.png' });
+let code = '';
+for (let i = 0; i < 40 && !code; i++) {
+  const p2 = await ctx.newPage();
+  await p2.goto(`${base}/dev/mailbox`);
+  const t = (await p2.locator('article.mail').filter({ hasText: 'customer140@example.com' }).first().locator('pre.mail-body').textContent({ timeout: 500 }).catch(() => '')) || '';
+  code = (t.match(/验证码：(\d{6})/) || [])[1] || '';
+  await p2.close();
+  if (!code) await new Promise((r) => setTimeout(r, 250));
+}
+await page.getByLabel(/6 位验证码|6-digit code/).fill(code);
+await page.getByRole('button', { name: /^(登录|Sign in)$/ }).click();
+await page.waitForURL(/\/me$/);
+await page.screenshot({ path: '/work/walk-me.png', fullPage: false });
+const bg = await page.evaluate(() => getComputedStyle(document.body).fontFamily + ' | ' + getComputedStyle(document.querySelector('header') || document.body).backgroundColor);
+await page.getByRole('link', { name: '授权' }).first().click();
+await page.waitForURL(/\/me\/consents$/);
+await page.screenshot({ path: '/work/walk-consents.png' });
+const sw = page.locator('ul.switches > li').first();
+const before = await sw.textContent();
+await sw.locator('button').first().click();
+await page.waitForLoadState('load');
+await page.screenshot({ path: '/work/walk-consents-after.png' });
+console.log('url', page.url(), 'style', bg, 'errors', JSON.stringify(errors));
+await browser.close();
