@@ -404,9 +404,24 @@ pub async fn raw_database(app: &TestApp) -> Vec<u8> {
     let db = &app.portal.db;
     match db.get_database_backend() {
         DatabaseBackend::Sqlite => {
-            db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
-                .await
-                .expect("checkpoint");
+            // A checkpoint that meets a reader or the writer of a background job (the outbox,
+            // the group commit) reports "busy" and leaves old pages in the log: try again until
+            // it has moved every page and emptied the log.
+            for attempt in 0.. {
+                let row = db
+                    .query_one_raw(Statement::from_string(
+                        DatabaseBackend::Sqlite,
+                        "PRAGMA wal_checkpoint(TRUNCATE)".to_owned(),
+                    ))
+                    .await
+                    .expect("checkpoint")
+                    .expect("a checkpoint answers a row");
+                let busy: i64 = row.try_get_by_index(0).expect("busy flag");
+                if busy == 0 || attempt == 200 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
             let mut bytes =
                 std::fs::read(app.data_dir.path().join("portal.db")).expect("database file");
             if let Ok(wal) = std::fs::read(app.data_dir.path().join("portal.db-wal")) {
