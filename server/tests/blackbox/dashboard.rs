@@ -22,7 +22,9 @@ async fn request(app: &support::TestApp, status: &str, due: chrono::DateTime<Utc
                 .columns(["customer_id", "kind", "status", "submitted_at", "due_at"])
                 .values_panic([
                     c.into(),
-                    "access".into(),
+                    // A question: the running portal carries out an approved access request at
+                    // once (and closes it), which would race the counts read here.
+                    "question".into(),
                     status.into(),
                     (Utc::now() - Duration::days(1)).into(),
                     due.into(),
