@@ -11,6 +11,7 @@ mod m20261201_000001_hardening;
 mod m20261201_000005_staff_signin_buckets;
 mod m20261206_000001_pass_on_identifiers;
 mod m20261207_000001_throttle_counters;
+mod m20261208_000001_page_versions;
 
 /// Every migration of the portal, in the order they apply.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_staff_signin_buckets::Migration),
             Box::new(m20261206_000001_pass_on_identifiers::Migration),
             Box::new(m20261207_000001_throttle_counters::Migration),
+            Box::new(m20261208_000001_page_versions::Migration),
         ]
     }
 }

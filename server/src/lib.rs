@@ -217,7 +217,12 @@ pub fn router(portal: Portal) -> Router {
         >(context, shell))
         .with_state(state);
     let cache = page_cache::PageCache::default();
+    let mine = page_cache::MyPages::default();
     let router = router
+        .layer(axum::middleware::from_fn({
+            let portal = portal.clone();
+            move |req, next| page_cache::serve_mine(mine.clone(), portal.clone(), req, next)
+        }))
         .layer(axum::middleware::from_fn(
             app::identity::remember_identities,
         ))

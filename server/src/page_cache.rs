@@ -1,5 +1,6 @@
-//! A short-lived cache of the rendered public pages (the privacy notice), so that the page most
-//! fetched by strangers costs no database query and no render.
+//! Short-lived caches of rendered pages: the public ones (the privacy notice), so that the page
+//! most fetched by strangers costs no database query and no render; and a signed-in customer's
+//! own pages ([`MyPages`]), so that theirs costs one.
 //!
 //! Only anonymous GETs are cached (no cookie but `lang`, no query string), only `200` answers, per
 //! path and language. Each page carries a CSP nonce; the cached copy remembers the nonce it was
@@ -13,6 +14,7 @@ use std::{
 };
 
 use app::i18n::{LANG_COOKIE, Lang};
+use app::identity::CustomerSession;
 use axum::{
     body::{Body, Bytes},
     extract::Request,
@@ -21,11 +23,11 @@ use axum::{
     response::Response,
 };
 use leptos::nonce::Nonce;
-use portal_core::Portal;
+use portal_core::{Portal, sessions::PageVersion};
 
 /// How long a rendered page is served from memory.
 pub const TTL: Duration = Duration::from_secs(5);
-/// Rendered notices are a few KiB; anything larger is not cached.
+/// Rendered pages are tens of KiB; anything larger is sent but not kept.
 const MAX_BODY: usize = 256 * 1024;
 
 struct Entry {
@@ -99,33 +101,204 @@ pub async fn serve(cache: PageCache, portal: Portal, req: Request, next: Next) -
     {
         return html(e.body.replace(&e.nonce, &nonce), e.content_type.clone());
     }
-    let resp = next.run(req).await;
-    if resp.status() != StatusCode::OK {
-        return resp;
-    }
-    let (parts, body) = resp.into_parts();
-    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => return Response::from_parts(parts, Body::empty()),
-    };
-    if let (Ok(text), Some(ct)) = (
-        std::str::from_utf8(&bytes),
-        parts.headers.get(header::CONTENT_TYPE),
-    ) && text.contains(&nonce)
+    let (resp, rendered) = capture(next.run(req).await, &nonce).await;
+    if let Some((body, content_type)) = rendered
         && let Ok(mut map) = cache.0.write()
     {
         map.insert(
             key,
             Entry {
-                body: text.to_owned(),
+                body,
                 nonce,
-                content_type: ct.clone(),
+                content_type,
                 stored: Instant::now(),
                 generation,
             },
         );
     }
-    Response::from_parts(parts, Body::from(bytes))
+    resp
+}
+
+/// The response, and its page when it may be kept: a `200` HTML page of at most [`MAX_BODY`]
+/// that carries `nonce` (so each hit can swap in its own) and sets no cookie.
+async fn capture(resp: Response, nonce: &str) -> (Response, Option<(String, HeaderValue)>) {
+    if resp.status() != StatusCode::OK || resp.headers().contains_key(header::SET_COOKIE) {
+        return (resp, None);
+    }
+    let (parts, body) = resp.into_parts();
+    // Our own render, sent whole anyway: read it all (a limit here once cut a long page to
+    // nothing), and keep only what fits.
+    let bytes: Bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "page body unreadable");
+            let mut resp = Response::from_parts(parts, Body::empty());
+            *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            return (resp, None);
+        }
+    };
+    if bytes.len() > MAX_BODY {
+        return (Response::from_parts(parts, Body::from(bytes)), None);
+    }
+    let kept = match (
+        std::str::from_utf8(&bytes),
+        parts.headers.get(header::CONTENT_TYPE),
+    ) {
+        (Ok(text), Some(ct)) if text.contains(nonce) => Some((text.to_owned(), ct.clone())),
+        _ => None,
+    };
+    (Response::from_parts(parts, Body::from(bytes)), kept)
+}
+
+/// How long a customer's own page may be served from memory while nothing it shows has
+/// changed. Writes end an entry at once (their page version moves); this bounds what moves with
+/// the clock alone: a date turning, a photo use reaching its end.
+pub const MY_TTL: Duration = Duration::from_secs(10);
+/// At most this many bytes of customers' pages are held; past it the oldest half goes.
+const MY_BUDGET: usize = 16 * 1024 * 1024;
+
+/// The customer pages that show only what is stored (each a read of up to twenty tables).
+fn my_page(path: &str) -> bool {
+    matches!(path, "/me" | "/me/requests" | "/me/consents" | "/me/photos")
+}
+
+struct MyEntry {
+    customer: i64,
+    session: String,
+    version: PageVersion,
+    fresh: bool,
+    page: Entry,
+}
+
+#[derive(Default)]
+struct MyPagesInner {
+    map: HashMap<(String, u64), MyEntry>,
+    bytes: usize,
+    swept: Option<Instant>,
+}
+
+/// Signed-in customers' own pages, kept per request shape (path, every cookie and the
+/// languages asked for) and served again only to the same live session, while the customer's
+/// [`PageVersion`] and the freshness of their sign-in are what they were at render time, for at
+/// most [`MY_TTL`]. A signed-in page costs one database read (the session, which carries the
+/// version) instead of twenty.
+#[derive(Clone, Default)]
+pub struct MyPages(Arc<RwLock<MyPagesInner>>);
+
+impl MyPages {
+    fn insert(&self, key: (String, u64), entry: MyEntry) {
+        let Ok(mut inner) = self.0.write() else {
+            return;
+        };
+        let now = Instant::now();
+        // Personal pages do not linger: whatever has expired goes at each store, once a TTL.
+        if inner.swept.is_none_or(|t| now.duration_since(t) >= MY_TTL)
+            || inner.bytes + entry.page.body.len() > MY_BUDGET
+        {
+            inner.map.retain(|_, e| e.page.stored.elapsed() < MY_TTL);
+            inner.swept = Some(now);
+            if inner.bytes_now() + entry.page.body.len() > MY_BUDGET {
+                let mut ages: Vec<Instant> = inner.map.values().map(|e| e.page.stored).collect();
+                ages.sort_unstable();
+                if let Some(&cut) = ages.get(ages.len() / 2) {
+                    inner.map.retain(|_, e| e.page.stored > cut);
+                }
+            }
+            inner.bytes = inner.bytes_now();
+        }
+        inner.bytes += entry.page.body.len();
+        if let Some(old) = inner.map.insert(key, entry) {
+            inner.bytes = inner.bytes.saturating_sub(old.page.body.len());
+        }
+    }
+
+    /// How many pages are held (for tests).
+    pub fn len(&self) -> usize {
+        self.0.read().map(|i| i.map.len()).unwrap_or(0)
+    }
+
+    /// True when no page is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl MyPagesInner {
+    fn bytes_now(&self) -> usize {
+        self.map.values().map(|e| e.page.body.len()).sum()
+    }
+}
+
+/// Everything in the request a page could render differently by: every cookie and the
+/// languages asked for. (The session is matched again on every hit besides.)
+fn request_shape(req: &Request) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let mut h = KEYS.get_or_init(Default::default).build_hasher();
+    for name in [header::COOKIE, header::ACCEPT_LANGUAGE] {
+        for v in req.headers().get_all(&name) {
+            v.as_bytes().hash(&mut h);
+        }
+        0xffu8.hash(&mut h);
+    }
+    h.finish()
+}
+
+/// The middleware for [`MyPages`]: runs inside `remember_identities`, so the session it checks
+/// is the one the page would check (looked up once for both).
+pub async fn serve_mine(cache: MyPages, portal: Portal, req: Request, next: Next) -> Response {
+    if req.method() != Method::GET || req.uri().query().is_some() || !my_page(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let Some(nonce) = req.extensions().get::<Nonce>().map(|n| n.to_string()) else {
+        return next.run(req).await;
+    };
+    let Ok(Some(me)) =
+        CustomerSession::from_request(&portal, req.headers(), req.extensions()).await
+    else {
+        // Signed out, or the check failed: the page itself answers (sign-in, or an error).
+        return next.run(req).await;
+    };
+    let fresh = me
+        .session
+        .is_fresh(chrono::Utc::now(), portal.settings.fresh_signin());
+    let key = (req.uri().path().to_owned(), request_shape(&req));
+    if let Ok(inner) = cache.0.read()
+        && let Some(e) = inner.map.get(&key)
+        && e.customer == me.customer
+        && e.session == me.session.id
+        && e.version == me.session.page_version
+        && e.fresh == fresh
+        && e.page.stored.elapsed() < MY_TTL
+    {
+        return html(
+            e.page.body.replace(&e.page.nonce, &nonce),
+            e.page.content_type.clone(),
+        );
+    }
+    let (resp, rendered) = capture(next.run(req).await, &nonce).await;
+    if let Some((body, content_type)) = rendered {
+        cache.insert(
+            key,
+            MyEntry {
+                customer: me.customer,
+                session: me.session.id,
+                // As read before the render: a write during it moves the number past this one,
+                // and the next request renders again.
+                version: me.session.page_version,
+                fresh,
+                page: Entry {
+                    body,
+                    nonce,
+                    content_type,
+                    stored: Instant::now(),
+                    generation: 0,
+                },
+            },
+        );
+    }
+    resp
 }
 
 #[cfg(test)]

@@ -433,12 +433,19 @@ pub(super) const KEY_TABLES: &[(&str, &[(&str, Kind)])] = &[
     ),
 ];
 
-/// Every `(table, column)` that backups carry; a test holds it equal to the live schema, so a
-/// new migration cannot silently leave a column out of the backups.
+/// Tables backups leave out on purpose, because the database derives them: `page_versions`
+/// (moved by triggers, so restoring the other tables writes it afresh).
+const DERIVED: &[(&str, &[(&str, Kind)])] =
+    &[("page_versions", &[("customer_id", I64), ("version", I64)])];
+
+/// Every `(table, column)` that backups carry or leave out on purpose ([`DERIVED`]); a test
+/// holds it equal to the live schema, so a new migration cannot silently leave a column out of
+/// the backups.
 pub fn covered_columns() -> Vec<(&'static str, &'static str)> {
     TABLES
         .iter()
         .chain(KEY_TABLES)
+        .chain(DERIVED)
         .flat_map(|(t, cols)| cols.iter().map(move |(c, _)| (*t, col_name(c).0)))
         .collect()
 }

@@ -50,6 +50,21 @@ pub struct Session {
     pub subject: Subject,
     /// When they signed in.
     pub created_at: DateTime<Utc>,
+    /// What the subject's pages show, as of this request: see [`PageVersion`].
+    pub page_version: PageVersion,
+}
+
+/// Two numbers that move whenever anything a customer's own pages show changes: theirs, and
+/// the one for what every customer's pages show. Database triggers move them on every write
+/// (migration `m20261208_000001_page_versions`), so a page rendered at one version may be served
+/// again while both stand still. Read with the session, in the same query, at no extra cost.
+/// A staff session carries the shared number only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PageVersion {
+    /// The customer's number (0 for staff, or before their first write).
+    pub own: i64,
+    /// The number shared by every customer's pages.
+    pub shared: i64,
 }
 
 impl Session {
@@ -221,6 +236,16 @@ pub async fn resume(
             "expires_at",
             "revoked_at",
         ])
+        .expr_as(
+            Expr::cust(
+                "(SELECT version FROM page_versions WHERE page_versions.customer_id = sessions.customer_id)",
+            ),
+            "own_version",
+        )
+        .expr_as(
+            Expr::cust("(SELECT version FROM page_versions WHERE page_versions.customer_id = 0)"),
+            "shared_version",
+        )
         .from("sessions")
         .and_where(Expr::col("id").eq(claims.jti.clone()))
         .to_owned();
@@ -258,10 +283,17 @@ pub async fn resume(
             .to_owned();
         db.execute(&touch).await?;
     }
+    let page_version = PageVersion {
+        own: row.try_get::<Option<i64>>("", "own_version")?.unwrap_or(0),
+        shared: row
+            .try_get::<Option<i64>>("", "shared_version")?
+            .unwrap_or(0),
+    };
     Ok(Some(Session {
         id: claims.jti,
         subject,
         created_at: created,
+        page_version,
     }))
 }
 
