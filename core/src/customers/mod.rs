@@ -299,6 +299,31 @@ pub async fn choose_language(
 }
 
 /// The language the portal writes to customer `id` in (`zh` or `en`).
+/// Where and in which language to mail customer `id`, in one read: `None` without an address.
+pub async fn mail_address(
+    db: &impl ConnectionTrait,
+    key: &crate::vault::SecretKey,
+    id: i64,
+) -> Result<Option<(Email, portal_vocab::Lang)>, CoreError> {
+    let select = Query::select()
+        .columns(["email_sealed", "preferred_language"])
+        .from("customers")
+        .and_where(Expr::col("id").eq(id))
+        .to_owned();
+    let row = db.query_one(&select).await?.ok_or(CoreError::NotFound)?;
+    let Some(sealed) = row.try_get::<Option<Vec<u8>>>("", "email_sealed")? else {
+        return Ok(None);
+    };
+    let email = Email::parse(&open_text(key, EMAIL, id, &sealed)?)
+        .map_err(|_| CoreError::Sealed(crate::vault::SealError::Unopenable))?;
+    let lang: String = row.try_get("", "preferred_language")?;
+    Ok(Some((
+        email,
+        portal_vocab::Lang::from_tag(&lang).unwrap_or_default(),
+    )))
+}
+
+/// The customer's preferred language tag.
 pub async fn language(db: &impl ConnectionTrait, id: i64) -> Result<String, CoreError> {
     let q = Query::select()
         .column("preferred_language")

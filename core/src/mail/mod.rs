@@ -121,6 +121,60 @@ pub async fn enqueue<C: ConnectionTrait + TransactionTrait>(
     Ok(row.id)
 }
 
+/// [`enqueue`] inside a transaction the caller already holds (the group commit's savepoint),
+/// with the customer's key at hand: two statements, where `enqueue` takes five.
+pub async fn enqueue_with_key(
+    db: &impl ConnectionTrait,
+    key: &crate::vault::SecretKey,
+    customer_id: Option<i64>,
+    template: &str,
+    mail: &OutgoingMail,
+) -> Result<i64, CoreError> {
+    let now = Utc::now();
+    let body = zeroize::Zeroizing::new(
+        serde_json::to_vec(mail).map_err(|e| CoreError::json("mail.unserialisable", &e))?,
+    );
+    let insert = sea_orm::sea_query::Query::insert()
+        .into_table("mail_outbox")
+        .columns([
+            "customer_id",
+            "template",
+            "message_sealed",
+            "created_at",
+            "attempts",
+            "next_attempt_at",
+        ])
+        .values_panic([
+            customer_id.into(),
+            template.into(),
+            Vec::<u8>::new().into(),
+            now.into(),
+            0i32.into(),
+            now.into(),
+        ])
+        .returning_col("id")
+        .to_owned();
+    let id: i64 = db
+        .query_one(&insert)
+        .await?
+        .ok_or(CoreError::NotFound)?
+        .try_get("", "id")?;
+    // The row id is part of the associated data, so the seal comes second; no other
+    // connection sees the row before the caller's transaction commits.
+    db.execute(
+        &sea_orm::sea_query::Query::update()
+            .table("mail_outbox")
+            .value("message_sealed", seal(key, MESSAGE, id, &body))
+            .and_where(sea_orm::sea_query::ExprTrait::eq(
+                sea_orm::sea_query::Expr::col("id"),
+                id,
+            ))
+            .to_owned(),
+    )
+    .await?;
+    Ok(id)
+}
+
 /// A message delivered to the dev mailbox.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DevMail {

@@ -154,20 +154,33 @@ pub async fn deliver_due(
         .limit(50)
         .all(&portal.db)
         .await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    // The claim: one UPDATE for the lot, which only one worker (of any replica) wins per row,
+    // through the group commit so that it shares a sync with the portal's other writes.
+    let now = Utc::now();
+    let lease = now + chrono::Duration::seconds(120);
+    let claim = entity::Entity::update_many()
+        .col_expr(C::ClaimedUntil, Expr::value(lease))
+        .col_expr(C::ClaimedBy, Expr::value(worker_id.to_owned()))
+        .filter(C::Id.is_in(due.iter().map(|r| r.id)))
+        .filter(C::SentAt.is_null())
+        .filter(C::ClaimedUntil.is_null().or(C::ClaimedUntil.lt(now)));
+    let claimed: std::collections::HashSet<i64> = write(portal, move |tx| {
+        Box::pin(async move {
+            Ok(claim
+                .exec_with_returning(tx)
+                .await?
+                .into_iter()
+                .map(|m| m.id)
+                .collect())
+        })
+    })
+    .await?;
     let mut sent = 0;
     for row in due {
-        let now = Utc::now();
-        let lease = now + chrono::Duration::seconds(120);
-        // The claim: only one worker (of any replica) wins this UPDATE.
-        let claimed = entity::Entity::update_many()
-            .col_expr(C::ClaimedUntil, Expr::value(lease))
-            .col_expr(C::ClaimedBy, Expr::value(worker_id.to_owned()))
-            .filter(C::Id.eq(row.id))
-            .filter(C::SentAt.is_null())
-            .filter(C::ClaimedUntil.is_null().or(C::ClaimedUntil.lt(now)))
-            .exec(&portal.db)
-            .await?;
-        if claimed.rows_affected != 1 {
+        if !claimed.contains(&row.id) {
             continue;
         }
         let mail = match open_message(portal, &row).await {
@@ -231,7 +244,10 @@ pub async fn deliver_due(
                 .exec(&portal.db)
                 .await?;
         } else {
-            let marked = update.exec(&portal.db).await;
+            let marked = write(portal, move |tx| {
+                Box::pin(async move { Ok(update.exec(tx).await?) })
+            })
+            .await;
             // A mark that failed or found no row may mean the customer was erased while the
             // mail was on its way: the clean-up is checked before a failed mark is reported.
             if let Err(e) = &marked {
@@ -244,6 +260,27 @@ pub async fn deliver_due(
         }
     }
     Ok(sent)
+}
+
+/// A statement through the group commit, without a savepoint (its only failures are the
+/// database's), with the database's error as this module reports it.
+async fn write<T: Send + 'static>(
+    portal: &Portal,
+    job: impl for<'a> FnOnce(
+        &'a sea_orm::DatabaseTransaction,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<T, crate::CoreError>> + Send + 'a>,
+    > + Send
+    + 'static,
+) -> Result<T, sea_orm::DbErr> {
+    portal
+        .writer
+        .write_plain(Box::new(job))
+        .await
+        .map_err(|e| match e {
+            crate::CoreError::Database(db) => db,
+            other => sea_orm::DbErr::Custom(other.to_string()),
+        })
 }
 
 /// A mail delivered to the dev mailbox whose sent mark found no row: if its customer was erased

@@ -310,7 +310,15 @@ pub async fn details(
         return Ok(Details::default());
     };
     let key = vault.customer_key(db, customer).await?;
-    let text = customers::open_text(&key, DETAILS, id, &sealed)?;
+    open_details(&key, id, &sealed)
+}
+
+fn open_details(
+    key: &crate::vault::SecretKey,
+    id: i64,
+    sealed: &[u8],
+) -> Result<Details, CoreError> {
+    let text = customers::open_text(key, DETAILS, id, sealed)?;
     // The demo salon stores plain notes; anything that is not our JSON is a note.
     Ok(serde_json::from_str(&text).unwrap_or(Details {
         note: Some(text),
@@ -551,21 +559,38 @@ async fn tell<C: ConnectionTrait + TransactionTrait>(
     let Some(customer) = request.customer else {
         return Ok(());
     };
-    // The portal carries these out at once: the "done" mail (or the deletion receipt) follows
-    // within moments, and an "approved" mail before it would only be one more to read.
-    if matches!(what, mails::Change::Approved) && fulfil::HANDLED.contains(&request.kind) {
+    if !worth_a_mail(request, &what) {
         return Ok(());
     }
-    let contact = customers::contact(db, &portal.vault, customer).await?;
-    let Some(to) = contact.email else {
+    let key = portal.vault.customer_key(db, customer).await?;
+    tell_with_key(portal, db, &key, request, what).await
+}
+
+/// The portal carries these out at once: the "done" mail (or the deletion receipt) follows
+/// within moments, and an "approved" mail before it would only be one more to read.
+fn worth_a_mail(request: &Request, what: &mails::Change<'_>) -> bool {
+    !(matches!(what, mails::Change::Approved) && fulfil::HANDLED.contains(&request.kind))
+}
+
+/// [`tell`] with the customer's key at hand: one read (address and language) and the mail.
+async fn tell_with_key<C: ConnectionTrait + TransactionTrait>(
+    portal: &Portal,
+    db: &C,
+    key: &crate::vault::SecretKey,
+    request: &Request,
+    what: mails::Change<'_>,
+) -> Result<(), CoreError> {
+    let Some(customer) = request.customer else {
         return Ok(());
     };
-    let lang = customers::language(db, customer).await?;
-    let lang = portal_vocab::Lang::from_tag(&lang).unwrap_or_default();
+    if !worth_a_mail(request, &what) {
+        return Ok(());
+    }
+    let Some((to, lang)) = customers::mail_address(db, key, customer).await? else {
+        return Ok(());
+    };
     let mail = mails::request_mail(portal, lang, to, request, what);
-    portal
-        .enqueue_mail(db, Some(customer), "request", &mail)
-        .await?;
+    crate::mail::enqueue_with_key(db, key, Some(customer), "request", &mail).await?;
     Ok(())
 }
 
@@ -604,7 +629,8 @@ async fn submit_in(
 ) -> Result<Submitted, CoreError> {
     let key = portal.vault.customer_key(tx, customer).await?;
     let open = Query::select()
-        .column("id")
+        .columns(COLUMNS)
+        .column("details_sealed")
         .from("requests")
         .and_where(Expr::col("customer_id").eq(customer))
         .and_where(Expr::col("kind").eq(kind.as_str()))
@@ -615,8 +641,13 @@ async fn submit_in(
         Submitter::Customer => None,
     };
     if let Some(r) = tx.query_one(&open).await? {
-        let id: i64 = r.try_get("", "id")?;
-        let mut merged = crate::requests::details(tx, &portal.vault, id).await?;
+        // A merge changes no column but the details: the row as read is the request after it.
+        let request = read(&r)?;
+        let id = request.id;
+        let mut merged = match r.try_get::<Option<Vec<u8>>>("", "details_sealed")? {
+            Some(sealed) => open_details(&key, id, &sealed)?,
+            None => Details::default(),
+        };
         if let Some(n) = details.note.as_deref().filter(|n| !n.trim().is_empty()) {
             merged.note = Some(match merged.note.take() {
                 Some(old) => format!("{old}\n\n{n}"),
@@ -639,7 +670,6 @@ async fn submit_in(
                 .to_owned(),
         )
         .await?;
-        let request = get(tx, id).await?;
         event(
             tx,
             id,
@@ -650,7 +680,7 @@ async fn submit_in(
             now,
         )
         .await?;
-        tell(portal, tx, &request, mails::Change::Merged).await?;
+        tell_with_key(portal, tx, &key, &request, mails::Change::Merged).await?;
         if let Some(s) = staff {
             audit::append_by_staff(tx, s, Action::RecordRequest, Some(customer), now).await?;
         }
@@ -696,7 +726,7 @@ async fn submit_in(
     .await?;
     event(tx, id, staff, None, Status::Submitted, None, now).await?;
     let request = get(tx, id).await?;
-    tell(portal, tx, &request, mails::Change::Received).await?;
+    tell_with_key(portal, tx, &key, &request, mails::Change::Received).await?;
     reminders::tell_officers(portal, tx, (id, customer), kind, (now, due)).await?;
     if let Some(s) = staff {
         audit::append_by_staff(tx, s, Action::RecordRequest, Some(customer), now).await?;

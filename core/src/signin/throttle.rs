@@ -66,7 +66,7 @@ pub async fn hit(
 }
 
 /// Two limits met in turn by one request (a client, then the address it asks for): the second
-/// is hit only when the first allows. Both counts are read beside other readers and both
+/// is hit only when the first allows. Both counts are read in one query beside other readers and both
 /// writes go to the group commit as one job, so a request waits for one commit, not two.
 /// Returns whether each allows.
 pub async fn hit_in_turn(
@@ -75,11 +75,10 @@ pub async fn hit_in_turn(
     second: (&[u8], Limit),
     now: DateTime<Utc>,
 ) -> Result<(bool, bool), CoreError> {
-    let (o1, c1) = counts(&portal.db, first.0, first.1, now).await?;
+    let [(o1, c1), (o2, c2)] = counts_of(&portal.db, [first, second], now).await?;
     if o1 + c1 >= 2 * first.1.max {
         return Ok((false, false));
     }
-    let (o2, c2) = counts(&portal.db, second.0, second.1, now).await?;
     let (up1, max1) = (upsert(first.0, first.1, now), first.1.max);
     let second_writes = o2 + c2 < 2 * second.1.max;
     let (up2, max2) = (upsert(second.0, second.1, now), second.1.max);
@@ -137,27 +136,51 @@ async fn counts(
     limit: Limit,
     now: DateTime<Utc>,
 ) -> Result<(i64, i64), CoreError> {
-    let (current, oldest) = slots(limit, now);
+    let [c] = counts_of(db, [(bucket, limit)], now).await?;
+    Ok(c)
+}
+
+/// [`counts`] of several buckets, in one read.
+async fn counts_of<const N: usize>(
+    db: &impl ConnectionTrait,
+    buckets: [(&[u8], Limit); N],
+    now: DateTime<Utc>,
+) -> Result<[(i64, i64); N], CoreError> {
+    let mut any = sea_orm::sea_query::Condition::any();
+    for (bucket, limit) in buckets {
+        let (current, oldest) = slots(limit, now);
+        any = any.add(
+            Expr::col("bucket")
+                .eq(bucket.to_vec())
+                .and(Expr::col("slot_start").gte(oldest))
+                .and(Expr::col("slot_start").lte(current)),
+        );
+    }
     let rows = Query::select()
-        .columns(["slot_start", "hits", "last_at"])
+        .columns(["bucket", "slot_start", "hits", "last_at"])
         .from(TABLE)
-        .and_where(Expr::col("bucket").eq(bucket.to_vec()))
-        .and_where(Expr::col("slot_start").gte(oldest))
-        .and_where(Expr::col("slot_start").lte(current))
+        .cond_where(any)
         .to_owned();
-    let (mut others, mut this) = (0, 0);
+    let mut out = [(0, 0); N];
     for row in db.query_all(&rows).await? {
+        let found: Vec<u8> = row.try_get("", "bucket")?;
         let start: DateTime<Utc> = row.try_get("", "slot_start")?;
         let last: DateTime<Utc> = row.try_get("", "last_at")?;
         let hits = i64::from(row.try_get::<i32>("", "hits")?);
-        if start == current {
-            this += hits;
-        } else if start > oldest || last > now - limit.window {
-            // The oldest slot counts whole while any of its hits may be inside the window.
-            others += hits;
+        for ((bucket, limit), (others, this)) in buckets.iter().zip(out.iter_mut()) {
+            if found != *bucket {
+                continue;
+            }
+            let (current, oldest) = slots(*limit, now);
+            if start == current {
+                *this += hits;
+            } else if start > oldest || last > now - limit.window {
+                // The oldest slot counts whole while any of its hits may be inside the window.
+                *others += hits;
+            }
         }
     }
-    Ok((others, this))
+    Ok(out)
 }
 
 /// Forgets every count of `bucket` (an erased customer's address).

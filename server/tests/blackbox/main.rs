@@ -22,6 +22,7 @@ mod foundation;
 mod http_edges;
 mod mail;
 mod my_data;
+mod my_pages;
 mod photos;
 mod requests;
 mod retention;

@@ -379,8 +379,9 @@ fn a_flooded_bucket_stops_growing_and_every_table_anonymous_traffic_writes_is_sw
         let swept = portal_core::housekeeping::sweep(&app.portal, now)
             .await
             .unwrap();
-        assert_eq!(swept.tokens, 1, "{swept:?}");
-        assert_eq!(swept.sessions, 1, "{swept:?}");
+        // The portal's own sweep (at start, on its background task) may have been slow enough
+        // to take these first: what is left is checked, not who swept it.
+        assert!(swept.tokens <= 1 && swept.sessions <= 1, "{swept:?}");
         assert_eq!(
             swept.throttle_counters, 0,
             "counts inside their window stay"
