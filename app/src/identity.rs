@@ -205,7 +205,7 @@ impl StaffMember {
 
 async fn resume(p: &Portal, headers: &HeaderMap, c: Cookie) -> Result<Option<Session>, CoreError> {
     match c.read(p, headers) {
-        Some(token) => sessions::resume(&p.db, &p.session_keys, &token, chrono::Utc::now()).await,
+        Some(token) => sessions::resume_in(p, &token, chrono::Utc::now()).await,
         None => Ok(None),
     }
 }

@@ -152,6 +152,7 @@ impl GroupCommit {
 async fn run(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let started = std::time::Instant::now();
         let tx = match crate::db::begin_write(&db).await {
             Ok(tx) => tx,
             Err(e) => {
@@ -161,6 +162,8 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Job>) {
                 continue;
             }
         };
+        let locked = started.elapsed();
+        let jobs = batch.len();
         let mut answers = Vec::with_capacity(batch.len());
         let mut poisoned = false;
         for job in batch.drain(..) {
@@ -186,8 +189,22 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Job>) {
                 "the batch's commit failed".to_owned()
             })
         };
+        let took = started.elapsed();
+        if took >= SLOW_BATCH {
+            // Every caller of the batch waited this long: a sign of another writer holding
+            // SQLite's lock (the wait for it is `lock_ms`) or of a slow disk.
+            tracing::warn!(
+                jobs,
+                lock_ms = locked.as_millis() as u64,
+                total_ms = took.as_millis() as u64,
+                "slow group-commit batch"
+            );
+        }
         for answer in answers {
             answer(committed.clone());
         }
     }
 }
+
+/// A batch that takes this long is logged.
+const SLOW_BATCH: std::time::Duration = std::time::Duration::from_millis(200);

@@ -214,6 +214,19 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn wrk(server: &Server, name: &'static str, path: &str, script: Option<&Path>) -> Row {
+    // BENCH_ONLY=text runs only the rows whose name holds it (while iterating on one row).
+    if let Ok(only) = std::env::var("BENCH_ONLY")
+        && !name.contains(only.as_str())
+    {
+        return Row {
+            name,
+            rps: 0.0,
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+            errors: 0,
+            peak_mib: 0.0,
+        };
+    }
     let seconds = env_or("BENCH_SECONDS", "10");
     let runs: usize = env_or("BENCH_RUNS", "3").parse().unwrap_or(3);
     let (mut rps, mut p50, mut p99, mut errors) = (vec![], vec![], vec![], 0);
@@ -231,7 +244,17 @@ fn wrk(server: &Server, name: &'static str, path: &str, script: Option<&Path>) -
             c.arg("-s").arg(s);
         }
         let out = c.arg(server.url(path)).output().expect("runs wrk");
-        let (r, a, b, e) = parse_wrk(&String::from_utf8_lossy(&out.stdout));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (r, a, b, e) = parse_wrk(&text);
+        if e > 0 {
+            // Which kind of error (a timeout, a refused answer) is in wrk's own words.
+            for line in text
+                .lines()
+                .filter(|l| l.contains("errors") || l.contains("Non-2xx"))
+            {
+                eprintln!("{name}: {}", line.trim());
+            }
+        }
         rps.push(r);
         p50.push(a);
         p99.push(b);

@@ -110,7 +110,7 @@ pub async fn submit_request(
     let now = chrono::Utc::now();
     // The mails about this request go out in the language the form was read in.
     if let Some(lang) = crate::i18n::read_in() {
-        portal_core::customers::remember_language(&p.db, id, lang).await?;
+        portal_core::customers::remember_language(&p, id, lang).await?;
     }
     let filed = requests::customer_files(
         &p,

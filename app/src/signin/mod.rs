@@ -105,7 +105,7 @@ pub(crate) mod ssr {
     pub async fn sign_in(p: &Portal, customer: i64) -> Result<(), PortalError> {
         // From now on the salon writes in the language the customer reads the portal in.
         if let Some(lang) = crate::i18n::read_in() {
-            portal_core::customers::remember_language(&p.db, customer, lang).await?;
+            portal_core::customers::remember_language(p, customer, lang).await?;
         }
         let token = sessions::start(
             &p.db,

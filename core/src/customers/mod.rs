@@ -252,10 +252,11 @@ pub fn mask_email(email: &Email) -> String {
 /// writes to them in, unless they chose one on "My data" ([`choose_language`]). No write when it
 /// is already that one. Returns whether it changed.
 pub async fn remember_language(
-    db: &impl ConnectionTrait,
+    portal: &crate::Portal,
     id: i64,
     lang: portal_vocab::Lang,
 ) -> Result<bool, CoreError> {
+    let db = &portal.db;
     // Read first: nearly every call finds nothing to change, and a read does not queue behind
     // the database's one writer.
     let current = Query::select()
@@ -277,7 +278,14 @@ pub async fn remember_language(
         .and_where(Expr::col("preferred_language").ne(lang.code()))
         .and_where(Expr::col("language_chosen_at").is_null())
         .to_owned();
-    Ok(db.execute(&q).await?.rows_affected() == 1)
+    // Through the group commit: under load a write of its own waited for SQLite's lock behind
+    // the writer's back-to-back batches, seconds at worst (busy handler).
+    portal
+        .writer
+        .write_plain(Box::new(move |tx| {
+            Box::pin(async move { Ok(tx.execute(&q).await?.rows_affected() == 1) })
+        }))
+        .await
 }
 
 /// Customer `id` chose `lang` for the portal's mail to them: it stays, whatever language

@@ -217,6 +217,49 @@ pub async fn resume(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Session>, CoreError> {
+    let Some((session, touch)) = look_up(db, keys, token, now).await? else {
+        return Ok(None);
+    };
+    if let Some(touch) = touch {
+        db.execute(&touch).await?;
+    }
+    Ok(Some(session))
+}
+
+/// [`resume`] on the portal's database, the touch through its group commit: a page whose
+/// session is due a touch waits for the writer's next batch, never for SQLite's lock (a touch
+/// that met a busy writer used to sleep in the busy handler, up to hundreds of milliseconds).
+pub async fn resume_in(
+    portal: &crate::Portal,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Session>, CoreError> {
+    let Some((session, touch)) = look_up(&portal.db, &portal.session_keys, token, now).await?
+    else {
+        return Ok(None);
+    };
+    if let Some(touch) = touch {
+        // One statement whose only failures are the database's: no savepoint needed.
+        portal
+            .writer
+            .write_plain(Box::new(move |tx| {
+                Box::pin(async move {
+                    tx.execute(&touch).await?;
+                    Ok(())
+                })
+            }))
+            .await?;
+    }
+    Ok(Some(session))
+}
+
+/// The live session `token` names, and the touch of its last-seen time when one is due.
+async fn look_up(
+    db: &impl ConnectionTrait,
+    keys: &SessionKeys,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(Session, Option<sea_orm::sea_query::UpdateStatement>)>, CoreError> {
     if token.len() > 2048 {
         return Ok(None);
     }
@@ -272,29 +315,31 @@ pub async fn resume(
     if subject_parts(subject).3 != claims.sub {
         return Ok(None);
     }
-    if now - seen >= TOUCH_EVERY {
-        // Conditional, so replicas touching at once write it once, and never back in time.
-        let touch = Query::update()
+    // Conditional, so replicas touching at once write it once, and never back in time.
+    let touch = (now - seen >= TOUCH_EVERY).then(|| {
+        Query::update()
             .table("sessions")
             .value("last_seen_at", now)
             .and_where(Expr::col("id").eq(claims.jti.clone()))
             .and_where(Expr::col("revoked_at").is_null())
             .and_where(Expr::col("last_seen_at").lte(now - TOUCH_EVERY))
-            .to_owned();
-        db.execute(&touch).await?;
-    }
+            .to_owned()
+    });
     let page_version = PageVersion {
         own: row.try_get::<Option<i64>>("", "own_version")?.unwrap_or(0),
         shared: row
             .try_get::<Option<i64>>("", "shared_version")?
             .unwrap_or(0),
     };
-    Ok(Some(Session {
-        id: claims.jti,
-        subject,
-        created_at: created,
-        page_version,
-    }))
+    Ok(Some((
+        Session {
+            id: claims.jti,
+            subject,
+            created_at: created,
+            page_version,
+        },
+        touch,
+    )))
 }
 
 /// Ends one session at once (sign-out).
