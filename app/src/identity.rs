@@ -40,6 +40,18 @@ pub enum Cookie {
 }
 
 impl Cookie {
+    /// Every cookie the portal sets.
+    pub const ALL: [Cookie; 8] = [
+        Cookie::CustomerSession,
+        Cookie::StaffSession,
+        Cookie::StaffDevice,
+        Cookie::StaffStep,
+        Cookie::SignInPending,
+        Cookie::SignInNext,
+        Cookie::NewApiKey,
+        Cookie::Lang,
+    ];
+
     /// The cookie's name. Tokens take the `__Host-` prefix on an https site (it needs
     /// `Secure`, which plain-http localhost cannot have).
     pub fn name(self, secure: bool) -> &'static str {
@@ -76,6 +88,25 @@ impl Cookie {
             .build();
         HeaderValue::from_str(&c.to_string()).ok()
     }
+}
+
+/// The portal's own cookies in the request headers, as (name, value), in order; any other
+/// cookie left out.
+pub fn portal_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
+    let ours = |name: &str| {
+        Cookie::ALL
+            .iter()
+            .any(|c| c.name(true) == name || c.name(false) == name)
+    };
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter(|c| ours(c.name()))
+        .map(|c| (c.name().to_owned(), c.value().to_owned()))
+        .collect()
 }
 
 /// Reads one cookie from the request headers (the first of that name).

@@ -1,6 +1,6 @@
 //! Issue 17: a version number per customer that moves whenever anything their own pages show
 //! changes, and one (`customer_id` 0) for what every customer's pages show (notices, purposes,
-//! recipients, settings, staff names and roles). A signed-in page may then be served again from
+//! recipients, staff names and roles). A signed-in page may then be served again from
 //! memory for as long as both numbers stand still, and on every replica at once: the numbers live
 //! in the database, and triggers move them, so no write path (a staff form, a background job,
 //! another replica, a restore) can forget to.
@@ -71,25 +71,12 @@ const SHARED_TABLES: &[(&str, Option<&str>)] = &[
     ("third_parties", None),
     // Sign-in bookkeeping (failed tries, lock, second-factor step) is not shown.
     ("staff", Some("name, role, active")),
-    ("settings", None),
 ];
-
-/// `settings` rows that are bookkeeping, written by jobs and by every audit append (its hash
-/// chain's head); they are on no customer's page, and bumping every page for them would make
-/// the cache useless. Every other key (the retention rules, any later one) counts.
-const BOOKKEEPING_SETTINGS: &str =
-    "'audit_head', 'officer_digest_until', 'retention_last_run', 'last_backup_at'";
+// Not `settings`: no customer page reads it, and it is written by every audit append (the hash
+// chain's head) and by the jobs' bookkeeping, which would end every cached page each time.
 
 fn key_of(expr: &str, row: &str) -> String {
     expr.replace("{row}", row)
-}
-
-fn shared_condition(table: &str, row: &str) -> String {
-    if table == "settings" {
-        format!("{row}.key NOT IN ({BOOKKEEPING_SETTINGS})")
-    } else {
-        "TRUE".to_owned()
-    }
 }
 
 /// SQLite: one trigger per table and kind of write. `UPDATE` bumps the customer after the
@@ -129,12 +116,7 @@ fn sqlite_statements() -> Vec<String> {
         add(table, &|row| key_of(expr, row), &|_| "1".to_owned(), *cols);
     }
     for (table, cols) in SHARED_TABLES {
-        add(
-            table,
-            &|_| "0".to_owned(),
-            &|row| shared_condition(table, row),
-            *cols,
-        );
+        add(table, &|_| "0".to_owned(), &|_| "TRUE".to_owned(), *cols);
     }
     out
 }
@@ -187,12 +169,7 @@ END $$"#,
         );
     }
     for (table, cols) in SHARED_TABLES {
-        add(
-            table,
-            &|_| "0".to_owned(),
-            &|row| shared_condition(table, row),
-            *cols,
-        );
+        add(table, &|_| "0".to_owned(), &|_| "TRUE".to_owned(), *cols);
     }
     out
 }

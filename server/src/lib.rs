@@ -218,6 +218,21 @@ pub fn router(portal: Portal) -> Router {
         .with_state(state);
     let cache = page_cache::PageCache::default();
     let mine = page_cache::MyPages::default();
+    {
+        // A portal gone quiet keeps no customer's page in memory past its time either. The
+        // task holds the cache weakly, and ends with the router.
+        let weak = mine.downgrade();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(page_cache::MY_TTL);
+            loop {
+                tick.tick().await;
+                match weak.upgrade() {
+                    Some(cache) => cache.sweep(),
+                    None => break,
+                }
+            }
+        });
+    }
     let router = router
         .layer(axum::middleware::from_fn({
             let portal = portal.clone();

@@ -14,7 +14,7 @@ use std::{
 };
 
 use app::i18n::{LANG_COOKIE, Lang};
-use app::identity::CustomerSession;
+use app::identity::{CustomerSession, portal_cookies};
 use axum::{
     body::{Body, Bytes},
     extract::Request,
@@ -122,7 +122,13 @@ pub async fn serve(cache: PageCache, portal: Portal, req: Request, next: Next) -
 /// The response, and its page when it may be kept: a `200` HTML page of at most [`MAX_BODY`]
 /// that carries `nonce` (so each hit can swap in its own) and sets no cookie.
 async fn capture(resp: Response, nonce: &str) -> (Response, Option<(String, HeaderValue)>) {
-    if resp.status() != StatusCode::OK || resp.headers().contains_key(header::SET_COOKIE) {
+    // A server function's redirect can leave a 200 with a `Location` for a later layer to turn
+    // into a 302: never a page to keep.
+    if resp.status() != StatusCode::OK
+        || resp.headers().contains_key(header::SET_COOKIE)
+        || resp.headers().contains_key(header::LOCATION)
+        || resp.headers().contains_key("serverfnredirect")
+    {
         return (resp, None);
     }
     let (parts, body) = resp.into_parts();
@@ -177,6 +183,16 @@ struct MyPagesInner {
     swept: Option<Instant>,
 }
 
+/// A handle to [`MyPages`] that does not keep it alive (for its sweeping task).
+pub struct WeakMyPages(std::sync::Weak<RwLock<MyPagesInner>>);
+
+impl WeakMyPages {
+    /// The cache, while anything else holds it.
+    pub fn upgrade(&self) -> Option<MyPages> {
+        self.0.upgrade().map(MyPages)
+    }
+}
+
 /// Signed-in customers' own pages, kept per request shape (path, every cookie and the
 /// languages asked for) and served again only to the same live session, while the customer's
 /// [`PageVersion`] and the freshness of their sign-in are what they were at render time, for at
@@ -186,6 +202,35 @@ struct MyPagesInner {
 pub struct MyPages(Arc<RwLock<MyPagesInner>>);
 
 impl MyPages {
+    /// A handle that does not keep the cache alive.
+    pub fn downgrade(&self) -> WeakMyPages {
+        WeakMyPages(Arc::downgrade(&self.0))
+    }
+
+    /// Drops what has expired, at most once a [`MY_TTL`]: personal pages do not linger in
+    /// memory past their use (a sign-out or an erasure ends their use at once: see
+    /// [`serve_mine`]; the background sweep in `lib.rs` covers a portal gone quiet).
+    pub fn sweep(&self) {
+        let due = self
+            .0
+            .read()
+            .map(|i| i.swept.is_none_or(|t| t.elapsed() >= MY_TTL) && !i.map.is_empty())
+            .unwrap_or(false);
+        if due && let Ok(mut inner) = self.0.write() {
+            inner.map.retain(|_, e| e.page.stored.elapsed() < MY_TTL);
+            inner.bytes = inner.bytes_now();
+            inner.swept = Some(Instant::now());
+        }
+    }
+
+    fn remove(&self, key: &(String, u64)) {
+        if let Ok(mut inner) = self.0.write()
+            && let Some(old) = inner.map.remove(key)
+        {
+            inner.bytes = inner.bytes.saturating_sub(old.page.body.len());
+        }
+    }
+
     fn insert(&self, key: (String, u64), entry: MyEntry) {
         let Ok(mut inner) = self.0.write() else {
             return;
@@ -229,18 +274,21 @@ impl MyPagesInner {
     }
 }
 
-/// Everything in the request a page could render differently by: every cookie and the
-/// languages asked for. (The session is matched again on every hit besides.)
+/// Everything in the request a page could render differently by: the portal's own cookies
+/// (a made-up cookie makes no new entry), the languages asked for, and what is accepted (a
+/// server function answers a redirect differently to a browser and to a script). The session is
+/// matched again on every hit besides.
 fn request_shape(req: &Request) -> u64 {
     use std::hash::{BuildHasher, Hash, Hasher};
     static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
         std::sync::OnceLock::new();
     let mut h = KEYS.get_or_init(Default::default).build_hasher();
-    for name in [header::COOKIE, header::ACCEPT_LANGUAGE] {
+    portal_cookies(req.headers()).hash(&mut h);
+    for name in [header::ACCEPT_LANGUAGE, header::ACCEPT] {
+        0xffu8.hash(&mut h);
         for v in req.headers().get_all(&name) {
             v.as_bytes().hash(&mut h);
         }
-        0xffu8.hash(&mut h);
     }
     h.finish()
 }
@@ -263,19 +311,28 @@ pub async fn serve_mine(cache: MyPages, portal: Portal, req: Request, next: Next
     let fresh = me
         .session
         .is_fresh(chrono::Utc::now(), portal.settings.fresh_signin());
+    cache.sweep();
     let key = (req.uri().path().to_owned(), request_shape(&req));
+    let mut stale = false;
     if let Ok(inner) = cache.0.read()
         && let Some(e) = inner.map.get(&key)
-        && e.customer == me.customer
-        && e.session == me.session.id
-        && e.version == me.session.page_version
-        && e.fresh == fresh
-        && e.page.stored.elapsed() < MY_TTL
     {
-        return html(
-            e.page.body.replace(&e.page.nonce, &nonce),
-            e.page.content_type.clone(),
-        );
+        if e.customer == me.customer
+            && e.session == me.session.id
+            && e.version == me.session.page_version
+            && e.fresh == fresh
+            && e.page.stored.elapsed() < MY_TTL
+        {
+            return html(
+                e.page.body.replace(&e.page.nonce, &nonce),
+                e.page.content_type.clone(),
+            );
+        }
+        stale = true;
+    }
+    if stale {
+        // Out of date, or (a hash collision) someone else's: gone before the render.
+        cache.remove(&key);
     }
     let (resp, rendered) = capture(next.run(req).await, &nonce).await;
     if let Some((body, content_type)) = rendered {
@@ -331,5 +388,51 @@ mod tests {
         assert_eq!(cache_key(&req("/privacy/abc", None)), None);
         assert_eq!(cache_key(&req("/", None)), None);
         assert_eq!(cache_key(&req("/dev/mailbox", None)), None);
+    }
+
+    #[test]
+    fn a_made_up_cookie_makes_no_new_entry_but_a_session_language_or_accept_does() {
+        let shape = |cookie: &str, accept: &str| {
+            let r = Request::builder()
+                .uri("/me")
+                .header("cookie", cookie)
+                .header("accept", accept)
+                .header("accept-language", "en")
+                .body(Body::empty())
+                .unwrap();
+            request_shape(&r)
+        };
+        let base = shape("portal_session=a; lang=en", "text/html");
+        assert_eq!(
+            base,
+            shape("portal_session=a; lang=en; junk=1", "text/html")
+        );
+        assert_ne!(base, shape("portal_session=b; lang=en", "text/html"));
+        assert_ne!(base, shape("portal_session=a; lang=zh", "text/html"));
+        assert_ne!(base, shape("portal_session=a; lang=en", "*/*"));
+    }
+
+    #[tokio::test]
+    async fn a_redirect_or_a_cookie_setting_answer_is_never_kept() {
+        let page = |header: Option<(&'static str, &'static str)>| {
+            let mut r = html(
+                "<p nonce=\"n1\">x</p>".to_owned(),
+                HeaderValue::from_static("text/html"),
+            );
+            if let Some((k, v)) = header {
+                r.headers_mut().insert(k, HeaderValue::from_static(v));
+            }
+            r
+        };
+        assert!(capture(page(None), "n1").await.1.is_some());
+        for h in [
+            ("location", "/me/notice"),
+            ("serverfnredirect", "1"),
+            ("set-cookie", "a=b"),
+        ] {
+            let (resp, kept) = capture(page(Some(h)), "n1").await;
+            assert!(kept.is_none(), "{h:?}");
+            assert_eq!(resp.status(), StatusCode::OK, "sent on unchanged");
+        }
     }
 }

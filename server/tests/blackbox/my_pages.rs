@@ -290,7 +290,6 @@ fn every_table_a_customers_pages_read_moves_a_page_version_on_each_write() {
             "privacy_notices",
             "third_parties",
             "staff",
-            "settings",
         ] {
             assert!(moving.contains(table), "{table}");
         }
