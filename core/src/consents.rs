@@ -66,7 +66,13 @@ pub async fn customer_switch(
         recorded_by: None,
         notice_version: Some(version),
     };
-    record(&portal.db, customer, change, now).await?;
+    // Through the group commit: a customer's switch never waits for SQLite's lock behind it.
+    portal
+        .writer
+        .write(Box::new(move |tx| {
+            Box::pin(async move { record(tx, customer, change, now).await })
+        }))
+        .await?;
     Ok(if on { Switched::On } else { Switched::Off })
 }
 
