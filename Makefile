@@ -15,7 +15,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 PORTAL := $(TARGET_DIR)/debug/portal
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run build build-release tools tools-test test lint test-rust test-pg e2e e2e-release bench lighthouse lighthouse-run clean
+.PHONY: deploy-check run build build-release tools tools-test test lint test-rust test-pg e2e e2e-release bench lighthouse lighthouse-run clean
 
 ## run: install missing tools, build, load the demo salon on first run, serve on 127.0.0.1:3000
 ## (mail goes to the dev mailbox, switched on by name, unless PORTAL_SMTP_URL is set)
@@ -33,6 +33,10 @@ build:
 ## site's files, which the server sends to browsers that take them.
 build-release: tools-test
 	PATH="$(CURDIR)/end2end/node_modules/.bin:$$PATH" cargo leptos build --release --precompress
+
+## deploy-check: the systemd unit and the nginx site of deploy/ verify (needs systemd and nginx)
+deploy-check:
+	./deploy/check.sh
 
 ## tools: the wasm target and the pinned cargo-leptos and wasm-bindgen CLI (installed once)
 tools:
