@@ -121,7 +121,7 @@ fn sqlite_statements() -> Vec<String> {
     out
 }
 
-/// PostgreSQL: one trigger function per table.
+/// PostgreSQL: one trigger function per table, run at commit.
 fn postgres_statements() -> Vec<String> {
     let mut out = Vec::new();
     let mut add = |table: &str,
@@ -155,9 +155,14 @@ END $$"#,
             new_cond = cond("NEW"),
         ));
         out.push(format!("DROP TRIGGER IF EXISTS pv_{table} ON {table}"));
+        // Deferred to the commit: the row lock on `page_versions` is taken last and held for
+        // the commit only. Taken at each write, it inverted the order of other locks: an audit
+        // append (the chain's head, then a customer's number) met a transaction that had bumped
+        // that customer's number and then wanted the chain's head, and PostgreSQL broke the
+        // deadlock by failing one of them.
         out.push(format!(
-            "CREATE TRIGGER pv_{table} AFTER INSERT OR UPDATE{update_of} OR DELETE ON {table} \
-             FOR EACH ROW EXECUTE FUNCTION pv_{table}()"
+            "CREATE CONSTRAINT TRIGGER pv_{table} AFTER INSERT OR UPDATE{update_of} OR DELETE \
+             ON {table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pv_{table}()"
         ));
     };
     for (table, expr, cols) in CUSTOMER_TABLES {
