@@ -123,6 +123,13 @@ pub struct Settings {
     pub mail_retry_max: Duration,
     /// How often the outbox worker looks for due mail when nothing wakes it.
     pub mail_poll: Duration,
+    /// `PORTAL_DRAIN_SECONDS`: after SIGTERM, how long the portal keeps serving while `/healthz`
+    /// answers 503 "draining", so a proxy's health check moves traffic away before the listener
+    /// closes (default 5, at most 60; 0 closes at once).
+    pub drain: Duration,
+    /// `PORTAL_PAGE_TIMEOUT_SECONDS`: a page or form answer that takes longer answers 503
+    /// instead of hanging (default 15, from 1 to 300).
+    pub page_timeout: Duration,
 }
 
 impl Settings {
@@ -336,6 +343,28 @@ impl Settings {
                     )
                 })?,
         };
+        let seconds = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
+            match get(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| {
+                        bad(
+                            name,
+                            match name {
+                                "PORTAL_DRAIN_SECONDS" => "must be a whole number from 0 to 60",
+                                _ => "must be a whole number from 1 to 300",
+                            },
+                        )
+                    }),
+            }
+        };
+        let drain = seconds("PORTAL_DRAIN_SECONDS", 5, 0..=60)?;
+        let page_timeout = seconds("PORTAL_PAGE_TIMEOUT_SECONDS", 15, 1..=300)?;
         let request_days = match get("PORTAL_REQUEST_DAYS") {
             None => 15,
             Some(v) => v
@@ -359,6 +388,8 @@ impl Settings {
                 })?,
         };
         Ok(Self {
+            drain,
+            page_timeout,
             sent_mail_days,
             officer_mail,
             fresh_signin_minutes,
@@ -571,6 +602,8 @@ mod tests {
             ("PORTAL_HOLIDAYS", "2026-13-01"),
             ("PORTAL_DEV_MAILBOX", "maybe"),
             ("PORTAL_SENT_MAIL_DAYS", "0"),
+            ("PORTAL_DRAIN_SECONDS", "61"),
+            ("PORTAL_PAGE_TIMEOUT_SECONDS", "0"),
         ] {
             let err = with(&[(k, v)]).unwrap_err();
             assert_eq!(err.setting, k);

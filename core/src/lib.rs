@@ -57,6 +57,8 @@ pub struct Portal {
     pub writer: group_commit::GroupCommit,
     /// Bumped whenever this process publishes a notice, so cached pages are dropped at once.
     notice_generation: Arc<AtomicU64>,
+    /// Set once this process is shutting down: it still answers, but says it is not ready.
+    draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Portal {
@@ -81,6 +83,7 @@ impl Portal {
             settings: Arc::new(settings),
             outbox: mail::OutboxSignal::default(),
             notice_generation: Arc::default(),
+            draining: Arc::default(),
         })
     }
 
@@ -109,6 +112,16 @@ impl Portal {
         mail: &mail::OutgoingMail,
     ) -> Result<i64, CoreError> {
         mail::enqueue(db, &self.vault, customer_id, template, mail).await
+    }
+
+    /// Marks this process as shutting down ([`Portal::draining`]).
+    pub fn begin_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// True once shutdown has begun: `/healthz` then answers 503 so proxies move traffic away.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
     }
 
     /// Changes whenever this process publishes a notice.

@@ -325,3 +325,31 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
     );
     resp
 }
+
+/// Answers 503 for a page or form that has not answered within `limit`, instead of letting it
+/// hang: a render waiting on a database that stopped answering, or any stall of the renderer,
+/// costs the customer a clear "try again", and the proxy can send the next request elsewhere.
+/// The render is dropped (cancelled) with its database calls.
+pub async fn time_limit(limit: std::time::Duration, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            // The path names a page, never a person (no personal data in URLs).
+            tracing::error!(path = %path, limit_ms = limit.as_millis() as u64, "page timed out");
+            let mut resp = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "5")],
+                axum::response::Html(
+                    "<!doctype html><html lang=\"zh\"><meta charset=\"utf-8\"><title>请稍后再试 · Please try again</title><main><h1>请稍后再试</h1><p>页面暂时没有响应，请几秒后再试。</p><h1 lang=\"en\">Please try again</h1><p lang=\"en\">The page is not answering right now. Please try again in a few seconds.</p></main></html>",
+                ),
+            )
+                .into_response();
+            resp.headers_mut().insert(
+                header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            );
+            resp
+        }
+    }
+}

@@ -144,6 +144,20 @@ impl Application {
                 rx,
             ))
         });
+        // On the signal: say "not ready" for the drain time while still serving, then stop
+        // taking connections and finish the requests in flight.
+        let stop = {
+            let portal = self.portal.clone();
+            async move {
+                stop.await;
+                portal.begin_draining();
+                tracing::info!(
+                    drain_ms = portal.settings.drain.as_millis() as u64,
+                    "draining before shutdown"
+                );
+                tokio::time::sleep(portal.settings.drain).await;
+            }
+        };
         let served = axum::serve(
             self.listener,
             self.router
@@ -218,6 +232,7 @@ pub fn router(portal: Portal) -> Router {
         .with_state(state);
     let cache = page_cache::PageCache::default();
     let mine = page_cache::MyPages::default();
+    let page_timeout = settings.page_timeout;
     {
         // A portal gone quiet keeps no customer's page in memory past its time either. The
         // task holds the cache weakly, and ends with the router.
@@ -243,6 +258,9 @@ pub fn router(portal: Portal) -> Router {
         ))
         .layer(axum::middleware::from_fn(move |req, next| {
             page_cache::serve(cache.clone(), portal.clone(), req, next)
+        }))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            http_guard::time_limit(page_timeout, req, next)
         }));
     http_guard::apply(router, settings).merge(api)
 }

@@ -250,8 +250,16 @@ fn gone() -> Response {
         .into_response()
 }
 
-/// Readiness: 200 when the database answers, 503 when it does not.
+/// Readiness: 200 when the database answers, 503 when it does not (asked again each time, so it
+/// recovers by itself) or while the process drains for shutdown.
 async fn healthz(State(state): State<AppState>) -> Response {
+    if state.portal.draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "draining"})),
+        )
+            .into_response();
+    }
     if state.portal.database_ok().await {
         (
             StatusCode::OK,

@@ -144,6 +144,16 @@ pub async fn deliver_due(
     transport: &Transport,
     worker_id: &str,
 ) -> Result<usize, sea_orm::DbErr> {
+    deliver_due_until(portal, transport, worker_id, None).await
+}
+
+/// [`deliver_due`], stopping between two mails once `stop` turns true.
+async fn deliver_due_until(
+    portal: &Portal,
+    transport: &Transport,
+    worker_id: &str,
+    stop: Option<&watch::Receiver<bool>>,
+) -> Result<usize, sea_orm::DbErr> {
     use entity::Column as C;
     let now = Utc::now();
     let due = entity::Entity::find()
@@ -182,6 +192,10 @@ pub async fn deliver_due(
     for row in due {
         if !claimed.contains(&row.id) {
             continue;
+        }
+        if stop.is_some_and(|s| *s.borrow()) {
+            // Shutting down: the rest of the claim is released by the caller.
+            break;
         }
         let mail = match open_message(portal, &row).await {
             Ok(mail) => mail,
@@ -314,7 +328,7 @@ async fn drop_if_erased(
 pub async fn run_worker(portal: Portal, transport: Transport, mut shutdown: watch::Receiver<bool>) {
     let worker_id = uuid::Uuid::new_v4().to_string();
     loop {
-        if let Err(e) = deliver_due(&portal, &transport, &worker_id).await {
+        if let Err(e) = deliver_due_until(&portal, &transport, &worker_id, Some(&shutdown)).await {
             tracing::error!(error = %e, "outbox worker could not read the outbox");
         }
         // Sleep until woken, but never past the next retry that is due.
@@ -330,6 +344,29 @@ pub async fn run_worker(portal: Portal, transport: Transport, mut shutdown: watc
         if *shutdown.borrow() {
             break;
         }
+    }
+    // What this worker claimed and did not send goes back at once, not when its lease ends:
+    // another replica sends it now.
+    let release = entity::Entity::update_many()
+        .col_expr(
+            entity::Column::ClaimedUntil,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .col_expr(
+            entity::Column::ClaimedBy,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(entity::Column::ClaimedBy.eq(worker_id))
+        .filter(entity::Column::SentAt.is_null());
+    match release.exec(&portal.db).await {
+        Ok(r) if r.rows_affected > 0 => {
+            tracing::info!(
+                mails = r.rows_affected,
+                "unsent mail claims released at shutdown"
+            )
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "mail claims not released; they lapse in two minutes"),
     }
 }
 

@@ -28,6 +28,7 @@ mod requests;
 mod retention;
 mod sealed;
 mod sessions;
+mod shutdown;
 mod signin_pages;
 mod signin_request;
 mod signin_tokens;

@@ -32,6 +32,15 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
 }
 
+impl TestApp {
+    /// Sends the portal its shutdown signal (as SIGTERM does).
+    pub fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.stop.take() {
@@ -123,6 +132,8 @@ pub async fn test_settings(dir: &std::path::Path) -> Settings {
     s.mail_retry_base = Duration::from_millis(50);
     s.mail_retry_max = Duration::from_millis(200);
     s.mail_poll = Duration::from_millis(50);
+    // Tests stop portals often; the ones about draining set their own.
+    s.drain = Duration::ZERO;
     s
 }
 
