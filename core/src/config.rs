@@ -130,6 +130,10 @@ pub struct Settings {
     /// `PORTAL_PAGE_TIMEOUT_SECONDS`: a page or form answer that takes longer answers 503
     /// instead of hanging (default 15, from 1 to 300).
     pub page_timeout: Duration,
+    /// `PORTAL_METRICS_ADDR`: where operators' metrics are served (`GET /metrics`, Prometheus
+    /// text), on a listener of their own that the proxy never forwards to. Unset (the default):
+    /// no metrics at all. Counts and timings only, never a personal value.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -256,6 +260,15 @@ impl Settings {
                 "is for development on this machine only: LEPTOS_SITE_ADDR must listen on a loopback address",
             ));
         }
+        let metrics_addr = match get("PORTAL_METRICS_ADDR") {
+            None => None,
+            Some(v) => Some(v.trim().parse::<SocketAddr>().map_err(|_| {
+                bad(
+                    "PORTAL_METRICS_ADDR",
+                    "must be host:port, e.g. 127.0.0.1:9100",
+                )
+            })?),
+        };
         let log_json = match get("PORTAL_LOG_FORMAT").as_deref() {
             None | Some("text") => false,
             Some("json") => true,
@@ -388,6 +401,7 @@ impl Settings {
                 })?,
         };
         Ok(Self {
+            metrics_addr,
             drain,
             page_timeout,
             sent_mail_days,
@@ -510,6 +524,10 @@ mod tests {
             "a missing SMTP setting never turns the dev mailbox on"
         );
         assert!(!s.cookies_secure());
+        assert_eq!(
+            s.metrics_addr, None,
+            "metrics are off unless an operator asks"
+        );
     }
 
     #[test]
@@ -604,6 +622,7 @@ mod tests {
             ("PORTAL_SENT_MAIL_DAYS", "0"),
             ("PORTAL_DRAIN_SECONDS", "61"),
             ("PORTAL_PAGE_TIMEOUT_SECONDS", "0"),
+            ("PORTAL_METRICS_ADDR", "everywhere"),
         ] {
             let err = with(&[(k, v)]).unwrap_err();
             assert_eq!(err.setting, k);

@@ -21,6 +21,7 @@ pub mod mail;
 pub mod membership;
 pub mod mydata;
 pub mod notices;
+pub mod ops;
 pub mod phone;
 pub mod photos;
 pub mod requests;

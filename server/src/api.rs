@@ -194,6 +194,7 @@ async fn authorize(
         ));
     }
     if !state.api_limiter.allows(key.id) {
+        portal_core::ops::refused(portal_core::ops::Throttle::ApiKey);
         return Err(ApiError(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",

@@ -6,6 +6,7 @@ mod api;
 mod assets;
 pub mod cli;
 mod http_guard;
+mod metrics;
 pub mod page_cache;
 pub use api::API_BODY_LIMIT;
 pub use http_guard::BODY_LIMIT;
@@ -47,6 +48,14 @@ pub enum StartError {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// The metrics address could not be bound.
+    #[error("configuration error: PORTAL_METRICS_ADDR: cannot listen on {addr} ({source})")]
+    BindMetrics {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why it failed.
+        source: std::io::Error,
+    },
 }
 
 /// State shared by every route and server function.
@@ -77,6 +86,8 @@ pub struct Application {
     router: Router,
     portal: Portal,
     transport: Transport,
+    /// The operators' metrics listener, when `PORTAL_METRICS_ADDR` asks for one.
+    metrics: Option<(TcpListener, Router)>,
 }
 
 impl Application {
@@ -96,11 +107,26 @@ impl Application {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
+        // The recorder is installed only when asked for: until then counting costs nothing.
+        let metrics = match portal
+            .settings
+            .metrics_addr
+            .map(|a| (a, metrics::install()))
+        {
+            Some((addr, Some(handle))) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::BindMetrics { addr, source })?;
+                Some((listener, metrics::router(portal.clone(), handle)))
+            }
+            _ => None,
+        };
         Ok(Self {
             listener,
             router,
             portal,
             transport,
+            metrics,
         })
     }
 
@@ -110,6 +136,12 @@ impl Application {
             .local_addr()
             .map(|a| a.port())
             .unwrap_or_default()
+    }
+
+    /// The port of the metrics listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let (listener, _) = self.metrics.as_ref()?;
+        listener.local_addr().ok().map(|a| a.port())
     }
 
     /// The domain handle, for commands and tests.
@@ -158,6 +190,17 @@ impl Application {
                 tokio::time::sleep(portal.settings.drain).await;
             }
         };
+        // Metrics answer until the portal has stopped, so a scrape sees the drain.
+        let metrics = self.metrics.map(|(listener, router)| {
+            let mut done = tx.subscribe();
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = done.wait_for(|stopped| *stopped).await;
+                    })
+                    .await;
+            })
+        });
         let served = axum::serve(
             self.listener,
             self.router
@@ -170,6 +213,9 @@ impl Application {
         let _ = fulfilment.await;
         if let Some(b) = backups {
             let _ = b.await;
+        }
+        if let Some(m) = metrics {
+            let _ = m.await;
         }
         served
     }
@@ -262,7 +308,9 @@ pub fn router(portal: Portal) -> Router {
         .layer(axum::middleware::from_fn(move |req, next| {
             http_guard::time_limit(page_timeout, req, next)
         }));
-    http_guard::apply(router, settings).merge(api)
+    http_guard::apply(router, settings)
+        .merge(api)
+        .layer(axum::middleware::from_fn(metrics::track))
 }
 
 async fn shutdown_signal() {

@@ -475,7 +475,10 @@ pub async fn run_schedule(
 ) {
     loop {
         match scheduled_backup(&portal, &dir).await {
-            Ok(true) => tracing::info!("scheduled backup written"),
+            Ok(true) => {
+                crate::ops::ran(crate::ops::Job::Backup);
+                tracing::info!("scheduled backup written")
+            }
             Ok(false) => {}
             Err(e) => tracing::error!(error = %e, "scheduled backup failed"),
         }

@@ -328,8 +328,9 @@ async fn drop_if_erased(
 pub async fn run_worker(portal: Portal, transport: Transport, mut shutdown: watch::Receiver<bool>) {
     let worker_id = uuid::Uuid::new_v4().to_string();
     loop {
-        if let Err(e) = deliver_due_until(&portal, &transport, &worker_id, Some(&shutdown)).await {
-            tracing::error!(error = %e, "outbox worker could not read the outbox");
+        match deliver_due_until(&portal, &transport, &worker_id, Some(&shutdown)).await {
+            Ok(_) => crate::ops::ran(crate::ops::Job::Mail),
+            Err(e) => tracing::error!(error = %e, "outbox worker could not read the outbox"),
         }
         // Sleep until woken, but never past the next retry that is due.
         let poll = portal

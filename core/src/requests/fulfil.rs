@@ -56,7 +56,10 @@ pub async fn run(portal: Portal, mut shutdown: tokio::sync::watch::Receiver<bool
         if tokio::time::Instant::now() >= next_sweep {
             next_sweep += std::time::Duration::from_secs(600);
             match crate::housekeeping::sweep(&portal, Utc::now()).await {
-                Ok(s) => tracing::debug!(?s, "housekeeping sweep"),
+                Ok(s) => {
+                    crate::ops::ran(crate::ops::Job::Housekeeping);
+                    tracing::debug!(?s, "housekeeping sweep")
+                }
                 Err(e) => tracing::error!(error = %e, "housekeeping sweep failed"),
             }
         }
@@ -81,15 +84,19 @@ pub async fn run(portal: Portal, mut shutdown: tokio::sync::watch::Receiver<bool
             Err(e) => tracing::error!(error = %e, "photo uses could not be lapsed"),
         }
         match crate::retention::daily(&portal, Utc::now()).await {
-            Ok(Some(r)) => tracing::info!(
-                notified = r.notified,
-                deleted = r.deleted,
-                purged_requests = r.purged_requests,
-                "retention rules applied"
-            ),
+            Ok(Some(r)) => {
+                crate::ops::ran(crate::ops::Job::Retention);
+                tracing::info!(
+                    notified = r.notified,
+                    deleted = r.deleted,
+                    purged_requests = r.purged_requests,
+                    "retention rules applied"
+                )
+            }
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "retention rules could not be applied"),
         }
+        crate::ops::ran(crate::ops::Job::Fulfilment);
         tokio::select! {
             _ = tokio::time::sleep(portal.settings.mail_poll) => {}
             _ = shutdown.changed() => {}

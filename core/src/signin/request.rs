@@ -74,6 +74,11 @@ pub async fn request_link(
     )
     .await?;
     if !(by_address && by_ip) {
+        crate::ops::refused(if by_ip {
+            crate::ops::Throttle::SigninPerAddress
+        } else {
+            crate::ops::Throttle::SigninPerIp
+        });
         tracing::info!("sign-in request throttled");
         return Ok(pending);
     }

@@ -21,6 +21,7 @@ mod export;
 mod foundation;
 mod http_edges;
 mod mail;
+mod metrics;
 mod my_data;
 mod my_pages;
 mod photos;

@@ -200,6 +200,7 @@ pub async fn sign_in_from(
         if !reserve(db, b, *free, now).await? {
             // Never heard: the buckets counted before this one get their failure back.
             give_all_back(i).await?;
+            crate::ops::refused(crate::ops::Throttle::StaffSignin);
             return Err(AuthError::Delayed);
         }
     }
@@ -480,6 +481,7 @@ pub async fn start_enrolment(
     let tx = portal.db.begin().await?;
     if let Some(sealed) = &row.totp_secret_sealed {
         if is_locked(&row, now) {
+            crate::ops::refused(crate::ops::Throttle::StaffSignin);
             return Err(AuthError::Delayed);
         }
         let secret = vault::open(portal.vault.system_key(), TOTP_SECRET, staff, sealed)

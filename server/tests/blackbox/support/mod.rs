@@ -29,6 +29,8 @@ pub struct TestApp {
     /// The SMTP server this portal delivers to unless the test named another (a portal does
     /// not start without one, outside the explicit dev mailbox).
     pub sink: smtp::SmtpSink,
+    /// `http://127.0.0.1:<port>` of the metrics listener, when the test asked for one.
+    pub metrics_address: Option<String>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -165,6 +167,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         .await
         .expect("the portal starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
     let portal = app.portal().clone();
     let (tx, rx) = oneshot::channel();
     tokio::spawn(app.run_until(async {
@@ -182,6 +185,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         client,
         data_dir,
         sink,
+        metrics_address,
         stop: Some(tx),
     }
 }
