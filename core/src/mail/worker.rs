@@ -66,16 +66,20 @@ impl Transport {
 
     async fn send(
         &self,
-        id: i64,
-        customer: Option<i64>,
-        from: &str,
+        row: &entity::Model,
+        settings: &crate::Settings,
         mail: &OutgoingMail,
     ) -> Result<(), DeliveryError> {
+        let (id, customer) = (row.id, row.customer_id);
         match self {
             Self::Smtp(smtp) => {
-                let from: Mailbox = from.parse().map_err(|_| DeliveryError::Build)?;
+                let from: Mailbox = settings
+                    .mail_from
+                    .parse()
+                    .map_err(|_| DeliveryError::Build)?;
                 let to: Mailbox = mail.to.as_str().parse().map_err(|_| DeliveryError::Build)?;
                 let builder = Message::builder()
+                    .message_id(Some(message_id(row, settings)))
                     .from(from)
                     .to(to)
                     .subject(mail.subject.clone());
@@ -117,6 +121,14 @@ impl Transport {
             }
         }
     }
+}
+
+/// One Message-ID per queued mail, the same on every attempt (RFC 5322 3.6.4: a message sent
+/// again keeps its identifier), so a mail that reaches a mailbox twice after a crash between
+/// the server's acceptance and our record of it can be recognised as one.
+fn message_id(row: &entity::Model, settings: &crate::Settings) -> String {
+    let host = settings.public_url.host_str().unwrap_or("localhost");
+    format!("<{}.{}@{host}>", row.id, row.created_at.timestamp())
 }
 
 /// Exponential backoff: `base * 2^(attempts-1)`, at most `max`.
@@ -210,11 +222,7 @@ async fn deliver_due_until(
             Err(_) => None,
         };
         let result = match mail {
-            Some(mail) => {
-                transport
-                    .send(row.id, row.customer_id, &portal.settings.mail_from, &mail)
-                    .await
-            }
+            Some(mail) => transport.send(&row, &portal.settings, &mail).await,
             None => Err(DeliveryError::Build),
         };
         let attempts = row.attempts + 1;

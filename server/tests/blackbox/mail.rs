@@ -98,6 +98,22 @@ fn mail_the_server_refuses_is_retried_with_backoff_until_accepted() {
         let row = outbox_row(&app, id).await;
         assert_eq!(row.attempts, 3, "two refused attempts, then one accepted");
         assert!(row.sent_at.is_some());
+        // Every attempt carries the one Message-ID of this queued mail.
+        let ids: Vec<String> = sink
+            .tried()
+            .iter()
+            .filter_map(|m| {
+                m.lines()
+                    .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+                    .map(|l| l[11..].trim().to_owned())
+            })
+            .collect();
+        assert_eq!(ids.len(), 3, "three attempts reached the server");
+        assert!(
+            ids.iter()
+                .all(|i| *i == format!("<{id}.{}@portal.test>", row.created_at.timestamp())),
+            "{ids:?}"
+        );
     })
 }
 

@@ -23,6 +23,8 @@ pub struct Received {
 pub struct SmtpSink {
     pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
+    /// Every message that reached the end of DATA, refused or not.
+    tried: Arc<Mutex<Vec<String>>>,
     refuse: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
@@ -47,15 +49,17 @@ impl SmtpSink {
         let port = listener.local_addr().expect("addr").port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let refuse = Arc::new(AtomicUsize::new(0));
-        let (r, f) = (received.clone(), refuse.clone());
+        let tried = Arc::new(Mutex::new(Vec::new()));
+        let (r, f, t) = (received.clone(), refuse.clone(), tried.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(session(stream, r.clone(), f.clone()));
+                tokio::spawn(session(stream, r.clone(), t.clone(), f.clone()));
             }
         });
         Self {
             port,
             received,
+            tried,
             refuse,
             task,
         }
@@ -76,6 +80,11 @@ impl SmtpSink {
         self.refuse.load(Ordering::SeqCst)
     }
 
+    /// Every message sent to the end of DATA so far, the refused ones too.
+    pub fn tried(&self) -> Vec<String> {
+        self.tried.lock().expect("sink lock").clone()
+    }
+
     /// Everything accepted so far.
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().expect("sink lock").clone()
@@ -85,6 +94,7 @@ impl SmtpSink {
 async fn session(
     stream: tokio::net::TcpStream,
     received: Arc<Mutex<Vec<Received>>>,
+    tried: Arc<Mutex<Vec<String>>>,
     refuse: Arc<AtomicUsize>,
 ) {
     let (read, mut write) = stream.into_split();
@@ -135,6 +145,7 @@ async fn session(
                 }
                 data.push_str(&line);
             }
+            tried.lock().expect("sink lock").push(data.clone());
             let refused = refuse
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok();
