@@ -15,7 +15,9 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 PORTAL := $(TARGET_DIR)/debug/portal
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deploy-check run build build-release tools tools-test test lint test-rust test-pg e2e e2e-release bench lighthouse lighthouse-run clean
+SOAK_TOOLS := nginx wrk postgresql
+
+.PHONY: deploy-check soak soak-short soak-tools run build build-release tools tools-test test lint test-rust test-pg e2e e2e-release bench lighthouse lighthouse-run clean
 
 ## run: install missing tools, build, load the demo salon on first run, serve on 127.0.0.1:3000
 ## (mail goes to the dev mailbox, switched on by name, unless PORTAL_SMTP_URL is set)
@@ -52,8 +54,9 @@ tools-test: tools
 	@[ -x end2end/node_modules/.bin/playwright ] || (cd end2end && npm ci --no-audit --no-fund)
 
 ## test: formatting, clippy (server and wasm), Rust tests on SQLite and PostgreSQL, Playwright
-## on the debug build, then the release build and the smoke specs against it
-test: tools-test lint test-rust test-pg e2e e2e-release
+## on the debug build, then the release build, the smoke specs against it, and the short soak
+## (two replicas behind nginx, with faults)
+test: tools-test lint test-rust test-pg e2e e2e-release soak-short
 
 lint:
 	cargo fmt --all -- --check
@@ -107,6 +110,21 @@ bench: build-release
 	@url="$${BENCH_POSTGRES_URL:-$${TEST_POSTGRES_URL:-}}"; \
 	if [ -z "$$url" ] && [ "$$(id -u)" = 0 ] && command -v pg_ctlcluster >/dev/null; then url=$$(.ci/postgres.sh); fi; \
 	BENCH_POSTGRES_URL="$$url" RUSTFLAGS="--cfg erase_components" cargo bench -p server --bench http
+
+## soak: two release replicas on a PostgreSQL of its own behind nginx (deploy/nginx.conf), an
+## SMTP server, wrk and virtual customers through the proxy for 60 s while a replica is killed
+## (-9), PostgreSQL restarted and the SMTP server down 2 minutes; then checks from the database
+## and the mail received that nothing was lost or done twice, prints one table, and fails if it was
+soak: build-release soak-tools
+	RUSTFLAGS="--cfg erase_components" cargo bench -p server --bench soak
+
+## soak-short: the same checks with 20 s of load and a 10 s mail outage (part of `make test`)
+soak-short: build-release soak-tools
+	SOAK_SHORT=1 RUSTFLAGS="--cfg erase_components" cargo bench -p server --bench soak
+
+soak-tools:
+	@command -v nginx >/dev/null && command -v wrk >/dev/null && [ -d /usr/lib/postgresql ] || \
+		($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SOAK_TOOLS))
 
 ## lighthouse: a phone's first visit to /, /privacy, /signin, /me, /me/requests and /me/consents
 ## (Lighthouse from npm, mobile defaults, Debian's Chromium) against the release build; fails

@@ -256,18 +256,24 @@ async fn deliver_due_until(
                 tracing::warn!(mail_id = row.id, attempts, error = %e, retry_in_ms = wait.as_millis() as u64, "mail delivery failed; will retry");
             }
         }
-        if result.is_ok() && row.customer_id.is_none() {
+        // Once the server took a mail, its record must reach the database, or the mail would
+        // go again when its lease ends: through a database outage (a restart takes seconds)
+        // the record is tried again for most of the lease.
+        let delivered = result.is_ok();
+        if delivered && row.customer_id.is_none() {
             // Mail to no customer (staff invitations, erasure receipts, reminders to the
             // officer) is shown nowhere once sent: its body, with the links and the erased
             // address it may carry, goes as soon as the server took it.
-            entity::Entity::delete_many()
+            let gone = entity::Entity::delete_many()
                 .filter(C::Id.eq(row.id))
-                .filter(C::ClaimedBy.eq(worker_id.to_owned()))
-                .exec(&portal.db)
-                .await?;
+                .filter(C::ClaimedBy.eq(worker_id.to_owned()));
+            until_recorded(delivered, || gone.clone().exec(&portal.db)).await?;
         } else {
-            let marked = write(portal, move |tx| {
-                Box::pin(async move { Ok(update.exec(tx).await?) })
+            let marked = until_recorded(delivered, || {
+                let update = update.clone();
+                write(portal, move |tx| {
+                    Box::pin(async move { Ok(update.exec(tx).await?) })
+                })
             })
             .await;
             // A mark that failed or found no row may mean the customer was erased while the
@@ -282,6 +288,30 @@ async fn deliver_due_until(
         }
     }
     Ok(sent)
+}
+
+/// How often, a second apart, the record of a delivered mail is tried (well within the lease).
+const RECORD_TRIES: u32 = 60;
+
+/// Runs `record` once, or while it fails for up to [`RECORD_TRIES`] when `delivered`.
+async fn until_recorded<T, F, Fut>(delivered: bool, mut record: F) -> Result<T, sea_orm::DbErr>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sea_orm::DbErr>>,
+{
+    let mut tries = 1;
+    loop {
+        match record().await {
+            Err(e) if delivered && tries < RECORD_TRIES => {
+                if tries == 1 {
+                    tracing::warn!(error = %e, "a delivered mail could not be recorded yet; trying again");
+                }
+                tries += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// A statement through the group commit, without a savepoint (its only failures are the
