@@ -15,6 +15,7 @@ pub mod db;
 pub mod demo;
 pub mod email;
 pub mod error;
+pub mod failpoint;
 pub mod group_commit;
 pub mod housekeeping;
 pub mod mail;
@@ -60,6 +61,9 @@ pub struct Portal {
     notice_generation: Arc<AtomicU64>,
     /// Set once this process is shutting down: it still answers, but says it is not ready.
     draining: Arc<std::sync::atomic::AtomicBool>,
+    /// When this handle was opened: files older than it that no row names were left by an
+    /// earlier process (`requests::erase::recover_files`).
+    pub(crate) opened_at: std::time::SystemTime,
 }
 
 impl Portal {
@@ -85,6 +89,7 @@ impl Portal {
             outbox: mail::OutboxSignal::default(),
             notice_generation: Arc::default(),
             draining: Arc::default(),
+            opened_at: std::time::SystemTime::now(),
         })
     }
 

@@ -230,6 +230,77 @@ pub fn remove_files(files: &[PathBuf]) {
     }
 }
 
+/// What a crash left on disk, put right at start (every start, before the first request is
+/// carried out): in `exports/`, a copy still named `.part` whose writer is gone (its lock went
+/// with its process) takes its final name if its row was committed, and is removed if not; a
+/// copy with its final name that no row refers to (its customer erased, its row swept) is
+/// removed. In `photos/`, a file no row refers to is removed (a crash between an erasure's
+/// commit and the removal of its files). Final-named files are touched only when older than
+/// this process's [`Portal`], so a file written since (its row on its way) stays. On SQLite the
+/// write-ahead log is emptied into the database file, so no page from before an erasure waits
+/// there. Returns how many files were finished or removed.
+pub async fn recover_files(portal: &Portal) -> Result<usize, CoreError> {
+    let mut fixed = 0;
+    let known = |table: &'static str, name: String| {
+        let q = Query::select()
+            .column("file_name")
+            .from(table)
+            .and_where(Expr::col("file_name").eq(name))
+            .to_owned();
+        async move { Ok::<_, CoreError>(portal.db.query_one(&q).await?.is_some()) }
+    };
+    // Only what an earlier process left: a file written since this one opened (a row on its
+    // way) is not touched.
+    let before_us = |entry: &std::fs::DirEntry| {
+        entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < portal.opened_at)
+    };
+    let exports = super::export::dir(portal);
+    for entry in std::fs::read_dir(&exports).into_iter().flatten().flatten() {
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let path = entry.path();
+        if let Some(done) = name.strip_suffix(super::export::PART) {
+            // Locked: another process is writing it right now.
+            let Ok(file) = std::fs::File::open(&path) else {
+                continue;
+            };
+            if file.try_lock().is_err() {
+                continue;
+            }
+            if known("exports", done.to_owned()).await? {
+                std::fs::rename(&path, exports.join(done))?;
+            } else {
+                std::fs::remove_file(&path)?;
+            }
+            fixed += 1;
+        } else if before_us(&entry) && !known("exports", name).await? {
+            std::fs::remove_file(&path)?;
+            fixed += 1;
+        }
+    }
+    let photos = portal.settings.data_dir.join("photos");
+    for entry in std::fs::read_dir(&photos).into_iter().flatten().flatten() {
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if before_us(&entry) && !known("photos", name).await? {
+            std::fs::remove_file(entry.path())?;
+            fixed += 1;
+        }
+    }
+    if portal.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        portal
+            .db
+            .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await?;
+    }
+    Ok(fixed)
+}
+
 /// Removes files in `photos/` and `exports/` that no row refers to any more (left by a crash
 /// between a commit and the file's removal, or by an export whose claim was lost). Only files
 /// older than an hour are touched, so nothing being written right now is removed.

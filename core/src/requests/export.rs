@@ -148,14 +148,13 @@ async fn gather(portal: &Portal, customer: i64) -> Result<Gathered, CoreError> {
 /// copy waits up to 72 hours for its downloads and must die with the customer's key.
 pub const FILE: vault::Field = vault::Field::new("exports", "file");
 
-fn write_zip(path: &Path, salon: &str, g: &Gathered, photo_dir: &Path) -> Result<u64, CoreError> {
-    let file = {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        options.open(path)?
-    };
+fn write_zip(
+    file: std::fs::File,
+    path: &Path,
+    salon: &str,
+    g: &Gathered,
+    photo_dir: &Path,
+) -> Result<u64, CoreError> {
     let sealing =
         vault::stream::SealingWriter::new(std::io::BufWriter::new(file), g.key.clone(), FILE)?;
     // Written as a stream (no seeking back): the sealed chunks go out in order.
@@ -167,6 +166,7 @@ fn write_zip(path: &Path, salon: &str, g: &Gathered, photo_dir: &Path) -> Result
     zip.start_file("index.html", deflated).map_err(bad)?;
     let page = super::copy_page::render(salon, g.lang, g.made, &g.files, Style::Inline);
     zip.write_all(page.as_bytes())?;
+    crate::failpoint::hit("export.writing");
     zip.start_file("schema.json", deflated).map_err(bad)?;
     zip.write_all(SCHEMA.as_bytes())?;
     for (name, value) in &g.files {
@@ -182,7 +182,10 @@ fn write_zip(path: &Path, salon: &str, g: &Gathered, photo_dir: &Path) -> Result
         zip.write_all(&plain)?;
     }
     let sealing = zip.finish().map_err(bad)?.into_inner();
-    sealing.finish()?.flush()?;
+    let mut out = sealing.finish()?;
+    out.flush()?;
+    // On disk before a row says the copy exists.
+    out.get_ref().sync_all()?;
     Ok(std::fs::metadata(path)?.len())
 }
 
@@ -204,26 +207,73 @@ pub async fn page(
     ))
 }
 
-/// Writes the customer's copy to `exports/`, sealed under their key, and returns
-/// `(file name, size)`. The name is random and says nothing about the customer.
-pub async fn build(portal: &Portal, customer: i64) -> Result<(String, u64), CoreError> {
+/// The ending of a copy still being written, or written and not yet committed.
+pub const PART: &str = ".part";
+
+/// A copy made for a customer: written as `<name>.part` under an exclusive lock that lives as
+/// long as this value. [`Built::finish`] gives it its final name once its row is committed;
+/// dropped unfinished (an error, a lost claim) it is removed. After a crash the lock is gone
+/// with the process, which is how [`recover_files`](super::erase::recover_files) tells a
+/// crash's leftover from a copy another replica is writing now.
+pub struct Built {
+    /// The final file name, as the `exports` row names it.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    part: PathBuf,
+    lock: Option<std::fs::File>,
+}
+
+impl Built {
+    /// Gives the committed copy its final name.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        let done = std::fs::rename(&self.part, self.part.with_file_name(&self.name));
+        if done.is_ok() {
+            self.lock = None;
+        }
+        done
+    }
+}
+
+impl Drop for Built {
+    fn drop(&mut self) {
+        if self.lock.take().is_some() {
+            let _ = std::fs::remove_file(&self.part);
+        }
+    }
+}
+
+/// Writes `customer`'s copy (see [`Built`]); the caller commits its row, then finishes it.
+pub async fn build(portal: &Portal, customer: i64) -> Result<Built, CoreError> {
     let g = gather(portal, customer).await?;
     let dir = dir(portal);
     std::fs::create_dir_all(&dir)?;
     let name = format!("{}.zip", uuid::Uuid::new_v4().simple());
-    let path = dir.join(&name);
+    let part = dir.join(format!("{name}{PART}"));
+    let file = {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(&part)?
+    };
+    file.lock()?;
+    // A second handle on the same open file holds the lock once the writer closes its own.
+    let lock = file.try_clone()?;
+    let mut built = Built {
+        name,
+        size: 0,
+        part: part.clone(),
+        lock: Some(lock),
+    };
     let salon = portal.settings.salon_name.clone();
     let photo_dir = portal.settings.data_dir.join("photos");
-    let written = tokio::task::spawn_blocking(move || {
-        let r = write_zip(&path, &salon, &g, &photo_dir);
-        if r.is_err() {
-            let _ = std::fs::remove_file(&path);
-        }
-        r
-    })
-    .await
-    .map_err(|_| CoreError::Invalid("export.task"))??;
-    Ok((name, written))
+    built.size =
+        tokio::task::spawn_blocking(move || write_zip(file, &part, &salon, &g, &photo_dir))
+            .await
+            .map_err(|_| CoreError::Invalid("export.task"))??;
+    crate::failpoint::hit("export.written");
+    Ok(built)
 }
 
 /// One export as the customer's page lists it.

@@ -50,6 +50,14 @@ pub async fn run_once(portal: &Portal, now: DateTime<Utc>) -> Result<usize, Core
 
 /// Runs [`run_once`] and the due-date reminders every `mail_poll` until `shutdown` turns true.
 pub async fn run(portal: Portal, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    match super::erase::recover_files(&portal).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            files = n,
+            "files left by an interrupted export or erasure put right"
+        ),
+        Err(e) => tracing::error!(error = %e, "files left by a crash could not be put right"),
+    }
     // Housekeeping runs at start and then every ten minutes; it is cheap and idempotent.
     let mut next_sweep = tokio::time::Instant::now();
     loop {
@@ -116,17 +124,13 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
     let details = super::details(&portal.db, &portal.vault, id).await?;
     let lang = customers::language(&portal.db, customer).await?;
     let en = lang == "en";
-    // The copy is written before the transaction (files are not transactional); if another
-    // worker wins the claim, or the commit fails, the file is removed.
+    // The copy is written before the transaction (files are not transactional), under a
+    // temporary name: if another worker wins the claim, or anything fails before the commit,
+    // dropping it removes the file; it takes its final name after the commit.
     let built = if request.kind == Kind::Access {
         Some(super::export::build(portal, customer).await?)
     } else {
         None
-    };
-    let drop_built = |built: &Option<(String, u64)>| {
-        if let Some((name, _)) = built {
-            let _ = std::fs::remove_file(super::export::dir(portal).join(name));
-        }
     };
     let tx = crate::db::begin_write(&portal.db).await?;
     let claim = Query::update()
@@ -137,7 +141,6 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
         .and_where(Expr::col("status").eq(Status::Approved.as_str()))
         .to_owned();
     if tx.execute(&claim).await?.rows_affected() != 1 {
-        drop_built(&built);
         return Ok(false);
     }
     if request.kind == Kind::Deletion {
@@ -178,7 +181,9 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
                 .enqueue_mail(&tx, None, "erasure_receipt", &mail)
                 .await?;
         }
+        crate::failpoint::hit("erasure.erased");
         tx.commit().await?;
+        crate::failpoint::hit("erasure.committed");
         super::erase::remove_files(&files);
         // SQLite keeps old page versions in its write-ahead log until a checkpoint; write them
         // into the (zero-filling) database file and empty the log, so nothing of the erased
@@ -296,7 +301,7 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
             (zh, en)
         }
         Kind::Access => {
-            let Some((name, size)) = built.clone() else {
+            let Some((name, size)) = built.as_ref().map(|b| (b.name.clone(), b.size)) else {
                 return Ok(false);
             };
             let expires = now + super::export::LIFETIME;
@@ -350,9 +355,13 @@ pub async fn fulfil(portal: &Portal, id: i64, now: DateTime<Utc>) -> Result<bool
     let after = super::get(&tx, id).await?;
     let told = if en { &en_text } else { &zh };
     tell(portal, &tx, &after, mails::Change::Done(told)).await?;
-    if let Err(e) = tx.commit().await {
-        drop_built(&built);
-        return Err(e.into());
+    tx.commit().await?;
+    crate::failpoint::hit("export.committed");
+    if let Some(built) = built
+        && let Err(e) = built.finish()
+    {
+        // Its row is committed: the next start's recovery gives it its name.
+        tracing::error!(error = %e, "a committed copy could not take its final name");
     }
     portal.outbox.notify();
     Ok(true)

@@ -15,6 +15,7 @@ mod audit;
 mod backup;
 mod cli;
 mod consents;
+mod crash;
 mod dashboard;
 mod erasure;
 mod export;
