@@ -720,7 +720,7 @@ async fn customer_journeys(s: Shared, vu: usize, vus: usize, wait: Duration) {
         let before = errors();
         n += 1;
         let customer = 1 + ((vu + n * vus) as i64 % JOURNEY_CUSTOMERS);
-        if let Some(cookie) = sign_in(&s, customer, n % 2 == 0, wait).await {
+        if let Some(cookie) = sign_in(&s, customer, n.is_multiple_of(2), wait).await {
             session = Some((customer, cookie));
         }
         let Some((customer, cookie)) = session.clone() else {
@@ -740,7 +740,7 @@ async fn customer_journeys(s: Shared, vu: usize, vus: usize, wait: Duration) {
             Ok(r) => s.error("/me", format!("status {}", r.status().as_u16())),
             Err(e) => s.error("/me", error_kind(&e)),
         }
-        let on = if n % 2 == 0 { "1" } else { "0" };
+        let on = if n.is_multiple_of(2) { "1" } else { "0" };
         s.post(
             "consent switch",
             &s.proxy,
