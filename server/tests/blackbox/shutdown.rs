@@ -76,3 +76,71 @@ fn a_page_that_cannot_answer_in_time_gets_a_503_and_the_portal_serves_again_afte
         );
     })
 }
+
+#[test]
+fn a_portal_told_to_stop_finishes_the_mail_in_hand_and_hands_back_the_rest_of_its_claim() {
+    crate::support::run(async {
+        use portal_core::mail::{OutgoingMail, entity};
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let sink = support::smtp::SmtpSink::start().await;
+        sink.slow_down(Duration::from_millis(1500));
+        let url = sink.url();
+        let mut app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
+        let c = support::customer(&app, "claims@example.com", "zh").await;
+        for _ in 0..3 {
+            let mail = OutgoingMail {
+                to: portal_core::email::Email::parse("claims@example.com").unwrap(),
+                subject: "test".into(),
+                text: "test".into(),
+                html: None,
+            };
+            app.portal
+                .enqueue_mail(&app.portal.db, Some(c), "test", &mail)
+                .await
+                .unwrap();
+        }
+        app.portal.outbox.notify();
+        // The worker claims all three and is sending the first when the stop comes.
+        assert!(
+            support::eventually(Duration::from_secs(5), || async { sink.tried().len() == 1 }).await,
+            "the first mail reached the server"
+        );
+        let claimed = entity::Entity::find()
+            .filter(entity::Column::ClaimedBy.is_not_null())
+            .all(&app.portal.db)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 3, "one claim for the lot");
+        app.shut_down();
+        let db = app.portal.db.clone();
+        let rows = || {
+            let db = db.clone();
+            async move { entity::Entity::find().all(&db).await.unwrap() }
+        };
+        assert!(
+            support::eventually(Duration::from_secs(10), || async {
+                let rows = rows().await;
+                rows.iter().any(|m| m.sent_at.is_some())
+                    && rows
+                        .iter()
+                        .filter(|m| m.sent_at.is_none())
+                        .all(|m| m.claimed_by.is_none())
+            })
+            .await,
+            "every claim handed back"
+        );
+        let rows = rows().await;
+        assert_eq!(
+            rows.iter().filter(|m| m.sent_at.is_some()).count(),
+            1,
+            "the mail in hand was finished and recorded"
+        );
+        assert_eq!(sink.received().len(), 1, "nothing else was sent");
+        assert!(
+            rows.iter()
+                .filter(|m| m.sent_at.is_none())
+                .all(|m| m.claimed_until.is_none()),
+            "the unsent ones are free for another replica at once, not after the lease"
+        );
+    })
+}

@@ -26,6 +26,8 @@ pub struct SmtpSink {
     /// Every message that reached the end of DATA, refused or not.
     tried: Arc<Mutex<Vec<String>>>,
     refuse: Arc<AtomicUsize>,
+    /// Milliseconds the sink waits before it accepts a message.
+    delay_ms: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -50,10 +52,16 @@ impl SmtpSink {
         let received = Arc::new(Mutex::new(Vec::new()));
         let refuse = Arc::new(AtomicUsize::new(0));
         let tried = Arc::new(Mutex::new(Vec::new()));
-        let (r, f, t) = (received.clone(), refuse.clone(), tried.clone());
+        let delay_ms = Arc::new(AtomicUsize::new(0));
+        let (r, f, t, d) = (
+            received.clone(),
+            refuse.clone(),
+            tried.clone(),
+            delay_ms.clone(),
+        );
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(session(stream, r.clone(), t.clone(), f.clone()));
+                tokio::spawn(session(stream, r.clone(), t.clone(), f.clone(), d.clone()));
             }
         });
         Self {
@@ -61,6 +69,7 @@ impl SmtpSink {
             received,
             tried,
             refuse,
+            delay_ms,
             task,
         }
     }
@@ -73,6 +82,12 @@ impl SmtpSink {
     /// Refuse the next `n` messages with `451` at the end of DATA.
     pub fn refuse_next(&self, n: usize) {
         self.refuse.store(n, Ordering::SeqCst);
+    }
+
+    /// Take `delay` over each message before accepting it (a slow mail server).
+    pub fn slow_down(&self, delay: std::time::Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as usize, Ordering::SeqCst);
     }
 
     /// How many refusals are still pending.
@@ -96,6 +111,7 @@ async fn session(
     received: Arc<Mutex<Vec<Received>>>,
     tried: Arc<Mutex<Vec<String>>>,
     refuse: Arc<AtomicUsize>,
+    delay_ms: Arc<AtomicUsize>,
 ) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
@@ -146,6 +162,10 @@ async fn session(
                 data.push_str(&line);
             }
             tried.lock().expect("sink lock").push(data.clone());
+            let delay = delay_ms.load(Ordering::SeqCst) as u64;
+            if delay > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+            }
             let refused = refuse
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok();
