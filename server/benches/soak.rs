@@ -152,6 +152,8 @@ struct Postgres {
     data: PathBuf,
     port: u16,
     as_postgres: bool,
+    /// Made fresh for each soak: other users of the machine cannot reach this cluster.
+    password: String,
 }
 
 impl Postgres {
@@ -180,6 +182,7 @@ impl Postgres {
             data: dir.join("pgdata"),
             port: free_port(),
             as_postgres: is_root(),
+            password: uuid::Uuid::new_v4().simple().to_string(),
         };
         std::fs::create_dir_all(&pg.data).expect("pgdata");
         if pg.as_postgres {
@@ -189,20 +192,26 @@ impl Postgres {
             );
         }
         chmod(&pg.data, 0o700);
+        // Readable by PostgreSQL's user only, and gone once initdb has read it.
+        let pwfile = dir.join("pwfile");
+        std::fs::write(&pwfile, &pg.password).expect("pwfile");
+        chmod(&pwfile, 0o600);
+        if pg.as_postgres {
+            must(
+                Command::new("chown").arg("postgres:").arg(&pwfile),
+                "chown pwfile",
+            );
+        }
         must(
             pg.command("initdb")
-                .args([
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                    "--no-sync",
-                    "-D",
-                ])
+                .args(["-U", "postgres", "--auth=scram-sha-256", "-E", "UTF8"])
+                .arg("--no-sync")
+                .arg(format!("--pwfile={}", pwfile.display()))
+                .arg("-D")
                 .arg(&pg.data),
             "initdb",
         );
+        let _ = std::fs::remove_file(&pwfile);
         let opts = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=100",
             pg.port
@@ -220,7 +229,10 @@ impl Postgres {
     }
 
     fn url(&self, db: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+        format!(
+            "postgres://postgres:{}@127.0.0.1:{}/{db}",
+            self.password, self.port
+        )
     }
 
     /// A fast restart: every connection is cut, as when the server is restarted for an update.

@@ -290,23 +290,26 @@ async fn deliver_due_until(
     Ok(sent)
 }
 
-/// How often, a second apart, the record of a delivered mail is tried (well within the lease).
-const RECORD_TRIES: u32 = 60;
+/// How long the record of a delivered mail is tried again: a database restart takes seconds;
+/// well within the lease, and within systemd's stop timeout (30 s) when it happens at shutdown.
+const RECORD_FOR: Duration = Duration::from_secs(20);
 
-/// Runs `record` once, or while it fails for up to [`RECORD_TRIES`] when `delivered`.
+/// Runs `record` once, or, when `delivered`, again a second apart while it fails, for up to
+/// [`RECORD_FOR`].
 async fn until_recorded<T, F, Fut>(delivered: bool, mut record: F) -> Result<T, sea_orm::DbErr>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, sea_orm::DbErr>>,
 {
-    let mut tries = 1;
+    let started = tokio::time::Instant::now();
+    let mut warned = false;
     loop {
         match record().await {
-            Err(e) if delivered && tries < RECORD_TRIES => {
-                if tries == 1 {
+            Err(e) if delivered && started.elapsed() + Duration::from_secs(1) < RECORD_FOR => {
+                if !warned {
+                    warned = true;
                     tracing::warn!(error = %e, "a delivered mail could not be recorded yet; trying again");
                 }
-                tries += 1;
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             other => return other,

@@ -241,14 +241,6 @@ pub fn remove_files(files: &[PathBuf]) {
 /// there. Returns how many files were finished or removed.
 pub async fn recover_files(portal: &Portal) -> Result<usize, CoreError> {
     let mut fixed = 0;
-    let known = |table: &'static str, name: String| {
-        let q = Query::select()
-            .column("file_name")
-            .from(table)
-            .and_where(Expr::col("file_name").eq(name))
-            .to_owned();
-        async move { Ok::<_, CoreError>(portal.db.query_one(&q).await?.is_some()) }
-    };
     // Only what an earlier process left: a file written since this one opened (a row on its
     // way) is not touched.
     let before_us = |entry: &std::fs::DirEntry| {
@@ -257,39 +249,62 @@ pub async fn recover_files(portal: &Portal) -> Result<usize, CoreError> {
             .and_then(|m| m.modified())
             .is_ok_and(|t| t < portal.opened_at)
     };
+    // One error (a file another replica just renamed, an odd entry) skips that file only.
+    let skip = |e: std::io::Error| {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(error = %e, "a file left by a crash could not be put right");
+        }
+    };
     let exports = super::export::dir(portal);
+    let named = file_names_in(portal, "exports").await?;
     for entry in std::fs::read_dir(&exports).into_iter().flatten().flatten() {
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
         let path = entry.path();
         if let Some(done) = name.strip_suffix(super::export::PART) {
-            // Locked: another process is writing it right now.
             let Ok(file) = std::fs::File::open(&path) else {
                 continue;
             };
-            if file.try_lock().is_err() {
+            // Locked: another process is writing it right now. And the locked file must be
+            // the one still at this name.
+            if file.try_lock().is_err() || !super::export::same_file(&file, &path) {
                 continue;
             }
-            if known("exports", done.to_owned()).await? {
-                std::fs::rename(&path, exports.join(done))?;
+            let done_path = exports.join(done);
+            let result = if named.contains(done) {
+                std::fs::rename(&path, &done_path)
             } else {
-                std::fs::remove_file(&path)?;
+                std::fs::remove_file(&path)
+            };
+            match result {
+                Ok(()) => fixed += 1,
+                Err(e) => skip(e),
             }
-            fixed += 1;
-        } else if before_us(&entry) && !known("exports", name).await? {
-            std::fs::remove_file(&path)?;
-            fixed += 1;
+        } else if before_us(&entry) && !named.contains(&name) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => fixed += 1,
+                Err(e) => skip(e),
+            }
         }
     }
     let photos = portal.settings.data_dir.join("photos");
+    let named = file_names_in(portal, "photos").await?;
     for entry in std::fs::read_dir(&photos).into_iter().flatten().flatten() {
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };
-        if before_us(&entry) && !known("photos", name).await? {
-            std::fs::remove_file(entry.path())?;
-            fixed += 1;
+        if entry.file_type().is_ok_and(|t| t.is_file())
+            && before_us(&entry)
+            && !named.contains(&name)
+        {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => fixed += 1,
+                Err(e) => skip(e),
+            }
         }
     }
     if portal.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
@@ -299,6 +314,21 @@ pub async fn recover_files(portal: &Portal) -> Result<usize, CoreError> {
             .await?;
     }
     Ok(fixed)
+}
+
+/// Every file name `table` refers to, in one query.
+async fn file_names_in(
+    portal: &Portal,
+    table: &'static str,
+) -> Result<std::collections::HashSet<String>, CoreError> {
+    let q = Query::select().column("file_name").from(table).to_owned();
+    portal
+        .db
+        .query_all(&q)
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get::<String>("", "file_name")?))
+        .collect()
 }
 
 /// Removes files in `photos/` and `exports/` that no row refers to any more (left by a crash
@@ -315,6 +345,11 @@ pub async fn sweep_orphan_files(portal: &Portal, now: DateTime<Utc>) -> Result<u
             let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
                 continue;
             };
+            // A copy still being written, or committed and awaiting its name: the lock tells
+            // which, and `recover_files` reads it; age says nothing here.
+            if name.ends_with(super::export::PART) {
+                continue;
+            }
             let old = entry
                 .metadata()
                 .and_then(|m| m.modified())

@@ -225,12 +225,11 @@ pub struct Built {
 }
 
 impl Built {
-    /// Gives the committed copy its final name.
+    /// Gives the committed copy its final name. Its row is committed: even when the rename
+    /// fails, the file stays (the next start's recovery names it).
     pub fn finish(mut self) -> std::io::Result<()> {
         let done = std::fs::rename(&self.part, self.part.with_file_name(&self.name));
-        if done.is_ok() {
-            self.lock = None;
-        }
+        self.lock = None;
         done
     }
 }
@@ -240,6 +239,23 @@ impl Drop for Built {
         if self.lock.take().is_some() {
             let _ = std::fs::remove_file(&self.part);
         }
+    }
+}
+
+/// Whether `file` (open) is still the file at `path`, not one removed from under it.
+pub(crate) fn same_file(file: &std::fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::symlink_metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino() && a.nlink() > 0,
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        path.exists()
     }
 }
 
@@ -257,7 +273,14 @@ pub async fn build(portal: &Portal, customer: i64) -> Result<Built, CoreError> {
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         options.open(&part)?
     };
-    file.lock()?;
+    // Never waits: a fresh file is locked by nobody, unless another replica's recovery has
+    // just opened it, which then removes it (it has no row): this attempt fails, the request
+    // stays approved and is carried out on the next round.
+    file.try_lock()
+        .map_err(|_| CoreError::Invalid("export.locked"))?;
+    if !same_file(&file, &part) {
+        return Err(CoreError::Invalid("export.removed"));
+    }
     // A second handle on the same open file holds the lock once the writer closes its own.
     let lock = file.try_clone()?;
     let mut built = Built {

@@ -293,12 +293,25 @@ fn files_left_behind_by_a_crash_are_swept_once_an_hour_old() {
             .unwrap()
             .set_modified(hours_ago)
             .unwrap();
+        // A copy under its temporary name is the lock's business (a long export, or a
+        // committed one whose replica is down), never the age's.
+        let exports = app.portal.settings.data_dir.join("exports");
+        std::fs::create_dir_all(&exports).unwrap();
+        let part = exports.join("a-committed-copy.zip.part");
+        std::fs::write(&part, b"sealed copy").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&part)
+            .unwrap()
+            .set_modified(hours_ago)
+            .unwrap();
         let n = requests::erase::sweep_orphan_files(&app.portal, Utc::now())
             .await
             .unwrap();
         assert_eq!(n, 1);
         assert!(!stray.exists());
         assert!(fresh.exists(), "nothing younger than an hour is touched");
+        assert!(part.exists(), "a temporary copy is left to the recovery");
     })
 }
 
