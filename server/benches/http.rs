@@ -30,24 +30,14 @@ use portal_core::{
 };
 use sea_orm::{ConnectionTrait, Database};
 
+mod common;
+use common::{lua, lua_str, root, target_dir};
+
 const THREADS: u32 = 2;
 const CONNECTIONS: u32 = 32;
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
 }
 
 /// One row's figures (medians over the runs).
@@ -268,19 +258,6 @@ fn wrk(server: &Server, name: &'static str, path: &str, script: Option<&Path>) -
         errors,
         peak_mib: server.status_kib("VmHWM:") as f64 / 1024.0,
     }
-}
-
-fn lua(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::File::create(&path)
-        .and_then(|mut f| f.write_all(body.as_bytes()))
-        .expect("writes a wrk script");
-    path
-}
-
-/// Quotes `s` as a Lua long string.
-fn lua_str(s: &str) -> String {
-    format!("[==[{s}]==]")
 }
 
 struct Figures {

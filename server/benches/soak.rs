@@ -21,7 +21,6 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    io::Write,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{
@@ -44,11 +43,6 @@ use portal_core::{
     sessions::{self, Subject},
 };
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    net::TcpListener,
-    task::JoinHandle,
-};
 
 /// Demo customers 1 to `JOURNEY_CUSTOMERS` take part in the load; the last two are kept for the
 /// throttle and the link-race checks.
@@ -100,19 +94,6 @@ fn plan() -> Plan {
             customers: 4,
         }
     }
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
 }
 
 fn free_port() -> u16 {
@@ -262,125 +243,14 @@ impl Drop for Postgres {
 
 // ---------------------------------------------------------------- the SMTP sink
 
-/// One message as the sink received it.
-#[derive(Clone, Debug)]
-struct Mail {
-    rcpt: String,
-    message_id: String,
-    data: String,
-}
+/// The tests' SMTP server: it can be taken down and brought back on its port.
+#[allow(dead_code)]
+#[path = "../tests/blackbox/support/smtp.rs"]
+mod smtp;
 
-/// An SMTP server that can be taken down (its port closed, its connections cut) and brought
-/// back on the same port.
-#[derive(Clone)]
-struct Sink {
-    port: u16,
-    mails: Arc<Mutex<Vec<Mail>>>,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Sink {
-    async fn start() -> Self {
-        let sink = Self {
-            port: free_port(),
-            mails: Arc::default(),
-            tasks: Arc::default(),
-        };
-        sink.up().await;
-        sink
-    }
-
-    async fn up(&self) {
-        let listener = loop {
-            match TcpListener::bind(("127.0.0.1", self.port)).await {
-                Ok(l) => break l,
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        };
-        let (mails, tasks) = (self.mails.clone(), self.tasks.clone());
-        let accept = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let t = tokio::spawn(session(stream, mails.clone()));
-                tasks.lock().expect("sink").push(t);
-            }
-        });
-        self.tasks.lock().expect("sink").push(accept);
-    }
-
-    fn down(&self) {
-        for t in self.tasks.lock().expect("sink").drain(..) {
-            t.abort();
-        }
-    }
-
-    fn mails(&self) -> Vec<Mail> {
-        self.mails.lock().expect("sink").clone()
-    }
-}
-
-async fn session(stream: tokio::net::TcpStream, mails: Arc<Mutex<Vec<Mail>>>) {
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read);
-    let mut rcpt = String::new();
-    if write.write_all(b"220 soak ESMTP\r\n").await.is_err() {
-        return;
-    }
-    let mut line = String::new();
-    loop {
-        line.clear();
-        match lines.read_line(&mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let upper = line.to_ascii_uppercase();
-        let reply: &[u8] = if upper.starts_with("EHLO") {
-            b"250-soak\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
-        } else if upper.starts_with("RCPT TO") {
-            rcpt = line[8..]
-                .trim()
-                .trim_matches(|c| c == '<' || c == '>')
-                .to_owned();
-            b"250 OK\r\n"
-        } else if upper.starts_with("DATA") {
-            if write.write_all(b"354 go ahead\r\n").await.is_err() {
-                return;
-            }
-            let mut data = String::new();
-            loop {
-                line.clear();
-                match lines.read_line(&mut line).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-                if line == ".\r\n" || line == ".\n" {
-                    break;
-                }
-                data.push_str(&line);
-            }
-            // A mail server takes a moment per message: claims are held while it does.
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            let message_id = data
-                .lines()
-                .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
-                .map(|l| l[11..].trim().to_owned())
-                .unwrap_or_default();
-            mails.lock().expect("sink").push(Mail {
-                rcpt: std::mem::take(&mut rcpt),
-                message_id,
-                data,
-            });
-            b"250 queued\r\n"
-        } else if upper.starts_with("QUIT") {
-            let _ = write.write_all(b"221 bye\r\n").await;
-            return;
-        } else {
-            b"250 OK\r\n"
-        };
-        if write.write_all(reply).await.is_err() {
-            return;
-        }
-    }
-}
+/// Shared helpers of the benches.
+#[allow(dead_code)]
+mod common;
 
 /// A mail's text with quoted-printable soft line breaks and `=3D` undone.
 fn mail_text(raw: &str) -> String {
@@ -481,7 +351,8 @@ impl Drop for Stopped {
 }
 
 fn start_nginx(dir: &Path, port: u16, a: u16, b: u16) -> Stopped {
-    let deployed = std::fs::read_to_string(root().join("deploy/nginx.conf")).expect("nginx.conf");
+    let deployed =
+        std::fs::read_to_string(common::root().join("deploy/nginx.conf")).expect("nginx.conf");
     let upstream = block(&deployed, "upstream portal {")
         .replace("127.0.0.1:3001", &format!("127.0.0.1:{a}"))
         .replace("127.0.0.1:3002", &format!("127.0.0.1:{b}"));
@@ -539,7 +410,7 @@ struct Shared {
     client: reqwest::Client,
     proxy: String,
     origin: String,
-    sink: Sink,
+    sink: Arc<smtp::SmtpSink>,
     stop: Arc<AtomicBool>,
     sent: Arc<AtomicU64>,
 }
@@ -634,10 +505,15 @@ fn cookie_named<'a>(cookies: &'a [String], name: &str) -> Option<&'a str> {
 }
 
 /// Waits for a mail to `to` beyond the first `seen` of them; its text.
-async fn mail_to(sink: &Sink, to: &str, seen: usize, within: Duration) -> Option<String> {
+async fn mail_to(sink: &smtp::SmtpSink, to: &str, seen: usize, within: Duration) -> Option<String> {
     let started = Instant::now();
     while started.elapsed() < within {
-        if let Some(m) = sink.mails().into_iter().filter(|m| m.rcpt == to).nth(seen) {
+        if let Some(m) = sink
+            .received()
+            .into_iter()
+            .filter(|m| m.is_to(to))
+            .nth(seen)
+        {
             return Some(mail_text(&m.data));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -663,7 +539,7 @@ fn email_of(customer: i64) -> String {
 /// Signs a demo customer in through the proxy, by link or by code; their session cookie.
 async fn sign_in(s: &Shared, customer: i64, by_code: bool, wait: Duration) -> Option<String> {
     let email = email_of(customer);
-    let seen = s.sink.mails().iter().filter(|m| m.rcpt == email).count();
+    let seen = s.sink.received().iter().filter(|m| m.is_to(&email)).count();
     let (location, cookies) = s
         .post(
             "sign-in request",
@@ -843,15 +719,7 @@ function done(summary, latency, requests)\n  for _, t in ipairs(threads) do\n\
     for k, v in pairs(t:get('statuses')) do io.write(string.format('status %d: %d\\n', k, v)) end\n  end\nend\n";
 
 fn lua(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::File::create(&path)
-        .and_then(|mut f| f.write_all(format!("{body}\n{STATUSES}").as_bytes()))
-        .expect("writes a wrk script");
-    path
-}
-
-fn lua_str(s: &str) -> String {
-    format!("[==[{s}]==]")
+    common::lua(dir, name, &format!("{body}\n{STATUSES}"))
 }
 
 fn wrk(name: &'static str, url: &str, script: &Path, connections: u32, seconds: u64) -> WrkRun {
@@ -947,7 +815,7 @@ async fn main() {
     }
     let bin = std::env::var_os("SOAK_PORTAL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| target_dir().join("release/portal"));
+        .unwrap_or_else(|| common::target_dir().join("release/portal"));
     assert!(
         bin.exists(),
         "{} is missing: run `make build-release` first",
@@ -968,12 +836,14 @@ async fn main() {
         .expect("creates the soak database");
     drop(admin);
     let database_url = pg.url("portal");
-    let sink = Sink::start().await;
+    let sink = Arc::new(smtp::SmtpSink::start().await);
+    // A mail server takes a moment per message: claims are held while it does.
+    sink.slow_down(Duration::from_millis(5));
     let proxy_port = free_port();
     let origin = format!("http://127.0.0.1:{proxy_port}");
     let data = dir.path().join("data");
     let site = std::env::var("LEPTOS_SITE_ROOT")
-        .unwrap_or_else(|_| root().join("target/site").display().to_string());
+        .unwrap_or_else(|_| common::root().join("target/site").display().to_string());
     let mut env: HashMap<String, String> = [
         ("PORTAL_DATA_DIR", data.display().to_string()),
         ("DATABASE_URL", database_url.clone()),
@@ -1060,7 +930,7 @@ async fn main() {
         let t = sessions::start(&db, &harness.session_keys, Subject::Customer(customer), now)
             .await
             .expect("a session");
-        cookies.push(lua_str(&format!("portal_session={t}")));
+        cookies.push(common::lua_str(&format!("portal_session={t}")));
     }
     let direct_sessions = cookies.len() as i64;
     let (_, key) = apikeys::create(&db, "soak", &[Scope::ConsentCheck], None, now)
@@ -1084,7 +954,7 @@ async fn main() {
     let form = format!(
         "wrk.method = 'POST'\nwrk.headers['Content-Type'] = 'application/x-www-form-urlencoded'\n\
          wrk.headers['Accept'] = 'text/html'\nwrk.headers['Origin'] = {}\n",
-        lua_str(&origin)
+        common::lua_str(&origin)
     );
     let rotate = format!(
         "local cookies = {{ {} }}\nlocal n = 0\n",
@@ -1105,7 +975,7 @@ async fn main() {
             "{form}{rotate}function request()\n  n = n + 1\n  wrk.headers['Cookie'] = cookies[(n % #cookies) + 1]\n\
              local on = (math.floor(n / #cookies) % 2)\n\
              return wrk.format(nil, {}, nil, 'purpose=marketing_sms&on=' .. on)\nend\n",
-            lua_str(SetConsent::PATH)
+            common::lua_str(SetConsent::PATH)
         ),
     );
     let api = format!(
@@ -1117,7 +987,9 @@ async fn main() {
         "one.lua",
         &format!(
             "{api}wrk.body = {}\n",
-            lua_str(r#"{"purpose":"marketing_email","contacts":["customer001@example.com"]}"#)
+            common::lua_str(
+                r#"{"purpose":"marketing_email","contacts":["customer001@example.com"]}"#
+            )
         ),
     );
     let bulk: Vec<String> = (0..10_000)
@@ -1140,7 +1012,7 @@ async fn main() {
         "bulk.lua",
         &format!(
             "{api}local f = io.open({}, 'rb')\nwrk.body = f:read('*a')\nf:close()\n",
-            lua_str(&bulk_file.display().to_string())
+            common::lua_str(&bulk_file.display().to_string())
         ),
     );
     let visitors = lua(
@@ -1149,7 +1021,7 @@ async fn main() {
         &format!(
             "{form}local n = 0\nfunction request()\n  n = n + 1\n\
              return wrk.format(nil, {}, nil, 'email=visitor' .. n .. '%40example.org')\nend\n",
-            lua_str(RequestSignIn::PATH)
+            common::lua_str(RequestSignIn::PATH)
         ),
     );
 
@@ -1325,7 +1197,7 @@ async fn main() {
 
     // The SMTP server down.
     at(plan.smtp_down).await;
-    sink.down();
+    sink.take_down();
     events.push(format!(
         "{:>5.1} s  SMTP server down for {} s",
         load_started.elapsed().as_secs_f64(),
@@ -1352,7 +1224,7 @@ async fn main() {
     if load_started.elapsed() < smtp_up_at {
         at(smtp_up_at).await;
     }
-    sink.up().await;
+    sink.bring_up().await;
     events.push(format!(
         "{:>5.1} s  SMTP server back",
         load_started.elapsed().as_secs_f64()
@@ -1421,12 +1293,13 @@ async fn main() {
         .await
         .into_iter()
         .collect();
-    let mails = sink.mails();
+    let mails = sink.received();
     let mut per_id: HashMap<i64, u64> = HashMap::new();
     let mut foreign = 0;
     for m in &mails {
         match m
-            .message_id
+            .message_id()
+            .unwrap_or_default()
             .trim_start_matches('<')
             .split('.')
             .next()

@@ -1,5 +1,7 @@
-//! A real SMTP server for tests: speaks enough ESMTP for lettre, keeps what it receives, and
-//! can be told to refuse the next N messages with a 451.
+//! A real SMTP server for tests: speaks enough ESMTP for lettre, keeps what it receives, can be
+//! told to refuse the next N messages with a 451 or to take its time, and can be taken down
+//! (its port closed, its connections cut) and brought back on the same port. `make soak`
+//! (`server/benches/soak.rs`) uses it too.
 
 use std::sync::{
     Arc, Mutex,
@@ -19,21 +21,44 @@ pub struct Received {
     pub data: String,
 }
 
+impl Received {
+    /// Whether it went to `address` (without the angle brackets of `RCPT TO`).
+    pub fn is_to(&self, address: &str) -> bool {
+        self.rcpt
+            .iter()
+            .any(|r| r.trim_matches(|c| c == '<' || c == '>') == address)
+    }
+
+    /// Its `Message-ID` header, as sent.
+    pub fn message_id(&self) -> Option<&str> {
+        self.data
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+            .map(|l| l[11..].trim())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    received: Mutex<Vec<Received>>,
+    /// Every message that reached the end of DATA, refused or not.
+    tried: Mutex<Vec<String>>,
+    refuse: AtomicUsize,
+    /// Milliseconds the sink waits before it accepts a message.
+    delay_ms: AtomicUsize,
+}
+
 /// A running sink. Dropping it closes the port.
 pub struct SmtpSink {
     pub port: u16,
-    received: Arc<Mutex<Vec<Received>>>,
-    /// Every message that reached the end of DATA, refused or not.
-    tried: Arc<Mutex<Vec<String>>>,
-    refuse: Arc<AtomicUsize>,
-    /// Milliseconds the sink waits before it accepts a message.
-    delay_ms: Arc<AtomicUsize>,
-    task: JoinHandle<()>,
+    state: Arc<State>,
+    /// The accepting task and every connection's.
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl Drop for SmtpSink {
     fn drop(&mut self) {
-        self.task.abort();
+        self.take_down();
     }
 }
 
@@ -48,30 +73,47 @@ impl SmtpSink {
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind SMTP sink");
-        let port = listener.local_addr().expect("addr").port();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let refuse = Arc::new(AtomicUsize::new(0));
-        let tried = Arc::new(Mutex::new(Vec::new()));
-        let delay_ms = Arc::new(AtomicUsize::new(0));
-        let (r, f, t, d) = (
-            received.clone(),
-            refuse.clone(),
-            tried.clone(),
-            delay_ms.clone(),
-        );
-        let task = tokio::spawn(async move {
+        let sink = Self {
+            port: listener.local_addr().expect("addr").port(),
+            state: Arc::default(),
+            tasks: Arc::default(),
+        };
+        sink.serve(listener);
+        sink
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let (state, tasks) = (self.state.clone(), self.tasks.clone());
+        let accept = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(session(stream, r.clone(), t.clone(), f.clone(), d.clone()));
+                let one = tokio::spawn(session(stream, state.clone()));
+                tasks.lock().expect("sink lock").push(one);
             }
         });
-        Self {
-            port,
-            received,
-            tried,
-            refuse,
-            delay_ms,
-            task,
+        self.tasks.lock().expect("sink lock").push(accept);
+    }
+
+    /// The server goes away: its port is closed and its connections are cut.
+    pub fn take_down(&self) {
+        for t in self.tasks.lock().expect("sink lock").drain(..) {
+            t.abort();
         }
+    }
+
+    /// The server is back, on the same port.
+    pub async fn bring_up(&self) {
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(l) => break l,
+                Err(_) if tries < 100 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("the SMTP sink cannot listen again: {e}"),
+            }
+        };
+        self.serve(listener);
     }
 
     /// `smtp://127.0.0.1:<port>`.
@@ -81,38 +123,33 @@ impl SmtpSink {
 
     /// Refuse the next `n` messages with `451` at the end of DATA.
     pub fn refuse_next(&self, n: usize) {
-        self.refuse.store(n, Ordering::SeqCst);
+        self.state.refuse.store(n, Ordering::SeqCst);
     }
 
     /// Take `delay` over each message before accepting it (a slow mail server).
     pub fn slow_down(&self, delay: std::time::Duration) {
-        self.delay_ms
+        self.state
+            .delay_ms
             .store(delay.as_millis() as usize, Ordering::SeqCst);
     }
 
     /// How many refusals are still pending.
     pub fn refusals_left(&self) -> usize {
-        self.refuse.load(Ordering::SeqCst)
+        self.state.refuse.load(Ordering::SeqCst)
     }
 
     /// Every message sent to the end of DATA so far, the refused ones too.
     pub fn tried(&self) -> Vec<String> {
-        self.tried.lock().expect("sink lock").clone()
+        self.state.tried.lock().expect("sink lock").clone()
     }
 
     /// Everything accepted so far.
     pub fn received(&self) -> Vec<Received> {
-        self.received.lock().expect("sink lock").clone()
+        self.state.received.lock().expect("sink lock").clone()
     }
 }
 
-async fn session(
-    stream: tokio::net::TcpStream,
-    received: Arc<Mutex<Vec<Received>>>,
-    tried: Arc<Mutex<Vec<String>>>,
-    refuse: Arc<AtomicUsize>,
-    delay_ms: Arc<AtomicUsize>,
-) {
+async fn session(stream: tokio::net::TcpStream, state: Arc<State>) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     let mut rcpt = Vec::new();
@@ -161,18 +198,19 @@ async fn session(
                 }
                 data.push_str(&line);
             }
-            tried.lock().expect("sink lock").push(data.clone());
-            let delay = delay_ms.load(Ordering::SeqCst) as u64;
+            state.tried.lock().expect("sink lock").push(data.clone());
+            let delay = state.delay_ms.load(Ordering::SeqCst) as u64;
             if delay > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
             }
-            let refused = refuse
+            let refused = state
+                .refuse
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok();
             if refused {
                 b"451 4.3.0 try again later\r\n"
             } else {
-                received.lock().expect("sink lock").push(Received {
+                state.received.lock().expect("sink lock").push(Received {
                     rcpt: std::mem::take(&mut rcpt),
                     data,
                 });
