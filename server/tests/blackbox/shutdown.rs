@@ -87,6 +87,8 @@ fn a_portal_told_to_stop_finishes_the_mail_in_hand_and_hands_back_the_rest_of_it
         let url = sink.url();
         let mut app = spawn_app_with(|s| s.smtp_url = Some(url)).await;
         let c = support::customer(&app, "claims@example.com", "zh").await;
+        // Queued in one transaction: the worker sees all three at once or none.
+        let tx = app.portal.db.begin().await.unwrap();
         for _ in 0..3 {
             let mail = OutgoingMail {
                 to: portal_core::email::Email::parse("claims@example.com").unwrap(),
@@ -95,10 +97,11 @@ fn a_portal_told_to_stop_finishes_the_mail_in_hand_and_hands_back_the_rest_of_it
                 html: None,
             };
             app.portal
-                .enqueue_mail(&app.portal.db, Some(c), "test", &mail)
+                .enqueue_mail(&tx, Some(c), "test", &mail)
                 .await
                 .unwrap();
         }
+        tx.commit().await.unwrap();
         app.portal.outbox.notify();
         // The worker claims all three and is sending the first when the stop comes.
         assert!(
