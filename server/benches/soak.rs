@@ -1155,7 +1155,7 @@ async fn main() {
     )
     .await;
     events.push(format!(
-        "{:>5.1} s  kill -9 of replica A; mails claimed and unsent at that moment: {}",
+        "{:>5.1} s  kill -9 of replica A; mails claimed and unsent at that moment (by A or B): {}",
         load_started.elapsed().as_secs_f64(),
         held.len()
     ));
@@ -1344,7 +1344,7 @@ async fn main() {
     let held_sent = held.iter().filter(|id| per_id.contains_key(id)).count();
     checks.push(Check {
         what: format!(
-            "the mails replica A held when killed were sent by a replica after the lease ({held_sent} of {})",
+            "the mails claimed and unsent at the kill were sent (A's after their lease) ({held_sent} of {})",
             held.len()
         ),
         ok: held_sent == held.len(),
